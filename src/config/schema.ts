@@ -1,0 +1,234 @@
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+/**
+ * The configuration schema is the source of truth for every key Sluice reads. Each key carries a
+ * description; `sluice config-reference` (docs) is generated from these.
+ */
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a duration such as 30s, 15m or 30d, got "${text}"`,
+        });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+/** `host:port`; a bare port means loopback. */
+const listenAddress = z
+  .string()
+  .regex(/^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):)?\d{1,5}$/, 'expected host:port such as 127.0.0.1:8080')
+  .describe('address to listen on, host:port');
+
+/** A secret reference: env:NAME, file:PATH, or (for local testing) a literal. Resolved at load. */
+const secretRef = z.string().min(1).describe('secret: env:NAME, file:PATH or a literal');
+
+export const EFFECTS = [
+  'read',
+  'write',
+  'delete',
+  'ddl',
+  'dcl',
+  'admin',
+  'session',
+  'transaction',
+  'file',
+  'program',
+  'procedural',
+  'lock',
+  'unknown',
+] as const;
+export const effectSchema = z.enum(EFFECTS);
+export type Effect = z.infer<typeof effectSchema>;
+
+const effectRule = z.union([
+  effectSchema,
+  z.strictObject({
+    effect: effectSchema,
+    unbounded: z.boolean().optional().describe('match only statements without a limiting WHERE'),
+    objects: z
+      .array(z.string())
+      .optional()
+      .describe('match only statements touching these objects (table, schema.table, globs)'),
+  }),
+]);
+export type EffectRule = z.infer<typeof effectRule>;
+
+export const MASK_STRATEGIES = ['redact', 'partial', 'email', 'hash', 'null'] as const;
+export const DETECTORS = [
+  'email',
+  'credit-card',
+  'us-ssn',
+  'phone',
+  'iban',
+  'ip',
+  'bearer-token',
+  'api-key',
+] as const;
+
+const maskingRule = z
+  .strictObject({
+    columns: z
+      .array(z.string())
+      .optional()
+      .describe('table.column, schema.table.column or globs (*.ssn, customers.*_phone)'),
+    detect: z.array(z.enum(DETECTORS)).optional().describe('content detectors applied to text values'),
+    strategy: z.enum(MASK_STRATEGIES).default('redact'),
+    keep: z
+      .number()
+      .int()
+      .min(0)
+      .max(64)
+      .default(4)
+      .describe('partial: how many trailing characters to keep'),
+  })
+  .refine((r) => (r.columns?.length ?? 0) + (r.detect?.length ?? 0) > 0, {
+    message: 'a masking rule needs columns or detect',
+  });
+export type MaskingRuleConfig = z.infer<typeof maskingRule>;
+
+const policy = z.strictObject({
+  name: z.string().min(1),
+  when: z.strictObject({
+    groups: z.array(z.string()).min(1).describe('identity groups this policy applies to'),
+    targets: z.array(z.string()).default(['*']).describe('target names (or *) this policy applies to'),
+  }),
+  statements: z
+    .strictObject({
+      default: z.enum(['allow', 'deny', 'review']).default('deny'),
+      allow: z.array(effectRule).default([]),
+      review: z.array(effectRule).default([]),
+      deny: z.array(effectRule).default([]),
+    })
+    .prefault({}),
+  masking: z.array(maskingRule).default([]),
+  maskedDerivations: z
+    .enum(['mask', 'refuse'])
+    .default('mask')
+    .describe('an output computed from a masked column: mask it, or refuse the statement'),
+  maskedFilters: z
+    .enum(['allow', 'refuse'])
+    .default('allow')
+    .describe('filters (WHERE, JOIN, ORDER BY) on masked columns: allow, or refuse (they leak by inference)'),
+  limits: z
+    .strictObject({
+      maxRows: z.number().int().positive().default(1000),
+      statementTimeout: duration('30s'),
+    })
+    .prefault({}),
+});
+export type PolicyConfig = z.infer<typeof policy>;
+
+const target = z.strictObject({
+  engine: z.enum(['postgres', 'mysql']),
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535),
+  database: z.string().min(1),
+  user: z.string().min(1),
+  password: secretRef.optional(),
+  tls: z.enum(['disable', 'prefer', 'require', 'verify-full']).default('prefer'),
+  ca: z.string().optional().describe('PEM file of the CA that signs the target certificate (verify-full)'),
+  pool: z.strictObject({ max: z.number().int().min(1).max(100).default(4) }).prefault({}),
+  connectTimeout: duration('10s'),
+  description: z.string().optional().describe('shown to agents by list_databases'),
+});
+export type TargetConfig = z.infer<typeof target>;
+
+const oidcIssuer = z.strictObject({
+  issuer: z.url(),
+  audience: z.union([z.string(), z.array(z.string())]),
+  jwksUri: z.url().optional().describe('skip discovery and use this JWKS'),
+  groupsClaim: z.string().default('groups').describe('claim holding groups; dotted paths allowed'),
+  subjectClaim: z.string().default('sub'),
+  algorithms: z.array(z.string()).default(['RS256', 'ES256', 'PS256', 'EdDSA']),
+  clockSkew: duration('60s'),
+});
+
+export const configSchema = z.strictObject({
+  server: z
+    .strictObject({
+      http: z.strictObject({ listen: listenAddress }).optional(),
+      postgres: z
+        .strictObject({
+          listen: listenAddress,
+          allowPlaintextAuth: z
+            .boolean()
+            .default(false)
+            .describe('accept tokens over an unencrypted connection (loopback testing only)'),
+          idleTimeout: duration('30m'),
+          maxMessageSize: z
+            .number()
+            .int()
+            .positive()
+            .default(64 * 1024 * 1024),
+        })
+        .optional(),
+      mysql: z
+        .strictObject({
+          listen: listenAddress,
+          allowPlaintextAuth: z.boolean().default(false),
+          idleTimeout: duration('30m'),
+        })
+        .optional(),
+      tls: z.strictObject({ cert: z.string(), key: z.string() }).optional(),
+      publicUrl: z.url().optional().describe('the URL clients use to reach the HTTP listener'),
+    })
+    .prefault({}),
+  identity: z
+    .strictObject({
+      oidc: z.array(oidcIssuer).default([]),
+      gatewayTokens: z
+        .strictObject({
+          ttl: duration('15m'),
+          signingKey: secretRef.optional().describe('PEM private key (Ed25519 or P-256)'),
+          issuer: z.string().default('sluice'),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  targets: z.record(
+    z.string().regex(/^[A-Za-z0-9_-]+$/, 'target names are letters, digits, _ and -'),
+    target,
+  ),
+  policies: z.array(policy).default([]),
+  masking: z
+    .strictObject({ hashKey: secretRef.optional().describe('key of the hash strategy (HMAC-SHA-256)') })
+    .prefault({}),
+  recording: z
+    .strictObject({
+      store: z.enum(['redis', 'file']).default('file'),
+      redis: z.strictObject({ url: z.string().default('redis://127.0.0.1:6379') }).prefault({}),
+      file: z.strictObject({ dir: z.string().default('recordings') }).prefault({}),
+      retention: duration('30d'),
+      maxEventsPerSession: z.number().int().positive().default(1_000_000),
+      onStoreFailure: z.enum(['refuse', 'continue']).default('refuse'),
+    })
+    .prefault({}),
+  approvals: z
+    .strictObject({
+      approvers: z.strictObject({ groups: z.array(z.string()).default([]) }).prefault({}),
+      timeout: duration('10m'),
+      wait: duration('30s').describe(
+        'how long an MCP query waits for approval before returning the request id',
+      ),
+      notify: z
+        .array(z.strictObject({ webhook: z.url(), format: z.enum(['slack', 'json']).default('slack') }))
+        .default([]),
+    })
+    .prefault({}),
+  state: z.strictObject({ dir: z.string().default('.sluice') }).prefault({}),
+  logging: z
+    .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') })
+    .prefault({}),
+});
+
+export type RawConfig = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;

@@ -1,0 +1,103 @@
+import type { Effect } from '../config/schema.js';
+import type { Identity } from '../identity/types.js';
+
+export type Dialect = 'postgres' | 'mysql';
+export type Channel = 'mcp-stdio' | 'mcp-http' | 'postgres' | 'mysql' | 'cli';
+export type DecisionAction = 'allow' | 'deny' | 'review';
+
+/** A result column, engine-neutral, with where it came from when the wire says so. */
+export interface ResultColumn {
+  name: string;
+  /** Type name as the engine spells it: int4, text, timestamptz, varchar, ... */
+  type: string;
+  /** Postgres type OID. */
+  typeOid?: number;
+  /** Postgres: OID of the table of a plain column (0 when computed) and its attribute number. */
+  tableOid?: number;
+  columnAttr?: number;
+  /** MySQL: schema, original table and original column name (empty when computed). */
+  orgSchema?: string;
+  orgTable?: string;
+  orgName?: string;
+}
+
+/** One statement of a SQL text as the guard understood it. */
+export interface StatementSummary {
+  /** The statement's own text (for a multi-statement string, just this statement). */
+  text: string;
+  /** Command tag such as SELECT, UPDATE, CREATE TABLE. */
+  command: string;
+  effects: Effect[];
+  /** schema.table and function names the statement touches. */
+  objects: string[];
+  /** UPDATE / DELETE without a limiting WHERE. */
+  unbounded: boolean;
+}
+
+export interface GuardVerdict {
+  action: DecisionAction;
+  /** Why, in words a caller can act on. */
+  reason: string;
+  /** The policy and rule that decided, e.g. `agents: deny ddl`. */
+  rule: string;
+  statements: StatementSummary[];
+  /** The dialect's parse, for column lineage (masking). Opaque outside guard/ and masking/. */
+  parsed?: unknown;
+}
+
+/** What the session knows about the caller and where its statements go. */
+export interface SessionContext {
+  id: string;
+  identity: Identity;
+  target: string;
+  dialect: Dialect;
+  channel: Channel;
+  /** Remote address of the caller, when there is one. */
+  remote?: string;
+}
+
+/** Receives a result as it streams; a returned promise is backpressure (the next row waits). */
+export interface ResultSink {
+  columns(columns: ResultColumn[]): void | Promise<void>;
+  row(values: unknown[]): void | Promise<void>;
+}
+
+export interface QueryOptions {
+  params?: unknown[];
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+export interface QuerySummary {
+  /** Command tag: SELECT 3, UPDATE 1, ... */
+  command: string;
+  rowCount: number;
+}
+
+/** A target database as the gateway uses it: one engine per protocol behind this interface. */
+export interface TargetEngine {
+  readonly dialect: Dialect;
+  query(sql: string, sink: ResultSink, options?: QueryOptions): Promise<QuerySummary>;
+  close(): Promise<void>;
+}
+
+/** The guard stage of the pipeline. */
+export interface GuardStage {
+  check(sql: string, session: SessionContext): Promise<GuardVerdict>;
+}
+
+/** Rewrites decoded row values for one result set; built once per result set. */
+export interface RowMasker {
+  /** For each column, whether its values are rewritten. */
+  readonly masked: readonly boolean[];
+  /** Returns the row to deliver (the same array when nothing in it changed). */
+  mask(values: unknown[]): unknown[];
+}
+
+/** The masking stage: a plan per result set, or a refusal. */
+export interface MaskingStage {
+  plan(
+    columns: ResultColumn[],
+    context: { session: SessionContext; sql: string; verdict: GuardVerdict },
+  ): Promise<RowMasker | null>;
+}
