@@ -1,0 +1,77 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfigFile } from '../config/load.js';
+import { HttpServer } from '../http/server.js';
+import { assembleGateway } from './assemble.js';
+import { SERVE_HELP } from './help.js';
+import type { CommandIO } from './io.js';
+import { createLogger } from './logger.js';
+
+/** Splits `host:port` (a bare port means loopback). */
+export function splitListen(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(':');
+  if (i < 0) return { host: '127.0.0.1', port: Number(listen) };
+  return { host: listen.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(listen.slice(i + 1)) };
+}
+
+export async function runServe(argv: string[], io: CommandIO): Promise<number> {
+  let values: { config?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { config: { type: 'string' }, help: { type: 'boolean' } },
+      strict: true,
+    }));
+  } catch (err) {
+    io.stderr(`sluice serve: ${(err as Error).message}\n\n${SERVE_HELP}`);
+    return 2;
+  }
+  if (values.help) {
+    io.stdout(SERVE_HELP);
+    return 0;
+  }
+  if (!values.config) {
+    io.stderr(`sluice serve: --config is required\n\n${SERVE_HELP}`);
+    return 2;
+  }
+  let config;
+  try {
+    config = loadConfigFile(values.config, io.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.stderr(`sluice serve: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logging.level);
+  const parts = await assembleGateway(config, logger);
+  const closers: (() => Promise<void>)[] = [];
+  if (config.server.http) {
+    const http = new HttpServer({
+      gateway: parts.gateway,
+      authenticator: parts.authenticator,
+      recorder: parts.recorder,
+      logger,
+      ...(config.server.publicUrl ? { publicUrl: config.server.publicUrl } : {}),
+    });
+    const { host, port } = splitListen(config.server.http.listen);
+    await http.listen(host, port);
+    logger.info({ event: 'listen', channel: 'http', url: http.baseUrl }, `HTTP listening on ${http.baseUrl} (MCP at /mcp)`);
+    closers.push(() => http.close());
+  }
+  if (closers.length === 0) {
+    io.stderr('sluice serve: the config names no listener (server.http.listen)\n');
+    await parts.close();
+    return 1;
+  }
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  logger.info({ event: 'shutdown' }, 'shutting down');
+  for (const close of closers) await close();
+  await parts.close();
+  logger.flush();
+  return 0;
+}

@@ -1,0 +1,80 @@
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { MysqlClient, type MysqlClientEvent, type MysqlColumn } from '../../../protocols/mysql/client.js';
+import { convertRow, valueConverters, type ValueConverter } from '../../../protocols/mysql/values.js';
+import type { Target } from '../../config/load.js';
+import type { QueryOptions, QuerySummary, ResultColumn, ResultSink, TargetEngine } from '../types.js';
+
+function toResultColumn(column: MysqlColumn): ResultColumn {
+  return {
+    name: column.name,
+    type: column.type,
+    orgSchema: column.orgSchema,
+    orgTable: column.orgTable,
+    orgName: column.orgName,
+  };
+}
+
+/** The statement's leading keyword (SELECT, UPDATE, SHOW, ...), past comments and parentheses. */
+export function commandOf(sql: string): string {
+  const text = sql.replace(/^(?:\s+|\(|--[^\n]*\n?|#[^\n]*\n?|\/\*(?!!)[\s\S]*?\*\/)*/, '');
+  const word = /^[A-Za-z]+/.exec(text);
+  return word ? word[0].toUpperCase() : 'UNKNOWN';
+}
+
+/**
+ * A MySQL/MariaDB target behind the TargetEngine interface: a small pool, text protocol for plain
+ * statements, prepared statements when there are parameters, rows streamed to the sink as
+ * JSON-friendly values. Errors are MysqlClientError (code, errno, SQLSTATE); none carries the
+ * target password.
+ */
+export function createMysqlEngine(target: Target, logger: Logger): TargetEngine {
+  const log = logger.child({ target: target.name, engine: 'mysql' });
+  const client = new MysqlClient(
+    {
+      host: target.host,
+      port: target.port,
+      user: target.user,
+      password: target.password?.reveal(),
+      database: target.database,
+      tls: target.tls,
+      ca: target.ca === undefined ? undefined : readFileSync(target.ca),
+      poolMax: target.pool.max,
+      connectTimeoutMs: target.connectTimeout,
+    },
+    (event: MysqlClientEvent) => {
+      if (event.type === 'tls-fallback')
+        log.warn({ host: event.host, port: event.port }, 'target offers no TLS; tls: prefer falls back to plaintext');
+      else log.warn({ threadId: event.threadId, err: event.error.message }, 'KILL QUERY failed');
+    },
+  );
+
+  return {
+    dialect: 'mysql',
+
+    async query(sql: string, sink: ResultSink, options: QueryOptions = {}): Promise<QuerySummary> {
+      let converters: ValueConverter[] = [];
+      const result = await client.query(
+        sql,
+        {
+          columns(columns) {
+            converters = valueConverters(columns);
+            return sink.columns(columns.map(toResultColumn));
+          },
+          row(values) {
+            return sink.row(convertRow(values, converters));
+          },
+        },
+        { params: options.params, signal: options.signal, timeoutMs: options.timeoutMs },
+      );
+      const command = commandOf(sql);
+      return result.kind === 'rows'
+        ? { command: `${command} ${result.rowCount}`, rowCount: result.rowCount }
+        : { command: `${command} ${result.affectedRows}`, rowCount: result.affectedRows };
+    },
+
+    close(): Promise<void> {
+      return client.close();
+    },
+  };
+}

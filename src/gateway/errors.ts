@@ -1,0 +1,66 @@
+/**
+ * Local errors of the statement path. Each has a stable `code`; channels turn them into their own
+ * wire errors in one place each (MCP: a tool result with isError; Postgres: SQLSTATE; MySQL: errno).
+ */
+export type GatewayErrorCode =
+  | 'ERR_STATEMENT_DENIED'
+  | 'ERR_APPROVAL_PENDING'
+  | 'ERR_APPROVAL_DENIED'
+  | 'ERR_RECORDING_UNAVAILABLE'
+  | 'ERR_UNKNOWN_TARGET'
+  | 'ERR_TARGET_NOT_ALLOWED'
+  | 'ERR_TARGET'
+  | 'ERR_MASKING_REFUSED'
+  | 'ERR_CANCELLED';
+
+export class GatewayError extends Error {
+  readonly code: GatewayErrorCode;
+  /** SQLSTATE to report on wire channels, when the error came from (or maps to) one. */
+  readonly sqlstate: string | undefined;
+  readonly detail: string | undefined;
+
+  constructor(code: GatewayErrorCode, message: string, extra: { sqlstate?: string; detail?: string } = {}) {
+    super(message);
+    this.name = 'GatewayError';
+    this.code = code;
+    this.sqlstate = extra.sqlstate;
+    this.detail = extra.detail;
+  }
+}
+
+/** Details a target error may carry (Postgres ErrorResponse fields, MySQL errno). */
+interface TargetErrorShape {
+  message?: unknown;
+  code?: unknown;
+  sqlstate?: unknown;
+  detail?: unknown;
+  hint?: unknown;
+  position?: unknown;
+  errno?: unknown;
+}
+
+/**
+ * Wraps whatever a target engine threw into a GatewayError that is safe to show the caller.
+ * Engines already keep credentials out of their messages; this keeps only known, plain fields.
+ */
+export function targetError(err: unknown, target: string): GatewayError {
+  if (err instanceof GatewayError) return err;
+  const shape = (typeof err === 'object' && err !== null ? err : {}) as TargetErrorShape;
+  const message = typeof shape.message === 'string' ? shape.message : String(err);
+  const sqlstate =
+    typeof shape.sqlstate === 'string'
+      ? shape.sqlstate
+      : typeof shape.code === 'string' && /^[0-9A-Z]{5}$/.test(shape.code)
+        ? shape.code
+        : undefined;
+  const parts: string[] = [];
+  if (typeof shape.detail === 'string' && shape.detail) parts.push(`detail: ${shape.detail}`);
+  if (typeof shape.hint === 'string' && shape.hint) parts.push(`hint: ${shape.hint}`);
+  if (typeof shape.position === 'number' || typeof shape.position === 'string')
+    parts.push(`position: ${String(shape.position)}`);
+  const extra: { sqlstate?: string; detail?: string } = {};
+  if (sqlstate !== undefined) extra.sqlstate = sqlstate;
+  if (parts.length > 0) extra.detail = parts.join('; ');
+  const code = typeof shape.code === 'string' && !sqlstate ? ` (${shape.code})` : '';
+  return new GatewayError('ERR_TARGET', `${target}: ${message}${code}`, extra);
+}

@@ -1,0 +1,170 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Config, Target } from '../config/load.js';
+import type { PolicyConfig } from '../config/schema.js';
+import { reachableTargets, selectPolicy } from '../identity/policies.js';
+import type { Identity } from '../identity/types.js';
+import type { Recorder, SessionRecorder } from '../recording/types.js';
+import type { ApprovalStage } from './approval.js';
+import { GatewayError } from './errors.js';
+import {
+  StatementPipeline,
+  type ResultDelivery,
+  type StatementOutcome,
+  type StatementRequest,
+} from './pipeline.js';
+import type { Channel, GuardStage, MaskingStage, SessionContext, TargetEngine } from './types.js';
+
+export interface GatewayParts {
+  config: Config;
+  logger: Logger;
+  guard: GuardStage;
+  masking: MaskingStage;
+  approvals: ApprovalStage;
+  recorder: Recorder;
+  /** Makes the engine of a target; called once per target, the engine is shared by its sessions. */
+  createEngine: (target: Target, logger: Logger) => TargetEngine;
+  clock?: () => number;
+}
+
+export interface OpenSessionRequest {
+  identity: Identity;
+  target: string;
+  channel: Channel;
+  remote?: string;
+}
+
+/**
+ * Joins the parts: it opens sessions for identities that a policy lets reach a target, and owns
+ * the engines (one pool per target) that the sessions share.
+ */
+export class Gateway {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly #parts: GatewayParts;
+  readonly #engines = new Map<string, TargetEngine>();
+  readonly #sessions = new Set<GatewaySession>();
+
+  constructor(parts: GatewayParts) {
+    this.#parts = parts;
+    this.config = parts.config;
+    this.logger = parts.logger;
+  }
+
+  /** Targets this identity may reach, in config order. */
+  reachableTargets(identity: Identity): Target[] {
+    const names = new Set(reachableTargets(this.config, identity));
+    return [...this.config.targets.values()].filter((t) => names.has(t.name));
+  }
+
+  policyFor(identity: Identity, target: string): PolicyConfig | undefined {
+    return selectPolicy(this.config, identity, target);
+  }
+
+  openSession(request: OpenSessionRequest): GatewaySession {
+    const target = this.config.targets.get(request.target);
+    // An unknown target and a target the identity may not reach give the same answer, so that
+    // callers cannot map out target names they have no access to.
+    const policy = target ? this.policyFor(request.identity, target.name) : undefined;
+    if (!target || !policy) {
+      throw new GatewayError(
+        'ERR_UNKNOWN_TARGET',
+        `unknown database "${request.target}" (or no policy lets ${request.identity.subject} reach it)`,
+      );
+    }
+    const context: SessionContext = {
+      id: randomUUID(),
+      identity: request.identity,
+      target: target.name,
+      dialect: target.engine,
+      channel: request.channel,
+      ...(request.remote ? { remote: request.remote } : {}),
+    };
+    const recording = this.#parts.recorder.startSession({ session: context });
+    const session = new GatewaySession(
+      context,
+      new StatementPipeline(
+        {
+          guard: this.#parts.guard,
+          approvals: this.#parts.approvals,
+          masking: this.#parts.masking,
+          recorderReady: () => this.#parts.recorder.ready(),
+          logger: this.logger,
+          ...(this.#parts.clock ? { clock: this.#parts.clock } : {}),
+        },
+        context,
+        this.#engine(target),
+        recording,
+        { maxRows: policy.limits.maxRows, statementTimeoutMs: policy.limits.statementTimeout },
+      ),
+      recording,
+      (s) => this.#sessions.delete(s),
+    );
+    this.#sessions.add(session);
+    this.logger.info(
+      { event: 'session.start', session: context.id, subject: context.identity.subject, target: target.name, channel: request.channel },
+      'session started',
+    );
+    return session;
+  }
+
+  get openSessions(): number {
+    return this.#sessions.size;
+  }
+
+  /** The engine of a target, for gateway-internal reads (catalog loading). */
+  engineFor(targetName: string): TargetEngine {
+    const target = this.config.targets.get(targetName);
+    if (!target) throw new GatewayError('ERR_UNKNOWN_TARGET', `unknown database "${targetName}"`);
+    return this.#engine(target);
+  }
+
+  #engine(target: Target): TargetEngine {
+    let engine = this.#engines.get(target.name);
+    if (!engine) {
+      engine = this.#parts.createEngine(target, this.logger.child({ target: target.name }));
+      this.#engines.set(target.name, engine);
+    }
+    return engine;
+  }
+
+  async close(): Promise<void> {
+    for (const session of [...this.#sessions]) session.close('gateway shutting down');
+    await Promise.allSettled([...this.#engines.values()].map((e) => e.close()));
+    this.#engines.clear();
+    await this.#parts.recorder.close();
+  }
+}
+
+/** One caller on one target through one channel. */
+export class GatewaySession {
+  readonly context: SessionContext;
+  readonly #pipeline: StatementPipeline;
+  readonly #recording: SessionRecorder;
+  readonly #onClose: (s: GatewaySession) => void;
+  #closed = false;
+
+  constructor(
+    context: SessionContext,
+    pipeline: StatementPipeline,
+    recording: SessionRecorder,
+    onClose: (s: GatewaySession) => void,
+  ) {
+    this.context = context;
+    this.#pipeline = pipeline;
+    this.#recording = recording;
+    this.#onClose = onClose;
+  }
+
+  execute(request: StatementRequest, delivery: ResultDelivery): Promise<StatementOutcome> {
+    if (this.#closed) return Promise.reject(new GatewayError('ERR_CANCELLED', 'session is closed'));
+    return this.#pipeline.run(request, delivery);
+  }
+
+  close(reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#recording.onSessionEnd({ reason });
+    this.#onClose(this);
+  }
+}

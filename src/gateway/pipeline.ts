@@ -1,0 +1,231 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { SessionRecorder } from '../recording/types.js';
+import type { ApprovalStage } from './approval.js';
+import { GatewayError, targetError } from './errors.js';
+import type {
+  GuardStage,
+  GuardVerdict,
+  MaskingStage,
+  ResultColumn,
+  RowMasker,
+  SessionContext,
+  TargetEngine,
+} from './types.js';
+
+/** A column as the caller receives it. */
+export interface DeliveredColumn {
+  name: string;
+  type: string;
+  masked: boolean;
+}
+
+/** Where the pipeline delivers a result; a returned promise from `row` is backpressure. */
+export interface ResultDelivery {
+  columns(columns: DeliveredColumn[]): void;
+  row(values: unknown[]): void | Promise<void>;
+}
+
+export interface StatementRequest {
+  sql: string;
+  params?: unknown[];
+  /** Rows the caller wants at most; never more than the policy's limit. */
+  maxRows?: number;
+  signal?: AbortSignal;
+  /** How long to wait for an approval before returning a pending request (MCP). */
+  approvalWaitMs?: number;
+  onProgress?: (message: string, requestId: string) => void;
+}
+
+export interface StatementOutcome {
+  statementId: string;
+  command: string;
+  rowCount: number;
+  truncated: boolean;
+  durationMs: number;
+  verdict: GuardVerdict;
+}
+
+export interface StatementLimits {
+  maxRows: number;
+  statementTimeoutMs: number;
+}
+
+export interface PipelineStages {
+  guard: GuardStage;
+  approvals: ApprovalStage;
+  masking: MaskingStage;
+  /** Whether the recording store can take a new statement (fail closed when it cannot). */
+  recorderReady: () => { ok: true } | { ok: false; reason: string };
+  logger: Logger;
+  clock?: () => number;
+}
+
+/** Rows are handed to the recorder in batches, so recording costs one call per batch, not per row. */
+const RECORD_BATCH_ROWS = 100;
+
+/**
+ * The statement path of one session, with its stages in order:
+ * guard → (approval) → execute → mask → record → deliver.
+ */
+export class StatementPipeline {
+  readonly #stages: PipelineStages;
+  readonly #session: SessionContext;
+  readonly #engine: TargetEngine;
+  readonly #recording: SessionRecorder;
+  readonly #limits: StatementLimits;
+  readonly #now: () => number;
+
+  constructor(
+    stages: PipelineStages,
+    session: SessionContext,
+    engine: TargetEngine,
+    recording: SessionRecorder,
+    limits: StatementLimits,
+  ) {
+    this.#stages = stages;
+    this.#session = session;
+    this.#engine = engine;
+    this.#recording = recording;
+    this.#limits = limits;
+    this.#now = stages.clock ?? Date.now;
+  }
+
+  async run(request: StatementRequest, delivery: ResultDelivery): Promise<StatementOutcome> {
+    const statementId = randomUUID();
+    const started = this.#now();
+    const ready = this.#stages.recorderReady();
+    if (!ready.ok) {
+      // Nothing runs that cannot be recorded (onStoreFailure: refuse).
+      throw new GatewayError('ERR_RECORDING_UNAVAILABLE', `statement refused: ${ready.reason}`);
+    }
+    const recording = this.#recording;
+    recording.onStatement({ statementId, sql: request.sql, ...(request.params ? { params: request.params } : {}) });
+    try {
+      const verdict = await this.#guard(statementId, request.sql);
+      await this.#approve(statementId, request, verdict);
+      return await this.#execute(statementId, request, verdict, delivery, started);
+    } catch (err) {
+      const error = err instanceof GatewayError ? err : targetError(err, this.#session.target);
+      recording.onError({ statementId, code: error.sqlstate ?? error.code, message: error.message });
+      throw error;
+    }
+  }
+
+  async #guard(statementId: string, sql: string): Promise<GuardVerdict> {
+    const verdict = await this.#stages.guard.check(sql, this.#session);
+    this.#recording.onDecision({
+      statementId,
+      action: verdict.action,
+      reason: verdict.reason,
+      rule: verdict.rule,
+      effects: [...new Set(verdict.statements.flatMap((s) => s.effects))],
+      objects: [...new Set(verdict.statements.flatMap((s) => s.objects))],
+    });
+    if (verdict.action === 'deny') {
+      throw new GatewayError('ERR_STATEMENT_DENIED', `statement denied: ${verdict.reason}`, {
+        sqlstate: '42501',
+      });
+    }
+    return verdict;
+  }
+
+  async #approve(statementId: string, request: StatementRequest, verdict: GuardVerdict): Promise<void> {
+    if (verdict.action !== 'review') return;
+    const outcome = await this.#stages.approvals.review(this.#session, request.sql, verdict, {
+      waitMs: request.approvalWaitMs ?? 0,
+      ...(request.signal ? { signal: request.signal } : {}),
+      ...(request.onProgress ? { onProgress: request.onProgress } : {}),
+    });
+    switch (outcome.state) {
+      case 'approved':
+        this.#recording.onApproval({ statementId, requestId: outcome.requestId, state: 'approved', by: outcome.by });
+        return;
+      case 'pending':
+        this.#recording.onApproval({ statementId, requestId: outcome.requestId, state: 'requested' });
+        throw new GatewayError(
+          'ERR_APPROVAL_PENDING',
+          `statement is waiting for approval: request ${outcome.requestId}; ask again with approval_status`,
+          { sqlstate: '42501', detail: outcome.requestId },
+        );
+      case 'denied':
+        if (outcome.requestId) {
+          this.#recording.onApproval({
+            statementId,
+            requestId: outcome.requestId,
+            state: 'denied',
+            reason: outcome.reason,
+          });
+        }
+        throw new GatewayError('ERR_APPROVAL_DENIED', `statement not approved: ${outcome.reason}`, {
+          sqlstate: '42501',
+        });
+    }
+  }
+
+  async #execute(
+    statementId: string,
+    request: StatementRequest,
+    verdict: GuardVerdict,
+    delivery: ResultDelivery,
+    started: number,
+  ): Promise<StatementOutcome> {
+    const maxRows = Math.min(request.maxRows ?? this.#limits.maxRows, this.#limits.maxRows);
+    const stop = new AbortController();
+    const onCallerAbort = () => stop.abort(request.signal?.reason);
+    request.signal?.addEventListener('abort', onCallerAbort, { once: true });
+
+    let masker: RowMasker | null = null;
+    let delivered = 0;
+    let truncated = false;
+    let batch: unknown[][] = [];
+    const recording = this.#recording;
+
+    const sink = {
+      columns: async (columns: ResultColumn[]) => {
+        masker = await this.#stages.masking.plan(columns, { session: this.#session, sql: request.sql, verdict });
+        const masked = masker?.masked;
+        const described = columns.map((c, i) => ({ name: c.name, type: c.type, masked: masked?.[i] ?? false }));
+        recording.onColumns({ statementId, columns: described });
+        delivery.columns(described);
+      },
+      row: (values: unknown[]): void | Promise<void> => {
+        if (delivered >= maxRows) {
+          // The caller has all it may have: stop the target instead of reading rows nobody sees.
+          if (!truncated) {
+            truncated = true;
+            stop.abort(new GatewayError('ERR_CANCELLED', 'row limit reached'));
+          }
+          return;
+        }
+        const out = masker ? masker.mask(values) : values;
+        delivered++;
+        batch.push(out);
+        if (batch.length >= RECORD_BATCH_ROWS) {
+          recording.onRows(statementId, batch);
+          batch = [];
+        }
+        return delivery.row(out);
+      },
+    };
+
+    let command = '';
+    try {
+      const summary = await this.#engine.query(request.sql, sink, {
+        ...(request.params ? { params: request.params } : {}),
+        signal: stop.signal,
+        timeoutMs: this.#limits.statementTimeoutMs,
+      });
+      command = summary.command;
+    } catch (err) {
+      if (!truncated) throw err;
+      command = `SELECT ${delivered}`;
+    } finally {
+      request.signal?.removeEventListener('abort', onCallerAbort);
+      if (batch.length > 0) recording.onRows(statementId, batch);
+    }
+    const durationMs = this.#now() - started;
+    recording.onResultEnd({ statementId, rowCount: delivered, truncated, command, durationMs });
+    return { statementId, command, rowCount: delivered, truncated, durationMs, verdict };
+  }
+}

@@ -1,0 +1,34 @@
+import type { IncomingMessage } from 'node:http';
+
+export class BodyError extends Error {
+  readonly code: 'ERR_BODY_TOO_LARGE' | 'ERR_BODY_NOT_JSON';
+  readonly status: number;
+  constructor(code: BodyError['code'], message: string, status: number) {
+    super(message);
+    this.code = code;
+    this.status = status;
+  }
+}
+
+/** Reads a JSON request body, refusing it once it passes `limit` bytes instead of buffering on. */
+export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
+  const announced = Number(req.headers['content-length'] ?? 0);
+  if (announced > limit) throw new BodyError('ERR_BODY_TOO_LARGE', `request body over ${limit} bytes`, 413);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buf = chunk as Buffer;
+    size += buf.length;
+    if (size > limit) {
+      req.destroy();
+      throw new BodyError('ERR_BODY_TOO_LARGE', `request body over ${limit} bytes`, 413);
+    }
+    chunks.push(buf);
+  }
+  if (size === 0) return undefined;
+  try {
+    return JSON.parse(Buffer.concat(chunks, size).toString('utf8'));
+  } catch {
+    throw new BodyError('ERR_BODY_NOT_JSON', 'request body is not valid JSON', 400);
+  }
+}

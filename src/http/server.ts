@@ -1,0 +1,115 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { Gateway } from '../gateway/gateway.js';
+import type { Authenticator } from '../identity/authenticator.js';
+import { AuthError } from '../identity/errors.js';
+import type { Identity } from '../identity/types.js';
+import type { Recorder } from '../recording/types.js';
+import { bearerToken, handleTokenExchange, protectedResourceMetadata, wwwAuthenticate } from './auth.js';
+import { BodyError } from './body.js';
+import { McpHttpEndpoint } from './mcp-endpoint.js';
+import { sendJson } from './respond.js';
+
+export interface HttpServerOptions {
+  gateway: Gateway;
+  authenticator: Authenticator;
+  recorder: Recorder;
+  logger: Logger;
+  /** The URL clients use to reach this server; derived from the listen address when absent. */
+  publicUrl?: string;
+}
+
+/** The HTTP listener: /mcp, /api/tokens, /healthz, /readyz and the OAuth protected-resource metadata. */
+export class HttpServer {
+  readonly #options: HttpServerOptions;
+  readonly #server: Server;
+  readonly #mcp: McpHttpEndpoint;
+  #baseUrl = '';
+
+  constructor(options: HttpServerOptions) {
+    this.#options = options;
+    this.#mcp = new McpHttpEndpoint(options.gateway, options.logger);
+    this.#server = createServer((req, res) => {
+      this.#route(req, res).catch((err: unknown) => this.#fail(res, err));
+    });
+  }
+
+  get baseUrl(): string {
+    return this.#baseUrl;
+  }
+
+  async listen(host: string, port: number): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, host, () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = this.#server.address() as AddressInfo;
+    const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    this.#baseUrl = (this.#options.publicUrl ?? `http://${shownHost}:${address.port}`).replace(/\/$/, '');
+    return address;
+  }
+
+  async close(): Promise<void> {
+    await this.#mcp.close();
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  async #route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
+    if (path === '/readyz') {
+      const ready = this.#options.recorder.ready();
+      return sendJson(res, ready.ok ? 200 : 503, ready.ok ? { status: 'ready' } : { status: 'unavailable', reason: ready.reason });
+    }
+    if (path === '/.well-known/oauth-protected-resource' || path === '/.well-known/oauth-protected-resource/mcp') {
+      return sendJson(res, 200, protectedResourceMetadata(this.#options.gateway.config, this.#baseUrl));
+    }
+    if (path === '/api/tokens') {
+      if (req.method !== 'POST') return sendJson(res, 405, { error: 'method_not_allowed', message: 'use POST' });
+      return handleTokenExchange(req, res, this.#options.authenticator, this.#options.gateway.config);
+    }
+    if (path === '/mcp') {
+      const identity = await this.#authenticate(req, res);
+      if (!identity) return;
+      return this.#mcp.handle(req, res, identity);
+    }
+    sendJson(res, 404, { error: 'not_found', message: `no route for ${path}` });
+  }
+
+  /** Answers 401 with the discovery challenge MCP clients follow, or returns the identity. */
+  async #authenticate(req: IncomingMessage, res: ServerResponse): Promise<Identity | undefined> {
+    const token = bearerToken(req);
+    if (!token) {
+      sendJson(res, 401, { error: 'unauthorized', message: 'a bearer token is required' }, {
+        'www-authenticate': wwwAuthenticate(this.#baseUrl),
+      });
+      return undefined;
+    }
+    try {
+      return await this.#options.authenticator.authenticate(token, {
+        channel: 'mcp-http',
+        ...(req.socket.remoteAddress ? { remote: req.socket.remoteAddress } : {}),
+      });
+    } catch (err) {
+      if (!(err instanceof AuthError)) throw err;
+      sendJson(res, 401, { error: 'invalid_token', message: err.publicMessage }, {
+        'www-authenticate': wwwAuthenticate(this.#baseUrl, 'invalid_token'),
+      });
+      return undefined;
+    }
+  }
+
+  #fail(res: ServerResponse, err: unknown): void {
+    if (err instanceof BodyError) {
+      sendJson(res, err.status, { error: err.code, message: err.message });
+      return;
+    }
+    this.#options.logger.error({ err }, 'http request failed');
+    sendJson(res, 500, { error: 'internal', message: 'internal error' });
+  }
+}
