@@ -1,0 +1,121 @@
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  type KeyObject,
+} from 'node:crypto';
+import { link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { calculateJwkThumbprint, type JWK } from 'jose';
+import type { Logger } from 'pino';
+import type { Config } from '../config/load.js';
+import { AuthError } from './errors.js';
+
+export type GatewayAlgorithm = 'EdDSA' | 'ES256';
+
+/** The key pair that signs and verifies Sluice tokens. */
+export interface GatewaySigningKey {
+  alg: GatewayAlgorithm;
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+  /** RFC 7638 thumbprint of the public key; tokens carry it so a key change is visible. */
+  kid: string;
+  /** Where the key came from, for logs: the secret reference or the file path. Never the key. */
+  source: string;
+}
+
+export const GATEWAY_KEY_FILE = 'gateway-key.pem';
+
+/**
+ * The configured `identity.gatewayTokens.signingKey`, or else the key kept in the state directory,
+ * made on first use. Keeping it on disk is what lets a token minted offline by `sluice token`
+ * verify in `sluice serve`, and tokens survive a restart.
+ */
+export async function loadGatewaySigningKey(config: Config, logger: Logger): Promise<GatewaySigningKey> {
+  const configured = config.identity.gatewayTokens.signingKey;
+  if (configured !== undefined) {
+    return fromPem(configured.reveal(), configured.source, 'identity.gatewayTokens.signingKey');
+  }
+  const dir = resolve(config.baseDir, config.state.dir);
+  const path = join(dir, GATEWAY_KEY_FILE);
+  const existing = await readKeyFile(path);
+  if (existing !== undefined) return fromPem(existing, path, path);
+  const pem = await createKeyFile(dir, path);
+  logger.info({ event: 'identity.gateway_key_created', path }, 'created the gateway token signing key');
+  return fromPem(pem, path, path);
+}
+
+async function readKeyFile(path: string): Promise<string | undefined> {
+  let mode: number;
+  try {
+    mode = (await stat(path)).mode;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new AuthError(
+      'ERR_AUTH_CONFIG',
+      `${path}: cannot be read (${(err as NodeJS.ErrnoException).code})`,
+    );
+  }
+  // Whoever can read this file can mint tokens for any subject and group: refuse a key that
+  // other users of the host can read rather than trust it.
+  if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
+    throw new AuthError(
+      'ERR_AUTH_CONFIG',
+      `${path}: the signing key is readable by other users (mode ${(mode & 0o777).toString(8)}); run chmod 600`,
+    );
+  }
+  return readFile(path, 'utf8');
+}
+
+/**
+ * Writes a new Ed25519 key with mode 0600. The key goes to a temporary file first and is then
+ * hard-linked into place, which fails if the name exists: when two processes start at once,
+ * exactly one key wins and both use it, and nobody ever reads a half-written file.
+ */
+async function createKeyFile(dir: string, path: string): Promise<string> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const temporary = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  await writeFile(temporary, pem, { mode: 0o600, flag: 'wx' });
+  try {
+    await link(temporary, path);
+    return pem;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+      throw new AuthError(
+        'ERR_AUTH_CONFIG',
+        `${path}: cannot be written (${(err as NodeJS.ErrnoException).code})`,
+      );
+    }
+    const winner = await readKeyFile(path);
+    if (winner === undefined) throw new AuthError('ERR_AUTH_CONFIG', `${path}: vanished while being created`);
+    return winner;
+  } finally {
+    await unlink(temporary).catch(() => undefined);
+  }
+}
+
+async function fromPem(pem: string, source: string, keyPath: string): Promise<GatewaySigningKey> {
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey({ key: pem, format: 'pem' });
+  } catch {
+    // The parser's message may quote the input: say only that it is not a key.
+    throw new AuthError('ERR_AUTH_CONFIG', `${keyPath}: not a PEM private key`);
+  }
+  const alg = algorithmOf(privateKey);
+  if (alg === undefined) {
+    throw new AuthError('ERR_AUTH_CONFIG', `${keyPath}: expected an Ed25519 or P-256 private key`);
+  }
+  const publicKey = createPublicKey(privateKey);
+  const kid = await calculateJwkThumbprint(publicKey.export({ format: 'jwk' }) as JWK);
+  return { alg, privateKey, publicKey, kid, source };
+}
+
+function algorithmOf(key: KeyObject): GatewayAlgorithm | undefined {
+  if (key.asymmetricKeyType === 'ed25519') return 'EdDSA';
+  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ES256';
+  return undefined;
+}

@@ -1,0 +1,155 @@
+import { randomUUID } from 'node:crypto';
+import { jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import type { Config } from '../config/load.js';
+import type { Identity } from './types.js';
+import { AuthError } from './errors.js';
+import type { GatewaySigningKey } from './gateway-key.js';
+import { fromJoseError } from './jose-errors.js';
+
+/** The header `typ` and claim `token_use` that mark a Sluice token (RFC 8725 section 3.11). */
+export const GATEWAY_TOKEN_TYPE = 'sluice+jwt';
+export const GATEWAY_TOKEN_USE = 'sluice';
+
+/** Our own clocks may drift a little between `sluice token` on one host and `serve` on another. */
+const GATEWAY_CLOCK_SKEW_S = 5;
+const MAX_SUBJECT_LENGTH = 256;
+const MAX_GROUPS = 256;
+
+export interface MintClaims {
+  subject: string;
+  groups: string[];
+  /** Bind the token to one target: it then reaches that target only. */
+  target?: string;
+  /** Shorter than the configured TTL, never longer. */
+  ttlMs?: number;
+}
+
+export interface IssuedToken {
+  token: string;
+  /** Epoch milliseconds. */
+  expiresAt: number;
+  jti: string;
+  subject: string;
+  groups: string[];
+  target: string | undefined;
+}
+
+export interface GatewayTokens {
+  readonly issuer: string;
+  issue(claims: MintClaims): Promise<IssuedToken>;
+  verify(token: string): Promise<Identity>;
+}
+
+export function createGatewayTokens(
+  config: Config,
+  key: GatewaySigningKey,
+  clock: () => number,
+): GatewayTokens {
+  const { issuer, ttl: maxTtlMs } = config.identity.gatewayTokens;
+
+  const issue = async (claims: MintClaims): Promise<IssuedToken> => {
+    const { subject, groups, target } = checkMintClaims(claims, config);
+    const ttlMs = claims.ttlMs ?? maxTtlMs;
+    if (!Number.isFinite(ttlMs) || ttlMs < 1000) {
+      throw new AuthError('ERR_MINT_REQUEST', 'ttl: must be at least 1s');
+    }
+    if (ttlMs > maxTtlMs) {
+      throw new AuthError('ERR_MINT_REQUEST', `ttl: longer than identity.gatewayTokens.ttl (${maxTtlMs}ms)`);
+    }
+    const now = clock();
+    const iat = Math.floor(now / 1000);
+    // Rounded down, so the token never outlives the TTL asked for.
+    const exp = Math.floor((now + ttlMs) / 1000);
+    const jti = randomUUID();
+    const payload: JWTPayload = { groups, token_use: GATEWAY_TOKEN_USE };
+    if (target !== undefined) payload['target'] = target;
+    const token = await new SignJWT(payload)
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: GATEWAY_TOKEN_TYPE })
+      .setIssuer(issuer)
+      .setSubject(subject)
+      .setIssuedAt(iat)
+      .setExpirationTime(exp)
+      .setJti(jti)
+      .sign(key.privateKey);
+    return { token, expiresAt: exp * 1000, jti, subject, groups, target };
+  };
+
+  const verify = async (token: string): Promise<Identity> => {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(
+        token,
+        (header) => {
+          if (header.kid !== key.kid) {
+            throw new AuthError(
+              'ERR_TOKEN_KEY_UNKNOWN',
+              `kid ${JSON.stringify(header.kid)} is not the gateway key`,
+            );
+          }
+          return key.publicKey;
+        },
+        {
+          issuer,
+          // Only the one algorithm of our own key: nothing else can have produced a Sluice token.
+          algorithms: [key.alg],
+          typ: GATEWAY_TOKEN_TYPE,
+          currentDate: new Date(clock()),
+          clockTolerance: GATEWAY_CLOCK_SKEW_S,
+          maxTokenAge: Math.ceil(maxTtlMs / 1000) + GATEWAY_CLOCK_SKEW_S,
+          requiredClaims: ['exp', 'iat', 'jti', 'sub'],
+        },
+      ));
+    } catch (err) {
+      throw fromJoseError(err);
+    }
+    if (payload['token_use'] !== GATEWAY_TOKEN_USE) {
+      throw new AuthError('ERR_TOKEN_CLAIMS', 'token_use is not "sluice"');
+    }
+    const groups = payload['groups'];
+    if (!Array.isArray(groups) || !groups.every((g): g is string => typeof g === 'string')) {
+      throw new AuthError('ERR_TOKEN_CLAIMS', 'groups is not a list of strings');
+    }
+    const target = payload['target'];
+    if (target !== undefined && typeof target !== 'string') {
+      throw new AuthError('ERR_TOKEN_CLAIMS', 'target is not a string');
+    }
+    if (typeof payload.sub !== 'string' || payload.sub === '') {
+      throw new AuthError('ERR_TOKEN_CLAIMS', 'sub is empty');
+    }
+    return {
+      subject: payload.sub,
+      groups,
+      issuer,
+      via: 'gateway',
+      ...(target === undefined ? {} : { target }),
+      ...(payload.exp === undefined ? {} : { expiresAt: payload.exp * 1000 }),
+    };
+  };
+
+  return { issuer, issue, verify };
+}
+
+function checkMintClaims(
+  claims: MintClaims,
+  config: Config,
+): { subject: string; groups: string[]; target?: string } {
+  const { subject, groups, target } = claims;
+  // eslint-disable-next-line no-control-regex
+  if (typeof subject !== 'string' || subject.trim() === '' || /[\u0000-\u001f\u007f]/.test(subject)) {
+    throw new AuthError('ERR_MINT_REQUEST', 'subject: must be a non-empty string without control characters');
+  }
+  if (subject.length > MAX_SUBJECT_LENGTH) {
+    throw new AuthError('ERR_MINT_REQUEST', `subject: longer than ${MAX_SUBJECT_LENGTH} characters`);
+  }
+  if (
+    !Array.isArray(groups) ||
+    groups.length > MAX_GROUPS ||
+    groups.some((g) => typeof g !== 'string' || g === '')
+  ) {
+    throw new AuthError('ERR_MINT_REQUEST', 'groups: must be a list of non-empty names');
+  }
+  if (target !== undefined && !config.targets.has(target)) {
+    throw new AuthError('ERR_MINT_REQUEST', `target: unknown target "${target}"`);
+  }
+  return { subject, groups: [...new Set(groups)], ...(target === undefined ? {} : { target }) };
+}
