@@ -44,7 +44,10 @@ export function createMysqlEngine(target: Target, logger: Logger): TargetEngine 
     },
     (event: MysqlClientEvent) => {
       if (event.type === 'tls-fallback')
-        log.warn({ host: event.host, port: event.port }, 'target offers no TLS; tls: prefer falls back to plaintext');
+        log.warn(
+          { host: event.host, port: event.port },
+          'target offers no TLS; tls: prefer falls back to plaintext',
+        );
       else log.warn({ threadId: event.threadId, err: event.error.message }, 'KILL QUERY failed');
     },
   );

@@ -1,0 +1,348 @@
+import mysql from 'mysql2';
+import type { FieldPacket, Pool, PoolConnection, Query, ResultSetHeader, SslOptions } from 'mysql2';
+import { columnTypeName } from './codec/column-types.js';
+import { toClientError } from './client-errors.js';
+import { poolOptionsFor, sslOptionsFor, type MysqlClientOptions } from './client-options.js';
+import { MysqlClientError } from './errors.js';
+
+export type { MysqlClientOptions, MysqlTlsMode } from './client-options.js';
+
+/** A result column as the target described it. */
+export interface MysqlColumn {
+  name: string;
+  /** SQL type name: varchar, int, datetime, decimal, json, ... */
+  type: string;
+  /** Wire type code (ColumnType). */
+  typeCode: number;
+  flags: number;
+  characterSet: number;
+  decimals: number;
+  /** Schema (database), original table and original column; empty for computed columns. */
+  orgSchema: string;
+  orgTable: string;
+  orgName: string;
+  /** Table alias as written in the statement. */
+  table: string;
+}
+
+/** Receives a result as it streams. A returned promise pauses the connection until it settles. */
+export interface MysqlResultHandler {
+  columns(columns: MysqlColumn[]): void | Promise<void>;
+  row(values: unknown[]): void | Promise<void>;
+}
+
+export interface MysqlQueryOptions {
+  /** With params the statement is prepared and executed (binary protocol); without, sent as text. */
+  params?: readonly unknown[] | undefined;
+  signal?: AbortSignal | undefined;
+  timeoutMs?: number | undefined;
+}
+
+export type MysqlQueryResult =
+  | { kind: 'rows'; rowCount: number }
+  | { kind: 'ok'; affectedRows: number; insertId: number; warnings: number };
+
+/** What the client reports about itself, for the caller's logger. */
+export type MysqlClientEvent =
+  | { type: 'tls-fallback'; host: string; port: number }
+  | { type: 'kill-failed'; threadId: number; error: MysqlClientError };
+
+type PoolState = { kind: 'open'; pool: Pool; ssl: SslOptions | undefined } | { kind: 'closed' };
+
+/** 1317 ER_QUERY_INTERRUPTED, SQLSTATE 70100: what MySQL reports for a killed statement. */
+const INTERRUPTED = { errno: 1317, sqlstate: '70100' };
+
+/**
+ * A small pool of connections to one MySQL/MariaDB target, with streamed results, prepared
+ * statements and cancellation by KILL QUERY on a separate connection.
+ */
+export class MysqlClient {
+  readonly #options: MysqlClientOptions;
+  readonly #onEvent: (event: MysqlClientEvent) => void;
+  #state: PoolState;
+
+  constructor(options: MysqlClientOptions, onEvent: (event: MysqlClientEvent) => void = () => {}) {
+    this.#options = options;
+    this.#onEvent = onEvent;
+    const ssl = sslOptionsFor(options.tls, options.ca);
+    this.#state = { kind: 'open', pool: this.#createPool(ssl), ssl };
+  }
+
+  /** Runs one statement, streaming its rows into the handler. */
+  async query(
+    sql: string,
+    handler: MysqlResultHandler,
+    options: MysqlQueryOptions = {},
+  ): Promise<MysqlQueryResult> {
+    const params = options.params === undefined ? undefined : toDriverParams(options.params);
+    if (options.signal?.aborted) throw cancelledError();
+    const connection = await this.#acquire();
+    return new StatementRun(this, connection, handler, options).start(sql, params);
+  }
+
+  async close(): Promise<void> {
+    if (this.#state.kind === 'closed') return;
+    const { pool } = this.#state;
+    this.#state = { kind: 'closed' };
+    await new Promise<void>((resolve) => pool.end(() => resolve()));
+  }
+
+  /** Sends KILL QUERY for a connection's thread on a fresh connection outside the pool. */
+  async killQuery(threadId: number): Promise<void> {
+    if (!Number.isSafeInteger(threadId) || threadId <= 0) return;
+    const ssl =
+      this.#state.kind === 'open' ? this.#state.ssl : sslOptionsFor(this.#options.tls, this.#options.ca);
+    const options = poolOptionsFor(this.#options, ssl);
+    const killer = mysql.createConnection({ ...options, connectTimeout: this.cancelTimeoutMs });
+    killer.on('error', () => {});
+    try {
+      await new Promise<void>((resolve, reject) => {
+        killer.query(`KILL QUERY ${threadId}`, (err) => (err ? reject(err) : resolve()));
+      });
+    } catch (err) {
+      this.#onEvent({ type: 'kill-failed', threadId, error: this.toError(err) });
+    } finally {
+      killer.destroy();
+    }
+  }
+
+  get cancelTimeoutMs(): number {
+    return this.#options.cancelTimeoutMs ?? 3_000;
+  }
+
+  toError(err: unknown): MysqlClientError {
+    return toClientError(err, this.#options);
+  }
+
+  #createPool(ssl: SslOptions | undefined): Pool {
+    const pool = mysql.createPool(poolOptionsFor(this.#options, ssl));
+    pool.on('connection', (connection) => {
+      // TIMESTAMP values then arrive in UTC and can be given a 'Z'.
+      connection.query("SET time_zone = '+00:00'");
+    });
+    return pool;
+  }
+
+  async #acquire(): Promise<PoolConnection> {
+    const state = this.#state;
+    if (state.kind === 'closed')
+      throw new MysqlClientError('ERR_TARGET_CONNECTION', 'the MySQL client is closed');
+    try {
+      return await getConnection(state.pool);
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (this.#options.tls === 'prefer' && code === 'HANDSHAKE_NO_SSL_SUPPORT' && this.#state === state) {
+        // The server offers no TLS at all; prefer means "plaintext then".
+        this.#onEvent({ type: 'tls-fallback', host: this.#options.host, port: this.#options.port });
+        this.#state = { kind: 'open', pool: this.#createPool(undefined), ssl: undefined };
+        state.pool.end(() => {});
+        return this.#acquire();
+      }
+      if (this.#state !== state && this.#state.kind === 'open') return this.#acquire();
+      throw this.toError(err);
+    }
+  }
+}
+
+function getConnection(pool: Pool): Promise<PoolConnection> {
+  return new Promise((resolve, reject) =>
+    pool.getConnection((err, conn) => (err ? reject(err) : resolve(conn))),
+  );
+}
+
+function cancelledError(): MysqlClientError {
+  return new MysqlClientError('ERR_QUERY_CANCELLED', 'the statement was cancelled', INTERRUPTED);
+}
+
+/** Parameters in forms mysql2 binds reliably; objects and arrays travel as JSON text. */
+type DriverParam = string | number | boolean | Date | Buffer | null;
+
+function toDriverParams(params: readonly unknown[]): DriverParam[] {
+  return params.map((value, i) => {
+    if (value === null || value === undefined) return null;
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
+    if (typeof value === 'bigint') return value.toString();
+    if (Buffer.isBuffer(value) || value instanceof Date) return value;
+    if (typeof value === 'object') return JSON.stringify(value);
+    throw new MysqlClientError(
+      'ERR_QUERY_PARAMS',
+      `parameter ${i + 1} has an unsupported type (${typeof value})`,
+    );
+  });
+}
+
+export function toMysqlColumn(field: FieldPacket): MysqlColumn {
+  const typeCode = field.columnType ?? field.type ?? 0;
+  const flags = typeof field.flags === 'number' ? field.flags : 0;
+  const characterSet = field.characterSet ?? field.charsetNr ?? 0;
+  return {
+    name: field.name,
+    type: columnTypeName({
+      type: typeCode,
+      flags,
+      characterSet,
+      extendedTypeName: field.extendedTypeName,
+      extendedFormat: field.extendedFormat,
+    }),
+    typeCode,
+    flags,
+    characterSet,
+    decimals: field.decimals,
+    orgSchema: field.db ?? field.schema ?? '',
+    orgTable: field.orgTable ?? '',
+    orgName: field.orgName ?? '',
+    table: field.table ?? '',
+  };
+}
+
+type RunState = { kind: 'running' } | { kind: 'cancelling'; error: unknown } | { kind: 'done' };
+
+/**
+ * One statement on one pooled connection. Rows go to the handler in order; while a handler promise
+ * is pending the connection is paused, so unread rows stay in the socket (memory stays flat).
+ */
+class StatementRun {
+  readonly #client: MysqlClient;
+  readonly #connection: PoolConnection;
+  readonly #handler: MysqlResultHandler;
+  readonly #options: MysqlQueryOptions;
+  #state: RunState = { kind: 'running' };
+  #rowCount = 0;
+  #sawColumns = false;
+  #ok: ResultSetHeader | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #resolve: (result: MysqlQueryResult) => void = () => {};
+  #reject: (err: unknown) => void = () => {};
+
+  constructor(
+    client: MysqlClient,
+    connection: PoolConnection,
+    handler: MysqlResultHandler,
+    options: MysqlQueryOptions,
+  ) {
+    this.#client = client;
+    this.#connection = connection;
+    this.#handler = handler;
+    this.#options = options;
+  }
+
+  start(sql: string, params: DriverParam[] | undefined): Promise<MysqlQueryResult> {
+    return new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+      const { signal, timeoutMs } = this.#options;
+      if (timeoutMs !== undefined && timeoutMs > 0) {
+        this.#timer = setTimeout(() => {
+          this.#cancel(
+            new MysqlClientError(
+              'ERR_QUERY_TIMEOUT',
+              `the statement ran longer than ${timeoutMs} ms and was killed`,
+              INTERRUPTED,
+            ),
+          );
+        }, timeoutMs);
+      }
+      signal?.addEventListener('abort', this.#onAbort, { once: true });
+      let query: Query;
+      try {
+        query =
+          params === undefined
+            ? this.#connection.query({ sql, rowsAsArray: true })
+            : this.#connection.execute({ sql, rowsAsArray: true }, params);
+      } catch (err) {
+        this.#finish(err);
+        return;
+      }
+      query.on('fields', (fields: FieldPacket[] | undefined) => this.#onFields(fields));
+      query.on('result', (row: unknown) => this.#onResult(row));
+      query.on('error', (err: unknown) => this.#finish(err));
+      query.on('end', () => this.#finish(undefined));
+    });
+  }
+
+  readonly #onAbort = (): void => this.#cancel(cancelledError());
+
+  #onFields(fields: FieldPacket[] | undefined): void {
+    // mysql2 also emits 'fields' (with nothing) for a statement that returns no result set.
+    if (this.#state.kind !== 'running' || fields === undefined) return;
+    this.#sawColumns = true;
+    this.#deliver(() => this.#handler.columns(fields.map(toMysqlColumn)));
+  }
+
+  #onResult(row: unknown): void {
+    if (this.#state.kind !== 'running') return;
+    if (!Array.isArray(row)) {
+      this.#ok = row as ResultSetHeader;
+      return;
+    }
+    this.#rowCount++;
+    this.#deliver(() => this.#handler.row(row));
+  }
+
+  /** Calls the handler; a promise it returns pauses the connection until it settles. */
+  #deliver(call: () => void | Promise<void>): void {
+    let outcome: void | Promise<void>;
+    try {
+      outcome = call();
+    } catch (err) {
+      this.#cancel(err);
+      return;
+    }
+    if (outcome === undefined || typeof (outcome as { then?: unknown }).then !== 'function') return;
+    this.#connection.pause();
+    outcome.then(
+      () => {
+        if (this.#state.kind === 'running') this.#connection.resume();
+      },
+      (err: unknown) => this.#cancel(err),
+    );
+  }
+
+  /**
+   * Stops the statement: the server is told to KILL QUERY (on another connection, since this one
+   * is busy), then this connection is dropped rather than returned to the pool, so a late KILL can
+   * never hit the next statement that would run on it.
+   */
+  #cancel(reason: unknown): void {
+    if (this.#state.kind !== 'running') return;
+    this.#state = { kind: 'cancelling', error: reason };
+    this.#clearTriggers();
+    const threadId = this.#connection.threadId;
+    const bound = new Promise<void>((resolve) => setTimeout(resolve, this.#client.cancelTimeoutMs).unref());
+    void Promise.race([this.#client.killQuery(threadId), bound]).then(() => {
+      this.#state = { kind: 'done' };
+      this.#connection.destroy();
+      this.#reject(reason);
+    });
+  }
+
+  #finish(err: unknown): void {
+    if (this.#state.kind !== 'running') return;
+    this.#state = { kind: 'done' };
+    this.#clearTriggers();
+    if (err !== undefined) {
+      const error = this.#client.toError(err);
+      // A server error leaves the connection usable; anything else may have broken it.
+      if (error.code === 'ERR_TARGET_SERVER' || error.code === 'ERR_QUERY_PARAMS') this.#connection.release();
+      else this.#connection.destroy();
+      this.#reject(error);
+      return;
+    }
+    this.#connection.release();
+    if (this.#sawColumns || this.#ok === undefined) {
+      this.#resolve({ kind: 'rows', rowCount: this.#rowCount });
+    } else {
+      this.#resolve({
+        kind: 'ok',
+        affectedRows: this.#ok.affectedRows,
+        insertId: this.#ok.insertId,
+        warnings: this.#ok.warningStatus,
+      });
+    }
+  }
+
+  #clearTriggers(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#options.signal?.removeEventListener('abort', this.#onAbort);
+  }
+}
