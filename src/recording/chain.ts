@@ -1,0 +1,75 @@
+import { createHash } from 'node:crypto';
+import { canonicalJson } from './canonical.js';
+import type { RecordingEvent } from './types.js';
+
+/** The prevHash of a session's first event. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+/**
+ * hash = lowercase hex SHA-256 over the UTF-8 bytes of `prevHash` (64 hex characters) followed by
+ * `canonical(event without its hash member)`. Because prevHash is inside the event too, an event
+ * cannot be moved to another place in the chain without breaking it.
+ */
+export function eventHash(prevHash: string, bodyWithoutHash: string): string {
+  return createHash('sha256').update(prevHash).update(bodyWithoutHash).digest('hex');
+}
+
+/** Seals an event: computes its hash and its stored JSON form (canonical, hash included). */
+export function sealEvent(fields: Record<string, unknown> & { prevHash: string }): {
+  hash: string;
+  json: string;
+} {
+  const hash = eventHash(fields.prevHash, canonicalJson(fields));
+  return { hash, json: canonicalJson({ ...fields, hash }) };
+}
+
+export type ChainVerdict =
+  | { ok: true; session: string; events: number; lastHash: string }
+  | { ok: false; session: string; events: number; seq: number; reason: string };
+
+/**
+ * Re-walks a session's chain. Reports the first event that breaks it: a gap or repeat in seq, an
+ * event of another session, a prevHash that is not the previous hash, a hash that does not match
+ * the event's content. When the store remembers how far the session went (`expected`), a chain
+ * that ends early (events deleted from the tail) is broken too.
+ */
+export async function verifyChain(
+  session: string,
+  events: AsyncIterable<RecordingEvent> | Iterable<RecordingEvent>,
+  expected?: { events?: number; lastHash?: string },
+): Promise<ChainVerdict> {
+  let prevHash = GENESIS_HASH;
+  let count = 0;
+  const broken = (seq: number, reason: string): ChainVerdict => ({
+    ok: false,
+    session,
+    events: count,
+    seq,
+    reason,
+  });
+  for await (const event of events) {
+    const seq = count + 1;
+    if (event.seq !== seq) return broken(seq, `expected seq ${seq}, found ${String(event.seq)}`);
+    if (event.session !== session) return broken(seq, `event belongs to session ${String(event.session)}`);
+    if (seq === 1 && event.type !== 'session.start')
+      return broken(seq, 'the first event is not session.start');
+    if (event.prevHash !== prevHash) return broken(seq, 'prevHash does not match the previous event');
+    const { hash, ...body } = event;
+    if (eventHash(prevHash, canonicalJson(body)) !== hash)
+      return broken(seq, 'hash does not match the content');
+    prevHash = hash;
+    count = seq;
+  }
+  if (expected?.events !== undefined && count < expected.events) {
+    return broken(count + 1, `the store recorded ${expected.events} events, only ${count} are present`);
+  }
+  if (
+    expected?.lastHash !== undefined &&
+    count > 0 &&
+    expected.events === count &&
+    expected.lastHash !== prevHash
+  ) {
+    return broken(count, 'the last hash differs from the one the store recorded');
+  }
+  return { ok: true, session, events: count, lastHash: prevHash };
+}

@@ -1,0 +1,223 @@
+import type { Logger } from 'pino';
+import type { EventStore } from './store.js';
+import type { SealedEvent } from './types.js';
+
+export type StoreFailurePolicy = 'refuse' | 'continue';
+
+export interface QueueOptions {
+  policy: StoreFailurePolicy;
+  /** Bound of the queue, in events and in bytes of event JSON. */
+  maxEvents: number;
+  maxBytes: number;
+  /** Most events written in one store round trip. */
+  batchEvents: number;
+  /** Delay before retrying after a failed write; doubles up to `maxRetryDelayMs`. */
+  retryDelayMs: number;
+  maxRetryDelayMs: number;
+}
+
+export const DEFAULT_QUEUE_OPTIONS: Omit<QueueOptions, 'policy'> = {
+  maxEvents: 100_000,
+  maxBytes: 256 * 1024 * 1024,
+  batchEvents: 512,
+  retryDelayMs: 100,
+  maxRetryDelayMs: 2_000,
+};
+
+type QueueState = { kind: 'idle' } | { kind: 'writing' } | { kind: 'waiting-retry'; timer: NodeJS.Timeout };
+
+/**
+ * The bounded queue between the data path and the store. Events leave it only once the store has
+ * acknowledged them, always from the head and in order, so a store outage delays events but never
+ * reorders or loses the ones that were accepted. Under `continue`, a full queue refuses new events
+ * (`accepting()` is false) and the session recorder counts them as dropped: they are never sealed,
+ * so the chain stays valid and a gap event records how many were lost.
+ */
+export class RecordingQueue {
+  private readonly events: SealedEvent[] = [];
+  private head = 0;
+  private bytes = 0;
+  private state: QueueState = { kind: 'idle' };
+  private lastFailure: string | undefined;
+  private retryDelay: number;
+  private enqueuedTotal = 0;
+  private writtenTotal = 0;
+  private droppedTotal = 0;
+  private alerted = false;
+  private outageAlerted = false;
+  private closed = false;
+  private readonly waiters: { target: number; resolve: () => void }[] = [];
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly options: QueueOptions,
+    private readonly logger: Logger,
+  ) {
+    this.retryDelay = options.retryDelayMs;
+    store.onReachable(() => this.resumeNow());
+  }
+
+  get length(): number {
+    return this.events.length - this.head;
+  }
+
+  stats(): { queued: number; queuedBytes: number; written: number; dropped: number } {
+    return {
+      queued: this.length,
+      queuedBytes: this.bytes,
+      written: this.writtenTotal,
+      dropped: this.droppedTotal,
+    };
+  }
+
+  private full(): boolean {
+    return this.length >= this.options.maxEvents || this.bytes >= this.options.maxBytes;
+  }
+
+  /** False only under `continue` with a full queue: the caller must then drop (and count) the event. */
+  accepting(): boolean {
+    return this.options.policy === 'refuse' || !this.full();
+  }
+
+  noteDropped(count = 1): void {
+    if (!this.alerted) {
+      this.logger.error(
+        { queued: this.length, bound: this.options.maxEvents },
+        'recording queue is full: events are being dropped (onStoreFailure: continue)',
+      );
+      this.alerted = true;
+    }
+    this.droppedTotal += count;
+  }
+
+  ready(): { ok: true } | { ok: false; reason: string } {
+    const health = this.store.health();
+    if (this.options.policy === 'continue') {
+      if (!health.ok) this.alertOutage(health.reason);
+      return { ok: true };
+    }
+    if (!health.ok) return { ok: false, reason: `recording store unreachable: ${health.reason}` };
+    if (this.lastFailure !== undefined)
+      return { ok: false, reason: `recording store unreachable: ${this.lastFailure}` };
+    if (this.full()) {
+      return {
+        ok: false,
+        reason: `recording queue is full: ${this.length} events are waiting for the store`,
+      };
+    }
+    return { ok: true };
+  }
+
+  enqueue(event: SealedEvent): void {
+    this.events.push(event);
+    this.bytes += event.json.length;
+    this.enqueuedTotal++;
+    if (this.state.kind === 'idle' && !this.closed) {
+      this.state = { kind: 'writing' };
+      // Write after the current tick so one burst of on* calls becomes one pipelined round trip.
+      setImmediate(() => void this.drain());
+    }
+  }
+
+  /** Resolves when every event enqueued before the call has been written. */
+  flush(): Promise<void> {
+    const target = this.enqueuedTotal;
+    if (this.writtenTotal >= target) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.waiters.push({ target, resolve });
+      this.resumeNow();
+    });
+  }
+
+  /** Stops writing after the current round trip; what is still queued is reported, not written. */
+  async close(timeoutMs: number): Promise<{ unwritten: number }> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([this.flush(), timeout]);
+    clearTimeout(timer);
+    this.closed = true;
+    if (this.state.kind === 'waiting-retry') clearTimeout(this.state.timer);
+    return { unwritten: this.length };
+  }
+
+  private resumeNow(): void {
+    if (this.closed) return;
+    if (this.state.kind === 'waiting-retry') {
+      clearTimeout(this.state.timer);
+      this.state = { kind: 'idle' };
+    }
+    if (this.state.kind === 'idle' && this.length > 0) {
+      this.state = { kind: 'writing' };
+      void this.drain();
+    }
+  }
+
+  private async drain(): Promise<void> {
+    while (this.length > 0 && !this.closed) {
+      const end = Math.min(this.events.length, this.head + this.options.batchEvents);
+      const batch = this.events.slice(this.head, end);
+      try {
+        await this.store.append(batch);
+      } catch (err) {
+        this.onWriteFailure(err);
+        return;
+      }
+      this.onWritten(batch);
+    }
+    this.state = { kind: 'idle' };
+  }
+
+  private onWritten(batch: SealedEvent[]): void {
+    for (const event of batch) this.bytes -= event.json.length;
+    this.head += batch.length;
+    this.writtenTotal += batch.length;
+    // Compact now and then rather than shift() per event.
+    if (this.head > 4096 && this.head * 2 > this.events.length) {
+      this.events.splice(0, this.head);
+      this.head = 0;
+    }
+    if (this.lastFailure !== undefined) {
+      this.logger.warn(
+        { written: this.writtenTotal, queued: this.length },
+        'recording store reachable again',
+      );
+      this.lastFailure = undefined;
+      this.retryDelay = this.options.retryDelayMs;
+      this.alerted = false;
+    }
+    this.outageAlerted = false;
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      const waiter = this.waiters[i];
+      if (waiter && waiter.target <= this.writtenTotal) {
+        this.waiters.splice(i, 1);
+        waiter.resolve();
+      }
+    }
+  }
+
+  /** One alert per outage: at error level under continue (statements run unrecorded for now). */
+  private alertOutage(reason: string): void {
+    if (this.outageAlerted) return;
+    this.outageAlerted = true;
+    const level = this.options.policy === 'continue' ? 'error' : 'warn';
+    this.logger[level](
+      { err: reason, queued: this.length, policy: this.options.policy },
+      this.options.policy === 'continue'
+        ? 'recording store unreachable: serving without recording, events are queued'
+        : 'recording store unreachable: new statements are refused until it returns',
+    );
+  }
+
+  private onWriteFailure(err: unknown): void {
+    const reason = err instanceof Error ? err.message : String(err);
+    this.alertOutage(reason);
+    this.lastFailure = reason;
+    const timer = setTimeout(() => {
+      this.state = { kind: 'idle' };
+      this.resumeNow();
+    }, this.retryDelay);
+    timer.unref();
+    this.state = { kind: 'waiting-retry', timer };
+    this.retryDelay = Math.min(this.retryDelay * 2, this.options.maxRetryDelayMs);
+  }
+}

@@ -1,0 +1,230 @@
+import type { SessionContext } from '../gateway/types.js';
+import { CanonicalText, canonicalRow } from './canonical.js';
+import { GENESIS_HASH, sealEvent } from './chain.js';
+import type { EventType, SealedEvent, SessionRecorder, SessionSummaryStart } from './types.js';
+
+/** Where a session recorder puts sealed events (the queue). */
+export interface EventSink {
+  accepting(): boolean;
+  enqueue(event: SealedEvent): void;
+  noteDropped(count?: number): void;
+}
+
+export interface SessionLimits {
+  /** Beyond this many events, result rows are no longer recorded (statements still are). */
+  maxEvents: number;
+  /** A `result.rows` event is sealed at this many rows or this many bytes of row JSON. */
+  batchRows: number;
+  batchBytes: number;
+}
+
+export const DEFAULT_SESSION_LIMITS: SessionLimits = {
+  maxEvents: 1_000_000,
+  batchRows: 1_000,
+  batchBytes: 512 * 1024,
+};
+
+export const TRUNCATED_CODE = 'RECORDING_TRUNCATED';
+export const GAP_CODE = 'RECORDING_GAP';
+
+interface PendingRows {
+  statementId: string;
+  /** Index (0-based) of the first row of this batch within its result. */
+  offset: number;
+  rows: string[];
+  bytes: number;
+}
+
+/**
+ * Records one session as a hash chain. Each event is sealed (numbered, hashed, serialized) the
+ * moment it happens and handed to the queue; rows are serialized on arrival, so a caller that
+ * reuses its arrays afterwards cannot change what was recorded.
+ */
+export class ChainedSessionRecorder implements SessionRecorder {
+  private seq = 0;
+  private prevHash = GENESIS_HASH;
+  private pending: PendingRows | undefined;
+  /** Rows seen per statement so far, so each batch says where it starts. */
+  private rowsSeen = new Map<string, number>();
+  private rowsTruncated = false;
+  private dropped = 0;
+  private ended = false;
+
+  constructor(
+    readonly session: SessionContext,
+    startedAt: number,
+    private readonly sink: EventSink,
+    private readonly limits: SessionLimits,
+    private readonly clock: () => number,
+    private readonly onEnd: (recorder: ChainedSessionRecorder) => void,
+  ) {
+    const start: SessionSummaryStart = {
+      subject: session.identity.subject,
+      groups: session.identity.groups,
+      issuer: session.identity.issuer,
+      target: session.target,
+      channel: session.channel,
+      dialect: session.dialect,
+      remote: session.remote,
+      startedAt,
+    };
+    // session.start is never dropped: every chain must begin with it.
+    this.seal('session.start', { ...start, via: session.identity.via }, startedAt, start);
+  }
+
+  get eventCount(): number {
+    return this.seq;
+  }
+
+  onStatement(e: { statementId: string; sql: string; params?: unknown[] }): void {
+    this.flushRows();
+    this.emit('statement', { statementId: e.statementId, sql: e.sql, params: e.params });
+  }
+
+  onDecision(e: {
+    statementId: string;
+    action: string;
+    reason: string;
+    rule: string;
+    effects: string[];
+    objects: string[];
+  }): void {
+    this.flushRows();
+    this.emit('decision', { ...e });
+  }
+
+  onApproval(e: {
+    statementId: string;
+    requestId: string;
+    state: string;
+    by?: string;
+    reason?: string;
+  }): void {
+    this.flushRows();
+    this.emit('approval', { ...e });
+  }
+
+  onColumns(e: { statementId: string; columns: { name: string; type: string; masked: boolean }[] }): void {
+    this.flushRows();
+    this.rowsSeen.set(e.statementId, 0);
+    this.emit('result.columns', {
+      statementId: e.statementId,
+      columns: e.columns.map((c) => ({ name: c.name, type: c.type, masked: c.masked })),
+    });
+  }
+
+  onRows(statementId: string, rows: unknown[][]): void {
+    if (this.ended || rows.length === 0) return;
+    if (this.pending !== undefined && this.pending.statementId !== statementId) this.flushRows();
+    const seen = this.rowsSeen.get(statementId) ?? 0;
+    this.rowsSeen.set(statementId, seen + rows.length);
+    if (this.rowsTruncated) return;
+    let pending = this.pending;
+    for (let i = 0; i < rows.length; i++) {
+      if (pending === undefined) {
+        pending = { statementId, offset: seen + i, rows: [], bytes: 0 };
+        this.pending = pending;
+      }
+      const text = canonicalRow(rows[i] ?? []);
+      pending.rows.push(text);
+      pending.bytes += text.length + 1;
+      if (pending.rows.length >= this.limits.batchRows || pending.bytes >= this.limits.batchBytes) {
+        this.flushRows();
+        if (this.rowsTruncated) return;
+        pending = undefined;
+      }
+    }
+  }
+
+  onResultEnd(e: {
+    statementId: string;
+    rowCount: number;
+    truncated: boolean;
+    command: string;
+    durationMs: number;
+  }): void {
+    this.flushRows();
+    this.rowsSeen.delete(e.statementId);
+    this.emit('result.end', { ...e });
+  }
+
+  onError(e: { statementId?: string; code: string; message: string }): void {
+    this.flushRows();
+    this.emit('error', { statementId: e.statementId, code: e.code, message: e.message });
+  }
+
+  onSessionEnd(e: { reason: string }): void {
+    if (this.ended) return;
+    this.flushRows();
+    this.emit('session.end', { reason: e.reason, events: this.seq + 1 });
+    this.ended = true;
+    this.onEnd(this);
+  }
+
+  /** Seals the rows gathered so far into one `result.rows` event. */
+  flushRows(): void {
+    const pending = this.pending;
+    if (pending === undefined) return;
+    this.pending = undefined;
+    if (this.seq + 1 >= this.limits.maxEvents) {
+      // Keep the statements, decisions and approvals (small, and what an auditor needs most);
+      // stop the rows, which are what can grow without bound.
+      this.rowsTruncated = true;
+      this.emit('error', {
+        statementId: pending.statementId,
+        code: TRUNCATED_CODE,
+        message: `the recording reached maxEventsPerSession (${this.limits.maxEvents}): result rows are no longer recorded in this session`,
+      });
+      return;
+    }
+    this.emit('result.rows', {
+      statementId: pending.statementId,
+      offset: pending.offset,
+      rows: new CanonicalText(`[${pending.rows.join(',')}]`),
+    });
+  }
+
+  private emit(type: EventType, payload: Record<string, unknown>): void {
+    if (this.ended) return;
+    if (!this.sink.accepting()) {
+      this.dropped++;
+      this.sink.noteDropped();
+      return;
+    }
+    if (this.dropped > 0) {
+      const count = this.dropped;
+      this.dropped = 0;
+      this.seal(
+        'error',
+        {
+          code: GAP_CODE,
+          message: `${count} events were not recorded: the recording queue was full while the store was unreachable`,
+          dropped: count,
+        },
+        this.clock(),
+      );
+    }
+    this.seal(type, payload, this.clock());
+  }
+
+  private seal(
+    type: EventType,
+    payload: Record<string, unknown>,
+    ts: number,
+    start?: SessionSummaryStart,
+  ): void {
+    const seq = ++this.seq;
+    const { hash, json } = sealEvent({
+      ...payload,
+      seq,
+      ts,
+      session: this.session.id,
+      type,
+      prevHash: this.prevHash,
+    });
+    this.prevHash = hash;
+    const sealed: SealedEvent = { session: this.session.id, seq, type, ts, hash, json };
+    if (start !== undefined) sealed.start = start;
+    this.sink.enqueue(sealed);
+  }
+}

@@ -1,0 +1,135 @@
+import type { DecisionAction, SessionContext } from '../gateway/types.js';
+
+/**
+ * The recorder as the gateway sees it. Every `on*` call is synchronous and cheap: it seals an
+ * event into the hash chain and enqueues it; the store is written in the background. The gateway
+ * never awaits the recorder per row.
+ */
+export interface Recorder {
+  startSession(info: { session: SessionContext; startedAt?: number }): SessionRecorder;
+  /**
+   * Whether the gateway may start a new statement. Not ok under `onStoreFailure: refuse` while the
+   * store is unreachable or the queue is over its bound: an unrecorded statement must not run.
+   */
+  ready(): { ok: true } | { ok: false; reason: string };
+  /** Resolves once every event acknowledged so far is in the store (or rejects if it cannot be). */
+  flush(): Promise<void>;
+  /** Flushes what it can, then releases the store. */
+  close(): Promise<void>;
+}
+
+export type ApprovalState = 'requested' | 'notified' | 'approved' | 'denied' | 'expired' | 'executed';
+
+export interface RecordedColumn {
+  name: string;
+  type: string;
+  masked: boolean;
+}
+
+export interface SessionRecorder {
+  onStatement(e: { statementId: string; sql: string; params?: unknown[] }): void;
+  onDecision(e: {
+    statementId: string;
+    action: DecisionAction;
+    reason: string;
+    rule: string;
+    effects: string[];
+    objects: string[];
+  }): void;
+  onApproval(e: {
+    statementId: string;
+    requestId: string;
+    state: ApprovalState;
+    by?: string;
+    reason?: string;
+  }): void;
+  onColumns(e: { statementId: string; columns: RecordedColumn[] }): void;
+  /** Rows as the caller received them (masked). The recorder copies them before returning. */
+  onRows(statementId: string, rows: unknown[][]): void;
+  onResultEnd(e: {
+    statementId: string;
+    rowCount: number;
+    truncated: boolean;
+    command: string;
+    durationMs: number;
+  }): void;
+  onError(e: { statementId?: string; code: string; message: string }): void;
+  onSessionEnd(e: { reason: string }): void;
+}
+
+export const EVENT_TYPES = [
+  'session.start',
+  'statement',
+  'decision',
+  'approval',
+  'result.columns',
+  'result.rows',
+  'result.end',
+  'error',
+  'session.end',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/**
+ * One recorded event as stored and exported. `hash = sha256hex(prevHash + canonical(event without
+ * hash))`; see chain.ts for the exact definition.
+ */
+export interface RecordingEvent {
+  seq: number;
+  ts: number;
+  session: string;
+  type: EventType;
+  prevHash: string;
+  hash: string;
+  [field: string]: unknown;
+}
+
+/** A sealed event ready for a store: its JSON text and what the store indexes it by. */
+export interface SealedEvent {
+  session: string;
+  seq: number;
+  type: EventType;
+  ts: number;
+  hash: string;
+  /** The event as JSON (the stored form). */
+  json: string;
+  /** Set on `session.start`: what the listing indexes. */
+  start?: SessionSummaryStart;
+}
+
+export interface SessionSummaryStart {
+  subject: string;
+  groups: string[];
+  issuer: string;
+  target: string;
+  channel: string;
+  dialect: string;
+  remote?: string;
+  startedAt: number;
+}
+
+/** One session in a listing. */
+export interface SessionSummary extends SessionSummaryStart {
+  id: string;
+  endedAt?: number;
+  /** Events written so far (the last seq). */
+  events: number;
+  lastHash?: string;
+}
+
+export interface SessionFilter {
+  session?: string;
+  identity?: string;
+  target?: string;
+  /** Epoch ms, inclusive, on the session start time. */
+  since?: number;
+  until?: number;
+}
+
+/** Read access to a store, for list / show / replay / export / verify. */
+export interface RecordingReader {
+  listSessions(filter: SessionFilter): Promise<SessionSummary[]>;
+  /** The session's events in seq order, as stored (parsed JSON). */
+  readEvents(sessionId: string): AsyncIterable<RecordingEvent>;
+  close(): Promise<void>;
+}
