@@ -1,8 +1,16 @@
 import t from 'tap';
 import { createHmac } from 'node:crypto';
 import { createAuthenticator } from '../../src/identity/authenticator.js';
-import { AuthError, type AuthErrorCode } from '../../src/identity/errors.js';
-import { captureLogger, makeConfig, seconds, startIdp, type TestIdp } from './helpers/fixtures.js';
+import type { AuthError, AuthErrorCode } from '../../src/identity/errors.js';
+import type { Authenticator } from '../../src/identity/authenticator.js';
+import {
+  captureLogger,
+  expectRefusal,
+  makeConfig,
+  seconds,
+  startIdp,
+  type TestIdp,
+} from './helpers/fixtures.js';
 
 const NOW = Date.UTC(2026, 10, 24, 12, 0, 0);
 const clock = () => NOW;
@@ -41,21 +49,12 @@ async function setup(extra = '') {
   return { auth, log };
 }
 
-async function refused(
-  t: Tap.Test,
-  auth: Awaited<ReturnType<typeof setup>>['auth'],
+const refused = (
+  t: Parameters<typeof expectRefusal>[0],
+  auth: Authenticator,
   token: string,
   code: AuthErrorCode,
-): Promise<AuthError> {
-  const err = await auth.authenticate(token, { channel: 'test' }).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  t.ok(err instanceof AuthError, `refused with an AuthError (${code})`);
-  const authError = err as AuthError;
-  t.equal(authError.code, code);
-  return authError;
-}
+): Promise<AuthError> => expectRefusal(t, auth.authenticate(token, { channel: 'test' }), code);
 
 t.test('a valid token is accepted with groups read from a nested claim path', async (t) => {
   const { auth, log } = await setup();

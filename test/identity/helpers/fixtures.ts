@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { pino, type Logger } from 'pino';
+import type { TAP } from 'tap';
 import { parseConfigText, type Config } from '../../../src/config/load.js';
+import { AuthError, type AuthErrorCode } from '../../../src/identity/errors.js';
 
 interface IdpKey {
   kid: string;
@@ -139,3 +141,21 @@ ${identity
 
 /** Epoch seconds for a clock value in milliseconds. */
 export const seconds = (ms: number): number => Math.floor(ms / 1000);
+
+/** The parts of a tap test that `expectRefusal` uses. */
+type Asserts = Pick<TAP, 'ok' | 'equal'>;
+
+/** Asserts that `promise` rejects with an AuthError of `code`, and returns that error. */
+export async function expectRefusal(
+  t: Asserts,
+  promise: Promise<unknown>,
+  code: AuthErrorCode,
+): Promise<AuthError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.ok(err instanceof AuthError, `refused with an AuthError (${code})`);
+  t.equal((err as AuthError | undefined)?.code, code, `refused with ${code}`);
+  return err as AuthError;
+}
