@@ -128,7 +128,8 @@ async function withLock<T>(path: string, work: () => Promise<T>): Promise<T> {
       } catch {
         // gone already: retry
       }
-      if (Date.now() - started > 60_000) throw new Error(`could not take ${path} within 60 s`);
+      if (Date.now() - started > 60_000)
+        throw new Error(`could not take ${path} within 60 s`, { cause: err });
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -320,7 +321,8 @@ async function waitForTls(): Promise<void> {
       await client.end();
       return;
     } catch (err) {
-      if (Date.now() > until) throw new Error(`the server did not turn TLS on: ${(err as Error).message}`);
+      if (Date.now() > until)
+        throw new Error(`the server did not turn TLS on: ${(err as Error).message}`, { cause: err });
     }
     await new Promise((r) => setTimeout(r, 50));
   }
