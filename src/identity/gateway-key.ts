@@ -74,11 +74,18 @@ async function readKeyFile(path: string): Promise<string | undefined> {
  * exactly one key wins and both use it, and nobody ever reads a half-written file.
  */
 async function createKeyFile(dir: string, path: string): Promise<string> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
   const { privateKey } = generateKeyPairSync('ed25519');
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const temporary = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  await writeFile(temporary, pem, { mode: 0o600, flag: 'wx' });
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await writeFile(temporary, pem, { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    throw new AuthError(
+      'ERR_AUTH_CONFIG',
+      `${path}: cannot be written (${(err as NodeJS.ErrnoException).code})`,
+    );
+  }
   try {
     await link(temporary, path);
     return pem;

@@ -10,7 +10,7 @@ import {
   seconds,
   startIdp,
   type TestIdp,
-} from './helpers/fixtures.js';
+} from './fixtures/index.js';
 
 const NOW = Date.UTC(2026, 10, 24, 12, 0, 0);
 const clock = () => NOW;
