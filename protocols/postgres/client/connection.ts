@@ -406,7 +406,6 @@ export class PgConnection {
     const grace = setTimeout(() => {
       if (this.#phase.kind === 'busy' && this.#phase.run === run) this.destroy(error);
     }, this.#options.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS);
-    grace.unref();
     void run.done.then(() => clearTimeout(grace));
     this.cancel().catch(() => {
       // The server could not be told to stop: the only way left to end the query is to drop the connection.

@@ -147,17 +147,19 @@ export class QueryRun {
   /** The connection failed under the query: settle now, there will be no ReadyForQuery. */
   fail(error: Error): void {
     // A FATAL ErrorResponse just before the close says why better than the close does.
-    this.#settle({ ok: false, error: this.#interruption ?? this.#serverError ?? error });
+    this.#settle({ ok: false, error: this.#sinkError ?? this.#interruption ?? this.#serverError ?? error });
   }
 
   #finish(): void {
-    if (this.#interruption !== null) {
+    // What the caller did (a failing sink) explains more than the cancel that followed it; our
+    // own cancel (timeout, abort) explains more than the server's 57014 that it caused.
+    if (this.#sinkError !== null) {
+      this.#settle({ ok: false, error: this.#sinkError });
+    } else if (this.#interruption !== null) {
       if (this.#serverError !== null && this.#interruption.cause === undefined) {
         Object.defineProperty(this.#interruption, 'cause', { value: this.#serverError });
       }
       this.#settle({ ok: false, error: this.#interruption });
-    } else if (this.#sinkError !== null) {
-      this.#settle({ ok: false, error: this.#sinkError });
     } else if (this.#serverError !== null) {
       this.#settle({ ok: false, error: this.#serverError });
     } else {
