@@ -112,7 +112,7 @@ t.test('an approval covers only the exact text, target and identity it was given
   const p = prefix(t, await connect(t));
   const one = await gateway(t, p);
   const first = await one.stage.review(session(), SQL, verdict(SQL), { waitMs: 0 });
-  if (first.state !== 'pending') return t.fail('expected pending');
+  if (first.state !== 'pending') throw new Error('expected a pending request');
   await one.service.approve(first.requestId, alice);
   const other = SQL.replace('42', '43');
   const changed = await one.stage.review(session(), other, verdict(other), { waitMs: 0 });
