@@ -1,0 +1,107 @@
+import type { Dialect } from '../gateway/types.js';
+
+/** A table or view of a target as the catalog knows it. Names are as the engine stores them. */
+export interface CatalogRelation {
+  schema: string;
+  name: string;
+  kind: 'table' | 'view';
+  /** Column names in order (Postgres: live attributes by attnum; MySQL: ORDINAL_POSITION). */
+  columns: readonly string[];
+  /** Postgres: table OID. */
+  oid?: number;
+  /** Postgres: attnum of each entry of `columns` (attnums have gaps where columns were dropped). */
+  attnums?: readonly number[];
+  /** Views: the definition's SELECT text (pg_get_viewdef / information_schema.VIEWS). */
+  definition?: string;
+}
+
+/** What one load of the catalog holds; synchronous lookups so the analysis stays simple. */
+export interface CatalogSnapshot {
+  readonly dialect: Dialect;
+  /** A relation by schema and name; an absent schema searches the search path / current database. */
+  lookup(schema: string | undefined, name: string): CatalogRelation | undefined;
+  relationByOid(oid: number): CatalogRelation | undefined;
+  /** Whether a function is user-defined (it may read any table, so lineage cannot see through it). */
+  isUserFunction(schema: string | undefined, name: string): boolean;
+}
+
+/** Per target: loaded on first use, cached, reloaded after `invalidate()` (call it after DDL). */
+export interface Catalog {
+  snapshot(): Promise<CatalogSnapshot>;
+  invalidate(): void;
+}
+
+/** Runs one query on the target and returns its rows (supplied by the integrator). */
+export type RunQuery = (sql: string, params?: unknown[]) => Promise<Record<string, unknown>[]>;
+
+export interface SnapshotInput {
+  dialect: Dialect;
+  relations: readonly CatalogRelation[];
+  /** Schemas searched, in order, for an unqualified name (MySQL: the current database). */
+  searchPath: readonly string[];
+  /** User-defined function names, bare and `schema.name`. */
+  userFunctions?: readonly string[];
+}
+
+/**
+ * Builds the lookup tables of a snapshot. Names are compared case-insensitively: for masking,
+ * matching more relations than the engine would is the safe direction.
+ */
+export function createCatalogSnapshot(input: SnapshotInput): CatalogSnapshot {
+  const byName = new Map<string, CatalogRelation>();
+  const byOid = new Map<number, CatalogRelation>();
+  for (const rel of input.relations) {
+    byName.set(`${rel.schema}.${rel.name}`.toLowerCase(), rel);
+    if (rel.oid !== undefined) byOid.set(rel.oid, rel);
+  }
+  const searchPath = input.searchPath.map((s) => s.toLowerCase());
+  const userFunctions = new Set((input.userFunctions ?? []).map((f) => f.toLowerCase()));
+  return {
+    dialect: input.dialect,
+    lookup(schema, name) {
+      const n = name.toLowerCase();
+      if (schema !== undefined) return byName.get(`${schema.toLowerCase()}.${n}`);
+      for (const s of searchPath) {
+        const rel = byName.get(`${s}.${n}`);
+        if (rel) return rel;
+      }
+      return undefined;
+    },
+    relationByOid: (oid) => byOid.get(oid),
+    isUserFunction(schema, name) {
+      const n = name.toLowerCase();
+      return (
+        userFunctions.has(schema === undefined ? n : `${schema.toLowerCase()}.${n}`) || userFunctions.has(n)
+      );
+    },
+  };
+}
+
+/** A catalog over a fixed snapshot (tests, and targets whose schema never changes). */
+export function createStaticCatalog(input: SnapshotInput): Catalog {
+  const snapshot = createCatalogSnapshot(input);
+  return { snapshot: () => Promise.resolve(snapshot), invalidate: () => undefined };
+}
+
+/**
+ * A catalog that loads lazily through `load` and keeps the result until `invalidate()`.
+ * Concurrent first uses share one load; a failed load is not cached, so the next use retries.
+ */
+export function createCachedCatalog(load: () => Promise<CatalogSnapshot>): Catalog {
+  let current: Promise<CatalogSnapshot> | undefined;
+  return {
+    snapshot() {
+      if (!current) {
+        const loading = load();
+        current = loading;
+        loading.catch(() => {
+          if (current === loading) current = undefined;
+        });
+      }
+      return current;
+    },
+    invalidate() {
+      current = undefined;
+    },
+  };
+}

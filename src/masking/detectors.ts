@@ -1,0 +1,193 @@
+import { isIPv4, isIPv6 } from 'node:net';
+import type { DETECTORS } from '../config/schema.js';
+
+export type DetectorName = (typeof DETECTORS)[number];
+
+/**
+ * Cheap facts about a value, gathered in one pass. Each detector first asks these whether the
+ * value could hold what it looks for; only candidates pay for a regular expression or checksum.
+ */
+export interface TextFeatures {
+  at: number;
+  digits: number;
+  dots: number;
+  colons: number;
+  /** Longest run of [A-Za-z0-9_-]: tokens, keys, IBANs, JWT segments. */
+  longestWord: number;
+}
+
+export const newFeatures = (): TextFeatures => ({ at: 0, digits: 0, dots: 0, colons: 0, longestWord: 0 });
+
+/** Word characters of tokens: A-Z a-z 0-9 _ - (by code unit / byte). */
+const WORD: Readonly<Uint8Array> = Uint8Array.from({ length: 128 }, (_, c) =>
+  /[A-Za-z0-9_-]/.test(String.fromCharCode(c)) ? 1 : 0,
+);
+
+function scanCode(f: TextFeatures, c: number, run: number): number {
+  if (c >= 48 && c <= 57) f.digits++;
+  else if (c === 64) f.at++;
+  else if (c === 46) f.dots++;
+  else if (c === 58) f.colons++;
+  if (c < 128 && WORD[c] === 1) {
+    run++;
+    if (run > f.longestWord) f.longestWord = run;
+    return run;
+  }
+  return 0;
+}
+
+/** Fills `f` from the UTF-8 bytes buf[start, end); multi-byte characters only end words. */
+export function scanBytes(buf: Uint8Array, start: number, end: number, f: TextFeatures): TextFeatures {
+  f.at = f.digits = f.dots = f.colons = f.longestWord = 0;
+  let run = 0;
+  for (let i = start; i < end; i++) run = scanCode(f, buf[i] as number, run);
+  return f;
+}
+
+export function scanText(text: string, f: TextFeatures): TextFeatures {
+  f.at = f.digits = f.dots = f.colons = f.longestWord = 0;
+  let run = 0;
+  for (let i = 0; i < text.length; i++) run = scanCode(f, text.charCodeAt(i), run);
+  return f;
+}
+
+export interface Detector {
+  readonly name: DetectorName;
+  /** The pre-filter: false means the value certainly holds nothing this detector finds. */
+  candidate(f: TextFeatures): boolean;
+  /** The full check, run only on candidates. */
+  matches(text: string): boolean;
+}
+
+const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/;
+const CARD_RUN = /(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])/g;
+const SSN = /(?<![\d-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\d-])/g;
+const PHONE =
+  /(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{3}\)[ .-]?|\d{3}[ .-])\d{3}[ .-]\d{4}(?!\w)|(?<![\w+])\+\d{10,15}(?!\w)/;
+const IBAN = /(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}(?![A-Za-z0-9])/g;
+const IPV4 = /(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d]|\.\d)/g;
+const IPV6_CANDIDATE = /[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*/g;
+const BEARER = /\bBearer\s+[A-Za-z0-9\-._~+/]{8,}=*/i;
+const JWT = /\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/;
+const KEY_PREFIXED =
+  /\b(?:(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|(?:AKIA|ASIA)[A-Z0-9]{16}|gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,}|xox[abprs]-[A-Za-z0-9-]{10,}|AIza[A-Za-z0-9_-]{35})/;
+const LONG_TOKEN = /[A-Za-z0-9_\-+/=]{32,}/g;
+
+/** The Luhn checksum of a digit string (card numbers). */
+export function luhnValid(digits: string): boolean {
+  let sum = 0;
+  let double = false;
+  for (let i = digits.length - 1; i >= 0; i--) {
+    let d = digits.charCodeAt(i) - 48;
+    if (double) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    double = !double;
+  }
+  return sum % 10 === 0;
+}
+
+/** ISO 13616 check: move the first four characters to the end, letters to numbers, mod 97 = 1. */
+export function ibanValid(iban: string): boolean {
+  const s = iban.replace(/ /g, '').toUpperCase();
+  if (s.length < 15 || s.length > 34 || !/^[A-Z]{2}\d{2}[A-Z0-9]+$/.test(s)) return false;
+  const rearranged = s.slice(4) + s.slice(0, 4);
+  let rem = 0;
+  for (const ch of rearranged) {
+    const code = ch.charCodeAt(0);
+    const value = code >= 65 ? code - 55 : code - 48;
+    rem = value >= 10 ? (rem * 100 + value) % 97 : (rem * 10 + value) % 97;
+  }
+  return rem === 1;
+}
+
+function validSsn(area: string, group: string, serial: string): boolean {
+  return area !== '000' && area !== '666' && area[0] !== '9' && group !== '00' && serial !== '0000';
+}
+
+/** Shannon entropy in bits per character. */
+function entropy(text: string): number {
+  const counts = new Map<string, number>();
+  for (const ch of text) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  let h = 0;
+  for (const n of counts.values()) {
+    const p = n / text.length;
+    h -= p * Math.log2(p);
+  }
+  return h;
+}
+
+/** A long token that looks random: mixed case and digits, high entropy (not a word, hex id or UUID). */
+function looksLikeSecret(token: string): boolean {
+  return /[a-z]/.test(token) && /[A-Z]/.test(token) && /\d/.test(token) && entropy(token) >= 4;
+}
+
+/** Every match; matchAll works on a copy of the expression, so no lastIndex is shared. */
+const all = (re: RegExp, text: string): IterableIterator<RegExpExecArray> => text.matchAll(re);
+
+export const DETECTOR_TABLE: Readonly<Record<DetectorName, Detector>> = {
+  email: {
+    name: 'email',
+    candidate: (f) => f.at > 0 && f.dots > 0,
+    matches: (text) => EMAIL.test(text),
+  },
+  'credit-card': {
+    name: 'credit-card',
+    candidate: (f) => f.digits >= 13,
+    matches(text) {
+      for (const m of all(CARD_RUN, text)) {
+        const digits = m[0].replace(/[ -]/g, '');
+        if (digits.length >= 13 && digits.length <= 19 && luhnValid(digits)) return true;
+      }
+      return false;
+    },
+  },
+  'us-ssn': {
+    name: 'us-ssn',
+    candidate: (f) => f.digits >= 9,
+    matches(text) {
+      for (const m of all(SSN, text))
+        if (validSsn(m[1] as string, m[3] as string, m[4] as string)) return true;
+      return false;
+    },
+  },
+  phone: {
+    name: 'phone',
+    candidate: (f) => f.digits >= 10,
+    matches: (text) => PHONE.test(text),
+  },
+  iban: {
+    name: 'iban',
+    candidate: (f) => f.digits >= 8,
+    matches(text) {
+      for (const m of all(IBAN, text)) if (ibanValid(m[0])) return true;
+      return false;
+    },
+  },
+  ip: {
+    name: 'ip',
+    candidate: (f) => (f.dots >= 3 && f.digits >= 4) || f.colons >= 2,
+    matches(text) {
+      for (const m of all(IPV4, text)) if (isIPv4(m[0])) return true;
+      if (text.indexOf(':') < 0) return false;
+      for (const m of all(IPV6_CANDIDATE, text)) if (m[0].length >= 2 && isIPv6(m[0])) return true;
+      return false;
+    },
+  },
+  'bearer-token': {
+    name: 'bearer-token',
+    candidate: (f) => f.longestWord >= 8,
+    matches: (text) => BEARER.test(text) || JWT.test(text),
+  },
+  'api-key': {
+    name: 'api-key',
+    candidate: (f) => f.longestWord >= 16,
+    matches(text) {
+      if (KEY_PREFIXED.test(text)) return true;
+      for (const m of all(LONG_TOKEN, text)) if (looksLikeSecret(m[0])) return true;
+      return false;
+    },
+  },
+};

@@ -1,0 +1,590 @@
+import type { CatalogRelation, CatalogSnapshot } from '../catalog.js';
+import type { Cte, Expr, Filters, FromItem, Query, Statement, Target } from './ir.js';
+import {
+  CLEAN,
+  type SourceColumn,
+  type Taint,
+  sameTaint,
+  sourceKey,
+  sourceTaint,
+  unionTaints,
+} from './taint.js';
+
+/** One output column of a statement and what it is computed from. */
+export interface OutputLineage {
+  name: string | undefined;
+  taint: Taint;
+}
+
+/** The lineage of one statement, before any policy is applied. */
+export interface StatementLineage {
+  kind: 'rows' | 'no-data' | 'fetch';
+  /** DECLARE: the cursor being declared; FETCH: the cursor read from. */
+  cursor: string | undefined;
+  /** Per output; undefined when the outputs cannot be told. */
+  outputs: OutputLineage[] | undefined;
+  /** Why parts of the statement could not be analysed (empty when all was resolved). */
+  unresolved: string[];
+  /** The statement may read relations the analysis cannot see (unknown table or function, ...). */
+  opaque: boolean;
+  /** Tables read, directly or through views. */
+  tablesRead: CatalogRelation[];
+  /** Source columns that WHERE / JOIN / GROUP BY / ORDER BY / HAVING depend on. */
+  filtered: SourceColumn[];
+}
+
+/** What the analysis needs from the dialect: the catalog, and view definitions lowered to the IR. */
+export interface LineageEnvironment {
+  snapshot: CatalogSnapshot;
+  viewQuery(view: CatalogRelation): Query;
+}
+
+/** Set-returning builtins whose rows are computed only from their arguments. */
+const PURE_SET_FUNCTIONS = new Set([
+  'unnest',
+  'generate_series',
+  'generate_subscripts',
+  'json_array_elements',
+  'json_array_elements_text',
+  'jsonb_array_elements',
+  'jsonb_array_elements_text',
+  'json_each',
+  'json_each_text',
+  'jsonb_each',
+  'jsonb_each_text',
+  'json_object_keys',
+  'jsonb_object_keys',
+  'json_to_record',
+  'json_to_recordset',
+  'jsonb_to_record',
+  'jsonb_to_recordset',
+  'json_populate_record',
+  'json_populate_recordset',
+  'jsonb_populate_record',
+  'jsonb_populate_recordset',
+  'jsonb_path_query',
+  'regexp_matches',
+  'regexp_split_to_table',
+  'string_to_table',
+  'json_table',
+]);
+
+/**
+ * Builtins that run SQL given as text, or read data outside the statement: lineage cannot see
+ * what they read, so a call to one is treated like a reference to an unknown table.
+ */
+const OPAQUE_FUNCTIONS = new Set([
+  'query_to_xml',
+  'query_to_xml_and_xmlschema',
+  'query_to_xmlschema',
+  'table_to_xml',
+  'table_to_xml_and_xmlschema',
+  'cursor_to_xml',
+  'schema_to_xml',
+  'database_to_xml',
+  'database_to_xml_and_xmlschema',
+  'dblink',
+  'dblink_exec',
+  'dblink_get_result',
+  'lo_get',
+  'lo_export',
+  'loread',
+  'pg_read_file',
+  'pg_read_binary_file',
+  'load_file',
+]);
+
+/** Views nested deeper than this are not followed (a cycle, or a schema nobody can audit). */
+const MAX_VIEW_DEPTH = 16;
+/** A recursive CTE's taint grows monotonically over finitely many sources; this bounds the walk. */
+const MAX_RECURSION_ROUNDS = 12;
+
+interface BoundColumn {
+  name: string;
+  taint: Taint;
+}
+
+interface BoundRelation {
+  /** Alias, or the relation's own name. */
+  name: string | undefined;
+  /** Schema of a catalog relation referenced without alias (for schema.table.column). */
+  schema: string | undefined;
+  columns: BoundColumn[];
+  /** Any column name resolves, to this taint (set-returning functions, unknown relations). */
+  open: Taint | undefined;
+}
+
+interface Scope {
+  relations: BoundRelation[];
+  ctes: Map<string, BoundColumn[]>;
+  parent: Scope | undefined;
+}
+
+class Analysis {
+  readonly unresolved: string[] = [];
+  opaque = false;
+  readonly tablesRead = new Map<string, CatalogRelation>();
+  readonly filtered = new Map<string, SourceColumn>();
+  readonly #env: LineageEnvironment;
+  readonly #viewStack: string[] = [];
+  readonly #viewCache = new Map<string, BoundColumn[] | undefined>();
+
+  constructor(env: LineageEnvironment) {
+    this.#env = env;
+  }
+
+  fail(reason: string, opaque: boolean): void {
+    this.unresolved.push(reason);
+    if (opaque) this.opaque = true;
+  }
+
+  query(q: Query, parent: Scope | undefined): BoundColumn[] | undefined {
+    switch (q.kind) {
+      case 'select':
+        return this.#select(q, parent);
+      case 'set':
+        return this.#setOperation(q, parent);
+      case 'values':
+        return this.#values(q.rows, parent);
+      case 'unresolved':
+        this.fail(q.reason, true);
+        return undefined;
+    }
+  }
+
+  #select(q: Extract<Query, { kind: 'select' }>, parent: Scope | undefined): BoundColumn[] {
+    const scope: Scope = { relations: [], ctes: new Map(), parent };
+    this.#bindCtes(q.ctes, q.recursive, scope);
+    for (const item of q.from) this.#bindFrom(item, scope, scope.relations);
+    const outputs: BoundColumn[] = [];
+    for (const target of q.targets) this.#target(target, scope, outputs);
+    this.#filters(q.filters, scope, outputs);
+    return outputs;
+  }
+
+  #setOperation(q: Extract<Query, { kind: 'set' }>, parent: Scope | undefined): BoundColumn[] | undefined {
+    const scope: Scope = { relations: [], ctes: new Map(), parent };
+    this.#bindCtes(q.ctes, q.recursive, scope);
+    const branches = q.branches.map((b) => this.query(b, scope));
+    const first = branches[0];
+    if (!first || branches.some((b) => b === undefined || b.length !== first.length)) {
+      if (branches.every((b) => b !== undefined)) this.fail('set operation branches differ in width', false);
+      return undefined;
+    }
+    // Output i is tainted by output i of every branch.
+    const outputs = first.map((col, i) => ({
+      name: col.name,
+      taint: unionTaints(
+        branches.map((b) => (b as BoundColumn[])[i]?.taint ?? CLEAN),
+        false,
+      ),
+    }));
+    this.#filters(q.filters, { relations: [], ctes: new Map(), parent: scope }, outputs);
+    return outputs;
+  }
+
+  #values(rows: Expr[][], parent: Scope | undefined): BoundColumn[] {
+    const scope: Scope = { relations: [], ctes: new Map(), parent };
+    const width = Math.max(0, ...rows.map((r) => r.length));
+    const outputs: BoundColumn[] = [];
+    for (let i = 0; i < width; i++) {
+      const taints = rows.map((r) => (r[i] ? this.expr(r[i] as Expr, scope) : CLEAN));
+      outputs.push({ name: `column${i + 1}`, taint: unionTaints(taints, false) });
+    }
+    return outputs;
+  }
+
+  #bindCtes(ctes: Cte[], recursive: boolean, scope: Scope): void {
+    for (const cte of ctes) {
+      const name = cte.name.toLowerCase();
+      if (recursive && cte.query.kind === 'set') {
+        // Seed with the non-recursive branch, then widen until the taint stops changing.
+        const seed = this.query(cte.query.branches[0] ?? { kind: 'unresolved', reason: 'empty CTE' }, scope);
+        if (!seed) {
+          scope.ctes.set(name, []);
+          continue;
+        }
+        let current = rename(seed, cte.columnAliases);
+        let stable = false;
+        for (let round = 0; round < MAX_RECURSION_ROUNDS && !stable; round++) {
+          scope.ctes.set(name, current);
+          const next = this.query(cte.query, scope);
+          if (!next || next.length !== current.length) break;
+          const widened = current.map((c, i) => ({
+            name: c.name,
+            taint: unionTaints([c.taint, (next[i] as BoundColumn).taint], false),
+          }));
+          stable = widened.every((c, i) => sameTaint(c.taint, (current[i] as BoundColumn).taint));
+          current = widened;
+        }
+        if (!stable) this.fail(`recursive CTE ${cte.name} could not be analysed`, true);
+        scope.ctes.set(name, current);
+      } else {
+        const cols = this.query(cte.query, scope);
+        scope.ctes.set(name, cols ? rename(cols, cte.columnAliases) : []);
+        if (!cols) this.fail(`CTE ${cte.name} could not be analysed`, true);
+      }
+    }
+  }
+
+  #bindFrom(item: FromItem, scope: Scope, into: BoundRelation[]): void {
+    switch (item.kind) {
+      case 'relation': {
+        const cte = item.schema === undefined ? findCte(scope, item.name) : undefined;
+        if (cte) {
+          into.push(relation(item.alias ?? item.name, undefined, rename(cte, item.columnAliases)));
+          return;
+        }
+        const rel = this.#env.snapshot.lookup(item.schema, item.name);
+        if (!rel) {
+          this.fail(
+            `relation ${item.schema ? `${item.schema}.` : ''}${item.name} is not in the catalog`,
+            true,
+          );
+          into.push({ name: item.alias ?? item.name, schema: undefined, columns: [], open: CLEAN });
+          return;
+        }
+        const columns = this.#relationColumns(rel);
+        into.push(
+          relation(
+            item.alias ?? rel.name,
+            item.alias ? undefined : rel.schema,
+            rename(columns, item.columnAliases),
+          ),
+        );
+        return;
+      }
+      case 'subquery': {
+        // Parent is the scope so far: CTEs are visible, and LATERAL sees the items bound before it.
+        const cols = this.query(item.query, { ...scope, relations: [...into] });
+        if (!cols) {
+          into.push({ name: item.alias, schema: undefined, columns: [], open: CLEAN });
+          return;
+        }
+        into.push(relation(item.alias, undefined, rename(cols, item.columnAliases)));
+        return;
+      }
+      case 'join': {
+        const joined: BoundRelation[] = [];
+        this.#bindFrom(item.left, { ...scope, relations: into }, joined);
+        this.#bindFrom(item.right, { ...scope, relations: [...into, ...joined] }, joined);
+        into.push(...joined);
+        if (item.on) this.#filterExpr(item.on, scope);
+        if (item.alias)
+          into.push(
+            relation(
+              item.alias,
+              undefined,
+              joined.flatMap((r) => r.columns),
+            ),
+          );
+        return;
+      }
+      case 'function': {
+        const args = item.args.map((a) => this.expr(a, scope));
+        if (!PURE_SET_FUNCTIONS.has(item.name) || this.#env.snapshot.isUserFunction(item.schema, item.name)) {
+          this.fail(`function ${item.name} in FROM is not known to lineage`, true);
+        }
+        const taint = unionTaints(args, true);
+        const names = item.columnAliases ?? [item.alias ?? item.name];
+        into.push({
+          name: item.alias ?? item.name,
+          schema: undefined,
+          columns: names.map((name) => ({ name, taint })),
+          open: taint,
+        });
+        return;
+      }
+      case 'unresolved':
+        this.fail(item.reason, true);
+        into.push({ name: undefined, schema: undefined, columns: [], open: CLEAN });
+        return;
+    }
+  }
+
+  #relationColumns(rel: CatalogRelation): BoundColumn[] {
+    if (rel.kind === 'table') {
+      this.tablesRead.set(`${rel.schema}.${rel.name}`.toLowerCase(), rel);
+      return rel.columns.map((column) => ({
+        name: column,
+        taint: sourceTaint({ schema: rel.schema, table: rel.name, column }),
+      }));
+    }
+    return this.viewColumns(rel) ?? rel.columns.map((name) => ({ name, taint: CLEAN }));
+  }
+
+  /** A view's columns with their taint, from its definition analysed like any query. */
+  viewColumns(view: CatalogRelation): BoundColumn[] | undefined {
+    const key = `${view.schema}.${view.name}`.toLowerCase();
+    if (this.#viewCache.has(key)) return this.#viewCache.get(key);
+    if (this.#viewStack.includes(key) || this.#viewStack.length >= MAX_VIEW_DEPTH) {
+      this.fail(`view ${view.schema}.${view.name} nests too deeply`, true);
+      return undefined;
+    }
+    this.#viewStack.push(key);
+    let result: BoundColumn[] | undefined;
+    try {
+      const cols = this.query(this.#env.viewQuery(view), undefined);
+      if (!cols || cols.length !== view.columns.length) {
+        if (cols) this.fail(`view ${view.schema}.${view.name}: definition does not match its columns`, true);
+      } else {
+        result = cols.map((c, i) => ({ name: view.columns[i] as string, taint: c.taint }));
+      }
+    } finally {
+      this.#viewStack.pop();
+    }
+    if (!result) this.opaque = true;
+    this.#viewCache.set(key, result);
+    return result;
+  }
+
+  #target(target: Target, scope: Scope, outputs: BoundColumn[]): void {
+    if (target.kind === 'expr') {
+      outputs.push({
+        name: target.name ?? defaultName(target.expr) ?? '?column?',
+        taint: this.expr(target.expr, scope),
+      });
+      return;
+    }
+    const rels = this.#starRelations(target.qualifier, scope);
+    if (!rels) return;
+    for (const rel of rels) {
+      if (rel.open && rel.columns.length === 0) {
+        this.fail(`cannot expand ${rel.name ?? 'a relation'}.*`, true);
+      }
+      outputs.push(...rel.columns);
+    }
+  }
+
+  #starRelations(qualifier: string[], scope: Scope): BoundRelation[] | undefined {
+    if (qualifier.length === 0)
+      return scope.relations.filter((r) => r.name !== undefined || r.columns.length > 0);
+    for (let s: Scope | undefined = scope; s; s = s.parent) {
+      const rel = s.relations.find((r) => matchesRelation(r, qualifier));
+      if (rel) return [rel];
+    }
+    this.fail(`${qualifier.join('.')}.* does not name a relation in scope`, false);
+    return undefined;
+  }
+
+  #filters(filters: Filters, scope: Scope, outputs: BoundColumn[]): void {
+    for (const e of filters.input) this.#filterExpr(e, scope);
+    for (const key of filters.keys) {
+      let taint: Taint | undefined;
+      if (key.kind === 'ordinal') taint = outputs[key.position - 1]?.taint;
+      else if (key.kind === 'column' && key.path.length === 1) {
+        const name = (key.path[0] as string).toLowerCase();
+        const out = outputs.filter((o) => o.name?.toLowerCase() === name).map((o) => o.taint);
+        const input = this.#resolve(key.path, scope, true);
+        taint = out.length > 0 || input ? unionTaints([...out, ...(input ? [input] : [])], false) : undefined;
+        if (!taint) this.fail(`ORDER/GROUP BY ${name} cannot be bound`, false);
+      }
+      this.#recordFilter(taint ?? this.expr(key, scope));
+    }
+  }
+
+  #filterExpr(e: Expr, scope: Scope): void {
+    this.#recordFilter(this.expr(e, scope));
+  }
+
+  #recordFilter(t: Taint): void {
+    for (const [k, s] of t.sources) this.filtered.set(k, s);
+  }
+
+  expr(e: Expr, scope: Scope): Taint {
+    switch (e.kind) {
+      case 'const':
+      case 'ordinal':
+        return CLEAN;
+      case 'column':
+        return this.#resolve(e.path, scope, false) ?? CLEAN;
+      case 'star': {
+        const rels = this.#starRelations(e.qualifier, scope) ?? [];
+        return unionTaints(
+          rels.flatMap((r) => [...r.columns.map((c) => c.taint), ...(r.open ? [r.open] : [])]),
+          true,
+        );
+      }
+      case 'field': {
+        if (e.base.kind === 'column' && e.base.path.length === 1) {
+          const rel = findRelation(scope, e.base.path);
+          const col = rel && !hasColumn(scope, e.base.path[0] as string);
+          if (col) return this.#resolve([...e.base.path, e.field], scope, false) ?? CLEAN;
+        }
+        return unionTaints([this.expr(e.base, scope)], true);
+      }
+      case 'compute':
+        return unionTaints(
+          e.args.map((a) => this.expr(a, scope)),
+          true,
+        );
+      case 'call': {
+        if (OPAQUE_FUNCTIONS.has(e.name) || this.#env.snapshot.isUserFunction(e.schema, e.name)) {
+          this.fail(`function ${e.name} may read data lineage cannot see`, true);
+        }
+        return unionTaints(
+          e.args.map((a) => this.expr(a, scope)),
+          true,
+        );
+      }
+      case 'subquery': {
+        const cols = this.query(e.query, scope);
+        if (!cols) return CLEAN;
+        const plain = e.scalar && cols.length === 1;
+        return unionTaints(
+          cols.map((c) => c.taint),
+          !plain,
+        );
+      }
+      case 'unresolved':
+        this.fail(e.reason, true);
+        return CLEAN;
+    }
+  }
+
+  /** Binds a column reference, innermost scope first; `quiet` returns undefined instead of failing. */
+  #resolve(path: string[], scope: Scope, quiet: boolean): Taint | undefined {
+    const column = (path[path.length - 1] as string).toLowerCase();
+    const qualifier = path.slice(0, -1);
+    for (let s: Scope | undefined = scope; s; s = s.parent) {
+      if (qualifier.length === 0) {
+        const hits: Taint[] = [];
+        for (const rel of s.relations) {
+          for (const c of rel.columns) if (c.name.toLowerCase() === column) hits.push(c.taint);
+          if (rel.open && rel.columns.length === 0) hits.push(rel.open);
+        }
+        if (hits.length > 0) return unionTaints(hits, false);
+        // A bare relation name is a whole-row reference (SELECT c FROM customers c).
+        const whole = s.relations.find((r) => matchesRelation(r, [column]));
+        if (whole) return wholeRow(whole);
+      } else {
+        const rel = s.relations.find((r) => matchesRelation(r, qualifier));
+        if (rel) {
+          const c = rel.columns.find((col) => col.name.toLowerCase() === column);
+          if (c) return c.taint;
+          if (rel.open) return rel.open;
+          break;
+        }
+      }
+    }
+    // `col.field`: a field of a composite column.
+    if (qualifier.length === 1) {
+      const base = this.#resolve(qualifier, scope, true);
+      if (base) return unionTaints([base], true);
+    }
+    if (!quiet) this.fail(`column ${path.join('.')} cannot be bound`, false);
+    return undefined;
+  }
+}
+
+function wholeRow(rel: BoundRelation): Taint {
+  return unionTaints([...rel.columns.map((c) => c.taint), ...(rel.open ? [rel.open] : [])], true);
+}
+
+function relation(
+  name: string | undefined,
+  schema: string | undefined,
+  columns: BoundColumn[],
+): BoundRelation {
+  return { name, schema, columns, open: undefined };
+}
+
+function matchesRelation(rel: BoundRelation, qualifier: string[]): boolean {
+  if (rel.name === undefined) return false;
+  const name = qualifier[qualifier.length - 1]?.toLowerCase();
+  if (name !== rel.name.toLowerCase()) return false;
+  if (qualifier.length === 1) return true;
+  const schema = qualifier[qualifier.length - 2]?.toLowerCase();
+  return rel.schema !== undefined && schema === rel.schema.toLowerCase();
+}
+
+function findRelation(scope: Scope, qualifier: string[]): BoundRelation | undefined {
+  for (let s: Scope | undefined = scope; s; s = s.parent) {
+    const rel = s.relations.find((r) => matchesRelation(r, qualifier));
+    if (rel) return rel;
+  }
+  return undefined;
+}
+
+function hasColumn(scope: Scope, name: string): boolean {
+  const n = name.toLowerCase();
+  for (let s: Scope | undefined = scope; s; s = s.parent) {
+    if (s.relations.some((r) => r.columns.some((c) => c.name.toLowerCase() === n))) return true;
+  }
+  return false;
+}
+
+function findCte(scope: Scope, name: string): BoundColumn[] | undefined {
+  const n = name.toLowerCase();
+  for (let s: Scope | undefined = scope; s; s = s.parent) {
+    const cte = s.ctes.get(n);
+    if (cte) return cte;
+  }
+  return undefined;
+}
+
+function rename(columns: BoundColumn[], aliases: string[] | undefined): BoundColumn[] {
+  if (!aliases || aliases.length === 0) return columns;
+  return columns.map((c, i) => ({ name: aliases[i] ?? c.name, taint: c.taint }));
+}
+
+/** The name an engine gives an unnamed output: the column name for a plain reference. */
+function defaultName(e: Expr): string | undefined {
+  if (e.kind === 'column') return e.path[e.path.length - 1];
+  if (e.kind === 'call') return e.name;
+  if (e.kind === 'field') return e.field;
+  return undefined;
+}
+
+/** Analyses one lowered statement against a catalog snapshot. */
+export function analyseStatement(statement: Statement, env: LineageEnvironment): StatementLineage {
+  const analysis = new Analysis(env);
+  let outputs: OutputLineage[] | undefined;
+  let kind: StatementLineage['kind'] = 'rows';
+  let cursor: string | undefined;
+  switch (statement.kind) {
+    case 'query': {
+      cursor = statement.cursor;
+      const cols = analysis.query(statement.query, undefined);
+      outputs = cols?.map((c) => ({ name: c.name, taint: c.taint }));
+      break;
+    }
+    case 'no-data':
+      kind = 'no-data';
+      break;
+    case 'fetch':
+      kind = 'fetch';
+      cursor = statement.cursor;
+      break;
+    case 'unresolved':
+      analysis.fail(statement.reason, true);
+      break;
+  }
+  return {
+    kind,
+    cursor,
+    outputs,
+    unresolved: analysis.unresolved,
+    opaque: analysis.opaque,
+    tablesRead: [...analysis.tablesRead.values()],
+    filtered: [...analysis.filtered.values()],
+  };
+}
+
+/** The lineage of a view's columns, by position (for a wire origin that names a view). */
+export function analyseView(view: CatalogRelation, env: LineageEnvironment): StatementLineage {
+  const analysis = new Analysis(env);
+  const cols = analysis.viewColumns(view);
+  return {
+    kind: 'rows',
+    cursor: undefined,
+    outputs: cols?.map((c) => ({ name: c.name, taint: c.taint })),
+    unresolved: analysis.unresolved,
+    opaque: analysis.opaque,
+    tablesRead: [...analysis.tablesRead.values()],
+    filtered: [],
+  };
+}
+
+export type { SourceColumn, Taint };
+export { sourceKey };

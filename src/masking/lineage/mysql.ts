@@ -1,0 +1,222 @@
+import type { Cte, Expr, FromItem, Query, Statement, Target } from './ir.js';
+
+/**
+ * Lowers node-sql-parser's MySQL AST (`astify(sql, { database: 'MySQL' })`) into the lineage IR.
+ * As for Postgres: an unknown expression keeps every column reference beneath it, an unknown
+ * FROM item or statement becomes `unresolved`.
+ */
+
+type Node = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Node => typeof v === 'object' && v !== null && !Array.isArray(v);
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+/** node-sql-parser spells names as strings or as `{ type, value }` (quoted identifiers). */
+function ident(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (isObject(v)) {
+    if (typeof v.value === 'string') return v.value;
+    if (isObject(v.expr)) return ident(v.expr);
+  }
+  return undefined;
+}
+
+const NO_DATA_STATEMENTS = new Set(['show', 'set', 'use', 'transaction', 'explain', 'lock', 'unlock']);
+
+export function lowerMysql(parsed: unknown): Statement[] {
+  const stmts = Array.isArray(parsed) ? parsed : [parsed];
+  return stmts.map(lowerStatement);
+}
+
+function lowerStatement(stmt: unknown): Statement {
+  if (!isObject(stmt) || typeof stmt.type !== 'string')
+    return { kind: 'unresolved', reason: 'empty statement' };
+  if (stmt.type === 'select') return { kind: 'query', query: lowerSelect(stmt), cursor: undefined };
+  if (stmt.type === 'insert' || stmt.type === 'replace' || stmt.type === 'update' || stmt.type === 'delete') {
+    // MariaDB's RETURNING is not in node-sql-parser's MySQL grammar; without it nothing is returned.
+    return stmt.returning ? { kind: 'unresolved', reason: 'RETURNING is not modelled' } : { kind: 'no-data' };
+  }
+  if (NO_DATA_STATEMENTS.has(stmt.type)) return { kind: 'no-data' };
+  return { kind: 'unresolved', reason: `statement ${stmt.type} is not modelled` };
+}
+
+function lowerWith(w: unknown): Cte[] {
+  return list(w).map((c) => {
+    const node = isObject(c) ? c : {};
+    const cols = list(node.columns)
+      .map(ident)
+      .filter((s): s is string => s !== undefined);
+    return {
+      name: ident(node.name) ?? '',
+      columnAliases: cols.length > 0 ? cols : undefined,
+      query: isObject(node.stmt) ? lowerQueryNode(node.stmt) : { kind: 'unresolved', reason: 'CTE body' },
+    };
+  });
+}
+
+/** A subquery node: `{ ast: select }` or the select itself. */
+function lowerQueryNode(n: Node): Query {
+  const ast = isObject(n.ast) ? n.ast : n;
+  if (ast.type === 'select') return lowerSelect(ast);
+  return { kind: 'unresolved', reason: `subquery ${String(ast.type)} is not modelled` };
+}
+
+function lowerSelect(s: Node): Query {
+  const ctes = lowerWith(s.with);
+  const recursive =
+    ctes.length > 0 && isObject(list(s.with)[0]) && (list(s.with)[0] as Node).recursive === true;
+  const single = lowerSingleSelect(s);
+  if (!isObject(s._next)) return ctes.length > 0 ? withCtes(single, ctes, recursive) : single;
+  // UNION / INTERSECT / EXCEPT: a chain of selects linked by `_next`.
+  const branches: Query[] = [single];
+  for (let next: unknown = s._next; isObject(next); next = next._next) branches.push(lowerSingleSelect(next));
+  return { kind: 'set', ctes, recursive, branches, filters: { input: [], keys: [] } };
+}
+
+function withCtes(q: Query, ctes: Cte[], recursive: boolean): Query {
+  return q.kind === 'select' ? { ...q, ctes, recursive } : q;
+}
+
+function lowerSingleSelect(s: Node): Query {
+  const from = list(s.from).map(lowerFromItem);
+  const joined = nestJoins(from, list(s.from));
+  const input: Expr[] = [];
+  for (const k of ['where', 'having'] as const) if (s[k]) input.push(lowerExpr(s[k]));
+  if (isObject(s.limit)) input.push(...list(s.limit.value).map(lowerExpr));
+  const keys: Expr[] = [];
+  for (const o of list(s.orderby)) keys.push(keyExpr(isObject(o) ? o.expr : o));
+  const group = isObject(s.groupby) ? list(s.groupby.columns) : list(s.groupby);
+  for (const g of group) keys.push(keyExpr(g));
+  return {
+    kind: 'select',
+    ctes: [],
+    recursive: false,
+    from: joined,
+    targets: lowerTargets(s.columns),
+    filters: { input, keys },
+  };
+}
+
+/** node-sql-parser lists joined tables flat, with `join` and `on` on the right-hand item. */
+function nestJoins(items: FromItem[], raw: unknown[]): FromItem[] {
+  const out: FromItem[] = [];
+  items.forEach((item, i) => {
+    const r = raw[i];
+    const prev = out[out.length - 1];
+    if (isObject(r) && typeof r.join === 'string' && prev) {
+      out[out.length - 1] = {
+        kind: 'join',
+        left: prev,
+        right: item,
+        on: r.on ? lowerExpr(r.on) : undefined,
+        alias: undefined,
+      };
+    } else out.push(item);
+  });
+  return out;
+}
+
+function keyExpr(n: unknown): Expr {
+  if (isObject(n) && n.type === 'number' && typeof n.value === 'number')
+    return { kind: 'ordinal', position: n.value };
+  return lowerExpr(n);
+}
+
+function lowerTargets(columns: unknown): Target[] {
+  if (columns === '*') return [{ kind: 'star', qualifier: [] }];
+  return list(columns).map((c): Target => {
+    const node = isObject(c) ? c : {};
+    const expr = isObject(node.expr) ? node.expr : node;
+    if (expr.type === 'column_ref' && ident(expr.column) === '*') {
+      return { kind: 'star', qualifier: qualifier(expr) };
+    }
+    if (expr.type === 'star') return { kind: 'star', qualifier: [] };
+    return { kind: 'expr', name: ident(node.as), expr: lowerExpr(expr) };
+  });
+}
+
+function qualifier(ref: Node): string[] {
+  const out: string[] = [];
+  const db = ident(ref.db) ?? ident(ref.schema);
+  if (db) out.push(db);
+  const table = ident(ref.table);
+  if (table) out.push(table);
+  return out;
+}
+
+function lowerFromItem(n: unknown): FromItem {
+  if (!isObject(n)) return { kind: 'unresolved', reason: 'unknown FROM item' };
+  const alias = ident(n.as);
+  if (isObject(n.expr) && isObject(n.expr.ast)) {
+    return { kind: 'subquery', query: lowerQueryNode(n.expr), alias, columnAliases: undefined };
+  }
+  const table = ident(n.table);
+  if (table !== undefined && n.type === undefined) {
+    if (table.toLowerCase() === 'dual' && !n.db) {
+      return { kind: 'subquery', query: { kind: 'values', rows: [] }, alias, columnAliases: undefined };
+    }
+    return {
+      kind: 'relation',
+      schema: ident(n.db) ?? undefined,
+      name: table,
+      alias,
+      columnAliases: undefined,
+    };
+  }
+  return { kind: 'unresolved', reason: `FROM item ${String(n.type ?? 'of unknown kind')} is not modelled` };
+}
+
+const CONSTANT_TYPES = new Set([
+  'number',
+  'bool',
+  'boolean',
+  'null',
+  'string',
+  'single_quote_string',
+  'double_quote_string',
+  'natural_string',
+  'hex_string',
+  'bit_string',
+  'full_hex_string',
+  'param',
+  'origin',
+  'datatype',
+  'default',
+]);
+
+function lowerExpr(n: unknown): Expr {
+  if (Array.isArray(n)) return { kind: 'compute', args: n.map(lowerExpr) };
+  if (!isObject(n)) return { kind: 'const' };
+  if (isObject(n.ast)) return { kind: 'subquery', query: lowerQueryNode(n), scalar: true };
+  const type = typeof n.type === 'string' ? n.type : '';
+  if (type === 'column_ref') {
+    const column = ident(n.column);
+    if (column === undefined) return { kind: 'unresolved', reason: 'column reference without a name' };
+    if (column === '*') return { kind: 'star', qualifier: qualifier(n) };
+    return { kind: 'column', path: [...qualifier(n), column] };
+  }
+  // COUNT(*) counts rows; it reads no column's value.
+  if (type === 'star') return { kind: 'const' };
+  if (CONSTANT_TYPES.has(type) && !isObject(n.expr)) return { kind: 'const' };
+  if (type === 'function') {
+    const parts = isObject(n.name) ? list(n.name.name).map(ident) : [ident(n.name)];
+    const name = (parts[parts.length - 1] ?? '').toLowerCase();
+    const schema = parts.length > 1 ? parts[parts.length - 2] : undefined;
+    return { kind: 'call', name, schema, args: childExprs(n, ['name']) };
+  }
+  if (type === 'expr_list' && list(n.value).some((v) => isObject(v) && isObject(v.ast))) {
+    // IN (SELECT ...): the subquery decides which rows, like any filter.
+    return { kind: 'compute', args: list(n.value).map(lowerExpr) };
+  }
+  // Operators, CASE, CAST, aggregates, windows, intervals, ...: every operand beneath.
+  return { kind: 'compute', args: childExprs(n, []) };
+}
+
+function childExprs(n: Node, skip: string[]): Expr[] {
+  const out: Expr[] = [];
+  for (const [key, v] of Object.entries(n)) {
+    if (skip.includes(key) || key === 'type' || key === 'target') continue;
+    if (Array.isArray(v) || isObject(v)) out.push(lowerExpr(v));
+  }
+  return out;
+}

@@ -1,0 +1,359 @@
+import type { Cte, Expr, Filters, FromItem, Query, Statement, Target } from './ir.js';
+
+/**
+ * Lowers libpg-query's parse tree (the JSON of PostgreSQL's own parser) into the lineage IR.
+ * Unknown node types are not guessed at: an unknown expression keeps every column reference found
+ * beneath it (conservative), an unknown FROM item or statement becomes `unresolved`.
+ */
+
+type Node = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Node => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A node is `{ TypeName: body }`; returns [TypeName, body]. */
+function unwrap(n: unknown): [string, Node] | undefined {
+  if (!isObject(n)) return undefined;
+  const keys = Object.keys(n);
+  if (keys.length !== 1) return undefined;
+  const key = keys[0] as string;
+  const body = n[key];
+  return isObject(body) ? [key, body] : undefined;
+}
+
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+function str(n: unknown): string | undefined {
+  const u = unwrap(n);
+  if (u && u[0] === 'String') return typeof u[1].sval === 'string' ? u[1].sval : undefined;
+  return undefined;
+}
+
+const strings = (v: unknown): string[] =>
+  list(v)
+    .map(str)
+    .filter((s): s is string => s !== undefined);
+
+const optString = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** Statements that return no rows from tables, or no rows at all. */
+const NO_DATA_STATEMENTS = new Set([
+  'VariableShowStmt',
+  'VariableSetStmt',
+  'TransactionStmt',
+  'ExplainStmt',
+  'ClosePortalStmt',
+  'DeallocateStmt',
+  'DiscardStmt',
+  'ListenStmt',
+  'UnlistenStmt',
+  'NotifyStmt',
+  'CheckPointStmt',
+  'LockStmt',
+  'PrepareStmt',
+]);
+
+export function lowerPostgres(parsed: unknown): Statement[] {
+  if (!isObject(parsed) || !Array.isArray(parsed.stmts)) {
+    return [{ kind: 'unresolved', reason: 'not a PostgreSQL parse tree' }];
+  }
+  return parsed.stmts.map((raw) => lowerStatement(isObject(raw) ? raw.stmt : undefined));
+}
+
+function lowerStatement(stmt: unknown): Statement {
+  const u = unwrap(stmt);
+  if (!u) return { kind: 'unresolved', reason: 'empty statement' };
+  const [type, body] = u;
+  switch (type) {
+    case 'SelectStmt':
+      if (isObject(body.intoClause)) return { kind: 'no-data' };
+      return { kind: 'query', query: lowerSelect(body), cursor: undefined };
+    case 'DeclareCursorStmt':
+      return { kind: 'query', query: lowerQueryNode(body.query), cursor: optString(body.portalname) };
+    case 'FetchStmt':
+      return body.ismove === true
+        ? { kind: 'no-data' }
+        : { kind: 'fetch', cursor: optString(body.portalname) ?? '' };
+    case 'CopyStmt': {
+      if (body.is_from === true) return { kind: 'no-data' };
+      if (body.query) return { kind: 'query', query: lowerQueryNode(body.query), cursor: undefined };
+      return { kind: 'query', query: copyTable(body), cursor: undefined };
+    }
+    case 'InsertStmt':
+    case 'UpdateStmt':
+    case 'DeleteStmt':
+    case 'MergeStmt':
+      return lowerReturning(type, body);
+    default:
+      if (NO_DATA_STATEMENTS.has(type)) return { kind: 'no-data' };
+      return { kind: 'unresolved', reason: `statement ${type} is not modelled` };
+  }
+}
+
+/** COPY t (cols) TO STDOUT: the table's columns, or the listed ones. */
+function copyTable(body: Node): Query {
+  const rel = lowerFromItem({ RangeVar: body.relation });
+  const cols = strings(body.attlist);
+  const targets: Target[] =
+    cols.length > 0
+      ? cols.map((c) => ({ kind: 'expr', name: c, expr: { kind: 'column', path: [c] } }))
+      : [{ kind: 'star', qualifier: [] }];
+  return {
+    kind: 'select',
+    ctes: [],
+    recursive: false,
+    from: [rel],
+    targets,
+    filters: { input: [], keys: [] },
+  };
+}
+
+/** INSERT/UPDATE/DELETE ... RETURNING: outputs computed over the target table (and FROM/USING). */
+function lowerReturning(type: string, body: Node): Statement {
+  const returning = list(body.returningList);
+  if (returning.length === 0) return { kind: 'no-data' };
+  if (type === 'MergeStmt') return { kind: 'unresolved', reason: 'MERGE ... RETURNING is not modelled' };
+  const from: FromItem[] = [lowerFromItem({ RangeVar: body.relation })];
+  for (const f of [...list(body.fromClause), ...list(body.usingClause)]) from.push(lowerFromItem(f));
+  const filters: Filters = { input: [], keys: [] };
+  if (body.whereClause) filters.input.push(lowerExpr(body.whereClause));
+  const with_ = lowerWith(body.withClause);
+  const extra: Expr[] = [];
+  // The values written can flow into RETURNING (UPDATE t SET x = ssn RETURNING x).
+  for (const t of list(body.targetList)) {
+    const rt = unwrap(t);
+    if (rt && rt[0] === 'ResTarget' && rt[1].val) extra.push(lowerExpr(rt[1].val));
+  }
+  if (body.selectStmt)
+    extra.push({ kind: 'subquery', query: lowerQueryNode(body.selectStmt), scalar: false });
+  const targets = lowerTargets(returning).map((t): Target =>
+    extra.length > 0 && t.kind === 'expr' ? { ...t, expr: { kind: 'compute', args: [t.expr, ...extra] } } : t,
+  );
+  return {
+    kind: 'query',
+    cursor: undefined,
+    query: { kind: 'select', ctes: with_.ctes, recursive: with_.recursive, from, targets, filters },
+  };
+}
+
+function lowerQueryNode(n: unknown): Query {
+  const u = unwrap(n);
+  if (u && u[0] === 'SelectStmt') return lowerSelect(u[1]);
+  return { kind: 'unresolved', reason: `query ${u?.[0] ?? 'of unknown kind'} is not modelled` };
+}
+
+function lowerWith(w: unknown): { ctes: Cte[]; recursive: boolean } {
+  if (!isObject(w)) return { ctes: [], recursive: false };
+  const ctes: Cte[] = [];
+  for (const c of list(w.ctes)) {
+    const u = unwrap(c);
+    if (!u || u[0] !== 'CommonTableExpr') continue;
+    const colnames = strings(u[1].aliascolnames);
+    const inner = unwrap(u[1].ctequery);
+    ctes.push({
+      name: optString(u[1].ctename) ?? '',
+      columnAliases: colnames.length > 0 ? colnames : undefined,
+      query:
+        inner && inner[0] === 'SelectStmt'
+          ? lowerSelect(inner[1])
+          : { kind: 'unresolved', reason: `data-modifying CTE ${optString(u[1].ctename) ?? ''}` },
+    });
+  }
+  return { ctes, recursive: w.recursive === true };
+}
+
+/** A SelectStmt body (set operations carry bare bodies in larg / rarg). */
+function lowerSelect(s: Node): Query {
+  const { ctes, recursive } = lowerWith(s.withClause);
+  const keys = sortKeys(s.sortClause);
+  const limits = [s.limitCount, s.limitOffset].filter(Boolean).map(lowerExpr);
+  if (typeof s.op === 'string' && s.op !== 'SETOP_NONE') {
+    const branches = [s.larg, s.rarg].map((b) =>
+      isObject(b) ? lowerSelect(b) : unresolvedQuery('set branch'),
+    );
+    return { kind: 'set', ctes, recursive, branches, filters: { input: limits, keys } };
+  }
+  if (Array.isArray(s.valuesLists) && s.valuesLists.length > 0) {
+    const rows = s.valuesLists.map((row) => {
+      const u = unwrap(row);
+      return u && u[0] === 'List' ? list(u[1].items).map(lowerExpr) : [lowerExpr(row)];
+    });
+    return { kind: 'values', rows };
+  }
+  const from = list(s.fromClause).map(lowerFromItem);
+  const input: Expr[] = [...limits];
+  for (const k of ['whereClause', 'havingClause'] as const) if (s[k]) input.push(lowerExpr(s[k]));
+  for (const w of list(s.windowClause)) input.push(lowerExpr(w));
+  for (const d of list(s.distinctClause)) if (unwrap(d)) input.push(lowerExpr(d));
+  const groupKeys = list(s.groupClause).map(sortKeyExpr);
+  return {
+    kind: 'select',
+    ctes,
+    recursive,
+    from,
+    targets: lowerTargets(list(s.targetList)),
+    filters: { input, keys: [...keys, ...groupKeys] },
+  };
+}
+
+const unresolvedQuery = (what: string): Query => ({ kind: 'unresolved', reason: `${what} is not modelled` });
+
+function sortKeys(v: unknown): Expr[] {
+  return list(v).map((n) => {
+    const u = unwrap(n);
+    return sortKeyExpr(u && u[0] === 'SortBy' ? u[1].node : n);
+  });
+}
+
+/** ORDER BY 2 / GROUP BY 2 mean output 2. */
+function sortKeyExpr(n: unknown): Expr {
+  const u = unwrap(n);
+  if (u && u[0] === 'A_Const') {
+    const ival = isObject(u[1].ival) ? u[1].ival.ival : undefined;
+    if (typeof ival === 'number') return { kind: 'ordinal', position: ival };
+  }
+  return lowerExpr(n);
+}
+
+function lowerTargets(items: unknown[]): Target[] {
+  const out: Target[] = [];
+  for (const item of items) {
+    const u = unwrap(item);
+    if (!u || u[0] !== 'ResTarget') {
+      out.push({
+        kind: 'expr',
+        name: undefined,
+        expr: { kind: 'unresolved', reason: 'unknown select item' },
+      });
+      continue;
+    }
+    const val = unwrap(u[1].val);
+    if (val && val[0] === 'ColumnRef') {
+      const fields = list(val[1].fields);
+      const last = unwrap(fields[fields.length - 1]);
+      if (last && last[0] === 'A_Star') {
+        out.push({ kind: 'star', qualifier: strings(fields.slice(0, -1)) });
+        continue;
+      }
+    }
+    out.push({ kind: 'expr', name: optString(u[1].name), expr: lowerExpr(u[1].val) });
+  }
+  return out;
+}
+
+function alias(n: unknown): { alias: string | undefined; columnAliases: string[] | undefined } {
+  if (!isObject(n)) return { alias: undefined, columnAliases: undefined };
+  const cols = strings(n.colnames);
+  return { alias: optString(n.aliasname), columnAliases: cols.length > 0 ? cols : undefined };
+}
+
+function lowerFromItem(n: unknown): FromItem {
+  const u = unwrap(n);
+  if (!u) return { kind: 'unresolved', reason: 'unknown FROM item' };
+  const [type, b] = u;
+  switch (type) {
+    case 'RangeVar': {
+      const name = optString(b.relname);
+      if (!name) return { kind: 'unresolved', reason: 'relation without a name' };
+      return { kind: 'relation', schema: optString(b.schemaname), name, ...alias(b.alias) };
+    }
+    case 'RangeSubselect':
+      return { kind: 'subquery', query: lowerQueryNode(b.subquery), ...alias(b.alias) };
+    case 'JoinExpr': {
+      const on: Expr[] = [];
+      if (b.quals) on.push(lowerExpr(b.quals));
+      return {
+        kind: 'join',
+        left: lowerFromItem(b.larg),
+        right: lowerFromItem(b.rarg),
+        on: on[0],
+        alias: alias(b.alias).alias,
+      };
+    }
+    case 'RangeFunction': {
+      const fns = list(b.functions).map((f) => {
+        const l = unwrap(f);
+        return l && l[0] === 'List' ? list(l[1].items)[0] : f;
+      });
+      // ROWS FROM (f(), g()) and WITH ORDINALITY are one relation; lineage needs one function.
+      const call = fns.length === 1 ? lowerExpr(fns[0]) : undefined;
+      if (!call || call.kind !== 'call') return { kind: 'unresolved', reason: 'function list in FROM' };
+      return { kind: 'function', name: call.name, schema: call.schema, args: call.args, ...alias(b.alias) };
+    }
+    default:
+      return { kind: 'unresolved', reason: `FROM item ${type} is not modelled` };
+  }
+}
+
+function lowerExpr(n: unknown): Expr {
+  const u = unwrap(n);
+  if (!u) {
+    if (Array.isArray(n)) return { kind: 'compute', args: n.map(lowerExpr) };
+    // A struct that is not a wrapped node: look beneath it rather than assume it is constant.
+    if (isObject(n)) return { kind: 'compute', args: childExprs(n) };
+    return { kind: 'const' };
+  }
+  const [type, b] = u;
+  switch (type) {
+    case 'ColumnRef': {
+      const fields = list(b.fields);
+      const last = unwrap(fields[fields.length - 1]);
+      if (last && last[0] === 'A_Star') return { kind: 'star', qualifier: strings(fields.slice(0, -1)) };
+      return { kind: 'column', path: strings(fields) };
+    }
+    case 'A_Const':
+    case 'ParamRef':
+    case 'SQLValueFunction':
+    case 'SetToDefault':
+      return { kind: 'const' };
+    case 'FuncCall': {
+      const names = strings(b.funcname);
+      const args = [
+        ...list(b.args),
+        ...list(b.agg_order),
+        ...(b.agg_filter ? [b.agg_filter] : []),
+        ...(isObject(b.over) ? [...list(b.over.partitionClause), ...list(b.over.orderClause)] : []),
+      ];
+      return {
+        kind: 'call',
+        name: (names[names.length - 1] ?? '').toLowerCase(),
+        schema: names.length > 1 ? names[names.length - 2] : undefined,
+        args: args.map(lowerExpr),
+      };
+    }
+    case 'A_Indirection': {
+      const base = lowerExpr(b.arg);
+      const ind = list(b.indirection);
+      const field = str(ind[0]);
+      if (ind.length === 1 && field !== undefined) return { kind: 'field', base, field };
+      const star = unwrap(ind[ind.length - 1]);
+      if (star && star[0] === 'A_Star') return { kind: 'compute', args: [base] };
+      return { kind: 'compute', args: [base, ...ind.map(lowerExpr)] };
+    }
+    case 'SubLink': {
+      const query = lowerQueryNode(b.subselect);
+      const sub: Expr = { kind: 'subquery', query, scalar: b.subLinkType === 'EXPR_SUBLINK' };
+      return b.testexpr ? { kind: 'compute', args: [lowerExpr(b.testexpr), sub] } : sub;
+    }
+    case 'SortBy':
+      return lowerExpr(b.node);
+    case 'WindowDef':
+      return { kind: 'compute', args: [...list(b.partitionClause), ...list(b.orderClause)].map(lowerExpr) };
+    case 'SelectStmt':
+      return { kind: 'subquery', query: lowerSelect(b), scalar: false };
+    default:
+      // Operators, casts, CASE, COALESCE, row/array constructors, JSON/XML builders and anything
+      // newer: the union of every operand found beneath.
+      return { kind: 'compute', args: childExprs(b) };
+  }
+}
+
+/** Every expression node beneath a node we do not model one by one. */
+function childExprs(b: Node): Expr[] {
+  const out: Expr[] = [];
+  for (const [key, v] of Object.entries(b)) {
+    if (key === 'typeName' || key === 'location') continue;
+    if (Array.isArray(v)) for (const item of v) out.push(lowerExpr(item));
+    else if (isObject(v)) out.push(lowerExpr(v));
+  }
+  return out;
+}

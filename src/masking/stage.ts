@@ -1,0 +1,179 @@
+import type { Logger } from 'pino';
+import type {
+  GuardVerdict,
+  MaskingStage,
+  ResultColumn,
+  RowMasker,
+  SessionContext,
+} from '../gateway/types.js';
+import type { Catalog, CatalogRelation, CatalogSnapshot } from './catalog.js';
+import { analyseStatement, type LineageEnvironment } from './lineage/analyse.js';
+import type { Query, Statement } from './lineage/ir.js';
+import { lowerParsed, parseStatements, readyParsers, viewQuery } from './lineage/parse.js';
+import { type CursorLineage, resolveOrigins, wireNamesUnknown } from './origins.js';
+import { type ColumnAction, decideActions, MaskingPlan } from './plan.js';
+import type { CompiledMaskingPolicy } from './policy.js';
+import { MysqlRowMasker, PostgresRowMasker, valueClass } from './wire.js';
+
+export interface LineageMaskingOptions {
+  /** The caller's compiled masking policy, or undefined when nothing is masked for it. */
+  rulesFor: (session: SessionContext) => CompiledMaskingPolicy | undefined;
+  /** The catalog of a target (one per target, shared by its sessions). */
+  catalogFor: (target: string) => Catalog;
+  logger: Logger;
+}
+
+export interface MaskingContext {
+  session: SessionContext;
+  sql: string;
+  verdict: GuardVerdict;
+  /** For FETCH: the lineage of the cursor's DECLARE, from `cursorLineage()`. */
+  cursor?: CursorLineage;
+}
+
+/** A byte-level masker for one result set on the session's wire protocol. */
+export type WireRowMasker = PostgresRowMasker | MysqlRowMasker;
+
+/**
+ * The masking stage: for each result set, lineage (wire origin and parse, the stricter of both)
+ * decides a plan once; rows are then rewritten by the plan alone.
+ */
+export class LineageMasking implements MaskingStage {
+  readonly #options: LineageMaskingOptions;
+  readonly #warned = new WeakSet<CompiledMaskingPolicy>();
+  readonly #views = new WeakMap<CatalogRelation, Query>();
+
+  constructor(options: LineageMaskingOptions) {
+    this.#options = options;
+  }
+
+  async plan(columns: ResultColumn[], context: MaskingContext): Promise<RowMasker | null> {
+    const plan = await this.maskingPlan(columns, context);
+    return plan?.active ? plan : null;
+  }
+
+  /** Like `plan`, for the wire listeners: a DataRow / MySQL text-row masker, or null to forward rows as they are. */
+  async planForWire(
+    columns: ResultColumn[],
+    context: MaskingContext,
+    formats?: readonly number[],
+  ): Promise<WireRowMasker | null> {
+    const plan = await this.maskingPlan(columns, context);
+    if (!plan?.active) return null;
+    const masker =
+      context.session.dialect === 'postgres'
+        ? new PostgresRowMasker(plan, columns, formats)
+        : new MysqlRowMasker(plan, columns);
+    return masker.masked.some(Boolean) ? masker : null;
+  }
+
+  /**
+   * Analyses `DECLARE name CURSOR FOR ...`; keep the result per session by name and pass it as
+   * `context.cursor` when planning the results of FETCH from that cursor. Undefined when the text
+   * declares no cursor.
+   */
+  async cursorLineage(context: Omit<MaskingContext, 'cursor'>): Promise<CursorLineage | undefined> {
+    const statements = await this.#statements(context);
+    const declare = statements.find((s) => s.kind === 'query' && s.cursor !== undefined);
+    if (!declare || declare.kind !== 'query' || declare.cursor === undefined) return undefined;
+    const policy = this.#options.rulesFor(context.session);
+    const snapshot = policy?.hasColumnRules ? await this.#snapshot(context.session.target) : undefined;
+    if (!snapshot) {
+      return {
+        name: declare.cursor.toLowerCase(),
+        lineage: {
+          kind: 'rows',
+          cursor: declare.cursor,
+          outputs: undefined,
+          unresolved: ['no catalog was loaded for this cursor'],
+          opaque: true,
+          tablesRead: [],
+          filtered: [],
+        },
+      };
+    }
+    const lineage = analyseStatement(declare, this.#environment(snapshot, context.session));
+    return { name: declare.cursor.toLowerCase(), lineage };
+  }
+
+  /** The plan of one result set, or null when the caller has no masking at all. */
+  async maskingPlan(columns: ResultColumn[], context: MaskingContext): Promise<MaskingPlan | null> {
+    const { session } = context;
+    const policy = this.#options.rulesFor(session);
+    if (!policy) return null;
+    if (!this.#warned.has(policy)) {
+      this.#warned.add(policy);
+      for (const w of policy.warnings) this.#options.logger.warn(w);
+    }
+    let actions: ColumnAction[];
+    if (!policy.hasColumnRules) {
+      // Detectors only: no lineage needed, every text column is scanned.
+      actions = columns.map(() => (policy.detectorRules.length > 0 ? { kind: 'detect' } : null));
+    } else {
+      const catalog = this.#options.catalogFor(session.target);
+      let snapshot = await catalog.snapshot();
+      if (wireNamesUnknown(columns, snapshot)) {
+        // The wire names a relation the catalog has not seen: DDL happened since it was loaded.
+        catalog.invalidate();
+        snapshot = await catalog.snapshot();
+      }
+      const statements = await this.#statements(context);
+      const env = this.#environment(snapshot, session);
+      const { origins, context: planContext } = resolveOrigins(
+        columns,
+        statements,
+        snapshot,
+        env,
+        policy,
+        context.cursor,
+      );
+      actions = decideActions(columns, origins, policy, planContext);
+      const log = this.#options.logger;
+      if (log.isLevelEnabled('debug')) {
+        log.debug(
+          {
+            session: session.id,
+            masked: actions.flatMap((a, i) =>
+              a?.kind === 'mask' ? [`${columns[i]?.name}: ${a.strategy.name}`] : [],
+            ),
+            unresolved: planContext.unresolved,
+          },
+          'masking plan',
+        );
+      }
+    }
+    // Detectors look at text values only.
+    actions = actions.map((a, i) =>
+      a?.kind === 'detect' && valueClass(columns[i] as ResultColumn, session.dialect, 0) === 'other'
+        ? null
+        : a,
+    );
+    return new MaskingPlan(actions, policy);
+  }
+
+  async #statements(context: Omit<MaskingContext, 'cursor'>): Promise<Statement[]> {
+    const dialect = context.session.dialect;
+    if (dialect === 'postgres') await readyParsers();
+    if (context.verdict.parsed !== undefined) return lowerParsed(dialect, context.verdict.parsed);
+    return parseStatements(dialect, context.sql);
+  }
+
+  async #snapshot(target: string): Promise<CatalogSnapshot> {
+    return this.#options.catalogFor(target).snapshot();
+  }
+
+  #environment(snapshot: CatalogSnapshot, session: SessionContext): LineageEnvironment {
+    const views = this.#views;
+    return {
+      snapshot,
+      viewQuery(view) {
+        let q = views.get(view);
+        if (!q) {
+          q = viewQuery(session.dialect, view);
+          views.set(view, q);
+        }
+        return q;
+      },
+    };
+  }
+}
