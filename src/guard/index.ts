@@ -1,0 +1,12 @@
+export { createStatementAnalyzer } from './analyzer.js';
+export type { Analysis, StatementAnalyzer, StatementAnalyzerOptions } from './analyzer.js';
+export { compileStatementPolicy } from './policy.js';
+export type { StatementPolicy } from './policy.js';
+export { PolicyGuard } from './policy-guard.js';
+export type { PolicyGuardOptions } from './policy-guard.js';
+export { PreparedStatements } from './prepared.js';
+export type { PreparedChange, PreparedStatementLookup } from './prepared.js';
+export { DEFAULT_SIDE_EFFECT_FUNCTIONS } from './side-effect-functions.js';
+export type { SideEffectFunctions } from './side-effect-functions.js';
+export { GuardError } from './errors.js';
+export type { GuardErrorCode } from './errors.js';

@@ -1,0 +1,224 @@
+import type { Effect } from '../../config/schema.js';
+import type { StatementFacts } from '../statement-facts.js';
+import { isUnboundedFilter } from './constant-truth.js';
+
+type Node = Record<string, unknown>;
+
+export interface MySqlClassifyContext {
+  readonly functions: ReadonlyMap<string, readonly Effect[]>;
+}
+
+/** Statement node types that may also appear nested (subqueries, INSERT ... SELECT). */
+const NESTED_STATEMENTS = new Set(['select', 'insert', 'replace', 'update', 'delete']);
+
+/**
+ * Session variables that only change how values are shown. sql_mode in particular is not here:
+ * ANSI_QUOTES and NO_BACKSLASH_ESCAPES change how the server splits strings, which would let a
+ * text mean one thing to the guard and another to the server.
+ */
+const PRESENTATION_VARIABLES = new Set(['time_zone', 'lc_time_names']);
+
+function asNode(value: unknown): Node | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Node) : undefined;
+}
+
+function lower(value: unknown): string {
+  return typeof value === 'string' ? value.toLowerCase() : '';
+}
+
+/** Classifies one node-sql-parser statement AST into `facts`; returns its command tag. */
+export function classifyMySqlAst(ast: Node, facts: StatementFacts, ctx: MySqlClassifyContext): string {
+  const type = lower(ast.type);
+  switch (type) {
+    case 'select':
+    case 'insert':
+    case 'replace':
+    case 'update':
+    case 'delete':
+      classifyDml(ast, facts, ctx);
+      return type.toUpperCase();
+    case 'create': {
+      const keyword = lower(ast.keyword);
+      if (keyword === 'view') {
+        // Creating a view stores its query without running it.
+        facts.add('ddl');
+        facts.describing(() => walk(ast, facts, ctx));
+        return 'CREATE VIEW';
+      }
+      if (keyword === 'user' || keyword === 'role') facts.add('dcl');
+      else if (['trigger', 'procedure', 'function', 'event'].includes(keyword))
+        facts.addAll(['ddl', 'procedural']);
+      else facts.add('ddl');
+      // CREATE TABLE ... AS SELECT / CREATE TABLE ... SELECT fills the new table.
+      if (keyword === 'table' && ast.query_expr) facts.add('write');
+      walk(ast, facts, ctx);
+      return `CREATE ${keyword.toUpperCase()}`.trim();
+    }
+    case 'alter':
+    case 'drop':
+    case 'rename': {
+      facts.add('ddl');
+      walk(ast, facts, ctx);
+      return `${type.toUpperCase()} ${lower(ast.keyword).toUpperCase() || 'TABLE'}`;
+    }
+    case 'truncate':
+      facts.addAll(['ddl', 'delete']);
+      facts.markUnbounded();
+      walk(ast, facts, ctx);
+      return 'TRUNCATE';
+    case 'grant':
+    case 'revoke':
+      facts.add('dcl');
+      return type.toUpperCase();
+    case 'set':
+      classifySet(ast, facts, ctx);
+      return 'SET';
+    case 'show':
+      facts.add('read');
+      walk(ast, facts, ctx);
+      return 'SHOW';
+    case 'desc':
+      facts.add('read');
+      if (typeof ast.table === 'string') facts.addObject(ast.table);
+      return 'DESCRIBE';
+    case 'use':
+      facts.add('session');
+      return 'USE';
+    case 'explain':
+      facts.add('read');
+      // Plain EXPLAIN plans its statement without running it (EXPLAIN ANALYZE is handled before parsing).
+      facts.describing(() => walk(ast.expr, facts, ctx));
+      return 'EXPLAIN';
+    case 'call':
+      facts.add('procedural');
+      walk(ast, facts, ctx);
+      return 'CALL';
+    case 'lock':
+    case 'unlock':
+      facts.add('lock');
+      walk(ast, facts, ctx);
+      return `${type.toUpperCase()} TABLES`;
+    case 'transaction': {
+      facts.add('transaction');
+      const expr = asNode(ast.expr);
+      const modes = Array.isArray(expr?.modes) ? expr.modes : [];
+      if (modes.some((m) => lower(asNode(m)?.value) === 'read write')) facts.add('session');
+      const action = lower(asNode(expr?.action)?.value);
+      return action === 'start' ? 'START TRANSACTION' : action.toUpperCase() || 'TRANSACTION';
+    }
+    case 'load_data':
+      facts.addAll(['file', 'write']);
+      walk(ast, facts, ctx);
+      return 'LOAD DATA';
+    default:
+      facts.add('unknown');
+      return type ? type.toUpperCase() : 'UNKNOWN';
+  }
+}
+
+function classifyDml(ast: Node, facts: StatementFacts, ctx: MySqlClassifyContext): void {
+  const type = lower(ast.type);
+  switch (type) {
+    case 'select': {
+      facts.add('read');
+      const into = lower(asNode(ast.into)?.keyword);
+      if (into === 'outfile' || into === 'dumpfile') facts.add('file');
+      if (ast.locking_read) facts.add('lock');
+      break;
+    }
+    case 'insert':
+    case 'replace':
+      facts.add('write');
+      break;
+    case 'update':
+      facts.add('write');
+      if (isUnboundedFilter(ast.where)) facts.markUnbounded();
+      break;
+    case 'delete':
+      facts.add('delete');
+      if (isUnboundedFilter(ast.where)) facts.markUnbounded();
+      break;
+  }
+  walk(ast, facts, ctx, ast);
+}
+
+function classifySet(ast: Node, facts: StatementFacts, ctx: MySqlClassifyContext): void {
+  const scope = lower(ast.keyword);
+  const global = scope === 'global' || scope === 'persist' || scope === 'persist_only';
+  for (const item of Array.isArray(ast.expr) ? ast.expr : []) {
+    const assign = asNode(item);
+    const left = asNode(assign?.left);
+    const name = lower(left?.name);
+    const members = Array.isArray(left?.members) ? left.members.map(lower) : [];
+    if (global) {
+      // Server configuration, for every session.
+      facts.add('admin');
+    } else if (left?.prefix === '@') {
+      // A user variable: the caller's own scratch space.
+      facts.add('read');
+    } else if (
+      left?.prefix === '@@' &&
+      (name === 'global' || name === 'persist' || name === 'persist_only')
+    ) {
+      facts.add('admin');
+    } else {
+      const variable =
+        left?.prefix === '@@' && (name === 'session' || name === 'local') ? (members[0] ?? '') : name;
+      if (variable === 'autocommit') facts.add('transaction');
+      else if (variable === 'password') facts.add('dcl');
+      else if (PRESENTATION_VARIABLES.has(variable)) facts.add('read');
+      else facts.add('session');
+    }
+    walk(assign?.right, facts, ctx);
+  }
+}
+
+function functionName(node: Node): string | undefined {
+  const name = node.name;
+  if (typeof name === 'string') return name;
+  const parts = asNode(name);
+  if (!parts) return undefined;
+  const list = Array.isArray(parts.name) ? parts.name : [];
+  const words = list.map((p) => asNode(p)?.value).filter((v): v is string => typeof v === 'string');
+  const schema = asNode(parts.schema)?.value;
+  if (words.length === 0) return undefined;
+  return typeof schema === 'string' ? `${schema}.${words.join('.')}` : words.join('.');
+}
+
+/**
+ * Walks every object and array below `node`, recording relations and function calls and
+ * classifying nested statements, wherever they are.
+ */
+function walk(node: unknown, facts: StatementFacts, ctx: MySqlClassifyContext, self?: Node): void {
+  if (typeof node !== 'object' || node === null) return;
+  if (Array.isArray(node)) {
+    for (const item of node) walk(item, facts, ctx);
+    return;
+  }
+  const obj = node as Node;
+  if (obj !== self && NESTED_STATEMENTS.has(lower(obj.type))) {
+    classifyDml(obj, facts, ctx);
+    return;
+  }
+  if ('db' in obj && obj.type !== 'column_ref') {
+    const name =
+      typeof obj.table === 'string' ? obj.table : typeof obj.view === 'string' ? obj.view : undefined;
+    if (name !== undefined)
+      facts.addObject(typeof obj.db === 'string' && obj.db ? `${obj.db}.${name}` : name);
+  }
+  if (obj.type === 'function' || obj.type === 'aggr_func') {
+    // MySQL function names are case-insensitive: report them in one spelling.
+    const name = functionName(obj)?.toLowerCase();
+    if (name !== undefined) {
+      facts.addObject(`${name}()`);
+      const last = name.slice(name.lastIndexOf('.') + 1);
+      const effects = ctx.functions.get(last);
+      if (effects) facts.addAll(effects);
+    }
+  }
+  for (const key in obj) {
+    if (key === 'tableList' || key === 'columnList') continue;
+    const value = obj[key];
+    if (typeof value === 'object' && value !== null) walk(value, facts, ctx);
+  }
+}

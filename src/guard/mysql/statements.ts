@@ -1,0 +1,240 @@
+import NodeSqlParser from 'node-sql-parser';
+import type { Effect } from '../../config/schema.js';
+import type { ClassifiedStatement } from '../classified.js';
+import { GuardError } from '../errors.js';
+import { StatementFacts } from '../statement-facts.js';
+import { classifyMySqlAst, type MySqlClassifyContext } from './classify.js';
+import { splitMySql } from './lexer.js';
+
+type Node = Record<string, unknown>;
+
+export interface MySqlAnalysis {
+  statements: ClassifiedStatement[];
+  /** node-sql-parser's AST per statement; `null` for a statement classified by its keywords only. */
+  parsed: (Node | null)[];
+}
+
+/**
+ * Statements node-sql-parser does not parse, classified by their leading keywords. All of them
+ * are administrative or privileged, so naming the effect is enough for a policy to deny them;
+ * their objects are not reported.
+ */
+const KEYWORD_EFFECTS: ReadonlyArray<readonly [RegExp, string, readonly Effect[]]> = [
+  [/^KILL\b/, 'KILL', ['admin']],
+  [/^(SHUTDOWN|RESTART)\b/, 'SHUTDOWN', ['admin']],
+  [/^FLUSH\b/, 'FLUSH', ['admin']],
+  [/^RESET\b/, 'RESET', ['admin']],
+  [/^PURGE\b/, 'PURGE', ['admin']],
+  [/^CHANGE\s+(MASTER|REPLICATION)\b/, 'CHANGE REPLICATION', ['admin']],
+  [/^(START|STOP)\s+(SLAVE|REPLICA|GROUP_REPLICATION|ALL\s+SLAVES)\b/, 'REPLICATION', ['admin']],
+  [
+    /^(OPTIMIZE|REPAIR|CHECK|CHECKSUM|ANALYZE)\s+(NO_WRITE_TO_BINLOG\s+|LOCAL\s+)?TABLES?\b/,
+    'MAINTENANCE',
+    ['admin'],
+  ],
+  [/^(CACHE\s+INDEX|LOAD\s+INDEX)\b/, 'CACHE INDEX', ['admin']],
+  [/^BINLOG\b/, 'BINLOG', ['admin']],
+  [/^(INSTALL|UNINSTALL)\b/, 'INSTALL', ['admin', 'program']],
+  [/^CLONE\b/, 'CLONE', ['admin', 'file']],
+  [/^IMPORT\s+TABLE\b/, 'IMPORT TABLE', ['ddl', 'file']],
+  [/^LOAD\s+(DATA|XML)\b/, 'LOAD DATA', ['file', 'write']],
+  [/^HANDLER\b/, 'HANDLER', ['read', 'session']],
+  [/^(GRANT|REVOKE)\b/, 'GRANT', ['dcl']],
+  [/^(CREATE|ALTER|DROP|RENAME)\s+(USER|ROLE)\b/, 'USER', ['dcl']],
+  [/^SET\s+(DEFAULT\s+ROLE|PASSWORD)\b/, 'SET PASSWORD', ['dcl']],
+  [/^SET\s+(GLOBAL|PERSIST|PERSIST_ONLY)\b/, 'SET GLOBAL', ['admin']],
+  [
+    /^SET\s+NAMES\s+['"`]?(UTF8MB4|UTF8|UTF8MB3)['"`]?(\s+COLLATE\s+['"`]?\w+['"`]?)?$/,
+    'SET NAMES',
+    ['read'],
+  ],
+  [/^SET\b/, 'SET', ['session']],
+  [
+    /^CREATE\s+(DEFINER\s*=\s*\S+\s+)?(AGGREGATE\s+)?(PROCEDURE|FUNCTION|TRIGGER|EVENT)\b/,
+    'CREATE PROCEDURE',
+    ['ddl', 'procedural'],
+  ],
+  [/^(CREATE|ALTER|DROP|RENAME|TRUNCATE)\b/, 'DDL', ['ddl']],
+  // Plain BEGIN only: MariaDB's `BEGIN NOT ATOMIC ... END` is a compound statement, not a transaction.
+  [
+    /^(BEGIN(\s+WORK)?\s*$|XA\b|SAVEPOINT\b|RELEASE\s+SAVEPOINT\b|ROLLBACK\b|COMMIT\b|START\s+TRANSACTION\b)/,
+    'TRANSACTION',
+    ['transaction'],
+  ],
+  [/^(SIGNAL|RESIGNAL)\b/, 'SIGNAL', ['procedural']],
+  [/^(HELP|SHOW)\b/, 'SHOW', ['read']],
+];
+
+const LEADING_COMMENTS = /^(?:\s+|\/\*[\s\S]*?\*\/|#[^\n]*(?:\n|$)|--\s[^\n]*(?:\n|$))*/;
+const PREPARE_FROM =
+  /^PREPARE\s+(`(?:[^`]|``)+`|[\w$]+)\s+FROM\s+('(?:[^'\\]|\\[\s\S]|'')*'|"(?:[^"\\]|\\[\s\S]|"")*")\s*$/i;
+const EXECUTE = /^EXECUTE\s+(`(?:[^`]|``)+`|[\w$]+)(\s+USING\b[\s\S]*)?$/i;
+const DEALLOCATE = /^(?:DEALLOCATE|DROP)\s+PREPARE\s+(`(?:[^`]|``)+`|[\w$]+)\s*$/i;
+const EXPLAIN_ANALYZE = /^(?:EXPLAIN|DESCRIBE|DESC)\s+ANALYZE\s+(?:FORMAT\s*=\s*\w+\s+)?([\s\S]+)$/i;
+const EXPLAIN_PLAIN =
+  /^(?:EXPLAIN|DESCRIBE|DESC)\s+(?:(?:EXTENDED|PARTITIONS)\s+|FORMAT\s*=\s*\w+\s+)?([\s\S]+)$/i;
+const DO_EXPRESSIONS = /^DO\s+([\s\S]+)$/i;
+
+/** Statement names are case-insensitive in MySQL. */
+function preparedName(raw: string): string {
+  return (raw.startsWith('`') ? raw.slice(1, -1).replace(/``/g, '`') : raw).toLowerCase();
+}
+
+/** The value of a quoted MySQL string literal (default sql_mode: backslash escapes on). */
+function unquote(literal: string): string {
+  const quote = literal[0] ?? "'";
+  const inner = literal.slice(1, -1);
+  const escapes: Record<string, string> = { n: '\n', t: '\t', r: '\r', '0': '\0', b: '\b', Z: '\x1a' };
+  return inner.replace(/\\([\s\S])|(['"])\2/g, (_m, esc: string | undefined, doubled: string | undefined) => {
+    if (doubled !== undefined) return doubled === quote ? doubled : doubled + doubled;
+    const e = esc ?? '';
+    if (e === '%' || e === '_') return `\\${e}`;
+    return escapes[e] ?? e;
+  });
+}
+
+export class MySqlStatements {
+  readonly #parser = new NodeSqlParser.Parser();
+  readonly #ctx: MySqlClassifyContext;
+
+  constructor(functions: ReadonlyMap<string, readonly Effect[]>) {
+    this.#ctx = { functions };
+  }
+
+  /** Splits, parses and classifies a MySQL text. Throws GuardError. */
+  analyze(sql: string): MySqlAnalysis {
+    const out: MySqlAnalysis = { statements: [], parsed: [] };
+    for (const piece of splitMySql(sql)) this.#statement(piece.text, out, 0);
+    return out;
+  }
+
+  #statement(text: string, out: MySqlAnalysis, depth: number): void {
+    let result: unknown;
+    try {
+      result = this.#parser.astify(text, { database: 'MySQL' });
+    } catch (err) {
+      const classified = this.#byKeywords(text, depth);
+      if (classified) {
+        out.statements.push(classified);
+        out.parsed.push(null);
+        return;
+      }
+      throw parseError(err);
+    }
+    for (const ast of Array.isArray(result) ? result : [result]) {
+      const node = ast as Node | null;
+      if (typeof node !== 'object' || node === null || Array.isArray(node)) continue;
+      const facts = new StatementFacts();
+      const command = classifyMySqlAst(node, facts, this.#ctx);
+      out.statements.push({ summary: facts.summary(text, command) });
+      out.parsed.push(node);
+    }
+  }
+
+  /** Classifies one statement, for PREPARE bodies and EXPLAIN ANALYZE. */
+  #inner(text: string, depth: number): { facts: StatementFacts; command: string } | undefined {
+    if (depth > 4) return undefined;
+    const inner: MySqlAnalysis = { statements: [], parsed: [] };
+    try {
+      const pieces = splitMySql(text);
+      if (pieces.length !== 1 || pieces[0] === undefined) return undefined;
+      this.#statement(pieces[0].text, inner, depth + 1);
+    } catch (err) {
+      if (err instanceof GuardError) return undefined;
+      throw err;
+    }
+    const first = inner.statements[0];
+    if (inner.statements.length !== 1 || first === undefined) return undefined;
+    const facts = new StatementFacts();
+    facts.addAll(first.summary.effects);
+    for (const o of first.summary.objects) facts.addObject(o);
+    if (first.summary.unbounded) facts.markUnbounded();
+    return { facts, command: first.summary.command };
+  }
+
+  #byKeywords(text: string, depth: number): ClassifiedStatement | undefined {
+    const body = text.replace(LEADING_COMMENTS, '');
+    const upper = body.toUpperCase();
+
+    const prepare = PREPARE_FROM.exec(body);
+    if (prepare?.[1] !== undefined && prepare[2] !== undefined) {
+      const inner = this.#inner(unquote(prepare[2]), depth);
+      const facts = inner?.facts ?? new StatementFacts();
+      if (!inner) facts.add('unknown');
+      const summary = facts.summary(text, 'PREPARE');
+      return {
+        summary,
+        prepare: {
+          name: preparedName(prepare[1]),
+          body: { ...summary, command: inner?.command ?? 'UNKNOWN' },
+        },
+      };
+    }
+    // PREPARE ... FROM @variable: the body is not in the text.
+    if (/^PREPARE\b/.test(upper)) return { summary: unknownSummary(text, 'PREPARE') };
+
+    const execute = EXECUTE.exec(body);
+    if (execute?.[1] !== undefined) {
+      return {
+        summary: unknownSummary(text, 'EXECUTE'),
+        execute: {
+          name: preparedName(execute[1]),
+          base: { text, command: 'EXECUTE', effects: [], objects: [], unbounded: false },
+        },
+      };
+    }
+    const deallocate = DEALLOCATE.exec(body);
+    if (deallocate?.[1] !== undefined) {
+      const facts = new StatementFacts();
+      facts.add('session');
+      return {
+        summary: facts.summary(text, 'DEALLOCATE PREPARE'),
+        deallocate: { name: preparedName(deallocate[1]) },
+      };
+    }
+
+    const analyze = EXPLAIN_ANALYZE.exec(body);
+    if (analyze?.[1] !== undefined) {
+      // EXPLAIN ANALYZE runs the statement.
+      const inner = this.#inner(analyze[1], depth);
+      if (!inner) return { summary: unknownSummary(text, 'EXPLAIN ANALYZE') };
+      inner.facts.add('read');
+      return { summary: inner.facts.summary(text, 'EXPLAIN ANALYZE') };
+    }
+    const explain = EXPLAIN_PLAIN.exec(body);
+    if (explain?.[1] !== undefined && !/^(EXPLAIN|DESCRIBE|DESC)\s+FOR\s+CONNECTION\b/.test(upper)) {
+      const inner = this.#inner(explain[1], depth);
+      if (!inner) return { summary: unknownSummary(text, 'EXPLAIN') };
+      const facts = new StatementFacts();
+      facts.add('read');
+      for (const o of inner.facts.objects) facts.addObject(o);
+      return { summary: facts.summary(text, 'EXPLAIN') };
+    }
+    const doExpr = DO_EXPRESSIONS.exec(body);
+    if (doExpr?.[1] !== undefined) {
+      // DO evaluates expressions and discards the results: classify them as a SELECT of the same.
+      const inner = this.#inner(`SELECT ${doExpr[1]}`, depth);
+      if (!inner) return { summary: unknownSummary(text, 'DO') };
+      return { summary: inner.facts.summary(text, 'DO') };
+    }
+
+    for (const [pattern, command, effects] of KEYWORD_EFFECTS) {
+      if (!pattern.test(upper)) continue;
+      const facts = new StatementFacts();
+      facts.addAll(effects);
+      return { summary: facts.summary(text, command) };
+    }
+    return undefined;
+  }
+}
+
+function unknownSummary(text: string, command: string): ClassifiedStatement['summary'] {
+  return { text, command, effects: ['unknown'], objects: [], unbounded: false };
+}
+
+function parseError(err: unknown): GuardError {
+  const message = err instanceof Error ? err.message : String(err);
+  const offset = (err as { location?: { start?: { offset?: unknown } } } | null)?.location?.start?.offset;
+  const where = typeof offset === 'number' ? ` (at character ${offset + 1})` : '';
+  return new GuardError('ERR_GUARD_PARSE', `${message}${where}`);
+}

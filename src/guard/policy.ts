@@ -1,0 +1,161 @@
+import type { Effect, EffectRule, PolicyConfig } from '../config/schema.js';
+import type { DecisionAction, GuardVerdict, StatementSummary } from '../gateway/types.js';
+import type { Analysis } from './analyzer.js';
+import { compileObjectPatterns, type ObjectPatterns } from './object-pattern.js';
+
+/** A policy's `statements` section, compiled once: decides a verdict for an analysis. */
+export interface StatementPolicy {
+  readonly name: string;
+  decide(analysis: Analysis): GuardVerdict;
+}
+
+type RuleList = 'deny' | 'review' | 'allow';
+
+interface CompiledRule {
+  /** How the rule reads in a verdict: `deny ddl`, `review {effect: write, unbounded: true}`. */
+  label: string;
+  unbounded: boolean | undefined;
+  objects: ObjectPatterns | undefined;
+}
+
+interface EffectDecision {
+  action: DecisionAction;
+  label: string;
+}
+
+const SEVERITY: Readonly<Record<DecisionAction, number>> = { allow: 0, review: 1, deny: 2 };
+/** Strictest first: deny wins over review, review over allow. */
+const LISTS: readonly RuleList[] = ['deny', 'review', 'allow'];
+
+function describeRule(list: RuleList, rule: EffectRule): string {
+  if (typeof rule === 'string') return `${list} ${rule}`;
+  const parts = [`effect: ${rule.effect}`];
+  if (rule.unbounded !== undefined) parts.push(`unbounded: ${rule.unbounded}`);
+  if (rule.objects !== undefined) parts.push(`objects: [${rule.objects.join(', ')}]`);
+  return `${list} {${parts.join(', ')}}`;
+}
+
+/**
+ * Compiles `policy.statements` into lookup tables (per list, per effect), once, at load. For each
+ * effect of a statement the first matching rule of `deny`, then `review`, then `allow` decides;
+ * an effect no rule matches gets `default`. `unknown` is always denied, whatever the lists say:
+ * a policy cannot allow what the guard does not understand.
+ */
+export function compileStatementPolicy(policy: PolicyConfig): StatementPolicy {
+  const name = policy.name;
+  const statements = policy.statements;
+  const tables: Record<RuleList, Map<Effect, CompiledRule[]>> = {
+    deny: new Map(),
+    review: new Map(),
+    allow: new Map(),
+  };
+  for (const list of LISTS) {
+    for (const rule of statements[list]) {
+      const effect = typeof rule === 'string' ? rule : rule.effect;
+      const compiled: CompiledRule = {
+        label: describeRule(list, rule),
+        unbounded: typeof rule === 'string' ? undefined : rule.unbounded,
+        objects:
+          typeof rule === 'string' || rule.objects === undefined
+            ? undefined
+            : compileObjectPatterns(rule.objects),
+      };
+      const rules = tables[list].get(effect) ?? [];
+      rules.push(compiled);
+      tables[list].set(effect, rules);
+    }
+  }
+  const defaultDecision: EffectDecision = {
+    action: statements.default,
+    label: `default ${statements.default}`,
+  };
+  const unknownDecision: EffectDecision = { action: 'deny', label: 'unknown is always denied' };
+
+  function decideEffect(effect: Effect, statement: StatementSummary): EffectDecision {
+    if (effect === 'unknown') return unknownDecision;
+    for (const list of LISTS) {
+      const rules = tables[list].get(effect);
+      if (rules === undefined) continue;
+      for (const rule of rules) {
+        if (rule.unbounded !== undefined && rule.unbounded !== statement.unbounded) continue;
+        if (rule.objects !== undefined) {
+          const hit =
+            list === 'allow'
+              ? rule.objects.coversAll(statement.objects)
+              : rule.objects.touchesAny(statement.objects);
+          if (!hit) continue;
+        }
+        return { action: list, label: rule.label };
+      }
+    }
+    return defaultDecision;
+  }
+
+  return {
+    name,
+    decide(analysis: Analysis): GuardVerdict {
+      if (!analysis.ok) {
+        return {
+          action: 'deny',
+          reason: `the statement was refused because the guard could not read it: ${analysis.error}`,
+          rule: `${name}: statements that do not parse are denied`,
+          statements: [],
+        };
+      }
+      const list = analysis.statements;
+      if (list.length === 0) {
+        // An empty text (only whitespace or comments) runs nothing; drivers send it as a ping.
+        return {
+          action: 'allow',
+          reason: 'the text holds no statement',
+          rule: `${name}: empty text`,
+          statements: list,
+          parsed: analysis.parsed,
+        };
+      }
+      let action: DecisionAction = 'allow';
+      let deciding:
+        { statement: StatementSummary; index: number; effect: Effect; decision: EffectDecision } | undefined;
+      const allowLabels = new Set<string>();
+      for (let index = 0; index < list.length; index++) {
+        const statement = list[index] as StatementSummary;
+        for (const effect of statement.effects) {
+          const decision = decideEffect(effect, statement);
+          if (decision.action === 'allow') allowLabels.add(decision.label);
+          if (deciding === undefined || SEVERITY[decision.action] > SEVERITY[action]) {
+            action = decision.action;
+            deciding = { statement, index, effect, decision };
+          }
+        }
+      }
+      if (deciding === undefined) {
+        // A summary with no effect at all is not understood.
+        return {
+          action: 'deny',
+          reason: 'the guard found no effect in the statement, so it is denied',
+          rule: `${name}: ${unknownDecision.label}`,
+          statements: list,
+          parsed: analysis.parsed,
+        };
+      }
+      const { statement, index, effect, decision } = deciding;
+      const which =
+        list.length > 1
+          ? `statement ${index + 1} of ${list.length} (${statement.command})`
+          : statement.command;
+      const what =
+        effect === 'unknown'
+          ? 'does something the guard cannot classify (unknown)'
+          : `has effect ${effect}${statement.unbounded && (effect === 'write' || effect === 'delete') ? ' without a limiting WHERE' : ''}`;
+      const rule =
+        action === 'allow' ? `${name}: ${[...allowLabels].join(', ')}` : `${name}: ${decision.label}`;
+      const reason =
+        action === 'allow'
+          ? `allowed by ${rule}`
+          : action === 'review'
+            ? `${which} ${what}, which needs approval under ${rule}`
+            : `${which} ${what}, denied by ${rule}`;
+      return { action, reason, rule, statements: list, parsed: analysis.parsed };
+    },
+  };
+}

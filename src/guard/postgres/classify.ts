@@ -1,0 +1,327 @@
+import type { Effect } from '../../config/schema.js';
+import { GuardError } from '../errors.js';
+import { sortEffects, StatementFacts } from '../statement-facts.js';
+import type { ClassifiedStatement } from '../classified.js';
+import { commandTag } from './command-tag.js';
+import { isUnboundedFilter } from './constant-truth.js';
+import type { PgParseResult, PostgresParser } from './parser.js';
+import { bytesIfNeeded, statementText } from './parser.js';
+import { classifyPlPgSql } from './plpgsql.js';
+import { FIXED_EFFECTS, PRESENTATION_SETTINGS } from './statement-effects.js';
+
+type Node = Record<string, unknown>;
+
+export interface PgClassifyContext {
+  readonly parser: PostgresParser;
+  readonly functions: ReadonlyMap<string, readonly Effect[]>;
+}
+
+type Handler = (body: Node, facts: StatementFacts, ctx: PgClassifyContext) => void;
+
+/** Classifies every statement of a parse; `sql` is the text that was parsed. */
+export function classifyPostgres(
+  sql: string,
+  parse: PgParseResult,
+  ctx: PgClassifyContext,
+): ClassifiedStatement[] {
+  const bytes = bytesIfNeeded(sql);
+  return parse.stmts.map((raw) => classifyStatement(statementText(sql, bytes, raw), raw.stmt, ctx));
+}
+
+function classifyStatement(text: string, stmt: Node, ctx: PgClassifyContext): ClassifiedStatement {
+  const key = Object.keys(stmt)[0] ?? '';
+  const body = asNode(stmt[key]) ?? {};
+  const facts = new StatementFacts();
+  // A query returns rows even when it reads no table (VALUES, SELECT 1).
+  if (key === 'SelectStmt') facts.add('read');
+  visit(stmt, facts, ctx);
+  const command = commandTag(key, body);
+  const summary = facts.summary(text, command);
+  if (key === 'PrepareStmt' && typeof body.name === 'string') {
+    const inner = asNode(body.query);
+    const innerKey = inner ? (Object.keys(inner)[0] ?? '') : '';
+    return {
+      summary,
+      prepare: {
+        name: body.name,
+        body: { ...summary, command: commandTag(innerKey, asNode(inner?.[innerKey]) ?? {}) },
+      },
+    };
+  }
+  if (key === 'ExecuteStmt' && typeof body.name === 'string') {
+    return {
+      summary,
+      execute: { name: body.name, base: { ...summary, effects: sortEffects(facts.effects) } },
+    };
+  }
+  if (key === 'DeallocateStmt') {
+    return {
+      summary,
+      deallocate: body.isall === true || typeof body.name !== 'string' ? { all: true } : { name: body.name },
+    };
+  }
+  return { summary };
+}
+
+/**
+ * Walks every object and array of the tree. Node types with a handler are classified by it; a
+ * statement node without one is `unknown`; everything else is walked through, so a function
+ * call or a relation is found wherever it sits (select list, WHERE, subqueries, arguments, CTEs).
+ */
+export function visit(node: unknown, facts: StatementFacts, ctx: PgClassifyContext): void {
+  if (typeof node !== 'object' || node === null) return;
+  if (Array.isArray(node)) {
+    for (const item of node) visit(item, facts, ctx);
+    return;
+  }
+  const obj = node as Node;
+  // RangeVar appears both wrapped ({RangeVar: {...}}) and bare (DeleteStmt.relation, IntoClause.rel).
+  if (typeof obj.relname === 'string') facts.addObject(relationName(obj));
+  for (const key in obj) {
+    const value = obj[key];
+    if (typeof value !== 'object' || value === null) continue;
+    const handler = HANDLERS.get(key);
+    if (handler) handler(value as Node, facts, ctx);
+    else if (isStatementNodeName(key)) facts.add('unknown');
+    else visit(value, facts, ctx);
+  }
+}
+
+function isStatementNodeName(key: string): boolean {
+  const first = key.charCodeAt(0);
+  return first >= 65 && first <= 90 && key.endsWith('Stmt');
+}
+
+function relationName(rv: Node): string {
+  const parts: string[] = [];
+  if (typeof rv.catalogname === 'string' && rv.catalogname) parts.push(rv.catalogname);
+  if (typeof rv.schemaname === 'string' && rv.schemaname) parts.push(rv.schemaname);
+  parts.push(String(rv.relname));
+  return parts.join('.');
+}
+
+function asNode(value: unknown): Node | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Node) : undefined;
+}
+
+function asArray(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+function stringsOf(list: unknown): string[] {
+  const out: string[] = [];
+  for (const item of asArray(list)) {
+    const s = asNode(asNode(item)?.String)?.sval;
+    if (typeof s === 'string') out.push(s);
+  }
+  return out;
+}
+
+function walkChildren(effects: readonly Effect[]): Handler {
+  return (body, facts, ctx) => {
+    facts.addAll(effects);
+    visit(body, facts, ctx);
+  };
+}
+
+const functionCall: Handler = (body, facts, ctx) => {
+  const names = stringsOf(body.funcname);
+  const last = names[names.length - 1];
+  if (last !== undefined) {
+    facts.addObject(`${names.join('.')}()`);
+    const effects = ctx.functions.get(last.toLowerCase());
+    if (effects) facts.addAll(effects);
+  }
+  visit(body.args, facts, ctx);
+  visit(body.agg_order, facts, ctx);
+  visit(body.agg_filter, facts, ctx);
+  visit(body.over, facts, ctx);
+};
+
+/** An option given as `(ANALYZE)`, `(ANALYZE true)` or `(ANALYZE off)`. */
+function optionEnabled(options: unknown, name: string): boolean {
+  for (const item of asArray(options)) {
+    const def = asNode(asNode(item)?.DefElem);
+    if (!def || def.defname !== name) continue;
+    const arg = asNode(def.arg);
+    if (!arg) return true;
+    const word = asNode(arg.String)?.sval ?? asNode(arg.Boolean)?.boolval;
+    const ival = asNode(arg.Integer)?.ival;
+    if (ival !== undefined) return ival !== 0;
+    // Anything other than a recognised "off" counts as on: the statement may run.
+    return !(
+      word === false ||
+      (typeof word === 'string' && ['false', 'off', '0', 'no'].includes(word.toLowerCase()))
+    );
+  }
+  return false;
+}
+
+/** `transaction_read_only` set to false, i.e. READ WRITE: a read-only session made writable. */
+function makesReadWrite(options: unknown): boolean {
+  for (const item of asArray(options)) {
+    const def = asNode(asNode(item)?.DefElem);
+    if (!def || def.defname !== 'transaction_read_only') continue;
+    const value = asNode(asNode(def.arg)?.A_Const);
+    const ival = asNode(value?.ival);
+    if (ival && (ival.ival === undefined || ival.ival === 0)) return true;
+  }
+  return false;
+}
+
+const HANDLERS = new Map<string, Handler>([
+  ...Object.entries(FIXED_EFFECTS).map(([key, effects]): [string, Handler] => [key, walkChildren(effects)]),
+  ['FuncCall', functionCall],
+  ['LockingClause', walkChildren(['lock'])],
+  [
+    'SelectStmt',
+    (body, facts, ctx) => {
+      // A VALUES list reads nothing (INSERT ... VALUES is a write only).
+      if (body.valuesLists === undefined) facts.add('read');
+      // SELECT ... INTO new_table creates a table and fills it.
+      if (body.intoClause) facts.addAll(['ddl', 'write']);
+      visit(body, facts, ctx);
+    },
+  ],
+  ['InsertStmt', walkChildren(['write'])],
+  [
+    'UpdateStmt',
+    (body, facts, ctx) => {
+      facts.add('write');
+      if (isUnboundedFilter(body.whereClause)) facts.markUnbounded();
+      visit(body, facts, ctx);
+    },
+  ],
+  [
+    'DeleteStmt',
+    (body, facts, ctx) => {
+      facts.add('delete');
+      if (isUnboundedFilter(body.whereClause)) facts.markUnbounded();
+      visit(body, facts, ctx);
+    },
+  ],
+  [
+    'MergeStmt',
+    (body, facts, ctx) => {
+      facts.add('write');
+      for (const clause of asArray(body.mergeWhenClauses)) {
+        if (asNode(asNode(clause)?.MergeWhenClause)?.commandType === 'CMD_DELETE') facts.add('delete');
+      }
+      if (isUnboundedFilter(body.joinCondition)) facts.markUnbounded();
+      visit(body, facts, ctx);
+    },
+  ],
+  [
+    'TruncateStmt',
+    (body, facts, ctx) => {
+      facts.addAll(['ddl', 'delete']);
+      facts.markUnbounded();
+      visit(body, facts, ctx);
+    },
+  ],
+  [
+    'ExplainStmt',
+    (body, facts, ctx) => {
+      facts.add('read');
+      // EXPLAIN ANALYZE runs its statement; plain EXPLAIN only plans it.
+      if (optionEnabled(body.options, 'analyze')) visit(body.query, facts, ctx);
+      else facts.describing(() => visit(body.query, facts, ctx));
+    },
+  ],
+  ['PrepareStmt', (body, facts, ctx) => visit(body.query, facts, ctx)],
+  // What EXECUTE runs is the prepared body, resolved by the analyzer from the session's registry.
+  ['ExecuteStmt', (body, facts, ctx) => visit(body.params, facts, ctx)],
+  ['CreateTableAsStmt', walkChildren(['ddl', 'write'])],
+  [
+    'ViewStmt',
+    (body, facts, ctx) => {
+      // Creating a view stores its query without running it.
+      facts.add('ddl');
+      facts.addObject(relationName(asNode(body.view) ?? {}));
+      facts.describing(() => visit(body.query, facts, ctx));
+    },
+  ],
+  [
+    'CopyStmt',
+    (body, facts, ctx) => {
+      if (body.is_program === true) facts.add('program');
+      else if (typeof body.filename === 'string') facts.add('file');
+      facts.add(body.is_from === true ? 'write' : 'read');
+      visit(body.relation, facts, ctx);
+      visit(body.query, facts, ctx);
+      visit(body.whereClause, facts, ctx);
+    },
+  ],
+  [
+    'DoStmt',
+    (body, facts, ctx) => {
+      facts.add('procedural');
+      classifyPlPgSql(body, facts, ctx);
+    },
+  ],
+  [
+    'CallStmt',
+    (body, facts, ctx) => {
+      facts.add('procedural');
+      const call = asNode(body.funccall);
+      if (call) functionCall(call, facts, ctx);
+    },
+  ],
+  [
+    'TransactionStmt',
+    (body, facts) => {
+      facts.add('transaction');
+      if (makesReadWrite(body.options)) facts.add('session');
+      const kind = String(body.kind);
+      // Two-phase commit leaves a transaction (and its locks) behind, outside any session.
+      if (kind.includes('PREPARE')) facts.add('admin');
+    },
+  ],
+  [
+    'VariableSetStmt',
+    (body, facts) => {
+      const name = typeof body.name === 'string' ? body.name.toLowerCase() : '';
+      if (body.kind !== 'VAR_RESET_ALL' && PRESENTATION_SETTINGS.has(name)) facts.add('read');
+      else facts.add('session');
+    },
+  ],
+  [
+    'DropStmt',
+    (body, facts) => {
+      facts.add('ddl');
+      for (const item of asArray(body.objects)) {
+        const obj = asNode(item);
+        const list = asNode(obj?.List);
+        if (list) facts.addObject(stringsOf(list.items).join('.'));
+        const withArgs = asNode(obj?.ObjectWithArgs);
+        if (withArgs) facts.addObject(`${stringsOf(withArgs.objname).join('.')}()`);
+        const single = asNode(obj?.String)?.sval;
+        if (typeof single === 'string') facts.addObject(single);
+      }
+    },
+  ],
+  [
+    'CreateFunctionStmt',
+    (body, facts, ctx) => {
+      facts.addAll(['ddl', 'procedural']);
+      facts.addObject(`${stringsOf(body.funcname).join('.')}()`);
+      // The body runs when the function is called, not now; its objects are still reported.
+      facts.describing(() => visit(body.sql_body, facts, ctx));
+    },
+  ],
+]);
+
+/** Parses and classifies statements embedded in PL/pgSQL into the enclosing statement's facts. */
+export function visitEmbedded(sql: string, facts: StatementFacts, ctx: PgClassifyContext): void {
+  let parse: PgParseResult;
+  try {
+    parse = ctx.parser.parse(sql);
+  } catch (err) {
+    if (err instanceof GuardError) {
+      facts.add('unknown');
+      return;
+    }
+    throw err;
+  }
+  for (const raw of parse.stmts) visit(raw.stmt, facts, ctx);
+}
