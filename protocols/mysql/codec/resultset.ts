@@ -1,0 +1,87 @@
+import { BINARY_CHARSET, ColumnType, UTF8MB4_CHARSET } from './column-types.js';
+import { PayloadBuilder } from './payload-builder.js';
+
+/** A column as our server describes it to a client. */
+export interface ColumnDefinition {
+  name: string;
+  type: ColumnType | number;
+  schema?: string;
+  table?: string;
+  orgTable?: string;
+  orgName?: string;
+  /** Collation id; defaults to utf8mb4 for char/varchar/enum/set/json and binary for the rest (a TEXT column is a Blob with a text collation). */
+  characterSet?: number;
+  /** Maximum display length. */
+  columnLength?: number;
+  flags?: number;
+  decimals?: number;
+}
+
+const NULL_VALUE = 0xfb;
+
+/** The column count that starts a result set. */
+export function encodeColumnCount(count: number): Buffer {
+  return new PayloadBuilder(9).lenencInt(count).build();
+}
+
+function isTextual(type: number): boolean {
+  return (
+    type === ColumnType.VarChar ||
+    type === ColumnType.VarString ||
+    type === ColumnType.String ||
+    type === ColumnType.Enum ||
+    type === ColumnType.Set ||
+    type === ColumnType.Json
+  );
+}
+
+/** Column Definition 41. */
+export function encodeColumnDefinition(column: ColumnDefinition): Buffer {
+  const characterSet = column.characterSet ?? (isTextual(column.type) ? UTF8MB4_CHARSET : BINARY_CHARSET);
+  return new PayloadBuilder(64)
+    .lenencText('def')
+    .lenencText(column.schema ?? '')
+    .lenencText(column.table ?? '')
+    .lenencText(column.orgTable ?? '')
+    .lenencText(column.name)
+    .lenencText(column.orgName ?? '')
+    .lenencInt(0x0c)
+    .u16(characterSet)
+    .u32(column.columnLength ?? 1024)
+    .u8(column.type)
+    .u16(column.flags ?? 0)
+    .u8(column.decimals ?? 0)
+    .zeros(2)
+    .build();
+}
+
+/** A text-protocol row value: text, raw bytes, or SQL NULL. */
+export type TextValue = string | Buffer | null;
+
+/** ProtocolText::ResultsetRow: each value length-encoded, NULL as 0xfb. */
+export function encodeTextRow(values: readonly TextValue[]): Buffer {
+  const builder = new PayloadBuilder(64);
+  for (const value of values) {
+    if (value === null) builder.u8(NULL_VALUE);
+    else if (typeof value === 'string') builder.lenencText(value);
+    else builder.lenencBytes(value);
+  }
+  return builder.build();
+}
+
+/** COM_STMT_PREPARE_OK: statement id, column and parameter counts. */
+export function encodePrepareOk(fields: {
+  statementId: number;
+  columnCount: number;
+  paramCount: number;
+  warnings?: number;
+}): Buffer {
+  return new PayloadBuilder(12)
+    .u8(0)
+    .u32(fields.statementId)
+    .u16(fields.columnCount)
+    .u16(fields.paramCount)
+    .u8(0)
+    .u16(fields.warnings ?? 0)
+    .build();
+}

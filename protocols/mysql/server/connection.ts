@@ -1,0 +1,400 @@
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import { decodeCommand } from '../codec/commands.js';
+import {
+  Capability,
+  CLEAR_PASSWORD_PLUGIN,
+  NATIVE_PASSWORD_PLUGIN,
+  SERVER_CAPABILITIES,
+  ServerErrno,
+} from '../codec/constants.js';
+import {
+  decodeClearPassword,
+  decodeHandshakeResponse,
+  encodeAuthSwitchRequest,
+  encodeHandshakeV10,
+  type HandshakeResponse,
+} from '../codec/handshake.js';
+import { PacketReader, type MysqlPacket } from '../codec/packet-reader.js';
+import { PacketWriter } from '../codec/packet-writer.js';
+import { encodeErr, encodeOk, type ErrFields } from '../codec/responses.js';
+import { MysqlProtocolError } from '../errors.js';
+import { CommandReply, type ReplyOutput } from './reply.js';
+import type { MysqlServerConnectionOptions, MysqlSessionInfo } from './types.js';
+
+export type { MysqlServerConnectionOptions } from './types.js';
+
+/** Where the connection is in its life; each state accepts exactly one kind of packet. */
+type ConnectionState =
+  | { kind: 'awaiting-response' }
+  | { kind: 'awaiting-clear-password'; response: HandshakeResponse }
+  | { kind: 'authenticating' }
+  | { kind: 'ready'; session: MysqlSessionInfo }
+  | { kind: 'busy'; session: MysqlSessionInfo }
+  | { kind: 'closed' };
+
+const DEFAULT_VERSION = '8.0.36-sluice';
+
+/** A scramble of 20 bytes with no NUL (clients read it as a C string). */
+function scramble(): Buffer {
+  const bytes = randomBytes(20);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = ((bytes[i] as number) % 127) + 1;
+  return bytes;
+}
+
+/**
+ * The server side of one MySQL client connection: handshake, optional TLS upgrade, clear-text
+ * password collection through an AuthSwitchRequest, then commands handed one at a time to the
+ * handler. The password is asked in clear text because the gateway checks a token, not a MySQL
+ * hash; it is therefore accepted only over TLS unless `allowPlaintextAuth` says otherwise.
+ */
+export class MysqlServerConnection {
+  readonly #options: MysqlServerConnectionOptions;
+  readonly #raw: Socket;
+  #stream: Socket;
+  #tls = false;
+  #state: ConnectionState = { kind: 'awaiting-response' };
+  readonly #reader: PacketReader;
+  readonly #writer = new PacketWriter();
+  readonly #handshakeTimer: NodeJS.Timeout;
+  readonly #closed: Promise<void>;
+  #uncorkScheduled = false;
+
+  constructor(socket: Socket, options: MysqlServerConnectionOptions) {
+    this.#options = options;
+    this.#raw = socket;
+    this.#stream = socket;
+    this.#reader = new PacketReader({ maxPacketSize: options.maxHandshakePacketSize ?? 8192 });
+    socket.setNoDelay(true);
+    this.#closed = new Promise((resolve) => socket.once('close', () => resolve()));
+    socket.once('close', () => this.#onClose());
+    socket.on('error', this.#onSocketError);
+    this.#handshakeTimer = setTimeout(() => this.#onHandshakeTimeout(), options.handshakeTimeoutMs ?? 10_000);
+    this.#handshakeTimer.unref();
+    this.#listen(socket);
+    this.#sendHandshake();
+  }
+
+  /** Resolves when the client's socket has closed. */
+  get closed(): Promise<void> {
+    return this.#closed;
+  }
+
+  get state(): ConnectionState['kind'] {
+    return this.#state.kind;
+  }
+
+  close(): void {
+    this.#state = { kind: 'closed' };
+    this.#stream.destroy();
+    this.#raw.destroy();
+  }
+
+  #listen(stream: Socket): void {
+    stream.on('data', this.#onData);
+  }
+
+  readonly #onSocketError = (err: Error): void => {
+    this.#options.onError?.(err);
+  };
+
+  #onClose(): void {
+    this.#state = { kind: 'closed' };
+    clearTimeout(this.#handshakeTimer);
+  }
+
+  #onHandshakeTimeout(): void {
+    if (this.#state.kind === 'ready' || this.#state.kind === 'busy' || this.#state.kind === 'closed') return;
+    this.#options.onError?.(
+      new MysqlProtocolError('ERR_HANDSHAKE_TIMEOUT', 'client did not finish the handshake'),
+    );
+    this.close();
+  }
+
+  #sendHandshake(): void {
+    let capabilities = SERVER_CAPABILITIES;
+    if (this.#options.secureContext) capabilities |= Capability.Ssl;
+    this.#writer.reset(0);
+    this.#write(
+      this.#writer.frame(
+        encodeHandshakeV10({
+          serverVersion: this.#options.serverVersion ?? DEFAULT_VERSION,
+          connectionId: this.#options.connectionId,
+          authPluginData: scramble(),
+          capabilities,
+          authPluginName: NATIVE_PASSWORD_PLUGIN,
+        }),
+      ),
+    );
+  }
+
+  readonly #output: ReplyOutput = {
+    write: (bytes) => this.#write(bytes),
+    drained: () =>
+      new Promise<void>((resolve) => {
+        const stream = this.#stream;
+        const done = (): void => {
+          stream.off('drain', done);
+          stream.off('close', done);
+          resolve();
+        };
+        stream.on('drain', done);
+        stream.on('close', done);
+      }),
+  };
+
+  /** Writes go out together at the end of the tick (one TCP segment for a small result). */
+  #write(bytes: Buffer): boolean {
+    const stream = this.#stream;
+    if (stream.destroyed) return true;
+    if (!this.#uncorkScheduled) {
+      this.#uncorkScheduled = true;
+      stream.cork();
+      process.nextTick(() => {
+        this.#uncorkScheduled = false;
+        stream.uncork();
+      });
+    }
+    return stream.write(bytes);
+  }
+
+  readonly #onData = (chunk: Buffer): void => {
+    try {
+      this.#reader.push(chunk);
+      this.#drainPackets();
+    } catch (err) {
+      this.#fail(err);
+    }
+  };
+
+  /** Handles every complete packet while the connection can take one. */
+  #drainPackets(): void {
+    for (;;) {
+      const kind = this.#state.kind;
+      if (kind === 'busy' || kind === 'authenticating' || kind === 'closed') return;
+      const packet = this.#reader.next();
+      if (packet === undefined) return;
+      this.#handlePacket(packet);
+    }
+  }
+
+  #handlePacket(packet: MysqlPacket): void {
+    const state = this.#state;
+    switch (state.kind) {
+      case 'awaiting-response':
+        return this.#onHandshakeResponse(packet);
+      case 'awaiting-clear-password':
+        return this.#onClearPassword(packet, state.response);
+      case 'ready':
+        return this.#onCommand(packet, state.session);
+      default:
+        return;
+    }
+  }
+
+  #onHandshakeResponse(packet: MysqlPacket): void {
+    const message = decodeHandshakeResponse(packet.payload);
+    if (message.kind === 'ssl-request') {
+      if (!this.#options.secureContext || this.#tls) {
+        throw new MysqlProtocolError('ERR_HANDSHAKE', 'TLS was requested but is not offered here');
+      }
+      this.#upgradeToTls();
+      return;
+    }
+    this.#writer.reset(packet.sequenceId + 1);
+    if (!this.#tls && !this.#options.allowPlaintextAuth) {
+      this.#refuse({
+        errno: ServerErrno.SecureTransportRequired,
+        sqlstate: 'HY000',
+        message: 'Connections using insecure transport are prohibited: connect with TLS (--ssl)',
+      });
+      return;
+    }
+    if (message.authPluginName === CLEAR_PASSWORD_PLUGIN) {
+      // The client chose clear text itself; its auth response is the password.
+      this.#authenticate(message, decodeClearPassword(message.authResponse));
+      return;
+    }
+    this.#state = { kind: 'awaiting-clear-password', response: message };
+    this.#write(this.#writer.frame(encodeAuthSwitchRequest(CLEAR_PASSWORD_PLUGIN)));
+  }
+
+  /**
+   * Hands the socket to TLS. Bytes that arrived after the SSLRequest (clients often send their
+   * ClientHello in the same segment) go back to the socket for TLS to read, never to our packet
+   * reader: plaintext slipped in after the SSLRequest can only break the TLS handshake, it can
+   * never be taken as a command sent under TLS.
+   */
+  #upgradeToTls(): void {
+    const unread = this.#reader.takeUnread();
+    this.#raw.off('data', this.#onData);
+    this.#raw.pause();
+    if (unread.length > 0) this.#raw.unshift(unread);
+    const secure = new TLSSocket(this.#raw, { isServer: true, secureContext: this.#options.secureContext });
+    secure.on('error', this.#onSocketError);
+    this.#stream = secure;
+    this.#tls = true;
+    this.#listen(secure);
+  }
+
+  #onClearPassword(packet: MysqlPacket, response: HandshakeResponse): void {
+    this.#writer.reset(packet.sequenceId + 1);
+    this.#authenticate(response, decodeClearPassword(packet.payload));
+  }
+
+  #authenticate(response: HandshakeResponse, password: string): void {
+    this.#state = { kind: 'authenticating' };
+    const request = {
+      user: response.user,
+      database: response.database,
+      password,
+      tls: this.#tls,
+      remoteAddress: this.#raw.remoteAddress,
+      attributes: response.attributes,
+    };
+    this.#options.authenticate(request).then(
+      (result) => {
+        if (this.#state.kind === 'closed') return;
+        if (!result.ok) {
+          this.#refuse({
+            errno: ServerErrno.AccessDenied,
+            sqlstate: '28000',
+            message: result.message ?? `Access denied for user '${response.user}'`,
+          });
+          return;
+        }
+        clearTimeout(this.#handshakeTimer);
+        this.#reader.maxPacketSize = this.#options.maxPacketSize ?? 16 * 1024 * 1024;
+        this.#state = {
+          kind: 'ready',
+          session: {
+            connectionId: this.#options.connectionId,
+            user: response.user,
+            database: response.database,
+            tls: this.#tls,
+            attributes: response.attributes,
+          },
+        };
+        this.#write(this.#writer.frame(encodeOk()));
+        this.#resume();
+      },
+      (err: unknown) => {
+        this.#options.onError?.(err instanceof Error ? err : new Error(String(err)));
+        this.#refuse({
+          errno: ServerErrno.AccessDenied,
+          sqlstate: '28000',
+          message: 'Authentication failed',
+        });
+      },
+    );
+  }
+
+  /** Answers with an error and closes, for failures during the handshake. */
+  #refuse(fields: ErrFields): void {
+    this.#write(this.#writer.frame(encodeErr(fields)));
+    this.#state = { kind: 'closed' };
+    this.#stream.destroySoon();
+    clearTimeout(this.#handshakeTimer);
+  }
+
+  #onCommand(packet: MysqlPacket, session: MysqlSessionInfo): void {
+    this.#writer.reset(packet.sequenceId + 1);
+    let command;
+    try {
+      command = decodeCommand(packet.payload);
+    } catch (err) {
+      if (!(err instanceof MysqlProtocolError)) throw err;
+      // Framing is intact, so the connection can go on after saying what was wrong.
+      this.#write(this.#writer.frame(encodeErr({ errno: 1835, sqlstate: 'HY000', message: err.message })));
+      return;
+    }
+    switch (command.kind) {
+      case 'quit':
+        this.close();
+        return;
+      case 'ping':
+        this.#write(this.#writer.frame(encodeOk()));
+        return;
+      case 'unsupported':
+        this.#write(
+          this.#writer.frame(
+            encodeErr({
+              errno: ServerErrno.UnknownCommand,
+              sqlstate: '08S01',
+              message: `Unknown command 0x${command.command.toString(16)}`,
+            }),
+          ),
+        );
+        return;
+    }
+    // One command at a time: stop reading until the handler is done, so a client that pipelines
+    // cannot make us buffer without bound.
+    this.#state = { kind: 'busy', session };
+    this.#stream.pause();
+    const reply = new CommandReply(this.#writer, this.#output);
+    this.#options.handler.command(command, reply, session).then(
+      () => {
+        if (!reply.answered) {
+          this.#options.onError?.(new Error(`handler did not answer ${command.kind}`));
+          this.#replyInternalError(reply);
+        }
+        this.#afterCommand(session);
+      },
+      (err: unknown) => {
+        this.#options.onError?.(err instanceof Error ? err : new Error(String(err)));
+        this.#replyInternalError(reply);
+        this.#afterCommand(session);
+      },
+    );
+  }
+
+  /** The handler failed: say so without details (they may hold internals), or close mid-result. */
+  #replyInternalError(reply: CommandReply): void {
+    try {
+      reply.error({ errno: 1105, sqlstate: 'HY000', message: 'Internal error' });
+    } catch {
+      // A result set was half sent; the client cannot be told in-band.
+      this.close();
+    }
+  }
+
+  #afterCommand(session: MysqlSessionInfo): void {
+    if (this.#state.kind !== 'busy') return;
+    this.#state = { kind: 'ready', session };
+    this.#resume();
+  }
+
+  #resume(): void {
+    try {
+      this.#drainPackets();
+    } catch (err) {
+      this.#fail(err);
+      return;
+    }
+    if (this.#state.kind === 'ready') this.#stream.resume();
+  }
+
+  /** A protocol error: tell the client when we still can, then close. */
+  #fail(err: unknown): void {
+    if (this.#state.kind === 'closed') return;
+    if (err instanceof MysqlProtocolError) {
+      const tooLarge = err.code === 'ERR_PACKET_TOO_LARGE';
+      this.#write(
+        this.#writer.frame(
+          encodeErr({
+            errno: tooLarge ? ServerErrno.NetPacketTooLarge : ServerErrno.HandshakeError,
+            sqlstate: '08S01',
+            message: err.message,
+          }),
+        ),
+      );
+      this.#options.onError?.(err);
+    } else {
+      this.#options.onError?.(err instanceof Error ? err : new Error(String(err)));
+    }
+    this.#state = { kind: 'closed' };
+    this.#stream.destroySoon();
+    clearTimeout(this.#handshakeTimer);
+  }
+}

@@ -1,0 +1,94 @@
+import { encodeEof, encodeErr, encodeOk, type ErrFields, type OkFields } from '../codec/responses.js';
+import {
+  encodeColumnCount,
+  encodeColumnDefinition,
+  encodePrepareOk,
+  encodeTextRow,
+  type ColumnDefinition,
+  type TextValue,
+} from '../codec/resultset.js';
+import type { PacketWriter } from '../codec/packet-writer.js';
+import type { MysqlReply, MysqlResultWriter } from './types.js';
+
+/** Where a reply writes: returns false when the socket buffer is full (wait for `drained`). */
+export interface ReplyOutput {
+  write(bytes: Buffer): boolean;
+  drained(): Promise<void>;
+}
+
+type ReplyState = 'pending' | 'streaming' | 'answered';
+
+/** One command's answer, framed with the sequence ids that follow the command packet. */
+export class CommandReply implements MysqlReply {
+  readonly #writer: PacketWriter;
+  readonly #out: ReplyOutput;
+  #state: ReplyState = 'pending';
+
+  constructor(writer: PacketWriter, out: ReplyOutput) {
+    this.#writer = writer;
+    this.#out = out;
+  }
+
+  get answered(): boolean {
+    return this.#state === 'answered';
+  }
+
+  #claim(next: ReplyState): void {
+    if (this.#state !== 'pending') throw new Error('this command was already answered');
+    this.#state = next;
+  }
+
+  ok(fields?: OkFields): void {
+    this.#claim('answered');
+    this.#out.write(this.#writer.frame(encodeOk(fields)));
+  }
+
+  error(fields: ErrFields): void {
+    this.#claim('answered');
+    this.#out.write(this.#writer.frame(encodeErr(fields)));
+  }
+
+  none(): void {
+    this.#claim('answered');
+  }
+
+  prepared(fields: {
+    statementId: number;
+    params: readonly ColumnDefinition[];
+    columns: readonly ColumnDefinition[];
+  }): void {
+    this.#claim('answered');
+    const payloads = [
+      encodePrepareOk({
+        statementId: fields.statementId,
+        columnCount: fields.columns.length,
+        paramCount: fields.params.length,
+      }),
+    ];
+    if (fields.params.length > 0) payloads.push(...fields.params.map(encodeColumnDefinition), encodeEof());
+    if (fields.columns.length > 0) payloads.push(...fields.columns.map(encodeColumnDefinition), encodeEof());
+    this.#out.write(this.#writer.frameAll(payloads));
+  }
+
+  resultSet(columns: readonly ColumnDefinition[]): MysqlResultWriter {
+    this.#claim('streaming');
+    this.#out.write(
+      this.#writer.frameAll([
+        encodeColumnCount(columns.length),
+        ...columns.map(encodeColumnDefinition),
+        encodeEof(),
+      ]),
+    );
+    return {
+      row: (values: readonly TextValue[]) => {
+        if (this.#state !== 'streaming') throw new Error('the result set has ended');
+        return this.#out.write(this.#writer.frame(encodeTextRow(values))) ? undefined : this.#out.drained();
+      },
+      end: (fields) => {
+        if (this.#state !== 'streaming') throw new Error('the result set has ended');
+        this.#state = 'answered';
+        this.#out.write(this.#writer.frame(encodeEof(fields)));
+      },
+    };
+  }
+}

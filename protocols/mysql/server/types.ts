@@ -1,0 +1,74 @@
+import type { SecureContext } from 'node:tls';
+import type { MysqlCommand } from '../codec/commands.js';
+import type { ErrFields, OkFields } from '../codec/responses.js';
+import type { ColumnDefinition, TextValue } from '../codec/resultset.js';
+
+/** What a client presented, for the owner to decide on. The password is clear text. */
+export interface MysqlAuthRequest {
+  user: string;
+  database: string | undefined;
+  password: string;
+  /** Whether the password travelled over TLS. */
+  tls: boolean;
+  remoteAddress: string | undefined;
+  /** Connection attributes the client sent (program name, driver, ...). */
+  attributes: ReadonlyMap<string, string>;
+}
+
+export type MysqlAuthResult = { ok: true } | { ok: false; message?: string };
+
+/** The authenticated session a command belongs to. */
+export interface MysqlSessionInfo {
+  connectionId: number;
+  user: string;
+  database: string | undefined;
+  tls: boolean;
+  attributes: ReadonlyMap<string, string>;
+}
+
+/** Streams the rows of one result set. A promise from `row` means: wait, the client is slow. */
+export interface MysqlResultWriter {
+  row(values: readonly TextValue[]): Promise<void> | undefined;
+  end(fields?: { warnings?: number; status?: number }): void;
+}
+
+/** How a handler answers one command; exactly one of these per command. */
+export interface MysqlReply {
+  ok(fields?: OkFields): void;
+  error(fields: ErrFields): void;
+  /** Sends the column count and definitions; then rows, then `end()`. */
+  resultSet(columns: readonly ColumnDefinition[]): MysqlResultWriter;
+  /** Answers COM_STMT_PREPARE. */
+  prepared(fields: {
+    statementId: number;
+    params: readonly ColumnDefinition[];
+    columns: readonly ColumnDefinition[];
+  }): void;
+  /** For COM_STMT_CLOSE, which has no response. */
+  none(): void;
+  readonly answered: boolean;
+}
+
+export interface MysqlCommandHandler {
+  /** Called for each command after authentication, one at a time, in order. */
+  command(command: MysqlCommand, reply: MysqlReply, session: MysqlSessionInfo): Promise<void>;
+}
+
+export interface MysqlServerConnectionOptions {
+  connectionId: number;
+  /** Offer TLS (CLIENT_SSL) with this context; without it the server offers none. */
+  secureContext?: SecureContext | undefined;
+  /** Accept a clear-text password over a plaintext connection. Off by default: only over TLS. */
+  allowPlaintextAuth?: boolean | undefined;
+  /** Time from accept to authenticated; a client that stalls is disconnected. Default 10 s. */
+  handshakeTimeoutMs?: number | undefined;
+  /** Largest packet during the handshake. Default 8 KiB. */
+  maxHandshakePacketSize?: number | undefined;
+  /** Largest packet after authentication. Default 16 MiB. */
+  maxPacketSize?: number | undefined;
+  serverVersion?: string | undefined;
+  authenticate(request: MysqlAuthRequest): Promise<MysqlAuthResult>;
+  handler: MysqlCommandHandler;
+  /** Errors the connection could not hand to the client (handler failures, socket errors). */
+  onError?: ((err: Error) => void) | undefined;
+}
