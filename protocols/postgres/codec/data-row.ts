@@ -15,6 +15,54 @@ export function dataRowFieldIndex(columns: number): Int32Array {
   return new Int32Array(columns * 2);
 }
 
+/**
+ * Below this many bytes a JS loop beats a native `copy`/`write` call (the call itself costs about
+ * as much as copying a few dozen bytes), and masked fields and runs between them are mostly short.
+ */
+const NATIVE_MIN = 48;
+
+function copyRange(source: Buffer, start: number, end: number, target: Buffer, at: number): number {
+  const n = end - start;
+  if (n >= NATIVE_MIN) return source.copy(target, at, start, end);
+  for (let i = 0; i < n; i++) target[at + i] = source[start + i] as number;
+  return n;
+}
+
+/** UTF-8 length of a string, without a native call for short ASCII text. */
+function textLength(text: string): number {
+  if (text.length >= NATIVE_MIN) return Buffer.byteLength(text, 'utf8');
+  for (let i = 0; i < text.length; i++)
+    if (text.charCodeAt(i) >= 0x80) return Buffer.byteLength(text, 'utf8');
+  return text.length;
+}
+
+/** Writes a string as UTF-8 at `at`; `byteLength` is `textLength(text)`. */
+function writeText(target: Buffer, at: number, text: string, byteLength: number): void {
+  if (byteLength !== text.length || byteLength >= NATIVE_MIN) {
+    target.write(text, at, byteLength, 'utf8');
+    return;
+  }
+  for (let i = 0; i < byteLength; i++) target[at + i] = text.charCodeAt(i);
+}
+
+/** Big-endian int32 at `at`; the caller has checked that 4 bytes are there. */
+function int32At(buf: Buffer, at: number): number {
+  return (
+    ((buf[at] as number) << 24) |
+    ((buf[at + 1] as number) << 16) |
+    ((buf[at + 2] as number) << 8) |
+    (buf[at + 3] as number)
+  );
+}
+
+function putInt32(buf: Buffer, at: number, value: number): number {
+  buf[at] = value >>> 24;
+  buf[at + 1] = value >>> 16;
+  buf[at + 2] = value >>> 8;
+  buf[at + 3] = value;
+  return at + 4;
+}
+
 function malformed(why: string): ProtocolError {
   return new ProtocolError('ERR_PG_MALFORMED', `malformed DataRow message: ${why}`);
 }
@@ -34,7 +82,7 @@ export function readDataRowFields(body: Buffer, fields: Int32Array): number {
   let offset = 2;
   for (let i = 0; i < count; i++) {
     if (offset + 4 > end) throw malformed('field runs past the end');
-    const length = body.readInt32BE(offset);
+    const length = int32At(body, offset);
     offset += 4;
     if (length < -1 || offset + (length > 0 ? length : 0) > end) {
       throw malformed('field runs past the end');
@@ -72,11 +120,11 @@ export function rebuildDataRow(
     const old = fields[2 * i + 1] as number;
     if (old > 0) length -= old;
     if (replacement === null) continue;
-    length += typeof replacement === 'string' ? Buffer.byteLength(replacement, 'utf8') : replacement.length;
+    length += typeof replacement === 'string' ? textLength(replacement) : replacement.length;
   }
   const out = Buffer.allocUnsafe(5 + length);
   out[0] = BackendCode.DataRow;
-  out.writeInt32BE(4 + length, 1);
+  putInt32(out, 1, 4 + length);
   let target = 5;
   let runStart = 0; // start of the bytes of `body` not yet copied (the field count first)
   for (let i = 0; i < count; i++) {
@@ -84,19 +132,20 @@ export function rebuildDataRow(
     if (replacement === undefined) continue;
     const valueOffset = fields[2 * i] as number;
     const old = fields[2 * i + 1] as number;
-    target += body.copy(out, target, runStart, valueOffset - 4);
+    target += copyRange(body, runStart, valueOffset - 4, out, target);
     if (replacement === null) {
-      target = out.writeInt32BE(-1, target);
+      target = putInt32(out, target, -1);
     } else if (typeof replacement === 'string') {
-      const written = out.write(replacement, target + 4, 'utf8');
-      out.writeInt32BE(written, target);
-      target += 4 + written;
+      const n = textLength(replacement);
+      target = putInt32(out, target, n);
+      writeText(out, target, replacement, n);
+      target += n;
     } else {
-      out.writeInt32BE(replacement.length, target);
-      target += 4 + replacement.copy(out, target + 4);
+      target = putInt32(out, target, replacement.length);
+      target += copyRange(replacement, 0, replacement.length, out, target);
     }
     runStart = valueOffset + (old > 0 ? old : 0);
   }
-  body.copy(out, target, runStart);
+  copyRange(body, runStart, body.length, out, target);
   return out;
 }
