@@ -109,7 +109,10 @@ function copyTable(body: Node): Query {
 
 /** INSERT/UPDATE/DELETE ... RETURNING: outputs computed over the target table (and FROM/USING). */
 function lowerReturning(type: string, body: Node): Statement {
-  const returning = list(body.returningList);
+  // PostgreSQL 18 wraps RETURNING in a clause (with OLD/NEW aliases); older trees have a list.
+  const returning = isObject(body.returningClause)
+    ? list(body.returningClause.exprs)
+    : list(body.returningList);
   if (returning.length === 0) return { kind: 'no-data' };
   if (type === 'MergeStmt') return { kind: 'unresolved', reason: 'MERGE ... RETURNING is not modelled' };
   const from: FromItem[] = [lowerFromItem({ RangeVar: body.relation })];
