@@ -49,6 +49,8 @@ export class FrontendReader {
   private phaseNow: FrontendReaderPhase = 'startup';
   /** Body cap per type byte; UNKNOWN for bytes the frontend protocol does not define. */
   private readonly bodyLimits: Int32Array;
+  /** When set, the only type bytes accepted (checked from the header, like the caps). */
+  private allowedTypes: readonly number[] | undefined;
 
   private readonly chunks: Buffer[] = [];
   private chunkIndex = 0;
@@ -81,6 +83,14 @@ export class FrontendReader {
     let n = this.partEnd - this.partStart;
     for (let i = this.chunkIndex; i < this.chunks.length; i++) n += (this.chunks[i] as Buffer).length;
     return n - this.chunkPos;
+  }
+
+  /**
+   * Accept only these message types until called again with undefined. A server waiting for a
+   * password uses it so that an unauthenticated client cannot make it buffer a large Query.
+   */
+  restrictTypes(types: readonly number[] | undefined): void {
+    this.allowedTypes = types;
   }
 
   push(chunk: Buffer): void {
@@ -196,6 +206,12 @@ export class FrontendReader {
     const limit = this.bodyLimits[type] as number;
     if (limit === UNKNOWN) {
       throw new ProtocolError('ERR_PG_UNKNOWN_MESSAGE', `invalid frontend message type ${type}`);
+    }
+    if (this.allowedTypes !== undefined && !this.allowedTypes.includes(type)) {
+      throw new ProtocolError(
+        'ERR_PG_UNEXPECTED_MESSAGE',
+        `unexpected message type '${String.fromCharCode(type)}'`,
+      );
     }
     const length = buf.readInt32BE(pos + 1);
     if (length < 4) throw new ProtocolError('ERR_PG_BAD_LENGTH', `invalid message length ${length}`);

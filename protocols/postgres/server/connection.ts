@@ -31,6 +31,7 @@ export type PgServerState = 'startup' | 'tls-handshake' | 'password' | 'authenti
 const SSL_ACCEPT = Buffer.from('S');
 const SSL_REFUSE = Buffer.from('N');
 const DEFAULT_STARTUP_TIMEOUT = 10_000;
+const PASSWORD_ONLY: readonly number[] = [FrontendCode.AuthenticationResponse];
 /** How long a closing socket may linger before it is destroyed (a peer that never reads). */
 const CLOSE_GRACE = 2_000;
 
@@ -268,11 +269,11 @@ export class PgServerConnection {
       );
     }
     this.stateNow = 'password';
+    this.reader.restrictTypes(PASSWORD_ONLY);
     this.write(authenticationCleartextPassword);
   }
 
   private onPassword(frame: FrontendFrame): Promise<void> {
-    if (frame.type !== FrontendCode.AuthenticationResponse) throw unexpected('expected a password message');
     const password = decodePassword(frame.body);
     const info = this.info as StartupInfo;
     this.stateNow = 'authenticating';
@@ -294,6 +295,7 @@ export class PgServerConnection {
     this.write(backendKeyData(result.backendKey.processId, result.backendKey.secretKey));
     this.write(readyForQuery('I'));
     this.stateNow = 'ready';
+    this.reader.restrictTypes(undefined);
     if (this.startupTimer !== undefined) clearTimeout(this.startupTimer);
     this.startupTimer = undefined;
     this.armIdleTimer(this.options.idleTimeoutMs ?? 0);

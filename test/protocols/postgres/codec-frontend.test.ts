@@ -389,3 +389,17 @@ t.test('a frame with an unknown type cannot be decoded', async (t) => {
     code: 'ERR_PG_UNKNOWN_MESSAGE',
   });
 });
+
+t.test('a restricted reader refuses other message types from the header alone', async (t) => {
+  const reader = typedReader();
+  reader.restrictTypes([0x70]);
+  reader.push(b().str('pw').typed('p'));
+  t.match(decodeFrontendMessage(reader.next() as FrontendFrame), { name: 'AuthenticationResponse' });
+  reader.push(Buffer.from([0x51, 0x00, 0x10, 0x00, 0x00])); // Q announcing 1 MiB
+  t.throws(() => reader.next(), { code: 'ERR_PG_UNEXPECTED_MESSAGE', sqlState: '08P01' });
+  const open = typedReader();
+  open.restrictTypes([0x70]);
+  open.restrictTypes(undefined);
+  open.push(b().str('SELECT 1').typed('Q'));
+  t.match(decodeFrontendMessage(open.next() as FrontendFrame), { name: 'Query' });
+});

@@ -523,3 +523,68 @@ t.test('a slow reader pauses the session until the socket drains, and every row 
   t.equal(result.rowCount, rows);
   t.ok(blocked.length > 0, 'write reported a full socket at least once');
 });
+
+t.test('before authentication only a password message is accepted, refused from its header', async (t) => {
+  const s = await echoServer();
+  t.teardown(() => stop(s));
+  const raw = new RawClient(s.port);
+  raw.socket.write(startupPacket({ user: 'agent' }));
+  await raw.until((r) => r.length >= 9);
+  raw.received = Buffer.alloc(0);
+  raw.socket.write(Buffer.from([0x51, 0x00, 0xa0, 0x00, 0x00])); // Q announcing 10 MiB
+  await raw.closed;
+  t.equal(raw.sqlState(), '08P01');
+  t.equal(s.logins.length, 0);
+  t.match(s.errors[0], { code: 'ERR_PG_PROTOCOL', cause: { code: 'ERR_PG_UNEXPECTED_MESSAGE' } });
+});
+
+t.test('a failed TLS handshake is reported and ends only that session', async (t) => {
+  const s = await echoServer();
+  t.teardown(() => stop(s));
+  const raw = new RawClient(s.port);
+  raw.socket.write(Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]));
+  await raw.until((r) => r.length >= 1);
+  t.equal(raw.received.toString(), 'S');
+  raw.socket.write(Buffer.from('this is not a TLS ClientHello, not at all\r\n'));
+  await raw.closed;
+  t.match(s.errors[0], { code: 'ERR_PG_TLS_HANDSHAKE', sqlState: '08006' });
+  const result = await psql(s.port, 'require', 'SELECT 1');
+  t.equal(result.stdout.trim(), '1', result.stderr);
+});
+
+t.test('startup options the server does not know are declined with NegotiateProtocolVersion', async (t) => {
+  const s = await echoServer();
+  t.teardown(() => stop(s));
+  const raw = new RawClient(s.port);
+  raw.socket.write(startupPacket({ user: 'agent', '_pq_.compression': 'on' }));
+  await raw.until(() => raw.types().length >= 2);
+  t.same(raw.types().slice(0, 2), ['v', 'R']);
+  t.equal(raw.received.readInt32BE(5), 0, 'newest minor version: 0');
+  t.equal(raw.received.toString('latin1', 13, 13 + '_pq_.compression'.length), '_pq_.compression');
+  raw.socket.destroy();
+});
+
+t.test('authenticate may refuse with 28000 and its own message', async (t) => {
+  const s = await echoServer({
+    authenticate: async () => ({ ok: false, sqlState: '28000', message: 'no access to database "orders"' }),
+  });
+  t.teardown(() => stop(s));
+  const result = await psql(s.port, 'disable', 'SELECT 1');
+  t.not(result.code, 0);
+  t.match(result.stderr, /no access to database "orders"/);
+  t.match(s.errors[0], { code: 'ERR_PG_AUTH_FAILED', sqlState: '28000' });
+});
+
+t.test('an authenticate callback that rejects ends the session with XX000', async (t) => {
+  const s = await echoServer({
+    authenticate: async () => {
+      throw new Error('identity provider down');
+    },
+  });
+  t.teardown(() => stop(s));
+  const result = await psql(s.port, 'disable', 'SELECT 1');
+  t.not(result.code, 0);
+  t.match(result.stderr, /internal error in the server/);
+  t.notMatch(result.stderr, /identity provider down/);
+  t.match(s.errors[0], { code: 'ERR_PG_CALLBACK' });
+});
