@@ -156,8 +156,8 @@ export class ApprovalService {
     await this.#expireDue();
     const ids =
       filter.state === 'pending'
-        ? await this.#redis.zrange(this.keys.pending, '0', '-1')
-        : await this.#redis.zrevrange(this.keys.index, 0, -1);
+        ? await this.#r(this.#redis.zrange(this.keys.pending, '0', '-1'))
+        : await this.#r(this.#redis.zrevrange(this.keys.index, 0, -1));
     const out: ApprovalRequest[] = [];
     const gone: string[] = [];
     // Read in pages so a long index costs a few round trips, not one per request.
@@ -165,7 +165,7 @@ export class ApprovalService {
       const page = ids.slice(i, i + 100);
       const pipeline = this.#redis.pipeline();
       for (const id of page) pipeline.hgetall(this.keys.request(id));
-      const replies = (await pipeline.exec()) ?? [];
+      const replies = (await this.#r(pipeline.exec())) ?? [];
       page.forEach((id, j) => {
         const [err, hash] = replies[j] ?? [];
         if (err) throw this.#storeError(err);
@@ -188,8 +188,8 @@ export class ApprovalService {
     }
     // Requests whose keys reached their retention are dropped from the indexes.
     if (gone.length > 0) {
-      await this.#redis.zrem(this.keys.index, ...gone);
-      await this.#redis.zrem(this.keys.pending, ...gone);
+      await this.#r(this.#redis.zrem(this.keys.index, ...gone));
+      await this.#r(this.#redis.zrem(this.keys.pending, ...gone));
     }
     return out;
   }
@@ -255,13 +255,15 @@ export class ApprovalService {
       expiresAt: now + minutes * 60_000,
     };
     const key = this.keys.grants(input.subject, input.issuer, input.target);
-    const pttl = await this.#redis.pttl(key);
+    const pttl = await this.#r(this.#redis.pttl(key));
     const ttl = grant.expiresAt - now;
-    await this.#redis
-      .multi()
-      .zadd(key, grant.expiresAt, JSON.stringify(grant))
-      .pexpire(key, Math.max(ttl, pttl))
-      .exec();
+    await this.#r(
+      this.#redis
+        .multi()
+        .zadd(key, grant.expiresAt, JSON.stringify(grant))
+        .pexpire(key, Math.max(ttl, pttl))
+        .exec(),
+    );
     return grant;
   }
 
@@ -273,7 +275,7 @@ export class ApprovalService {
   ): Promise<ApprovalGrant | undefined> {
     const now = this.#now();
     const key = this.keys.grants(requester.subject, requester.issuer, target);
-    const members = await this.#redis.zrangebyscore(key, `(${now}`, '+inf');
+    const members = await this.#r(this.#redis.zrangebyscore(key, `(${now}`, '+inf'));
     for (const member of members) {
       const grant = decodeGrant(member);
       // Re-check identity and expiry from the grant itself, not only from where it was found.
@@ -411,18 +413,18 @@ export class ApprovalService {
   }
 
   async #expireDue(): Promise<void> {
-    const due = await this.#redis.zrangebyscore(this.keys.pending, '-inf', String(this.#now()));
+    const due = await this.#r(this.#redis.zrangebyscore(this.keys.pending, '-inf', String(this.#now())));
     for (const id of due) {
       const [kind] = await this.#decide(id, 'expired', {}).catch((err: unknown) => {
         if (err instanceof ApprovalError && err.code === 'ERR_APPROVAL_NOT_FOUND') return ['missing'];
         throw err;
       });
-      if (kind === 'missing') await this.#redis.zrem(this.keys.pending, id);
+      if (kind === 'missing') await this.#r(this.#redis.zrem(this.keys.pending, id));
     }
   }
 
   async #read(id: string): Promise<ApprovalRequest | undefined> {
-    const hash = await this.#redis.hgetall(this.keys.request(id));
+    const hash = await this.#r(this.#redis.hgetall(this.keys.request(id)));
     if (Object.keys(hash).length === 0) return undefined;
     return decodeRequest(hash);
   }
@@ -442,6 +444,15 @@ export class ApprovalService {
     }
     if (!Array.isArray(reply)) return [];
     return reply.map(String);
+  }
+
+  /** Every Redis failure surfaces as ERR_APPROVAL_STORE, so callers refuse rather than guess. */
+  async #r<T>(pending: Promise<T>): Promise<T> {
+    try {
+      return await pending;
+    } catch (err) {
+      throw this.#storeError(err);
+    }
   }
 
   #storeError(err: unknown): ApprovalError {

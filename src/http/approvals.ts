@@ -1,0 +1,147 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { ApprovalError } from '../approvals/errors.js';
+import { isRequester, type ApprovalService } from '../approvals/service.js';
+import { REQUEST_STATES, type ApprovalRequestState } from '../approvals/types.js';
+import type { Identity } from '../identity/types.js';
+import { BodyError, readJsonBody } from './body.js';
+import { sendJson } from './respond.js';
+
+export interface ApprovalsHttpDeps {
+  service: ApprovalService;
+  /** The caller, already authenticated by the server from its bearer token. */
+  identity: Identity;
+  logger: Logger;
+}
+
+const MAX_BODY = 16 * 1024;
+/** Request ids are UUIDs; anything else is refused before it reaches a Redis key name. */
+const ID = /^[A-Za-z0-9-]{1,64}$/;
+
+const decisionBody = z.strictObject({
+  reason: z.string().max(2_000).optional(),
+  grantMinutes: z.number().int().positive().optional(),
+});
+
+class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The approvals API under /api/approvals. Returns false when the path is not one of its own, so
+ * the server can go on routing. Every answer is JSON; errors are `{ error, message }`.
+ */
+export async function handleApprovals(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: ApprovalsHttpDeps,
+): Promise<boolean> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const parts = url.pathname.split('/').filter(Boolean);
+  if (parts[0] !== 'api' || parts[1] !== 'approvals') return false;
+  try {
+    await route(req, res, url, parts.slice(2), deps);
+  } catch (err) {
+    if (err instanceof ApprovalError) {
+      sendJson(res, err.status, { error: err.code, message: err.message });
+    } else if (err instanceof BodyError) {
+      sendJson(res, err.status, { error: err.code, message: err.message });
+    } else if (err instanceof HttpProblem) {
+      sendJson(res, err.status, { error: err.code, message: err.message }, err.headers);
+    } else {
+      deps.logger.error({ err, path: url.pathname }, 'approvals API failed');
+      sendJson(res, 500, { error: 'ERR_INTERNAL', message: 'internal error' });
+    }
+  }
+  return true;
+}
+
+async function route(
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  rest: string[],
+  { service, identity, logger }: ApprovalsHttpDeps,
+): Promise<void> {
+  const method = req.method ?? 'GET';
+  const [id, action, ...extra] = rest;
+  if (id === undefined) {
+    allow(method, 'GET');
+    const state = parseState(url.searchParams.get('state'));
+    // Approvers see every request (pending by default); anyone else only their own.
+    const requests = service.isApprover(identity)
+      ? await service.list({ state: state ?? 'pending' })
+      : await service.list({
+          ...(state ? { state } : {}),
+          requester: { subject: identity.subject, issuer: identity.issuer },
+        });
+    sendJson(res, 200, { requests });
+    return;
+  }
+  if (!ID.test(id) || extra.length > 0)
+    throw new HttpProblem(404, 'ERR_NOT_FOUND', `no such path: ${url.pathname}`);
+  if (action === undefined) {
+    allow(method, 'GET');
+    const request = await service.get(id);
+    if (!request) throw new ApprovalError('ERR_APPROVAL_NOT_FOUND', `approval request ${id} does not exist`);
+    if (!isRequester(request.requester, identity) && !service.isApprover(identity)) {
+      throw new ApprovalError(
+        'ERR_APPROVAL_FORBIDDEN',
+        `approval request ${id} can be read only by its requester or an approver`,
+      );
+    }
+    sendJson(res, 200, { request });
+    return;
+  }
+  if (action !== 'approve' && action !== 'deny') {
+    throw new HttpProblem(404, 'ERR_NOT_FOUND', `no such path: ${url.pathname}`);
+  }
+  allow(method, 'POST');
+  const parsed = decisionBody.safeParse((await readJsonBody(req, MAX_BODY)) ?? {});
+  if (!parsed.success) {
+    const problem = parsed.error.issues[0];
+    throw new HttpProblem(
+      400,
+      'ERR_BAD_REQUEST',
+      `body: ${problem?.path.join('.') || '(top level)'}: ${problem?.message ?? 'invalid'} (expected { reason?, grantMinutes? })`,
+    );
+  }
+  const { reason, grantMinutes } = parsed.data;
+  if (action === 'deny') {
+    if (grantMinutes !== undefined) {
+      throw new HttpProblem(400, 'ERR_BAD_REQUEST', 'grantMinutes applies to approve, not deny');
+    }
+    const request = await service.deny(id, identity, reason);
+    logger.info({ requestId: id, by: identity.subject, reason }, 'approval request denied');
+    sendJson(res, 200, { request });
+    return;
+  }
+  const result = await service.approve(
+    id,
+    identity,
+    reason,
+    grantMinutes !== undefined ? { grant: { minutes: grantMinutes } } : {},
+  );
+  logger.info({ requestId: id, by: identity.subject, reason, grantMinutes }, 'approval request approved');
+  sendJson(res, 200, result);
+}
+
+function allow(method: string, expected: string): void {
+  if (method !== expected) {
+    throw new HttpProblem(405, 'ERR_METHOD_NOT_ALLOWED', `use ${expected} here`, { allow: expected });
+  }
+}
+
+function parseState(value: string | null): ApprovalRequestState | undefined {
+  if (value === null || value === '') return undefined;
+  if ((REQUEST_STATES as readonly string[]).includes(value)) return value as ApprovalRequestState;
+  throw new HttpProblem(400, 'ERR_BAD_REQUEST', `state must be one of ${REQUEST_STATES.join(', ')}`);
+}
