@@ -159,12 +159,23 @@ export async function handleTokenExchange(
     );
     return;
   }
-  const issued = await authenticator.issue({
-    subject: identity.subject,
-    groups: identity.groups,
-    ...(request.target === undefined ? {} : { target: request.target }),
-    ttlMs: Math.floor(ttlMs),
-  });
+  let issued;
+  try {
+    issued = await authenticator.issue({
+      subject: identity.subject,
+      groups: identity.groups,
+      ...(request.target === undefined ? {} : { target: request.target }),
+      ttlMs: Math.floor(ttlMs),
+    });
+  } catch (err) {
+    // The IdP's subject or groups do not fit a Sluice token (control characters, too many groups).
+    if (!(err instanceof AuthError)) throw err;
+    sendJson(res, 403, {
+      error: 'forbidden',
+      message: `this identity cannot be given a token: ${err.message}`,
+    });
+    return;
+  }
   const body: TokenExchangeResponse = {
     token: issued.token,
     expiresAt: new Date(issued.expiresAt).toISOString(),

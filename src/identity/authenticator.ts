@@ -88,9 +88,11 @@ export async function createAuthenticator(
     return verifier.verify(token);
   };
 
-  const authenticate = async (token: string, context: AuthContext): Promise<Identity> => {
+  const authenticate = async (presented: string, context: AuthContext): Promise<Identity> => {
     let claimed: JWTPayload = {};
     try {
+      // Whitespace is never part of a JWT; a token read from a file or an env var often ends in a newline.
+      const token = typeof presented === 'string' ? presented.trim() : presented;
       claimed = decodeClaims(token);
       const identity = await verify(token, claimed);
       logger.info(

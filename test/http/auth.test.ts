@@ -207,6 +207,18 @@ t.test('bad request bodies are refused with 400 naming the field', async (t) => 
   t.match(await post(token, JSON.stringify({ target: 'x'.repeat(5000) })), { status: 413 });
 });
 
+t.test('an identity whose subject cannot go into a Sluice token is refused with 403', async (t) => {
+  const { post } = await exchangeServer(t);
+  const token = await idp.sign({
+    iss: idp.issuer,
+    aud: 'sluice',
+    sub: 'ana\u0000admin',
+    groups: ['ai-agents'],
+    exp: seconds(NOW) + 600,
+  });
+  t.match(await post(token, {}), { status: 403, json: { error: 'forbidden', message: /subject/ } });
+});
+
 t.test('only POST is accepted', async (t) => {
   const { post, idpToken } = await exchangeServer(t);
   t.match(await post(await idpToken(['ai-agents']), undefined, 'GET'), {

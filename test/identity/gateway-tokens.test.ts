@@ -25,33 +25,36 @@ async function setup(identity = 'gatewayTokens: {}', baseDir = tempDir(), env: N
   };
 }
 
-t.test('a minted token verifies as a gateway identity with its groups and target', async (t) => {
-  const { auth, log } = await setup();
-  const issued = await auth.issue({ subject: 'ana', groups: ['dba', 'dba', 'analysts'], target: 'orders' });
-  t.equal(issued.expiresAt, NOW + 15 * 60_000, 'the default TTL comes from config');
-  const identity = await auth.authenticate(issued.token, { channel: 'postgres', remote: '127.0.0.1' });
-  t.same(identity, {
-    subject: 'ana',
-    groups: ['dba', 'analysts'],
-    issuer: 'sluice',
-    via: 'gateway',
-    target: 'orders',
-    expiresAt: NOW + 15 * 60_000,
-  });
-  t.match(
-    log.lines.find((l) => l['event'] === 'token.minted'),
-    { subject: 'ana', jti: issued.jti, target: 'orders' },
-  );
-  t.match(
-    log.lines.find((l) => l['event'] === 'auth.success'),
-    { subject: 'ana', via: 'gateway', channel: 'postgres' },
-  );
-  t.notMatch(log.text(), issued.token);
-  const unbound = await auth.authenticate(await auth.mint({ subject: 'bo', groups: [] }), {
-    channel: 'test',
-  });
-  t.equal(unbound.target, undefined, 'a token minted without a target is not bound');
-});
+t.test(
+  'a minted token verifies as a gateway identity with its groups and target, surrounding whitespace ignored',
+  async (t) => {
+    const { auth, log } = await setup();
+    const issued = await auth.issue({ subject: 'ana', groups: ['dba', 'dba', 'analysts'], target: 'orders' });
+    t.equal(issued.expiresAt, NOW + 15 * 60_000, 'the default TTL comes from config');
+    const identity = await auth.authenticate(issued.token, { channel: 'postgres', remote: '127.0.0.1' });
+    t.same(identity, {
+      subject: 'ana',
+      groups: ['dba', 'analysts'],
+      issuer: 'sluice',
+      via: 'gateway',
+      target: 'orders',
+      expiresAt: NOW + 15 * 60_000,
+    });
+    t.match(
+      log.lines.find((l) => l['event'] === 'token.minted'),
+      { subject: 'ana', jti: issued.jti, target: 'orders' },
+    );
+    t.match(
+      log.lines.find((l) => l['event'] === 'auth.success'),
+      { subject: 'ana', via: 'gateway', channel: 'postgres' },
+    );
+    t.notMatch(log.text(), issued.token);
+    const unbound = await auth.authenticate(`${await auth.mint({ subject: 'bo', groups: [] })}\n`, {
+      channel: 'test',
+    });
+    t.equal(unbound.target, undefined, 'a token minted without a target is not bound');
+  },
+);
 
 t.test('the token carries the sluice type, token_use, a jti and the key id', async (t) => {
   const { auth } = await setup();
