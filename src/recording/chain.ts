@@ -14,13 +14,19 @@ export function eventHash(prevHash: string, bodyWithoutHash: string): string {
   return createHash('sha256').update(prevHash).update(bodyWithoutHash).digest('hex');
 }
 
-/** Seals an event: computes its hash and its stored JSON form (canonical, hash included). */
+/** Seals an event: its canonical body (UTF-8, without the hash) and its hash. */
 export function sealEvent(fields: Record<string, unknown> & { prevHash: string }): {
   hash: string;
-  json: string;
+  body: Buffer;
 } {
-  const hash = eventHash(fields.prevHash, canonicalJson(fields));
-  return { hash, json: canonicalJson({ ...fields, hash }) };
+  const body = Buffer.from(canonicalJson(fields), 'utf8');
+  const hash = createHash('sha256').update(fields.prevHash).update(body).digest('hex');
+  return { hash, body };
+}
+
+/** The event as one JSON object, hash included: the body with a leading `"hash"` member. */
+export function storedJson(body: Buffer, hash: string): Buffer {
+  return Buffer.concat([Buffer.from(`{"hash":"${hash}"${body.length > 2 ? ',' : ''}`), body.subarray(1)]);
 }
 
 export type ChainVerdict =

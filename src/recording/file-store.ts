@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { storedJson } from './chain.js';
 import { RecordingError } from './errors.js';
 import { parseEvent } from './parse.js';
 import { matches } from './redis-reader.js';
@@ -62,7 +63,7 @@ export class FileEventStore implements EventStore {
       if (event.seq <= (this.written.get(event.session) ?? 0)) continue;
       let lines = bySession.get(event.session);
       if (lines === undefined) bySession.set(event.session, (lines = []));
-      lines.push(event.json);
+      lines.push(storedJson(event.body, event.hash).toString('utf8'));
       last.set(event.session, event.seq);
       if (event.start !== undefined) index.push({ id: event.session, start: event.start });
       if (event.type === 'session.end') {

@@ -110,7 +110,7 @@ export class RecordingQueue {
 
   enqueue(event: SealedEvent): void {
     this.events.push(event);
-    this.bytes += event.json.length;
+    this.bytes += event.body.length;
     this.enqueuedTotal++;
     if (this.state.kind === 'idle' && !this.closed) {
       this.state = { kind: 'writing' };
@@ -168,7 +168,7 @@ export class RecordingQueue {
   }
 
   private onWritten(batch: SealedEvent[]): void {
-    for (const event of batch) this.bytes -= event.json.length;
+    for (const event of batch) this.bytes -= event.body.length;
     this.head += batch.length;
     this.writtenTotal += batch.length;
     // Compact now and then rather than shift() per event.

@@ -1,6 +1,7 @@
 /**
  * Redis key layout of recordings. `prefix` defaults to `sluice:rec:`; tests use their own.
- * - `<p>events:<session>`       stream, one entry per event, id `<seq>-0`, field `e` = event JSON
+ * - `<p>events:<session>`       stream, one entry per event, id `<seq>-0`, fields `h` = the event's
+ *                               hash and `e` = the canonical event without it (what `h` covers)
  * - `<p>meta:<session>`         hash: subject, groups, issuer, target, channel, dialect, remote,
  *                               startedAt, endedAt, endReason, events (last seq), lastHash
  * - `<p>idx:time`               sorted set of session ids by start time (epoch ms)

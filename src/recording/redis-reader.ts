@@ -51,9 +51,14 @@ export class RedisRecordingReader implements RecordingReader {
     for (;;) {
       const page = await this.redis.xrange(key, start, '+', 'COUNT', PAGE);
       for (const [id, fields] of page) {
-        const at = fields.indexOf('e');
-        const json = at >= 0 ? fields[at + 1] : undefined;
-        yield parseEvent(json ?? '', `${sessionId} ${id}`);
+        const value = (name: string) => {
+          const at = fields.indexOf(name);
+          return at >= 0 && at % 2 === 0 ? fields[at + 1] : undefined;
+        };
+        const event = parseEvent(value('e') ?? '', `${sessionId} ${id}`);
+        const hash = value('h');
+        if (hash !== undefined) event.hash = hash;
+        yield event;
       }
       const last = page[page.length - 1];
       if (last === undefined || page.length < PAGE) return;

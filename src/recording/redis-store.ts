@@ -45,7 +45,7 @@ export class RedisEventStore implements EventStore {
     const last = new Map<string, SealedEvent>();
     for (const event of events) {
       xaddAt.add(pipeline.length);
-      pipeline.xadd(keys.events(event.session), streamId(event.seq), 'e', event.json);
+      pipeline.xadd(keys.events(event.session), streamId(event.seq), 'h', event.hash, 'e', event.body);
       last.set(event.session, event);
       const start = event.start;
       if (start !== undefined) {

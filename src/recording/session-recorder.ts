@@ -1,5 +1,5 @@
 import type { SessionContext } from '../gateway/types.js';
-import { CanonicalText, canonicalRow } from './canonical.js';
+import { CanonicalText, canonicalRows } from './canonical.js';
 import { GENESIS_HASH, sealEvent } from './chain.js';
 import type { EventType, SealedEvent, SessionRecorder, SessionSummaryStart } from './types.js';
 
@@ -24,6 +24,9 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = {
   batchBytes: 512 * 1024,
 };
 
+/** Rows serialized per native call; also how far a batch may overshoot batchBytes. */
+const ROWS_PER_CHUNK = 32;
+
 export const TRUNCATED_CODE = 'RECORDING_TRUNCATED';
 export const GAP_CODE = 'RECORDING_GAP';
 
@@ -31,7 +34,9 @@ interface PendingRows {
   statementId: string;
   /** Index (0-based) of the first row of this batch within its result. */
   offset: number;
+  /** Canonical row texts, each chunk already comma-joined. */
   rows: string[];
+  count: number;
   bytes: number;
 }
 
@@ -119,19 +124,23 @@ export class ChainedSessionRecorder implements SessionRecorder {
     const seen = this.rowsSeen.get(statementId) ?? 0;
     this.rowsSeen.set(statementId, seen + rows.length);
     if (this.rowsTruncated) return;
-    let pending = this.pending;
-    for (let i = 0; i < rows.length; i++) {
+    // Serialize in chunks of a few rows: one native call per chunk, and a batch overshoots
+    // batchBytes by at most one chunk.
+    for (let i = 0; i < rows.length;) {
+      let pending = this.pending;
       if (pending === undefined) {
-        pending = { statementId, offset: seen + i, rows: [], bytes: 0 };
+        pending = { statementId, offset: seen + i, rows: [], count: 0, bytes: 0 };
         this.pending = pending;
       }
-      const text = canonicalRow(rows[i] ?? []);
+      const end = Math.min(rows.length, i + ROWS_PER_CHUNK, i + this.limits.batchRows - pending.count);
+      const text = canonicalRows(rows, i, end);
       pending.rows.push(text);
+      pending.count += end - i;
       pending.bytes += text.length + 1;
-      if (pending.rows.length >= this.limits.batchRows || pending.bytes >= this.limits.batchBytes) {
+      i = end;
+      if (pending.count >= this.limits.batchRows || pending.bytes >= this.limits.batchBytes) {
         this.flushRows();
         if (this.rowsTruncated) return;
-        pending = undefined;
       }
     }
   }
@@ -214,7 +223,7 @@ export class ChainedSessionRecorder implements SessionRecorder {
     start?: SessionSummaryStart,
   ): void {
     const seq = ++this.seq;
-    const { hash, json } = sealEvent({
+    const { hash, body } = sealEvent({
       ...payload,
       seq,
       ts,
@@ -223,7 +232,7 @@ export class ChainedSessionRecorder implements SessionRecorder {
       prevHash: this.prevHash,
     });
     this.prevHash = hash;
-    const sealed: SealedEvent = { session: this.session.id, seq, type, ts, hash, json };
+    const sealed: SealedEvent = { session: this.session.id, seq, type, ts, hash, body };
     if (start !== undefined) sealed.start = start;
     this.sink.enqueue(sealed);
   }

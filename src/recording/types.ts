@@ -91,8 +91,11 @@ export interface SealedEvent {
   type: EventType;
   ts: number;
   hash: string;
-  /** The event as JSON (the stored form). */
-  json: string;
+  /**
+   * UTF-8 of the canonical event without its hash: what the hash covers, and what stores write
+   * (next to the hash), so the event is encoded once. `storedJson()` joins the two.
+   */
+  body: Buffer;
   /** Set on `session.start`: what the listing indexes. */
   start?: SessionSummaryStart;
 }

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { CanonicalText, canonicalJson, canonicalRow } from '../../src/recording/canonical.js';
-import { GENESIS_HASH, eventHash, sealEvent, verifyChain } from '../../src/recording/chain.js';
+import { GENESIS_HASH, eventHash, sealEvent, storedJson, verifyChain } from '../../src/recording/chain.js';
 import type { RecordingEvent } from '../../src/recording/types.js';
 import { createHash } from 'node:crypto';
 
@@ -50,7 +50,8 @@ t.test(
   'an event hash is sha256 over prevHash followed by the canonical event without its hash',
   async (t) => {
     const fields = { seq: 1, ts: 5, session: 's', type: 'session.start', prevHash: GENESIS_HASH };
-    const { hash, json } = sealEvent(fields);
+    const { hash, body } = sealEvent(fields);
+    const json = storedJson(body, hash).toString();
     const expected = createHash('sha256')
       .update(
         GENESIS_HASH +
@@ -70,7 +71,8 @@ function chain(session: string, n: number): RecordingEvent[] {
   let prevHash = GENESIS_HASH;
   for (let seq = 1; seq <= n; seq++) {
     const type = seq === 1 ? 'session.start' : 'statement';
-    const { json, hash } = sealEvent({ seq, ts: seq, session, type, sql: `select ${seq}`, prevHash });
+    const { body, hash } = sealEvent({ seq, ts: seq, session, type, sql: `select ${seq}`, prevHash });
+    const json = storedJson(body, hash).toString();
     events.push(JSON.parse(json) as RecordingEvent);
     prevHash = hash;
   }
@@ -124,4 +126,8 @@ t.test('verify names the first broken event for each kind of tampering', async (
     seq: 3,
     reason: /last hash differs/,
   });
+});
+
+t.test('the stored form of an event with no other members is still one JSON object', async (t) => {
+  t.equal(storedJson(Buffer.from('{}'), 'ab').toString(), '{"hash":"ab"}');
 });

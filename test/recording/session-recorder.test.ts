@@ -1,5 +1,5 @@
 import t from 'tap';
-import { verifyChain } from '../../src/recording/chain.js';
+import { storedJson, verifyChain } from '../../src/recording/chain.js';
 import { DEFAULT_QUEUE_OPTIONS } from '../../src/recording/queue.js';
 import { ChainedRecorder } from '../../src/recording/recorder.js';
 import { DEFAULT_SESSION_LIMITS } from '../../src/recording/session-recorder.js';
@@ -40,7 +40,8 @@ function setup(
     },
     logger,
   );
-  const parsed = (): RecordingEvent[] => store.events.map((e) => JSON.parse(e.json) as RecordingEvent);
+  const parsed = (): RecordingEvent[] =>
+    store.events.map((e) => JSON.parse(storedJson(e.body, e.hash).toString()) as RecordingEvent);
   return { store, recorder, lines, parsed };
 }
 
@@ -141,10 +142,7 @@ t.test('rows are copied on arrival, so a caller reusing its arrays cannot alter 
 t.test('a batch is sealed once it reaches batchBytes', async (t) => {
   const { recorder, parsed } = setup({ batchRows: 1000, batchBytes: 100 });
   const rec = recorder.startSession({ session: sessionContext() });
-  rec.onRows(
-    'q1',
-    Array.from({ length: 10 }, () => ['x'.repeat(40)]),
-  );
+  for (let i = 0; i < 10; i++) rec.onRows('q1', [['x'.repeat(40)]]);
   rec.onRows('q1', []);
   rec.onResultEnd({ statementId: 'q1', rowCount: 10, truncated: false, command: 'SELECT 10', durationMs: 1 });
   await recorder.flush();
@@ -154,6 +152,20 @@ t.test('a batch is sealed once it reaches batchBytes', async (t) => {
     batches.reduce((n, e) => n + (e.rows as unknown[]).length, 0),
     10,
   );
+});
+
+t.test('one large onRows call overshoots batchBytes by at most one 32-row chunk', async (t) => {
+  const { recorder, parsed } = setup({ batchRows: 1000, batchBytes: 100 });
+  const rec = recorder.startSession({ session: sessionContext() });
+  rec.onRows(
+    'q1',
+    Array.from({ length: 100 }, (_, i) => [i, 'x'.repeat(40)]),
+  );
+  await recorder.flush();
+  const sizes = parsed()
+    .filter((e) => e.type === 'result.rows')
+    .map((e) => (e.rows as unknown[]).length);
+  t.same(sizes, [32, 32, 32, 4]);
 });
 
 t.test('rows of a new statement start a new batch', async (t) => {
