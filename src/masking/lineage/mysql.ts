@@ -150,11 +150,10 @@ function lowerFromItem(n: unknown): FromItem {
   if (isObject(n.expr) && isObject(n.expr.ast)) {
     return { kind: 'subquery', query: lowerQueryNode(n.expr), alias, columnAliases: undefined };
   }
+  if (n.type === 'dual')
+    return { kind: 'subquery', query: { kind: 'values', rows: [] }, alias, columnAliases: undefined };
   const table = ident(n.table);
   if (table !== undefined && n.type === undefined) {
-    if (table.toLowerCase() === 'dual' && !n.db) {
-      return { kind: 'subquery', query: { kind: 'values', rows: [] }, alias, columnAliases: undefined };
-    }
     return {
       kind: 'relation',
       schema: ident(n.db) ?? undefined,
