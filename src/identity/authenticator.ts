@@ -83,7 +83,8 @@ export async function createAuthenticator(
     if (iss === gatewayIssuer) return gatewayTokens.verify(token);
     const verifier = iss === undefined ? undefined : issuers.get(iss);
     if (verifier === undefined) {
-      throw new AuthError('ERR_TOKEN_ISSUER', `issuer ${JSON.stringify(iss)} is not configured`);
+      const shown = typeof iss === 'string' ? JSON.stringify(loggable(iss)) : `of type ${typeof iss}`;
+      throw new AuthError('ERR_TOKEN_ISSUER', `issuer ${shown} is not configured`);
     }
     return verifier.verify(token);
   };

@@ -138,6 +138,10 @@ t.test('an unknown issuer and a wrong audience are refused', async (t) => {
     reason: /not configured/,
   });
   await refused(t, auth, await idp.sign(claims({ aud: 'another-service' })), 'ERR_TOKEN_AUDIENCE');
+  const noIss = await refused(t, auth, await idp.sign(claims({ iss: undefined })), 'ERR_TOKEN_ISSUER');
+  t.match(noIss.message, /issuer of type undefined/);
+  const long = await refused(t, auth, await idp.sign(claims({ iss: 'x'.repeat(5000) })), 'ERR_TOKEN_ISSUER');
+  t.ok(long.message.length < 400, 'a huge claimed issuer is cut short in the reason');
 });
 
 t.test('a token signed with a key the IdP does not publish is refused as an unknown key', async (t) => {
