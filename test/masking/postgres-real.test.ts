@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import type { ResultColumn } from '../../src/gateway/types.js';
 import { createPostgresCatalog } from '../../src/masking/catalog-postgres.js';
 import { LineageMasking } from '../../src/masking/stage.js';
@@ -88,7 +88,7 @@ async function run(sql: string) {
   };
 }
 
-function assertSafe(t: Tap.Test, out: Awaited<ReturnType<typeof run>>, sql: string) {
+function assertSafe(t: Test, out: Awaited<ReturnType<typeof run>>, sql: string) {
   const text = JSON.stringify(out.masked);
   for (const s of secrets) t.notOk(text.includes(s), `${sql}: ${s} does not appear`);
   out.kinds.forEach((kind, i) => {
@@ -98,11 +98,6 @@ function assertSafe(t: Tap.Test, out: Awaited<ReturnType<typeof run>>, sql: stri
     const masked = out.masked.filter((_, n) => !String(out.direct[n]?.[i]).includes('4111')).map((r) => r[i]);
     t.same(masked, direct, `${sql}: column ${i} without a rule is identical`);
   });
-}
-
-type Tap = typeof t;
-declare namespace Tap {
-  type Test = typeof t;
 }
 
 for (const sql of [
