@@ -364,7 +364,7 @@ export class PgConnection {
         ) {
           this.#sessionChanged = true;
         }
-        return phase.run.message(msg);
+        return phase.run.message(msg, frame);
       default:
         if (msg.name === 'error') {
           // An error while idle is the server ending the session (FATAL, e.g. admin shutdown).

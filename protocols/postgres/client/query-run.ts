@@ -41,7 +41,8 @@ export interface PgQueryResult {
  * (which is then cancelled on the server) with that error.
  */
 export interface PgResultHandler {
-  columns?(fields: PgField[]): void | Promise<void>;
+  /** `frame` is the RowDescription message as received, for a caller that forwards it as is. */
+  columns?(fields: PgField[], frame: Buffer): void | Promise<void>;
   /** Text mode: field values as text, null for NULL. */
   row?(values: (string | null)[]): void | Promise<void>;
   /**
@@ -107,12 +108,12 @@ export class QueryRun {
     return this.#deliver(() => this.#handler.row?.(values));
   }
 
-  message(msg: BackendMessage): void | Promise<void> {
+  message(msg: BackendMessage, frame: Buffer): void | Promise<void> {
     switch (msg.name) {
       case 'rowDescription': {
         if (!this.delivering) return undefined;
         const fields = (msg as unknown as { fields: RawField[] }).fields.map(toField);
-        return this.#deliver(() => this.#handler.columns?.(fields));
+        return this.#deliver(() => this.#handler.columns?.(fields, frame));
       }
       case 'commandComplete': {
         const tag = (msg as unknown as { text: string }).text;

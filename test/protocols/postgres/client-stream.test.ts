@@ -75,14 +75,16 @@ t.test('raw mode hands whole DataRow messages, undecoded, that stay valid after 
   const conn = await connect();
   t.teardown(() => conn.close());
   const frames: Buffer[] = [];
+  let description: Buffer | undefined;
   const result = await conn.query(
     "SELECT g, 'v' || g AS s, NULL::text AS n FROM generate_series(1, 3000) g",
-    { rawRow: (frame) => void frames.push(frame) },
+    { columns: (_fields, frame) => void (description = frame), rawRow: (frame) => void frames.push(frame) },
     { mode: 'raw' },
   );
   t.equal(result.rowCount, 3000);
   t.equal(frames.length, 3000);
   t.equal(frames[0]?.[0], 0x44, 'starts with the D type byte');
+  t.equal(description?.[0], 0x54, 'the RowDescription comes as received too (T)');
   const first = dataRowFields(frames[0] as Buffer);
   t.same(
     first.map((f) => (f === null ? null : f.toString())),
