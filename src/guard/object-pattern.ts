@@ -12,9 +12,10 @@ export interface ObjectPatterns {
   /** For deny/review rules: the statement names at least one matching object (or may). */
   touchesAny(objects: readonly string[]): boolean;
   /**
-   * For allow rules: every relation (or function, for function patterns) the statement names is
-   * matched, and there is at least one. An allow rule about some tables must not allow a
-   * statement that also reaches others.
+   * For allow rules: every relation the statement names is matched by a relation pattern (when
+   * the rule has any), every function by a function pattern (when it has any), and at least one
+   * object was matched. An allow rule about some tables must not allow a statement that also
+   * reaches others; a rule naming only tables does not constrain functions, and vice versa.
    */
   coversAll(objects: readonly string[]): boolean;
 }
@@ -77,9 +78,8 @@ export function compileObjectPatterns(globs: readonly string[]): ObjectPatterns 
       for (const group of [relations, functions]) {
         if (group.length === 0) continue;
         const own = objects.filter((o) => (group === functions) === isFunction(o));
-        if (own.length === 0) return false;
         if (!own.every((o) => group.some((p) => matches(p, o, false)))) return false;
-        seen = true;
+        if (own.length > 0) seen = true;
       }
       return seen;
     },

@@ -3,7 +3,7 @@ import type { Effect } from '../../src/config/schema.js';
 import type { DecisionAction, Dialect } from '../../src/gateway/types.js';
 import { createStatementAnalyzer } from '../../src/guard/analyzer.js';
 import { compileStatementPolicy } from '../../src/guard/policy.js';
-import { testPolicies } from './policies.js';
+import { testPolicies } from './fixtures/policies.js';
 
 /**
  * [dialect, SQL, decision under the read-only policy, decision under the read-write policy,

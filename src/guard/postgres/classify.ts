@@ -34,7 +34,10 @@ function classifyStatement(text: string, stmt: Node, ctx: PgClassifyContext): Cl
   const facts = new StatementFacts();
   // A query returns rows even when it reads no table (VALUES, SELECT 1).
   if (key === 'SelectStmt') facts.add('read');
-  visit(stmt, facts, ctx);
+  // A top-level EXECUTE is resolved by the analyzer against the session's prepared statements;
+  // only its arguments are classified here.
+  if (key === 'ExecuteStmt') visit(body.params, facts, ctx);
+  else visit(stmt, facts, ctx);
   const command = commandTag(key, body);
   const summary = facts.summary(text, command);
   if (key === 'PrepareStmt' && typeof body.name === 'string') {
@@ -229,8 +232,15 @@ const HANDLERS = new Map<string, Handler>([
     },
   ],
   ['PrepareStmt', (body, facts, ctx) => visit(body.query, facts, ctx)],
-  // What EXECUTE runs is the prepared body, resolved by the analyzer from the session's registry.
-  ['ExecuteStmt', (body, facts, ctx) => visit(body.params, facts, ctx)],
+  // EXECUTE inside another statement (EXPLAIN ANALYZE EXECUTE p, CREATE TABLE t AS EXECUTE p)
+  // runs a prepared body this walk cannot see: unknown, so denied.
+  [
+    'ExecuteStmt',
+    (body, facts, ctx) => {
+      facts.add('unknown');
+      visit(body.params, facts, ctx);
+    },
+  ],
   ['CreateTableAsStmt', walkChildren(['ddl', 'write'])],
   [
     'ViewStmt',

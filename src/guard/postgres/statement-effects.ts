@@ -41,6 +41,9 @@ export const FIXED_EFFECTS: Readonly<Record<string, readonly Effect[]>> = {
   SecLabelStmt: ['ddl'],
   RuleStmt: ['ddl'],
   AlterTableMoveAllStmt: ['ddl', 'admin'],
+  ReplicaIdentityStmt: ['ddl'],
+  // RETURN of a SQL-standard function body (only inside CREATE FUNCTION).
+  ReturnStmt: ['procedural'],
   CreateForeignTableStmt: ['ddl'],
   CreateFdwStmt: ['ddl', 'admin'],
   AlterFdwStmt: ['ddl', 'admin'],

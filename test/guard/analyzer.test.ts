@@ -1,0 +1,292 @@
+import t from 'tap';
+import type { Effect } from '../../src/config/schema.js';
+import { createStatementAnalyzer, type Analysis } from '../../src/guard/analyzer.js';
+import { PreparedStatements } from '../../src/guard/prepared.js';
+
+function effectsOf(analysis: Analysis): Effect[][] {
+  if (!analysis.ok) throw new Error(`expected an analysis, got ${analysis.error}`);
+  return analysis.statements.map((s) => s.effects);
+}
+
+t.test('a Postgres syntax error is a failed analysis with the message and position', async (t) => {
+  const a = await createStatementAnalyzer().analyze('SELECT 1;\nSELEC 2', 'postgres');
+  t.equal(a.ok, false);
+  if (!a.ok) {
+    t.equal(a.code, 'ERR_GUARD_PARSE');
+    t.match(a.error, /syntax error at or near "SELEC" \(at character 11\)/);
+  }
+});
+
+t.test('a MySQL syntax error is a failed analysis with the position', async (t) => {
+  const a = await createStatementAnalyzer().analyze('SELECT FROM WHERE', 'mysql');
+  t.equal(a.ok, false);
+  if (!a.ok) {
+    t.equal(a.code, 'ERR_GUARD_PARSE');
+    t.match(a.error, /at character \d+/);
+  }
+});
+
+t.test('MySQL versioned and ambiguous comments are refused with their own codes', async (t) => {
+  const analyzer = createStatementAnalyzer();
+  const versioned = await analyzer.analyze("SELECT 'x' /*M!100000 , 1 */", 'mysql');
+  t.same(versioned.ok ? undefined : versioned.code, 'ERR_GUARD_VERSIONED_COMMENT');
+  const ambiguous = await analyzer.analyze('SELECT 1 --1', 'mysql');
+  t.same(ambiguous.ok ? undefined : ambiguous.code, 'ERR_GUARD_AMBIGUOUS_COMMENT');
+  // `-- ` followed by a space, a tab or the end of the text is a real comment.
+  t.ok((await analyzer.analyze('SELECT 1 --\tx', 'mysql')).ok);
+  t.ok((await analyzer.analyze('SELECT 1 --', 'mysql')).ok);
+  // Inside strings and identifiers `--x` is data.
+  t.ok((await analyzer.analyze("SELECT '--x', `a--b` FROM t", 'mysql')).ok);
+});
+
+t.test('each statement carries its own text, also after non-ASCII characters', async (t) => {
+  const pg = await createStatementAnalyzer().analyze(
+    "SELECT 'héllo';  UPDATE t SET a = 'ü' WHERE id = 1 ;SELECT 3",
+    'postgres',
+  );
+  t.same(pg.ok ? pg.statements.map((s) => s.text) : [], [
+    "SELECT 'héllo'",
+    "UPDATE t SET a = 'ü' WHERE id = 1",
+    'SELECT 3',
+  ]);
+  const my = await createStatementAnalyzer().analyze(
+    "SELECT 'a;b' ; # note\n DELETE FROM t WHERE id = 1;",
+    'mysql',
+  );
+  t.same(my.ok ? my.statements.map((s) => s.text) : [], [
+    "SELECT 'a;b'",
+    '# note\n DELETE FROM t WHERE id = 1',
+  ]);
+});
+
+t.test('parsed is libpg-query output for Postgres and an AST array for MySQL', async (t) => {
+  const analyzer = createStatementAnalyzer();
+  const pg = await analyzer.analyze('SELECT a FROM t; SELECT 2', 'postgres');
+  t.ok(pg.ok);
+  if (pg.ok) {
+    const parsed = pg.parsed as { version: number; stmts: { stmt: Record<string, unknown> }[] };
+    t.type(parsed.version, 'number');
+    t.equal(parsed.stmts.length, 2);
+    t.ok(parsed.stmts[0]?.stmt.SelectStmt);
+  }
+  const my = await analyzer.analyze('SELECT a FROM t; KILL 3', 'mysql');
+  t.ok(my.ok);
+  if (my.ok) {
+    const parsed = my.parsed as ({ type: string } | null)[];
+    t.equal(parsed.length, 2);
+    t.equal(parsed[0]?.type, 'select');
+    t.equal(parsed[1], null, 'a statement classified by its keywords has no AST');
+  }
+});
+
+t.test('analyses are cached by dialect and text, in a bounded LRU', async (t) => {
+  const analyzer = createStatementAnalyzer({ cacheSize: 2 });
+  const first = await analyzer.analyze('SELECT 1', 'postgres');
+  t.equal(await analyzer.analyze('SELECT 1', 'postgres'), first, 'a repeated text is served from the cache');
+  t.not(await analyzer.analyze('SELECT 1', 'mysql'), first, 'the dialect is part of the key');
+  await analyzer.analyze('SELECT 2', 'postgres');
+  await analyzer.analyze('SELECT 3', 'postgres');
+  t.not(await analyzer.analyze('SELECT 1', 'postgres'), first, 'the least recently used entry was evicted');
+  const uncached = createStatementAnalyzer({ cacheSize: 0 });
+  t.not(await uncached.analyze('SELECT 1', 'postgres'), await uncached.analyze('SELECT 1', 'postgres'));
+});
+
+t.test('side-effect functions are found anywhere in the tree and the list is configurable', async (t) => {
+  const analyzer = createStatementAnalyzer({
+    sideEffectFunctions: {
+      postgres: { audit_log: ['write'], nextval: [] },
+      mysql: { SEND_MAIL: ['program'] },
+    },
+  });
+  t.same(
+    effectsOf(await analyzer.analyze('SELECT * FROM t WHERE x = (SELECT audit.audit_log(1))', 'postgres')),
+    [['read', 'write']],
+  );
+  t.same(effectsOf(await analyzer.analyze("SELECT nextval('s')", 'postgres')), [['read']], 'declared pure');
+  t.same(
+    effectsOf(await analyzer.analyze("SELECT pg_read_file('x')", 'postgres')),
+    [['read', 'file']],
+    'defaults stay',
+  );
+  t.same(effectsOf(await analyzer.analyze("SELECT send_mail('x')", 'mysql')), [['read', 'program']]);
+  const a = await analyzer.analyze(
+    'SELECT lower(name), count(*) FROM public.customers GROUP BY 1',
+    'postgres',
+  );
+  t.same(a.ok ? a.statements[0]?.objects : [], ['lower()', 'count()', 'public.customers']);
+});
+
+t.test('EXECUTE counts as the prepared body: same text, session registry, or unknown', async (t) => {
+  const analyzer = createStatementAnalyzer();
+  t.same(effectsOf(await analyzer.analyze('PREPARE d AS DELETE FROM t; EXECUTE d', 'postgres')), [
+    ['delete'],
+    ['delete'],
+  ]);
+  t.same(effectsOf(await analyzer.analyze('EXECUTE d', 'postgres')), [['unknown']], 'nobody prepared d');
+
+  const session = new PreparedStatements();
+  session.register('d', {
+    text: 'DELETE FROM t',
+    command: 'DELETE',
+    effects: ['delete'],
+    objects: ['t'],
+    unbounded: true,
+  });
+  const executed = await analyzer.analyze('EXECUTE d', 'postgres', session);
+  t.ok(executed.ok);
+  if (executed.ok) {
+    t.same(executed.statements[0], {
+      text: 'EXECUTE d',
+      command: 'EXECUTE',
+      effects: ['delete'],
+      objects: ['t'],
+      unbounded: true,
+    });
+  }
+  t.same(
+    effectsOf(await analyzer.analyze('EXECUTE d(pg_cancel_backend(1))', 'postgres', session)),
+    [['delete', 'admin']],
+    'the arguments count too',
+  );
+  t.same(effectsOf(await analyzer.analyze('DEALLOCATE d; EXECUTE d', 'postgres', session)), [
+    ['session'],
+    ['unknown'],
+  ]);
+  t.same(effectsOf(await analyzer.analyze('DEALLOCATE ALL; EXECUTE d', 'postgres', session)), [
+    ['session'],
+    ['unknown'],
+  ]);
+  t.same(
+    effectsOf(await analyzer.analyze('EXPLAIN ANALYZE EXECUTE d', 'postgres', session)),
+    [['read', 'unknown']],
+    'an EXECUTE run inside another statement cannot be resolved',
+  );
+  t.same(
+    effectsOf(await analyzer.analyze('EXPLAIN EXECUTE d', 'postgres', session)),
+    [['read']],
+    'plain EXPLAIN runs nothing',
+  );
+});
+
+t.test('PREPARE and DEALLOCATE are reported as changes for the session registry', async (t) => {
+  const analyzer = createStatementAnalyzer();
+  const a = await analyzer.analyze('PREPARE q AS SELECT 1; DEALLOCATE q; DEALLOCATE ALL', 'postgres');
+  t.same(a.ok ? a.preparedChanges?.map((c) => c.kind) : [], ['prepare', 'deallocate', 'deallocate-all']);
+  const session = new PreparedStatements();
+  session.apply([
+    {
+      kind: 'prepare',
+      name: 'q',
+      body: { text: 'x', command: 'SELECT', effects: ['read'], objects: [], unbounded: false },
+    },
+  ]);
+  t.equal(session.size, 1);
+  session.apply([{ kind: 'deallocate', name: 'q' }]);
+  t.equal(session.size, 0);
+  const none = await analyzer.analyze('SELECT 1', 'postgres');
+  t.equal(none.ok ? none.preparedChanges : 'failed', undefined);
+});
+
+t.test('MySQL prepared statements: string bodies are analysed and names are case-insensitive', async (t) => {
+  const analyzer = createStatementAnalyzer();
+  t.same(
+    effectsOf(
+      await analyzer.analyze("PREPARE S FROM 'DELETE FROM t WHERE id = ?'; EXECUTE s USING @id", 'mysql'),
+    ),
+    [['delete'], ['delete']],
+  );
+  t.same(effectsOf(await analyzer.analyze('PREPARE `x` FROM "SELECT \'it\'\'s\', \\"q\\""', 'mysql')), [
+    ['read'],
+  ]);
+  t.same(effectsOf(await analyzer.analyze("PREPARE x FROM 'SELECT 1; DROP TABLE t'", 'mysql')), [
+    ['unknown'],
+  ]);
+  t.same(effectsOf(await analyzer.analyze("PREPARE x FROM 'NOT SQL AT ALL'", 'mysql')), [['unknown']]);
+  const session = new PreparedStatements();
+  session.registerAnalysis('s', await analyzer.analyze('UPDATE t SET a = 1', 'mysql'));
+  const executed = await analyzer.analyze('EXECUTE S', 'mysql', session);
+  t.same(executed.ok ? executed.statements[0]?.effects : [], ['write']);
+  t.same(effectsOf(await analyzer.analyze('DEALLOCATE PREPARE s; EXECUTE s', 'mysql', session)), [
+    ['session'],
+    ['unknown'],
+  ]);
+});
+
+t.test('a wire-prepared statement that did not analyse executes as unknown', async (t) => {
+  const analyzer = createStatementAnalyzer();
+  const session = new PreparedStatements();
+  session.registerAnalysis('bad', await analyzer.analyze('SELEC', 'postgres'));
+  session.registerAnalysis('two', await analyzer.analyze('SELECT 1; DELETE FROM t WHERE id = 2', 'postgres'));
+  t.same(effectsOf(await analyzer.analyze('EXECUTE bad', 'postgres', session)), [['unknown']]);
+  t.same(effectsOf(await analyzer.analyze('EXECUTE two', 'postgres', session)), [['read', 'delete']]);
+  t.equal(session.get('two')?.command, 'SELECT; DELETE');
+});
+
+t.test('DO bodies are parsed: embedded statements, assignments, dynamic SQL', async (t) => {
+  const analyzer = createStatementAnalyzer();
+  const cases: [string, Effect[], boolean?][] = [
+    ['DO $$ BEGIN UPDATE t SET a = 1 WHERE id = 1; END $$', ['write', 'procedural'], false],
+    [
+      "DO $$ DECLARE r record; BEGIN FOR r IN EXECUTE 'SELECT 1' LOOP NULL; END LOOP; END $$",
+      ['read', 'procedural'],
+    ],
+    ["DO $$ DECLARE c refcursor; BEGIN OPEN c FOR EXECUTE 'SELECT 1'; END $$", ['read', 'procedural']],
+    ["DO $$ DECLARE x int; BEGIN x = nextval('s'); END $$", ['read', 'write', 'procedural']],
+    ["DO $$ BEGIN IF pg_read_file('x') IS NULL THEN RETURN; END IF; END $$", ['read', 'file', 'procedural']],
+    ["DO $x$ BEGIN PERFORM '$sluice$'; END $x$", ['read', 'procedural']],
+    ['DO $$ BEGIN this is not plpgsql; END $$', ['procedural', 'unknown']],
+  ];
+  for (const [sql, effects, unbounded] of cases) {
+    const a = await analyzer.analyze(sql, 'postgres');
+    t.same(effectsOf(a)[0], effects, sql);
+    if (unbounded !== undefined && a.ok) t.equal(a.statements[0]?.unbounded, unbounded, `${sql} unbounded`);
+  }
+});
+
+t.test('statement types the classifier does not know are unknown, nested ones too', async (t) => {
+  const analyzer = createStatementAnalyzer();
+  t.same(effectsOf(await analyzer.analyze('ALTER TABLE t REPLICA IDENTITY FULL', 'postgres')), [['ddl']]);
+  t.same(effectsOf(await analyzer.analyze('CREATE TABLE t2 AS EXECUTE p', 'postgres')), [
+    ['write', 'ddl', 'unknown'],
+  ]);
+  t.same(effectsOf(await analyzer.analyze("DO LANGUAGE plperlu 'system(1)'", 'postgres')), [
+    ['procedural', 'unknown'],
+  ]);
+});
+
+t.test('commands are named as the server tags them', async (t) => {
+  const analyzer = createStatementAnalyzer();
+  const sql =
+    'BEGIN; SELECT 1 INTO x; GRANT a TO b; REVOKE a FROM b; VACUUM; ANALYZE; MOVE c; FETCH c; CREATE PROCEDURE p() LANGUAGE sql AS $$ SELECT 1 $$; ' +
+    'CREATE MATERIALIZED VIEW m AS SELECT 1; DROP VIEW v; DROP FUNCTION f(int); DROP SCHEMA s; RESET x; ALTER TABLE t ADD c int; ROLLBACK';
+  const a = await analyzer.analyze(sql, 'postgres');
+  t.same(a.ok ? a.statements.map((s) => s.command) : [], [
+    'BEGIN',
+    'SELECT INTO',
+    'GRANT',
+    'REVOKE',
+    'VACUUM',
+    'ANALYZE',
+    'MOVE',
+    'FETCH',
+    'CREATE PROCEDURE',
+    'CREATE MATERIALIZED VIEW',
+    'DROP VIEW',
+    'DROP FUNCTION',
+    'DROP SCHEMA',
+    'RESET',
+    'ALTER TABLE',
+    'ROLLBACK',
+  ]);
+  t.same(a.ok ? a.statements[11]?.objects : [], ['f()']);
+  t.same(a.ok ? a.statements[12]?.objects : [], ['s']);
+});
+
+t.test('a classifier failure is refused, not passed', async (t) => {
+  const analyzer = createStatementAnalyzer({
+    sideEffectFunctions: { postgres: { broken: 5 as unknown as Effect[] } },
+  });
+  const a = await analyzer.analyze('SELECT broken()', 'postgres');
+  t.equal(a.ok, false);
+  if (!a.ok) t.equal(a.code, 'ERR_GUARD_INTERNAL');
+});
