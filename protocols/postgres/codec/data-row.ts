@@ -5,9 +5,13 @@ import { ProtocolError } from './errors.js';
  * DataRow field access for masking, the hot path: locate fields without copying, and rebuild a
  * row where only some fields change with one allocation.
  *
+ * A row is given as `source` with its body (the bytes after the length field) in [start, end):
+ * by default the whole of `source`, but a forwarding loop can pass the received chunk and the
+ * body's bounds, and create no view per row.
+ *
  * A field index is an Int32Array of [valueOffset, valueLength] pairs, one pair per column.
- * `valueOffset` is relative to the DataRow body (the bytes after the length field) and points just
- * past the field's own 4-byte length; `valueLength` is -1 for SQL NULL.
+ * `valueOffset` is an index into `source` just past the field's own 4-byte length;
+ * `valueLength` is -1 for SQL NULL.
  */
 
 /** A reusable field index for rows of `columns` columns (size it from the RowDescription). */
@@ -63,33 +67,40 @@ function putInt32(buf: Buffer, at: number, value: number): number {
   return at + 4;
 }
 
+function fieldSize(length: number): number {
+  return length > 0 ? length : 0;
+}
+
 function malformed(why: string): ProtocolError {
   return new ProtocolError('ERR_PG_MALFORMED', `malformed DataRow message: ${why}`);
 }
 
 /**
- * Fills `fields` with the [offset, length] pair of each field of a DataRow body and returns the
- * field count. A row with more fields than the index holds disagrees with its RowDescription and
- * is refused like any other malformed row.
+ * Fills `fields` with the [offset, length] pair of each field of the DataRow body in
+ * `source[start, end)` and returns the field count. A row with more fields than the index holds
+ * disagrees with its RowDescription and is refused like any other malformed row.
  */
-export function readDataRowFields(body: Buffer, fields: Int32Array): number {
-  const end = body.length;
-  if (end < 2) throw malformed('no field count');
-  const count = body.readInt16BE(0);
-  if (count < 0) throw malformed('negative field count');
-  if (count * 2 > fields.length)
+export function readDataRowFields(
+  source: Buffer,
+  fields: Int32Array,
+  start = 0,
+  end: number = source.length,
+): number {
+  if (start < 0 || end > source.length || end - start < 2) throw malformed('no field count');
+  const count = ((source[start] as number) << 8) | (source[start + 1] as number);
+  if (count > 0x7fff) throw malformed('negative field count');
+  if (count * 2 > fields.length) {
     throw malformed(`${count} fields, the row description has ${fields.length / 2}`);
-  let offset = 2;
+  }
+  let offset = start + 2;
   for (let i = 0; i < count; i++) {
     if (offset + 4 > end) throw malformed('field runs past the end');
-    const length = int32At(body, offset);
+    const length = int32At(source, offset);
     offset += 4;
-    if (length < -1 || offset + (length > 0 ? length : 0) > end) {
-      throw malformed('field runs past the end');
-    }
+    if (length < -1 || offset + fieldSize(length) > end) throw malformed('field runs past the end');
     fields[2 * i] = offset;
     fields[2 * i + 1] = length;
-    if (length > 0) offset += length;
+    offset += fieldSize(length);
   }
   if (offset !== end) throw malformed('trailing bytes');
   return count;
@@ -102,37 +113,54 @@ export function readDataRowFields(body: Buffer, fields: Int32Array): number {
 export type FieldReplacement = Buffer | string | null | undefined;
 
 /**
- * A complete DataRow message (type byte and length included) equal to the row in `body` except for
- * the fields that `replacements` sets. `fields` and `count` come from `readDataRowFields` on the same
- * body. The output length is computed first, the message is allocated once, and each run of kept
- * fields is copied with a single `copy`.
+ * Size in bytes of the DataRow message (type byte and length included) that `writeRebuiltDataRow`
+ * produces for these replacements: what to reserve in an output buffer.
  */
-export function rebuildDataRow(
-  body: Buffer,
+export function rebuiltDataRowLength(
+  source: Buffer,
   fields: Int32Array,
   count: number,
   replacements: readonly FieldReplacement[],
-): Buffer {
-  let length = body.length;
+  start = 0,
+  end: number = source.length,
+): number {
+  let length = 5 + end - start;
   for (let i = 0; i < count; i++) {
     const replacement = replacements[i];
     if (replacement === undefined) continue;
-    const old = fields[2 * i + 1] as number;
-    if (old > 0) length -= old;
+    length -= fieldSize(fields[2 * i + 1] as number);
     if (replacement === null) continue;
     length += typeof replacement === 'string' ? textLength(replacement) : replacement.length;
   }
-  const out = Buffer.allocUnsafe(5 + length);
-  out[0] = BackendCode.DataRow;
-  putInt32(out, 1, 4 + length);
-  let target = 5;
-  let runStart = 0; // start of the bytes of `body` not yet copied (the field count first)
+  return length;
+}
+
+/**
+ * Writes at `at` in `out` a complete DataRow message equal to the row in `source[start, end)` except
+ * for the fields that `replacements` sets, and returns the offset after it. `fields` and `count`
+ * come from `readDataRowFields` on the same row; `length` from `rebuiltDataRowLength` (the caller
+ * reserved that much). Runs of kept fields are copied at once; nothing is allocated.
+ */
+export function writeRebuiltDataRow(
+  out: Buffer,
+  at: number,
+  length: number,
+  source: Buffer,
+  fields: Int32Array,
+  count: number,
+  replacements: readonly FieldReplacement[],
+  start = 0,
+  end: number = source.length,
+): number {
+  out[at] = BackendCode.DataRow;
+  putInt32(out, at + 1, length - 1);
+  let target = at + 5;
+  let runStart = start; // the first byte of the row not yet copied (the field count first)
   for (let i = 0; i < count; i++) {
     const replacement = replacements[i];
     if (replacement === undefined) continue;
     const valueOffset = fields[2 * i] as number;
-    const old = fields[2 * i + 1] as number;
-    target += copyRange(body, runStart, valueOffset - 4, out, target);
+    target += copyRange(source, runStart, valueOffset - 4, out, target);
     if (replacement === null) {
       target = putInt32(out, target, -1);
     } else if (typeof replacement === 'string') {
@@ -144,8 +172,25 @@ export function rebuildDataRow(
       target = putInt32(out, target, replacement.length);
       target += copyRange(replacement, 0, replacement.length, out, target);
     }
-    runStart = valueOffset + (old > 0 ? old : 0);
+    runStart = valueOffset + fieldSize(fields[2 * i + 1] as number);
   }
-  copyRange(body, runStart, body.length, out, target);
+  return target + copyRange(source, runStart, end, out, target);
+}
+
+/**
+ * A new DataRow message equal to the row in `source[start, end)` except for the fields that
+ * `replacements` sets: the length is computed first and the message allocated once.
+ */
+export function rebuildDataRow(
+  source: Buffer,
+  fields: Int32Array,
+  count: number,
+  replacements: readonly FieldReplacement[],
+  start = 0,
+  end: number = source.length,
+): Buffer {
+  const length = rebuiltDataRowLength(source, fields, count, replacements, start, end);
+  const out = Buffer.allocUnsafe(length);
+  writeRebuiltDataRow(out, 0, length, source, fields, count, replacements, start, end);
   return out;
 }

@@ -60,5 +60,11 @@ export {
   rowDescription,
 } from './backend-writer.js';
 export type { FieldDescription, NoticeFields, Severity, TransactionStatus } from './backend-writer.js';
-export { dataRowFieldIndex, readDataRowFields, rebuildDataRow } from './data-row.js';
+export {
+  dataRowFieldIndex,
+  readDataRowFields,
+  rebuildDataRow,
+  rebuiltDataRowLength,
+  writeRebuiltDataRow,
+} from './data-row.js';
 export type { FieldReplacement } from './data-row.js';

@@ -4,6 +4,8 @@ import {
   dataRowFieldIndex,
   readDataRowFields,
   rebuildDataRow,
+  rebuiltDataRowLength,
+  writeRebuiltDataRow,
 } from '../../../protocols/postgres/codec/index.js';
 import type { FieldReplacement } from '../../../protocols/postgres/codec/index.js';
 
@@ -93,4 +95,57 @@ t.test('a malformed DataRow gives a typed error', async (t) => {
   ];
   for (const body of bad)
     t.throws(() => readDataRowFields(body, fields), { code: 'ERR_PG_MALFORMED', sqlState: '08P01' });
+});
+
+t.test('rows rebuilt into one reserved output buffer equal rows rebuilt one by one', async (t) => {
+  const rows = [row(['1', 'a@x.io', null]), row(['2', 'bb@y.io', 'z']), row(['3', '', 'ë'])];
+  const fields = dataRowFieldIndex(3);
+  const replacements: FieldReplacement[] = [undefined, '***', 'masked'];
+  const lengths = rows.map(({ body }) =>
+    rebuiltDataRowLength(body, fields, readDataRowFields(body, fields), replacements),
+  );
+  const out = Buffer.alloc(lengths.reduce((a, b) => a + b, 0) + 3);
+  let at = 3; // not at the start, as in a shared output buffer
+  for (const [i, { body }] of rows.entries()) {
+    const count = readDataRowFields(body, fields);
+    const end = writeRebuiltDataRow(out, at, lengths[i] as number, body, fields, count, replacements);
+    t.equal(end - at, lengths[i]);
+    at = end;
+  }
+  t.equal(at, out.length);
+  t.same(
+    out.subarray(3),
+    Buffer.concat(
+      [row(['1', '***', 'masked']), row(['2', '***', 'masked']), row(['3', '***', 'masked'])].map(
+        (r) => r.message,
+      ),
+    ),
+  );
+});
+
+t.test('long values and long runs take the native copy path and stay exact', async (t) => {
+  const long = 'x'.repeat(200);
+  const { body } = row([long, 'é'.repeat(60), long, 'short']);
+  const fields = dataRowFieldIndex(4);
+  const count = readDataRowFields(body, fields);
+  const replacement = 'ü'.repeat(100);
+  t.same(
+    rebuildDataRow(body, fields, count, [undefined, replacement, undefined, Buffer.from(long)]),
+    row([long, replacement, long, long]).message,
+  );
+});
+
+t.test('a row can be read and rebuilt in place inside a larger chunk, without a view per row', async (t) => {
+  const first = row(['1', 'a@x.io']).message;
+  const second = row(['2', null]).message;
+  const chunk = Buffer.concat([first, second]);
+  const fields = dataRowFieldIndex(2);
+  const start = first.length + 5;
+  const count = readDataRowFields(chunk, fields, start, chunk.length);
+  t.equal(count, 2);
+  t.equal(chunk.toString('utf8', fields[0], (fields[0] as number) + (fields[1] as number)), '2');
+  t.equal(fields[3], -1);
+  t.same(rebuildDataRow(chunk, fields, count, ['9'], start, chunk.length), row(['9', null]).message);
+  t.throws(() => readDataRowFields(chunk, fields, start, chunk.length + 1), { code: 'ERR_PG_MALFORMED' });
+  t.throws(() => readDataRowFields(chunk, fields, 5, chunk.length), { code: 'ERR_PG_MALFORMED' });
 });
