@@ -188,6 +188,11 @@ export class PgConnection {
     if (options.signal?.aborted) {
       return Promise.reject(new PgClientError('ERR_PG_QUERY_CANCELLED', 'query aborted before it was sent'));
     }
+    if (sql.includes('\0')) {
+      // The wire carries the text as a C string: the server would run only what precedes the NUL,
+      // which is not the text a guard looked at.
+      return Promise.reject(new PgClientError('ERR_PG_INVALID_TEXT', 'statement text contains a NUL byte'));
+    }
     let payload: Buffer;
     try {
       payload = options.params === undefined ? serialize.query(sql) : extendedQuery(sql, options.params);
@@ -337,6 +342,14 @@ export class PgConnection {
           parameterName: string;
           parameterValue: string;
         };
+        if (parameterName === 'client_encoding' && parameterValue !== 'UTF8') {
+          // Text values are decoded as UTF-8; a statement that switches the encoding would have
+          // every later value misread, so the connection ends instead.
+          throw new PgClientError(
+            'ERR_PG_PROTOCOL',
+            `client_encoding changed to ${parameterValue}; only UTF8 is supported`,
+          );
+        }
         this.#parameters.set(parameterName, parameterValue);
         return undefined;
       }
@@ -391,7 +404,6 @@ export class PgConnection {
       phase.settle();
       return;
     }
-    if (msg.name === ('negotiateProtocolVersion' as string)) return;
     throw new PgClientError('ERR_PG_PROTOCOL', `unexpected ${msg.name} during startup`);
   }
 
@@ -419,6 +431,14 @@ export class PgConnection {
       decoded = msg;
     });
     if (decoded === undefined) throw new PgClientError('ERR_PG_PROTOCOL', 'incomplete backend message');
+    // pg-protocol reports a message type it does not know as an 'error' without fields; a real
+    // ErrorResponse always has a severity.
+    if (decoded.name === 'error' && (decoded as unknown as { severity?: string }).severity === undefined) {
+      throw new PgClientError(
+        'ERR_PG_PROTOCOL',
+        `unknown backend message type '${String.fromCharCode(frame[0] ?? 0)}'`,
+      );
+    }
     return decoded;
   }
 

@@ -82,6 +82,8 @@ export type PgClientErrorCode =
   | 'ERR_PG_QUERY_CANCELLED'
   /** A query parameter has no text form. */
   | 'ERR_PG_PARAMETER'
+  /** The statement text contains a NUL byte, which the protocol cannot carry. */
+  | 'ERR_PG_INVALID_TEXT'
   /** The pool was closed. */
   | 'ERR_PG_POOL_CLOSED';
 

@@ -264,6 +264,7 @@ function clientCode(err: PgClientError): PostgresEngineErrorCode {
     case 'ERR_PG_POOL_CLOSED':
       return 'ERR_TARGET_CLOSED';
     case 'ERR_PG_PARAMETER':
+    case 'ERR_PG_INVALID_TEXT':
       return 'ERR_TARGET_QUERY';
     default:
       return 'ERR_TARGET_PROTOCOL';

@@ -208,3 +208,16 @@ t.test('a message with an impossible length is a protocol error', async (t) => {
   }).catch((e: unknown) => e);
   t.equal((err as PgClientError).code, 'ERR_PG_PROTOCOL');
 });
+
+t.test('a message type the client does not know is a protocol error, not a server error', async (t) => {
+  const port = await fakeServer(t, () => Buffer.from([0x7e, 0, 0, 0, 4]));
+  const err = await PgConnection.connect({
+    host: '127.0.0.1',
+    port,
+    user: 'x',
+    database: 'x',
+    tls: 'disable',
+  }).catch((e: unknown) => e);
+  t.equal((err as PgClientError).code, 'ERR_PG_PROTOCOL');
+  t.match((err as Error).message, /unknown backend message/);
+});

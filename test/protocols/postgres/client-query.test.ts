@@ -235,3 +235,30 @@ t.test('a server-side termination fails the running query with the server error'
   t.equal(err.code, '57P01');
   t.equal(conn.state, 'closed');
 });
+
+t.test('a statement containing a NUL byte is refused before it is sent', async (t) => {
+  const conn = await connect();
+  t.teardown(() => conn.close());
+  const err = (await conn.query('SELECT 1\0; DROP TABLE x', {}).catch((e: unknown) => e)) as PgClientError;
+  t.equal(err.code, 'ERR_PG_INVALID_TEXT');
+  t.equal(conn.reusable, true);
+});
+
+t.test('switching client_encoding away from UTF8 ends the connection', async (t) => {
+  const conn = await connect();
+  const err = (await conn
+    .query("SET client_encoding = 'LATIN1'", {})
+    .catch((e: unknown) => e)) as PgClientError;
+  t.equal(err.code, 'ERR_PG_PROTOCOL');
+  t.equal(conn.state, 'closed');
+});
+
+t.test('a parameter without a text form fails the query before anything is sent', async (t) => {
+  const conn = await connect();
+  t.teardown(() => conn.close());
+  const err = (await conn
+    .query('SELECT $1', {}, { params: [() => 1] })
+    .catch((e: unknown) => e)) as PgClientError;
+  t.equal(err.code, 'ERR_PG_PARAMETER');
+  t.equal(conn.state, 'idle');
+});
