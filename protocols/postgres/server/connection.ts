@@ -155,7 +155,7 @@ export class PgServerConnection {
         const frame = this.reader.next();
         if (frame === undefined) break;
         const pending = this.dispatch(frame);
-        if (pending !== undefined) this.await(pending);
+        if (pending !== undefined) this.waitFor(pending);
       }
     } catch (error) {
       this.fail(
@@ -171,7 +171,8 @@ export class PgServerConnection {
     this.updateFlow();
   }
 
-  private await(pending: Promise<void>): void {
+  /** Holds further messages (and reading) until `pending` settles. */
+  private waitFor(pending: Promise<void>): void {
     this.busy = true;
     pending.then(
       () => {

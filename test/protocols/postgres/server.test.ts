@@ -588,3 +588,25 @@ t.test('an authenticate callback that rejects ends the session with XX000', asyn
   t.notMatch(result.stderr, /identity provider down/);
   t.match(s.errors[0], { code: 'ERR_PG_CALLBACK' });
 });
+
+t.test('a second SSLRequest inside TLS is a protocol violation', async (t) => {
+  const { connect: tlsConnect } = await import('node:tls');
+  const s = await echoServer();
+  t.teardown(() => stop(s));
+  const raw = connect(s.port, '127.0.0.1');
+  raw.write(Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]));
+  await new Promise<void>((resolve) => raw.once('data', () => resolve()));
+  const secure = tlsConnect({ socket: raw, rejectUnauthorized: false });
+  await new Promise<void>((resolve) => secure.once('secureConnect', () => resolve()));
+  let received = Buffer.alloc(0);
+  secure.on('data', (chunk: Buffer) => (received = Buffer.concat([received, chunk])));
+  secure.on('error', () => {});
+  secure.write(Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]));
+  await new Promise<void>((resolve) => secure.once('close', () => resolve()));
+  t.equal(String.fromCharCode(received[0] as number), 'E');
+  t.match(s.errors[0], {
+    code: 'ERR_PG_PROTOCOL',
+    sqlState: '08P01',
+    message: /SSLRequest on an encrypted connection/,
+  });
+});
