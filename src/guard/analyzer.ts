@@ -132,11 +132,27 @@ class CachedStatementAnalyzer implements StatementAnalyzer {
         );
       }
     }
-    const analysis: Analysis = { ok: true, statements: classified.map((c) => c.summary), parsed };
+    // Analyses are cached and handed to every caller: freeze what the policy decides on, so that
+    // no caller can change the verdict of the next session by editing a shared summary.
+    for (const c of classified) {
+      freezeSummary(c.summary);
+      if (c.prepare) freezeSummary(c.prepare.body);
+    }
+    const analysis: Analysis = {
+      ok: true,
+      statements: Object.freeze(classified.map((c) => c.summary)) as StatementSummary[],
+      parsed,
+    };
     if (changes.length > 0) analysis.preparedChanges = changes;
     const hasExecute = classified.some((c) => c.execute !== undefined);
     return hasExecute ? { analysis, classified } : { analysis };
   }
+}
+
+function freezeSummary(summary: StatementSummary): void {
+  Object.freeze(summary.effects);
+  Object.freeze(summary.objects);
+  Object.freeze(summary);
 }
 
 /**

@@ -290,3 +290,31 @@ t.test('a classifier failure is refused, not passed', async (t) => {
   t.equal(a.ok, false);
   if (!a.ok) t.equal(a.code, 'ERR_GUARD_INTERNAL');
 });
+
+t.test('cached summaries cannot be edited by a caller', async (t) => {
+  const analyzer = createStatementAnalyzer();
+  const a = await analyzer.analyze('SELECT * FROM t', 'postgres');
+  if (!a.ok) throw new Error('expected an analysis');
+  t.throws(() => (a.statements[0]?.effects as string[]).push('write'));
+  t.throws(() => a.statements.pop());
+  const again = await analyzer.analyze('SELECT * FROM t', 'postgres');
+  t.same(again.ok ? again.statements[0]?.effects : [], ['read']);
+});
+
+t.test(
+  'MySQL statements classified by keywords still report side-effect functions and hidden queries',
+  async (t) => {
+    const analyzer = createStatementAnalyzer();
+    t.same(effectsOf(await analyzer.analyze("SET ROLE (SELECT LOAD_FILE('/x'))", 'mysql')), [
+      ['session', 'file', 'unknown'],
+    ]);
+    t.same(
+      effectsOf(await analyzer.analyze('CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO SELECT SLEEP(1)', 'mysql')),
+      [['ddl', 'admin', 'procedural']],
+    );
+    t.same(
+      effectsOf(await analyzer.analyze('CREATE TABLE t2 (a INT) IGNORE SELECT a FROM t FOR SHARE', 'mysql')),
+      [['ddl', 'unknown']],
+    );
+  },
+);

@@ -16,7 +16,7 @@ const NESTED_STATEMENTS = new Set(['select', 'insert', 'replace', 'update', 'del
  * ANSI_QUOTES and NO_BACKSLASH_ESCAPES change how the server splits strings, which would let a
  * text mean one thing to the guard and another to the server.
  */
-const PRESENTATION_VARIABLES = new Set(['time_zone', 'lc_time_names']);
+const PRESENTATION_VARIABLES = new Set(['time_zone', 'lc_time_names', 'character_set_results']);
 
 function asNode(value: unknown): Node | undefined {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Node) : undefined;

@@ -222,9 +222,28 @@ export class MySqlStatements {
       if (!pattern.test(upper)) continue;
       const facts = new StatementFacts();
       facts.addAll(effects);
+      this.#unparsedParts(upper, command, facts);
       return { summary: facts.summary(text, command) };
     }
     return undefined;
+  }
+
+  /**
+   * A statement classified by its keywords was not parsed, so what sits inside it is not known.
+   * Side-effect functions named anywhere in it still count; a query or an expression inside a
+   * SET or a schema change makes it `unknown` rather than let its keyword speak for it.
+   */
+  #unparsedParts(upper: string, command: string, facts: StatementFacts): void {
+    for (const [name, effects] of this.#ctx.functions) {
+      if (
+        upper.includes(name.toUpperCase()) &&
+        new RegExp(`\\b${name.replace(/[^\w$]/g, '\\$&')}\\s*\\(`, 'i').test(upper)
+      )
+        facts.addAll(effects);
+    }
+    if ((command === 'SET' && upper.includes('(')) || (command === 'DDL' && /\bSELECT\b/.test(upper))) {
+      facts.add('unknown');
+    }
   }
 }
 
