@@ -13,6 +13,9 @@ import { pino } from 'pino';
 import { parseConfigText } from '../src/config/load.js';
 import { createRecorder } from '../src/recording/create.js';
 import { NullRecorder } from '../src/recording/null-recorder.js';
+import { ChainedRecorder } from '../src/recording/recorder.js';
+import { DEFAULT_QUEUE_OPTIONS } from '../src/recording/queue.js';
+import { DEFAULT_SESSION_LIMITS } from '../src/recording/session-recorder.js';
 import type { Recorder } from '../src/recording/types.js';
 import type { SessionContext } from '../src/gateway/types.js';
 import { machineLine, printTable } from './machine.js';
@@ -107,16 +110,28 @@ recording: { store: redis, redis: { url: "${REDIS_URL}" }, retention: 1h }
   const logger = pino({ level: 'warn' });
   const on = createRecorder(config, logger, { prefix });
   const off = new NullRecorder();
+  // Sealing without a store: what recording costs this process before any I/O.
+  const sealOnly = new ChainedRecorder(
+    { append: async () => {}, health: () => ({ ok: true }), onReachable: () => {}, close: async () => {} },
+    {
+      queue: { ...DEFAULT_QUEUE_OPTIONS, policy: 'refuse' },
+      session: DEFAULT_SESSION_LIMITS,
+      closeTimeoutMs: 1_000,
+    },
+    logger,
+  );
   const admin = new Redis(REDIS_URL, { protocol: 2 });
   try {
     await run(client, off); // warm-up: JIT, connection, Postgres cache
     await run(client, on);
     const results = {
       off: [] as { streamMs: number; durableMs: number }[],
+      seal: [] as { streamMs: number; durableMs: number }[],
       on: [] as { streamMs: number; durableMs: number }[],
     };
     for (let round = 0; round < ROUNDS; round++) {
       results.off.push(await run(client, off));
+      results.seal.push(await run(client, sealOnly));
       results.on.push(await run(client, on));
     }
     const best = (xs: { streamMs: number; durableMs: number }[], key: 'streamMs' | 'durableMs') =>
@@ -124,6 +139,7 @@ recording: { store: redis, redis: { url: "${REDIS_URL}" }, retention: 1h }
     const offMs = best(results.off, 'streamMs');
     const onMs = best(results.on, 'streamMs');
     const onDurable = best(results.on, 'durableMs');
+    const sealMs = best(results.seal, 'streamMs');
     const rate = (ms: number) => Math.round(ROWS / (ms / 1000));
     const stats = on.stats();
     let streamBytes = 0;
@@ -140,6 +156,7 @@ recording: { store: redis, redis: { url: "${REDIS_URL}" }, retention: 1h }
       ['scenario', 'stream ms', 'rows/s', 'ratio vs off', 'until stored ms'],
       [
         ['recording off (NullRecorder)', offMs.toFixed(0), rate(offMs), '1.00', '-'],
+        ['sealing only (store discards)', sealMs.toFixed(0), rate(sealMs), (offMs / sealMs).toFixed(2), '-'],
         [
           'recording on (Redis Streams)',
           onMs.toFixed(0),

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson } from './canonical.js';
+import { CanonicalText, canonicalJson } from './canonical.js';
 import type { RecordingEvent } from './types.js';
 
 /** The prevHash of a session's first event. */
@@ -14,12 +14,32 @@ export function eventHash(prevHash: string, bodyWithoutHash: string): string {
   return createHash('sha256').update(prevHash).update(bodyWithoutHash).digest('hex');
 }
 
-/** Seals an event: its canonical body (UTF-8, without the hash) and its hash. */
-export function sealEvent(fields: Record<string, unknown> & { prevHash: string }): {
+/** Marks where spliced bytes go; JSON output escapes NUL, so it cannot occur in canonical text. */
+const SPLICE = '\u0000splice\u0000';
+
+/**
+ * Seals an event: its canonical body (UTF-8, without the hash) and its hash. `splice` adds one
+ * member whose value is already canonical JSON bytes (a batch of rows), without decoding it.
+ */
+export function sealEvent(
+  fields: Record<string, unknown> & { prevHash: string },
+  splice?: { key: string; bytes: Buffer },
+): {
   hash: string;
   body: Buffer;
 } {
-  const body = Buffer.from(canonicalJson(fields), 'utf8');
+  let body: Buffer;
+  if (splice === undefined) {
+    body = Buffer.from(canonicalJson(fields), 'utf8');
+  } else {
+    const text = canonicalJson({ ...fields, [splice.key]: new CanonicalText(SPLICE) });
+    const at = text.indexOf(SPLICE);
+    body = Buffer.concat([
+      Buffer.from(text.slice(0, at), 'utf8'),
+      splice.bytes,
+      Buffer.from(text.slice(at + SPLICE.length), 'utf8'),
+    ]);
+  }
   const hash = createHash('sha256').update(fields.prevHash).update(body).digest('hex');
   return { hash, body };
 }

@@ -1,6 +1,7 @@
 import type { SessionContext } from '../gateway/types.js';
-import { CanonicalText, canonicalRows } from './canonical.js';
+import { canonicalRows } from './canonical.js';
 import { GENESIS_HASH, sealEvent } from './chain.js';
+import { RowBatch } from './row-batch.js';
 import type { EventType, SealedEvent, SessionRecorder, SessionSummaryStart } from './types.js';
 
 /** Where a session recorder puts sealed events (the queue). */
@@ -30,16 +31,6 @@ const ROWS_PER_CHUNK = 32;
 export const TRUNCATED_CODE = 'RECORDING_TRUNCATED';
 export const GAP_CODE = 'RECORDING_GAP';
 
-interface PendingRows {
-  statementId: string;
-  /** Index (0-based) of the first row of this batch within its result. */
-  offset: number;
-  /** Canonical row texts, each chunk already comma-joined. */
-  rows: string[];
-  count: number;
-  bytes: number;
-}
-
 /**
  * Records one session as a hash chain. Each event is sealed (numbered, hashed, serialized) the
  * moment it happens and handed to the queue; rows are serialized on arrival, so a caller that
@@ -48,7 +39,7 @@ interface PendingRows {
 export class ChainedSessionRecorder implements SessionRecorder {
   private seq = 0;
   private prevHash = GENESIS_HASH;
-  private pending: PendingRows | undefined;
+  private pending: RowBatch | undefined;
   /** Rows seen per statement so far, so each batch says where it starts. */
   private rowsSeen = new Map<string, number>();
   private rowsTruncated = false;
@@ -129,14 +120,11 @@ export class ChainedSessionRecorder implements SessionRecorder {
     for (let i = 0; i < rows.length;) {
       let pending = this.pending;
       if (pending === undefined) {
-        pending = { statementId, offset: seen + i, rows: [], count: 0, bytes: 0 };
+        pending = new RowBatch(statementId, seen + i, this.limits.batchBytes + 64 * 1024);
         this.pending = pending;
       }
       const end = Math.min(rows.length, i + ROWS_PER_CHUNK, i + this.limits.batchRows - pending.count);
-      const text = canonicalRows(rows, i, end);
-      pending.rows.push(text);
-      pending.count += end - i;
-      pending.bytes += text.length + 1;
+      pending.append(canonicalRows(rows, i, end), end - i);
       i = end;
       if (pending.count >= this.limits.batchRows || pending.bytes >= this.limits.batchBytes) {
         this.flushRows();
@@ -186,14 +174,11 @@ export class ChainedSessionRecorder implements SessionRecorder {
       });
       return;
     }
-    this.emit('result.rows', {
-      statementId: pending.statementId,
-      offset: pending.offset,
-      rows: new CanonicalText(`[${pending.rows.join(',')}]`),
-    });
+    this.emit('result.rows', { statementId: pending.statementId, offset: pending.offset }, pending.close());
   }
 
-  private emit(type: EventType, payload: Record<string, unknown>): void {
+  /** `rows`: the canonical bytes of a `rows` member, spliced into the event as they are. */
+  private emit(type: EventType, payload: Record<string, unknown>, rows?: Buffer): void {
     if (this.ended) return;
     if (!this.sink.accepting()) {
       this.dropped++;
@@ -213,7 +198,7 @@ export class ChainedSessionRecorder implements SessionRecorder {
         this.clock(),
       );
     }
-    this.seal(type, payload, this.clock());
+    this.seal(type, payload, this.clock(), undefined, rows);
   }
 
   private seal(
@@ -221,16 +206,20 @@ export class ChainedSessionRecorder implements SessionRecorder {
     payload: Record<string, unknown>,
     ts: number,
     start?: SessionSummaryStart,
+    rows?: Buffer,
   ): void {
     const seq = ++this.seq;
-    const { hash, body } = sealEvent({
-      ...payload,
-      seq,
-      ts,
-      session: this.session.id,
-      type,
-      prevHash: this.prevHash,
-    });
+    const { hash, body } = sealEvent(
+      {
+        ...payload,
+        seq,
+        ts,
+        session: this.session.id,
+        type,
+        prevHash: this.prevHash,
+      },
+      rows === undefined ? undefined : { key: 'rows', bytes: rows },
+    );
     this.prevHash = hash;
     const sealed: SealedEvent = { session: this.session.id, seq, type, ts, hash, body };
     if (start !== undefined) sealed.start = start;
