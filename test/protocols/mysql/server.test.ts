@@ -1,11 +1,19 @@
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import { connect } from 'node:net';
+import mysqlCallbacks from 'mysql2';
 import mysql from 'mysql2/promise';
 import { ColumnType } from '../../../protocols/mysql/codec/column-types.js';
 import type { MysqlCommand } from '../../../protocols/mysql/codec/commands.js';
 import { MysqlClient } from '../../../protocols/mysql/client.js';
 import { selfSignedTls, startTinyServer, tinyHandler } from './fixtures/tiny-server.js';
+
+interface RawStatement {
+  id: number;
+  parameters: unknown[];
+  columns: { name: string; orgTable: string }[];
+  close(): void;
+}
 
 interface CliResult {
   code: number;
@@ -260,4 +268,88 @@ t.test('column types the tiny server sends are the ones the client reads back', 
   t.teardown(() => conn.destroy());
   const [rows] = await conn.query({ sql: 'anything', rowsAsArray: true });
   t.same(rows, [['12.50', Buffer.from([1, 2, 3]), '2024-01-02 03:04:05']]);
+});
+
+t.test(
+  'COM_STMT_PREPARE is answered with statement metadata and COM_STMT_CLOSE needs no answer',
+  async (t) => {
+    const seen: MysqlCommand[] = [];
+    const server = await startTinyServer(t, {
+      allowPlaintextAuth: true,
+      handler: {
+        async command(command, reply) {
+          seen.push(command);
+          if (command.kind === 'stmt-prepare') {
+            reply.prepared({
+              statementId: 41,
+              params: [{ name: '?', type: ColumnType.VarString }],
+              columns: [
+                { name: 'email', type: ColumnType.VarString, orgTable: 'customers', orgName: 'email' },
+              ],
+            });
+            t.throws(() => reply.ok(), /already answered/, 'a command is answered once');
+            return;
+          }
+          if (command.kind === 'stmt-close') return reply.none();
+          reply.ok();
+        },
+      },
+    });
+    // The callback API exposes what the server answered (id, parameter and column definitions).
+    const conn = mysqlCallbacks.createConnection({
+      host: '127.0.0.1',
+      port: server.port,
+      user: 'alice',
+      password: 'TOKEN',
+      enableCleartextPlugin: true,
+    });
+    t.teardown(() => conn.destroy());
+    const statement = await new Promise<RawStatement>((resolve, reject) =>
+      conn.prepare('SELECT email FROM customers WHERE id = ?', (err, stmt) =>
+        err ? reject(err) : resolve(stmt as unknown as RawStatement),
+      ),
+    );
+    t.equal(statement.id, 41);
+    t.equal(statement.parameters.length, 1);
+    t.match(statement.columns[0], { name: 'email', orgTable: 'customers' });
+    statement.close();
+    await new Promise<void>((resolve, reject) => conn.ping((err) => (err ? reject(err) : resolve())));
+    t.match(seen, [
+      { kind: 'stmt-prepare', sql: 'SELECT email FROM customers WHERE id = ?' },
+      { kind: 'stmt-close', statementId: 41 },
+    ]);
+  },
+);
+
+t.test('rows wait for a slow client: row() returns a promise when the socket is full', async (t) => {
+  let sawBackpressure = false;
+  const server = await startTinyServer(t, {
+    allowPlaintextAuth: true,
+    handler: {
+      async command(_command, reply) {
+        const rows = reply.resultSet([{ name: 'pad', type: ColumnType.VarString }]);
+        const pad = 'x'.repeat(8192);
+        for (let i = 0; i < 2000; i++) {
+          const wait = rows.row([pad]);
+          if (wait) {
+            sawBackpressure = true;
+            await wait;
+          }
+        }
+        rows.end();
+        t.throws(() => rows.end(), /ended/);
+      },
+    },
+  });
+  const conn = await mysql.createConnection({
+    host: '127.0.0.1',
+    port: server.port,
+    user: 'alice',
+    password: 'TOKEN',
+    enableCleartextPlugin: true,
+  });
+  t.teardown(() => conn.destroy());
+  const [rows] = await conn.query({ sql: 'SELECT pad', rowsAsArray: true });
+  t.equal((rows as unknown[]).length, 2000);
+  t.ok(sawBackpressure, 'the writer was told to wait at least once');
 });
