@@ -9,7 +9,7 @@ import { runApprovals, runApprovalsWith, type ApprovalsCommandDeps } from '../..
 import { loadConfigFile } from '../../src/config/load.js';
 import { createAuthenticator } from '../../src/identity/authenticator.js';
 import type { Identity } from '../../src/identity/types.js';
-import { agent, alice, connect, mallory, prefix, statement } from './fixtures.js';
+import { agent, alice, connect, mallory, prefix, statement } from './fixtures/approvals.js';
 
 function io(env: NodeJS.ProcessEnv = {}) {
   const out = { stdout: '', stderr: '' };
@@ -86,7 +86,7 @@ t.test('a hostile statement cannot forge lines or terminal escapes in the listin
   const { out, io: cli } = io();
   t.equal(await runApprovalsWith(['list', '--token', 'alice-token'], cli, deps), 0);
   t.equal(out.stdout.trimEnd().split('\n').length, 1);
-  t.notMatch(out.stdout, /\u001b|\u202e/);
+  t.notOk(out.stdout.includes('\u001b') || out.stdout.includes('\u202e'), 'no raw escape or bidi override');
   t.match(out.stdout, /\\u0009pending\\u0009\\u001b\[2J\\u202eevil/);
 });
 

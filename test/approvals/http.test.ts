@@ -4,7 +4,16 @@ import t from 'tap';
 import { ApprovalService } from '../../src/approvals/service.js';
 import { handleApprovals } from '../../src/http/approvals.js';
 import type { Identity } from '../../src/identity/types.js';
-import { agent, alice, bob, connect, mallory, memoryLogger, prefix, statement } from './fixtures.js';
+import {
+  agent,
+  alice,
+  bob,
+  connect,
+  mallory,
+  memoryLogger,
+  prefix,
+  statement,
+} from './fixtures/approvals.js';
 
 const people: Record<string, Identity> = { agent, alice, bob, mallory };
 

@@ -1,5 +1,14 @@
 import t from 'tap';
-import { agent, alice, eventually, gateway, prefix, connect, session, verdict } from './fixtures.js';
+import {
+  agent,
+  alice,
+  eventually,
+  gateway,
+  prefix,
+  connect,
+  session,
+  verdict,
+} from './fixtures/approvals.js';
 
 const SQL = "UPDATE orders SET status = 'refunded' WHERE id = 42";
 

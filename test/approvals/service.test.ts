@@ -13,7 +13,7 @@ import {
   session,
   statement,
   verdict,
-} from './fixtures.js';
+} from './fixtures/approvals.js';
 
 const SQL = 'DELETE FROM orders WHERE id = 7';
 

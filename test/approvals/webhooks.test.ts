@@ -4,7 +4,15 @@ import t from 'tap';
 import { WebhookNotifier } from '../../src/approvals/webhooks.js';
 import { slackMessage } from '../../src/approvals/message.js';
 import type { ApprovalRequest } from '../../src/approvals/types.js';
-import { connect, eventually, gateway, memoryLogger, prefix, session, verdict } from './fixtures.js';
+import {
+  connect,
+  eventually,
+  gateway,
+  memoryLogger,
+  prefix,
+  session,
+  verdict,
+} from './fixtures/approvals.js';
 
 interface Received {
   path: string;
