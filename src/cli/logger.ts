@@ -11,7 +11,15 @@ export function createLogger(level: LevelWithSilent = 'info', destination: numbe
       level,
       base: { service: 'sluice' },
       redact: {
-        paths: ['password', '*.password', 'token', '*.token', 'authorization', '*.authorization', 'headers.authorization'],
+        paths: [
+          'password',
+          '*.password',
+          'token',
+          '*.token',
+          'authorization',
+          '*.authorization',
+          'headers.authorization',
+        ],
         censor: '[redacted]',
       },
     },

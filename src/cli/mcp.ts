@@ -57,7 +57,12 @@ export async function runMcp(argv: string[], io: CommandIO): Promise<number> {
     }
     throw err;
   }
-  const { server, tools } = createMcpServer({ gateway: parts.gateway, identity, channel: 'mcp-stdio', logger });
+  const { server, tools } = createMcpServer({
+    gateway: parts.gateway,
+    identity,
+    channel: 'mcp-stdio',
+    logger,
+  });
   const transport = new StdioServerTransport();
   const closed = new Promise<void>((resolve) => {
     transport.onclose = () => resolve();

@@ -56,7 +56,10 @@ export async function runServe(argv: string[], io: CommandIO): Promise<number> {
     });
     const { host, port } = splitListen(config.server.http.listen);
     await http.listen(host, port);
-    logger.info({ event: 'listen', channel: 'http', url: http.baseUrl }, `HTTP listening on ${http.baseUrl} (MCP at /mcp)`);
+    logger.info(
+      { event: 'listen', channel: 'http', url: http.baseUrl },
+      `HTTP listening on ${http.baseUrl} (MCP at /mcp)`,
+    );
     closers.push(() => http.close());
   }
   if (closers.length === 0) {

@@ -13,7 +13,14 @@ import {
   type StatementOutcome,
   type StatementRequest,
 } from './pipeline.js';
-import type { Channel, GuardStage, MaskingStage, SessionContext, TargetEngine } from './types.js';
+import type {
+  Channel,
+  GuardStage,
+  GuardVerdict,
+  MaskingStage,
+  SessionContext,
+  TargetEngine,
+} from './types.js';
 
 export interface GatewayParts {
   config: Config;
@@ -24,6 +31,8 @@ export interface GatewayParts {
   recorder: Recorder;
   /** Makes the engine of a target; called once per target, the engine is shared by its sessions. */
   createEngine: (target: Target, logger: Logger) => TargetEngine;
+  /** Called after a statement ran (e.g. to reload a catalog after DDL). */
+  onExecuted?: (session: SessionContext, verdict: GuardVerdict) => void;
   clock?: () => number;
 }
 
@@ -90,6 +99,7 @@ export class Gateway {
           masking: this.#parts.masking,
           recorderReady: () => this.#parts.recorder.ready(),
           logger: this.logger,
+          ...(this.#parts.onExecuted ? { onExecuted: this.#parts.onExecuted } : {}),
           ...(this.#parts.clock ? { clock: this.#parts.clock } : {}),
         },
         context,
@@ -102,7 +112,13 @@ export class Gateway {
     );
     this.#sessions.add(session);
     this.logger.info(
-      { event: 'session.start', session: context.id, subject: context.identity.subject, target: target.name, channel: request.channel },
+      {
+        event: 'session.start',
+        session: context.id,
+        subject: context.identity.subject,
+        target: target.name,
+        channel: request.channel,
+      },
       'session started',
     );
     return session;

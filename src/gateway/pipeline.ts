@@ -31,6 +31,11 @@ export interface StatementRequest {
   params?: unknown[];
   /** Rows the caller wants at most; never more than the policy's limit. */
   maxRows?: number;
+  /**
+   * For the gateway's own catalog reads (list_tables, describe_table): table and column names are
+   * not result data, so the policy's row limit does not cut them short.
+   */
+  catalogRead?: boolean;
   signal?: AbortSignal;
   /** How long to wait for an approval before returning a pending request (MCP). */
   approvalWaitMs?: number;
@@ -58,6 +63,8 @@ export interface PipelineStages {
   /** Whether the recording store can take a new statement (fail closed when it cannot). */
   recorderReady: () => { ok: true } | { ok: false; reason: string };
   logger: Logger;
+  /** Called after a statement ran, whatever its result. */
+  onExecuted?: (session: SessionContext, verdict: GuardVerdict) => void;
   clock?: () => number;
 }
 
@@ -100,7 +107,11 @@ export class StatementPipeline {
       throw new GatewayError('ERR_RECORDING_UNAVAILABLE', `statement refused: ${ready.reason}`);
     }
     const recording = this.#recording;
-    recording.onStatement({ statementId, sql: request.sql, ...(request.params ? { params: request.params } : {}) });
+    recording.onStatement({
+      statementId,
+      sql: request.sql,
+      ...(request.params ? { params: request.params } : {}),
+    });
     try {
       const verdict = await this.#guard(statementId, request.sql);
       await this.#approve(statementId, request, verdict);
@@ -139,7 +150,12 @@ export class StatementPipeline {
     });
     switch (outcome.state) {
       case 'approved':
-        this.#recording.onApproval({ statementId, requestId: outcome.requestId, state: 'approved', by: outcome.by });
+        this.#recording.onApproval({
+          statementId,
+          requestId: outcome.requestId,
+          state: 'approved',
+          by: outcome.by,
+        });
         return;
       case 'pending':
         this.#recording.onApproval({ statementId, requestId: outcome.requestId, state: 'requested' });
@@ -170,7 +186,8 @@ export class StatementPipeline {
     delivery: ResultDelivery,
     started: number,
   ): Promise<StatementOutcome> {
-    const maxRows = Math.min(request.maxRows ?? this.#limits.maxRows, this.#limits.maxRows);
+    const limit = request.catalogRead ? Number.MAX_SAFE_INTEGER : this.#limits.maxRows;
+    const maxRows = Math.min(request.maxRows ?? limit, limit);
     const stop = new AbortController();
     const onCallerAbort = () => stop.abort(request.signal?.reason);
     request.signal?.addEventListener('abort', onCallerAbort, { once: true });
@@ -183,9 +200,17 @@ export class StatementPipeline {
 
     const sink = {
       columns: async (columns: ResultColumn[]) => {
-        masker = await this.#stages.masking.plan(columns, { session: this.#session, sql: request.sql, verdict });
+        masker = await this.#stages.masking.plan(columns, {
+          session: this.#session,
+          sql: request.sql,
+          verdict,
+        });
         const masked = masker?.masked;
-        const described = columns.map((c, i) => ({ name: c.name, type: c.type, masked: masked?.[i] ?? false }));
+        const described = columns.map((c, i) => ({
+          name: c.name,
+          type: c.type,
+          masked: masked?.[i] ?? false,
+        }));
         recording.onColumns({ statementId, columns: described });
         delivery.columns(described);
       },
@@ -209,7 +234,7 @@ export class StatementPipeline {
       },
     };
 
-    let command = '';
+    let command: string;
     try {
       const summary = await this.#engine.query(request.sql, sink, {
         ...(request.params ? { params: request.params } : {}),
@@ -223,6 +248,7 @@ export class StatementPipeline {
     } finally {
       request.signal?.removeEventListener('abort', onCallerAbort);
       if (batch.length > 0) recording.onRows(statementId, batch);
+      this.#stages.onExecuted?.(this.#session, verdict);
     }
     const durationMs = this.#now() - started;
     recording.onResultEnd({ statementId, rowCount: delivered, truncated, command, durationMs });

@@ -42,12 +42,20 @@ export class McpHttpEndpoint {
     if (sessionId) {
       const session = this.#sessions.get(sessionId);
       if (!session) {
-        sendJson(res, 404, { jsonrpc: '2.0', error: { code: -32001, message: 'unknown MCP session' }, id: null });
+        sendJson(res, 404, {
+          jsonrpc: '2.0',
+          error: { code: -32001, message: 'unknown MCP session' },
+          id: null,
+        });
         return;
       }
       // A session id is not a credential: the bearer must belong to the identity that opened it.
       if (session.subject !== identity.subject || session.issuer !== identity.issuer) {
-        sendJson(res, 403, { jsonrpc: '2.0', error: { code: -32003, message: 'session belongs to another identity' }, id: null });
+        sendJson(res, 403, {
+          jsonrpc: '2.0',
+          error: { code: -32003, message: 'session belongs to another identity' },
+          id: null,
+        });
         return;
       }
       await session.transport.handleRequest(req, res, body);

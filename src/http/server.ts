@@ -64,14 +64,24 @@ export class HttpServer {
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (path === '/readyz') {
       const ready = this.#options.recorder.ready();
-      return sendJson(res, ready.ok ? 200 : 503, ready.ok ? { status: 'ready' } : { status: 'unavailable', reason: ready.reason });
+      return sendJson(
+        res,
+        ready.ok ? 200 : 503,
+        ready.ok ? { status: 'ready' } : { status: 'unavailable', reason: ready.reason },
+      );
     }
-    if (path === '/.well-known/oauth-protected-resource' || path === '/.well-known/oauth-protected-resource/mcp') {
+    if (
+      path === '/.well-known/oauth-protected-resource' ||
+      path === '/.well-known/oauth-protected-resource/mcp'
+    ) {
       return sendJson(res, 200, protectedResourceMetadata(this.#options.gateway.config, this.#baseUrl));
     }
     if (path === '/api/tokens') {
-      if (req.method !== 'POST') return sendJson(res, 405, { error: 'method_not_allowed', message: 'use POST' });
-      return handleTokenExchange(req, res, this.#options.authenticator, this.#options.gateway.config);
+      if (req.method !== 'POST')
+        return sendJson(res, 405, { error: 'method_not_allowed', message: 'use POST' });
+      return handleTokenExchange(req, res, this.#options.authenticator, this.#options.gateway.config, {
+        baseUrl: this.#baseUrl,
+      });
     }
     if (path === '/mcp') {
       const identity = await this.#authenticate(req, res);
@@ -85,9 +95,14 @@ export class HttpServer {
   async #authenticate(req: IncomingMessage, res: ServerResponse): Promise<Identity | undefined> {
     const token = bearerToken(req);
     if (!token) {
-      sendJson(res, 401, { error: 'unauthorized', message: 'a bearer token is required' }, {
-        'www-authenticate': wwwAuthenticate(this.#baseUrl),
-      });
+      sendJson(
+        res,
+        401,
+        { error: 'unauthorized', message: 'a bearer token is required' },
+        {
+          'www-authenticate': wwwAuthenticate(this.#baseUrl),
+        },
+      );
       return undefined;
     }
     try {
@@ -97,9 +112,14 @@ export class HttpServer {
       });
     } catch (err) {
       if (!(err instanceof AuthError)) throw err;
-      sendJson(res, 401, { error: 'invalid_token', message: err.publicMessage }, {
-        'www-authenticate': wwwAuthenticate(this.#baseUrl, 'invalid_token'),
-      });
+      sendJson(
+        res,
+        401,
+        { error: 'invalid_token', message: err.publicMessage },
+        {
+          'www-authenticate': wwwAuthenticate(this.#baseUrl, 'invalid_token'),
+        },
+      );
       return undefined;
     }
   }

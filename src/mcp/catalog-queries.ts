@@ -4,7 +4,10 @@ import type { Dialect } from '../gateway/types.js';
  * The SQL behind list_tables and describe_table. They go through the same pipeline as an agent's
  * own statements (guarded, recorded), so they are plain catalog reads with parameters.
  */
-export function listTablesQuery(dialect: Dialect, schema: string | undefined): { sql: string; params: unknown[] } {
+export function listTablesQuery(
+  dialect: Dialect,
+  schema: string | undefined,
+): { sql: string; params: unknown[] } {
   if (dialect === 'postgres') {
     return {
       sql:

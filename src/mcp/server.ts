@@ -31,7 +31,11 @@ export function createMcpServer(options: {
 
   server.registerTool(
     'list_databases',
-    { title: 'List databases', description: 'Databases you may query through Sluice.', annotations: { readOnlyHint: true } },
+    {
+      title: 'List databases',
+      description: 'Databases you may query through Sluice.',
+      annotations: { readOnlyHint: true },
+    },
     () => tools.listDatabases(),
   );
 
@@ -50,7 +54,8 @@ export function createMcpServer(options: {
     'describe_table',
     {
       title: 'Describe a table',
-      description: 'Columns of a table: name, type, nullability and default. Use schema.table to pick a schema.',
+      description:
+        'Columns of a table: name, type, nullability and default. Use schema.table to pick a schema.',
       inputSchema: { database, table: z.string().min(1) },
       annotations: { readOnlyHint: true },
     },

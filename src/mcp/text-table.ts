@@ -7,7 +7,11 @@ export function textTable(columns: { name: string; masked: boolean }[], rows: un
   const header = columns.map((c) => (c.masked ? `${c.name} (masked)` : c.name));
   const shown = rows.slice(0, MAX_ROWS).map((r) => columns.map((_, i) => cell(r[i])));
   const widths = header.map((h, i) => Math.max(h.length, ...shown.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join(' | ')
+      .trimEnd();
   const out = [line(header), widths.map((w) => '-'.repeat(w)).join('-+-'), ...shown.map(line)];
   if (rows.length > shown.length) out.push(`… ${rows.length - shown.length} more rows in structuredContent`);
   return out.join('\n');

@@ -28,7 +28,13 @@ export class McpToolSession {
   readonly #logger: Logger;
   readonly #sessions = new Map<string, GatewaySession>();
 
-  constructor(gateway: Gateway, identity: Identity, channel: Channel, remote: string | undefined, logger: Logger) {
+  constructor(
+    gateway: Gateway,
+    identity: Identity,
+    channel: Channel,
+    remote: string | undefined,
+    logger: Logger,
+  ) {
     this.#gateway = gateway;
     this.#identity = identity;
     this.#channel = channel;
@@ -49,7 +55,9 @@ export class McpToolSession {
     const text =
       databases.length === 0
         ? 'No databases are available to you.'
-        : databases.map((d) => `${d.name} (${d.engine})${d.description ? `: ${d.description}` : ''}`).join('\n');
+        : databases
+            .map((d) => `${d.name} (${d.engine})${d.description ? `: ${d.description}` : ''}`)
+            .join('\n');
     return { content: [{ type: 'text', text }], structuredContent: { databases } };
   }
 
@@ -57,7 +65,12 @@ export class McpToolSession {
     return this.#guarded(async () => {
       const session = this.#session(database);
       const q = listTablesQuery(session.context.dialect, schema);
-      const result = await this.#run(session, { sql: q.sql, params: q.params, maxRows: 10_000 });
+      const result = await this.#run(session, {
+        sql: q.sql,
+        params: q.params,
+        maxRows: 10_000,
+        catalogRead: true,
+      });
       const tables = result.rows.map((r) => ({ schema: r[0], name: r[1], type: r[2] }));
       const text =
         tables.length === 0
@@ -71,7 +84,12 @@ export class McpToolSession {
     return this.#guarded(async () => {
       const session = this.#session(database);
       const q = describeTableQuery(session.context.dialect, table);
-      const result = await this.#run(session, { sql: q.sql, params: q.params, maxRows: 10_000 });
+      const result = await this.#run(session, {
+        sql: q.sql,
+        params: q.params,
+        maxRows: 10_000,
+        catalogRead: true,
+      });
       if (result.rows.length === 0) {
         return errorResult(`table "${table}" was not found in ${database}`);
       }
@@ -111,7 +129,9 @@ export class McpToolSession {
       const summary = `${result.rowCount} row${result.rowCount === 1 ? '' : 's'}${result.truncated ? ' (truncated)' : ''}`;
       const table = textTable(result.columns, result.rows);
       return {
-        content: [{ type: 'text', text: table ? `${table}\n(${summary})` : `${result.command} (${summary})` }],
+        content: [
+          { type: 'text', text: table ? `${table}\n(${summary})` : `${result.command} (${summary})` },
+        ],
         structuredContent: {
           columns: result.columns,
           rows: result.rows,
@@ -125,7 +145,10 @@ export class McpToolSession {
   async explain(database: string, sql: string): Promise<CallToolResult> {
     return this.#guarded(async () => {
       const session = this.#session(database);
-      const result = await this.#run(session, { sql: explainStatement(session.context.dialect, sql), maxRows: 10_000 });
+      const result = await this.#run(session, {
+        sql: explainStatement(session.context.dialect, sql),
+        maxRows: 10_000,
+      });
       const plan = result.rows.map((r) => r.map((v) => (v === null ? '' : String(v))).join('  ')).join('\n');
       return { content: [{ type: 'text', text: plan }], structuredContent: { plan } };
     });
@@ -150,10 +173,7 @@ export class McpToolSession {
     return session;
   }
 
-  async #run(
-    session: GatewaySession,
-    request: StatementRequest,
-  ): Promise<QueryResult & { command: string }> {
+  async #run(session: GatewaySession, request: StatementRequest): Promise<QueryResult & { command: string }> {
     let columns: DeliveredColumn[] = [];
     const rows: unknown[][] = [];
     const outcome = await session.execute(request, {
@@ -164,7 +184,13 @@ export class McpToolSession {
         rows.push(values);
       },
     });
-    return { columns, rows, rowCount: outcome.rowCount, truncated: outcome.truncated, command: outcome.command };
+    return {
+      columns,
+      rows,
+      rowCount: outcome.rowCount,
+      truncated: outcome.truncated,
+      command: outcome.command,
+    };
   }
 
   /** A failure is a tool result with isError and a reason, never a protocol error or a stack. */

@@ -49,7 +49,12 @@ state: { dir: state }
 );
 const logger = pino({ level: 'silent' });
 const parts = await assembleGateway(config, logger);
-const http = new HttpServer({ gateway: parts.gateway, authenticator: parts.authenticator, recorder: parts.recorder, logger });
+const http = new HttpServer({
+  gateway: parts.gateway,
+  authenticator: parts.authenticator,
+  recorder: parts.recorder,
+  logger,
+});
 await http.listen('127.0.0.1', 0);
 t.teardown(async () => {
   await http.close();
@@ -71,8 +76,13 @@ async function connect(bearer: string): Promise<Client> {
 t.test('without a token /mcp answers 401 with the protected-resource challenge', async (t) => {
   const res = await fetch(`${http.baseUrl}/mcp`, { method: 'POST', body: '{}' });
   t.equal(res.status, 401);
-  t.match(res.headers.get('www-authenticate') ?? '', /resource_metadata="http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource\/mcp"/);
-  const meta = await (await fetch(`${http.baseUrl}/.well-known/oauth-protected-resource/mcp`)).json();
+  t.match(
+    res.headers.get('www-authenticate') ?? '',
+    /resource_metadata="http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource\/mcp"/,
+  );
+  const meta = (await (await fetch(`${http.baseUrl}/.well-known/oauth-protected-resource/mcp`)).json()) as {
+    resource: string;
+  };
   t.equal(meta.resource, `${http.baseUrl}/mcp`);
 });
 
@@ -80,17 +90,27 @@ t.test('an MCP client lists databases and tables and describes a table', async (
   const client = await connect(token);
   t.teardown(() => client.close());
   const dbs = await client.callTool({ name: 'list_databases', arguments: {} });
-  t.same(dbs.structuredContent, { databases: [{ name: 'shop', engine: 'postgres', description: 'test shop' }] });
+  t.same(dbs.structuredContent, {
+    databases: [{ name: 'shop', engine: 'postgres', description: 'test shop' }],
+  });
   const tables = await client.callTool({ name: 'list_tables', arguments: { database: 'shop' } });
   t.notOk(tables.isError);
   t.same(tables.structuredContent, { tables: [{ schema: 'public', name: 'customers', type: 'BASE TABLE' }] });
-  const described = await client.callTool({ name: 'describe_table', arguments: { database: 'shop', table: 'customers' } });
-  const columns = (described.structuredContent as { columns: { name: string; type: string; nullable: boolean }[] }).columns;
-  t.same(columns.slice(0, 3).map((c) => [c.name, c.type, c.nullable]), [
-    ['id', 'integer', false],
-    ['name', 'text', false],
-    ['email', 'text', true],
-  ]);
+  const described = await client.callTool({
+    name: 'describe_table',
+    arguments: { database: 'shop', table: 'customers' },
+  });
+  const columns = (
+    described.structuredContent as { columns: { name: string; type: string; nullable: boolean }[] }
+  ).columns;
+  t.same(
+    columns.slice(0, 3).map((c) => [c.name, c.type, c.nullable]),
+    [
+      ['id', 'integer', false],
+      ['name', 'text', false],
+      ['email', 'text', true],
+    ],
+  );
 });
 
 t.test('query with parameters returns typed rows', async (t) => {
@@ -101,8 +121,16 @@ t.test('query with parameters returns typed rows', async (t) => {
     arguments: { database: 'shop', sql: 'SELECT * FROM customers WHERE id = $1', params: [1] },
   });
   t.notOk(result.isError, JSON.stringify(result.content));
-  const out = result.structuredContent as { columns: { name: string; type: string }[]; rows: unknown[][]; rowCount: number; truncated: boolean };
-  t.same(out.columns.map((c) => c.type), ['int4', 'text', 'text', 'timestamptz', 'numeric', 'int8', 'bool', '_text', 'jsonb', 'bytea']);
+  const out = result.structuredContent as {
+    columns: { name: string; type: string }[];
+    rows: unknown[][];
+    rowCount: number;
+    truncated: boolean;
+  };
+  t.same(
+    out.columns.map((c) => c.type),
+    ['int4', 'text', 'text', 'timestamptz', 'numeric', 'int8', 'bool', '_text', 'jsonb', 'bytea'],
+  );
   const row = out.rows[0] ?? [];
   t.same(row.slice(0, 3), [1, 'Ada', 'ada@example.com']);
   t.equal(new Date(String(row[3])).toISOString(), '2024-01-02T03:04:05.000Z', 'timestamps are ISO strings');
@@ -116,9 +144,20 @@ t.test('query with parameters returns typed rows', async (t) => {
 t.test('maxRows is enforced with truncated: true', async (t) => {
   const client = await connect(token);
   t.teardown(() => client.close());
-  const capped = await client.callTool({ name: 'query', arguments: { database: 'shop', sql: 'SELECT id FROM customers ORDER BY id' } });
-  t.same(capped.structuredContent, { columns: [{ name: 'id', type: 'int4', masked: false }], rows: [[1], [2]], rowCount: 2, truncated: true });
-  const one = await client.callTool({ name: 'query', arguments: { database: 'shop', sql: 'SELECT id FROM customers ORDER BY id', maxRows: 1 } });
+  const capped = await client.callTool({
+    name: 'query',
+    arguments: { database: 'shop', sql: 'SELECT id FROM customers ORDER BY id' },
+  });
+  t.same(capped.structuredContent, {
+    columns: [{ name: 'id', type: 'int4', masked: false }],
+    rows: [[1], [2]],
+    rowCount: 2,
+    truncated: true,
+  });
+  const one = await client.callTool({
+    name: 'query',
+    arguments: { database: 'shop', sql: 'SELECT id FROM customers ORDER BY id', maxRows: 1 },
+  });
   t.same((one.structuredContent as { rows: unknown[] }).rows, [[1]]);
   t.equal((one.structuredContent as { truncated: boolean }).truncated, true);
 });
@@ -126,18 +165,33 @@ t.test('maxRows is enforced with truncated: true', async (t) => {
 t.test('errors are tool results that name the problem', async (t) => {
   const client = await connect(token);
   t.teardown(() => client.close());
-  const denied = await client.callTool({ name: 'query', arguments: { database: 'shop', sql: 'DROP TABLE customers' } });
+  const denied = await client.callTool({
+    name: 'query',
+    arguments: { database: 'shop', sql: 'DROP TABLE customers' },
+  });
   t.equal(denied.isError, true);
   t.match((denied.content as { text: string }[])[0]?.text, /denied/);
-  const still = await client.callTool({ name: 'query', arguments: { database: 'shop', sql: 'SELECT count(*) AS n FROM customers' } });
+  const still = await client.callTool({
+    name: 'query',
+    arguments: { database: 'shop', sql: 'SELECT count(*) AS n FROM customers' },
+  });
   t.same((still.structuredContent as { rows: unknown[][] }).rows, [['3']]);
-  const bad = await client.callTool({ name: 'query', arguments: { database: 'shop', sql: 'SELECT nope FROM customers' } });
+  const bad = await client.callTool({
+    name: 'query',
+    arguments: { database: 'shop', sql: 'SELECT nope FROM customers' },
+  });
   t.equal(bad.isError, true);
   t.match((bad.content as { text: string }[])[0]?.text, /column "nope" does not exist/);
-  const unknown = await client.callTool({ name: 'query', arguments: { database: 'nowhere', sql: 'SELECT 1' } });
+  const unknown = await client.callTool({
+    name: 'query',
+    arguments: { database: 'nowhere', sql: 'SELECT 1' },
+  });
   t.equal(unknown.isError, true);
   t.match((unknown.content as { text: string }[])[0]?.text, /unknown database "nowhere"/);
-  const explain = await client.callTool({ name: 'explain', arguments: { database: 'shop', sql: 'SELECT * FROM customers' } });
+  const explain = await client.callTool({
+    name: 'explain',
+    arguments: { database: 'shop', sql: 'SELECT * FROM customers' },
+  });
   t.notOk(explain.isError);
   t.match((explain.structuredContent as { plan: string }).plan, /Seq Scan on customers/);
 });

@@ -1,0 +1,164 @@
+import type { Logger } from 'pino';
+import type { Config, Target } from '../config/load.js';
+import type { PolicyConfig } from '../config/schema.js';
+import { createApprovals, type Approvals } from '../approvals/index.js';
+import { ReviewsRefused, type ApprovalStage } from '../gateway/approval.js';
+import { createMysqlEngine } from '../gateway/engines/mysql.js';
+import { createPostgresEngine } from '../gateway/engines/postgres.js';
+import { Gateway } from '../gateway/gateway.js';
+import type { SessionContext, TargetEngine } from '../gateway/types.js';
+import {
+  compileStatementPolicy,
+  createStatementAnalyzer,
+  PolicyGuard,
+  type StatementPolicy,
+} from '../guard/index.js';
+import { createAuthenticator, selectPolicy, type Authenticator } from '../identity/index.js';
+import {
+  compileMaskingPolicy,
+  createMysqlCatalog,
+  createPostgresCatalog,
+  LineageMasking,
+  type Catalog,
+  type CompiledMaskingPolicy,
+} from '../masking/index.js';
+import { createRecorder, type RecorderTuning } from '../recording/create.js';
+import type { Recorder } from '../recording/types.js';
+
+/** A policy compiled once at load: its statement rules and its masking. */
+interface CompiledPolicy {
+  statements: StatementPolicy;
+  masking: CompiledMaskingPolicy | undefined;
+}
+
+export interface AssembledGateway {
+  gateway: Gateway;
+  authenticator: Authenticator;
+  recorder: Recorder;
+  masking: LineageMasking;
+  guard: PolicyGuard;
+  approvals: Approvals | undefined;
+  close(): Promise<void>;
+}
+
+export interface AssembleOptions {
+  recording?: RecorderTuning;
+  clock?: () => number;
+  /** Replaces the engine factory (the demo serves an embedded database). */
+  createEngine?: (target: Target, logger: Logger) => TargetEngine;
+}
+
+/** Builds every part of a gateway from a loaded config. */
+export async function assembleGateway(
+  config: Config,
+  logger: Logger,
+  options: AssembleOptions = {},
+): Promise<AssembledGateway> {
+  const compiled = new Map<PolicyConfig, CompiledPolicy>();
+  for (const policy of config.policies) {
+    compiled.set(policy, {
+      statements: compileStatementPolicy(policy),
+      masking: policy.masking.length > 0 ? compileMaskingPolicy(policy, config.masking.hashKey) : undefined,
+    });
+  }
+  const policyOf = (session: SessionContext): CompiledPolicy | undefined => {
+    const policy = selectPolicy(config, session.identity, session.target);
+    return policy ? compiled.get(policy) : undefined;
+  };
+
+  const authenticator = await createAuthenticator(config, {
+    logger: logger.child({ component: 'identity' }),
+  });
+  const analyzer = createStatementAnalyzer();
+  const guard = new PolicyGuard({ analyzer, policyFor: (s) => policyOf(s)?.statements });
+
+  // Catalog reads go straight to the target's engine: they are the gateway's own, fixed queries.
+  // The gateway owns the engines and is built last; catalog reads reach it through this reference.
+  const ref: { gateway?: Gateway } = {};
+  const catalogs = new Map<string, Catalog>();
+  const catalogFor = (target: string): Catalog => {
+    let catalog = catalogs.get(target);
+    if (!catalog) {
+      const run = (sql: string, params?: unknown[]) => readRows(ref.gateway!.engineFor(target), sql, params);
+      catalog =
+        config.targets.get(target)?.engine === 'mysql' ? createMysqlCatalog(run) : createPostgresCatalog(run);
+      catalogs.set(target, catalog);
+    }
+    return catalog;
+  };
+  const masking = new LineageMasking({
+    rulesFor: (s) => policyOf(s)?.masking,
+    catalogFor,
+    logger: logger.child({ component: 'masking' }),
+  });
+
+  const recorder = createRecorder(config, logger, {
+    ...options.recording,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  const approvals =
+    config.approvals.approvers.groups.length > 0
+      ? createApprovals(config, {
+          logger: logger.child({ component: 'approvals' }),
+          ...(options.clock ? { clock: options.clock } : {}),
+        })
+      : undefined;
+  const approvalStage: ApprovalStage = approvals?.stage ?? new ReviewsRefused();
+
+  const gateway = new Gateway({
+    config,
+    logger,
+    guard,
+    masking,
+    approvals: approvalStage,
+    recorder,
+    createEngine:
+      options.createEngine ??
+      ((target, log) =>
+        target.engine === 'mysql' ? createMysqlEngine(target, log) : createPostgresEngine(target, log)),
+    onExecuted: (session, verdict) => {
+      // Masking resolves origins through the catalog: after DDL it must be read again.
+      if (verdict.statements.some((s) => s.effects.includes('ddl')))
+        catalogs.get(session.target)?.invalidate();
+    },
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  ref.gateway = gateway;
+  return {
+    gateway,
+    authenticator,
+    recorder,
+    masking,
+    guard,
+    approvals,
+    async close() {
+      await gateway.close();
+      await approvals?.close();
+    },
+  };
+}
+
+/** Runs a gateway-internal read and returns its rows as objects keyed by column name. */
+async function readRows(
+  engine: TargetEngine,
+  sql: string,
+  params?: unknown[],
+): Promise<Record<string, unknown>[]> {
+  let names: string[] = [];
+  const rows: Record<string, unknown>[] = [];
+  await engine.query(
+    sql,
+    {
+      columns: (columns) => {
+        names = columns.map((c) => c.name);
+      },
+      row: (values) => {
+        const row: Record<string, unknown> = {};
+        names.forEach((name, i) => (row[name] = values[i]));
+        rows.push(row);
+      },
+    },
+    params ? { params } : {},
+  );
+  return rows;
+}
