@@ -19,3 +19,4 @@ export { parseTextArray } from './text-array.js';
 export type { TextArray } from './text-array.js';
 export { PgPool } from './pool.js';
 export type { PgPoolOptions } from './pool.js';
+export { TypeCatalog } from './type-catalog.js';

@@ -7,7 +7,7 @@ import {
   PgConnection,
   PgPool,
   PgServerError,
-  typeName,
+  TypeCatalog,
   type PgField,
   type TextDecoder,
 } from '../../../protocols/postgres/client/index.js';
@@ -108,6 +108,16 @@ export function createPostgresEngine(
       : text.split(secret).join('[secret]');
   };
 
+  const types = new TypeCatalog();
+  let typesPrimed = false;
+  const toResultColumn = (field: PgField): ResultColumn => ({
+    name: field.name,
+    type: types.name(field.typeOid) ?? 'unknown',
+    typeOid: field.typeOid,
+    tableOid: field.tableOid,
+    columnAttr: field.columnAttr,
+  });
+
   const pool = new PgPool({
     max: target.pool.max,
     idleTimeoutMs: options.idleTimeoutMs ?? 30_000,
@@ -126,6 +136,16 @@ export function createPostgresEngine(
           connectTimeoutMs: target.connectTimeout,
         });
         log.debug({ address, encrypted: connection.encrypted }, 'connected to target');
+        // Type names of enums, domains and extension types: read before the first result needs them.
+        if (!typesPrimed) {
+          try {
+            await types.load(connection);
+            typesPrimed = true;
+          } catch (err) {
+            // Names only: a failure here must not keep the target from being used.
+            log.debug({ err: (err as Error).message }, 'reading type names failed');
+          }
+        }
         if (target.tls === 'prefer' && !connection.encrypted) {
           log.warn({ address }, 'target offers no TLS; tls: prefer falls back to plaintext');
         }
@@ -174,6 +194,13 @@ export function createPostgresEngine(
       } catch (err) {
         throw queryError(err, target.name, address, scrub);
       } finally {
+        // A type created after the catalog was read was reported as 'unknown' this time; learn its
+        // name now, on the connection still in hand, for the next result.
+        if (types.hasMissing && connection.reusable) {
+          await types.lookUpMissing(connection).catch((err: unknown) => {
+            log.debug({ err: (err as Error).message }, 'type name lookup failed');
+          });
+        }
         pool.release(connection);
       }
     },
@@ -181,16 +208,6 @@ export function createPostgresEngine(
     close(): Promise<void> {
       return pool.close();
     },
-  };
-}
-
-function toResultColumn(field: PgField): ResultColumn {
-  return {
-    name: field.name,
-    type: typeName(field.typeOid) ?? 'unknown',
-    typeOid: field.typeOid,
-    tableOid: field.tableOid,
-    columnAttr: field.columnAttr,
   };
 }
 

@@ -99,13 +99,25 @@ t.test('parameters go through the extended protocol, null as NULL', async (t) =>
   t.equal(summary.command, 'SELECT 1');
 });
 
-t.test('an unknown type is named unknown and kept as text', async (t) => {
-  const engine = engineFor(t, targetFor({}));
-  const { seen, sink } = collect();
-  await engine.query("SELECT '(1,2)'::point AS p", sink);
-  t.match(seen.columns[0], { name: 'p', type: 'unknown', typeOid: 600 });
-  t.same(seen.rows, [['(1,2)']]);
-});
+t.test(
+  'non-builtin types are named from pg_type; one created later is learnt after its first result',
+  async (t) => {
+    const db = await createScratchDatabase(t);
+    const engine = engineFor(t, targetFor({ database: db.name }));
+    const first = collect();
+    await engine.query("SELECT '(1,2)'::point AS p", first.sink);
+    t.match(first.seen.columns[0], { name: 'p', type: 'point', typeOid: 600 });
+    t.same(first.seen.rows, [['(1,2)']], 'a type without a decoder stays text');
+    await engine.query("CREATE TYPE mood AS ENUM ('happy', 'sad')", collect().sink);
+    const before = collect();
+    await engine.query("SELECT 'happy'::mood AS m", before.sink);
+    t.equal(before.seen.columns[0]?.type, 'unknown', 'not known when the result starts');
+    const after = collect();
+    await engine.query("SELECT 'sad'::mood AS m", after.sink);
+    t.equal(after.seen.columns[0]?.type, 'mood');
+    t.same(after.seen.rows, [['sad']]);
+  },
+);
 
 t.test(
   'a server error becomes ERR_TARGET_QUERY with sqlstate, position and the server message',
