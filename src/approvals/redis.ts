@@ -10,7 +10,7 @@ export function createApprovalsRedis(url: string, role: 'commands' | 'subscriber
     // connection only subscribes) the same on every Redis version.
     protocol: 2,
     connectionName: role === 'commands' ? 'sluice-approvals' : 'sluice-approvals-events',
-    maxRetriesPerRequest: role === 'commands' ? 1 : null,
+    maxRetriesPerRequest: 1,
     retryStrategy: (attempt) => Math.min(100 * attempt, 2_000),
   });
 }

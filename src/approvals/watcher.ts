@@ -23,8 +23,11 @@ export class ApprovalWatcher {
     this.#subscriber.on('message', this.#onMessage);
   }
 
-  /** Subscribes once; later calls return the same promise. */
-  ready(): Promise<void> {
+  /**
+   * Subscribes once; later calls share the subscription. Resolves after at most `withinMs` even
+   * when the subscription is not confirmed yet: waiters then rely on polling until it is.
+   */
+  ready(withinMs = 1_000): Promise<void> {
     this.#subscribed ??= this.#subscriber.subscribe(this.#channel).then(
       () => undefined,
       (err: unknown) => {
@@ -32,7 +35,11 @@ export class ApprovalWatcher {
         this.#logger.warn({ err }, 'approvals: cannot subscribe to request changes; falling back to polling');
       },
     );
-    return this.#subscribed;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, withinMs);
+    });
+    return Promise.race([this.#subscribed, late]).finally(() => clearTimeout(timer));
   }
 
   /** Resolves when request `id` changes, after `ms`, or when `signal` aborts, whichever is first. */

@@ -67,3 +67,17 @@ t.test(
     t.pass('waits end at close and after it');
   },
 );
+
+t.test('a subscription that is slow to confirm does not hold a waiter back', async (t) => {
+  const { Redis } = await import('ioredis');
+  // Nothing listens on port 1: the SUBSCRIBE stays queued while the client keeps reconnecting.
+  const stuck = new Redis({ port: 1, protocol: 2, maxRetriesPerRequest: null, retryStrategy: () => 1_000 });
+  stuck.on('error', () => undefined);
+  t.teardown(() => stuck.disconnect());
+  const { logger } = memoryLogger();
+  const watcher = new ApprovalWatcher(stuck, 'test:{approvals-stuck}:changes', logger);
+  const started = Date.now();
+  await watcher.ready(50);
+  t.ok(Date.now() - started < 500, 'ready gives up waiting for the confirmation');
+  await watcher.close();
+});
