@@ -36,6 +36,23 @@ export interface GatewayParts {
   clock?: () => number;
 }
 
+/** What a wire listener needs of a session: who, where, the policy, and the stages to call. */
+export interface WireSession {
+  readonly context: SessionContext;
+  readonly target: Target;
+  readonly policy: PolicyConfig;
+  readonly recording: SessionRecorder;
+  readonly guard: GuardStage;
+  readonly approvals: ApprovalStage;
+  readonly masking: MaskingStage;
+  /** Whether the recording store can take a new statement; refuse the statement when not. */
+  recorderReady(): { ok: true } | { ok: false; reason: string };
+  /** Tell the gateway a statement ran (catalog reload after DDL). */
+  executed(verdict: GuardVerdict): void;
+  /** Ends the session and its recording; safe to call twice. */
+  close(reason: string): void;
+}
+
 export interface OpenSessionRequest {
   identity: Identity;
   target: string;
@@ -53,6 +70,7 @@ export class Gateway {
   readonly #parts: GatewayParts;
   readonly #engines = new Map<string, TargetEngine>();
   readonly #sessions = new Set<GatewaySession>();
+  readonly #wireSessions = new Set<WireSession>();
 
   constructor(parts: GatewayParts) {
     this.#parts = parts;
@@ -70,7 +88,16 @@ export class Gateway {
     return selectPolicy(this.config, identity, target);
   }
 
-  openSession(request: OpenSessionRequest): GatewaySession {
+  /**
+   * Admits an identity to a target: the target must exist and a policy must let the identity
+   * reach it. Starts the session's recording.
+   */
+  #admit(request: OpenSessionRequest): {
+    target: Target;
+    policy: PolicyConfig;
+    context: SessionContext;
+    recording: SessionRecorder;
+  } {
     const target = this.config.targets.get(request.target);
     // An unknown target and a target the identity may not reach give the same answer, so that
     // callers cannot map out target names they have no access to.
@@ -90,6 +117,22 @@ export class Gateway {
       ...(request.remote ? { remote: request.remote } : {}),
     };
     const recording = this.#parts.recorder.startSession({ session: context });
+    this.logger.info(
+      {
+        event: 'session.start',
+        session: context.id,
+        subject: context.identity.subject,
+        target: target.name,
+        channel: request.channel,
+      },
+      'session started',
+    );
+    return { target, policy, context, recording };
+  }
+
+  /** A session whose statements run through the pipeline on the target's shared pool (MCP, CLI). */
+  openSession(request: OpenSessionRequest): GatewaySession {
+    const { target, policy, context, recording } = this.#admit(request);
     const session = new GatewaySession(
       context,
       new StatementPipeline(
@@ -111,21 +154,38 @@ export class Gateway {
       (s) => this.#sessions.delete(s),
     );
     this.#sessions.add(session);
-    this.logger.info(
-      {
-        event: 'session.start',
-        session: context.id,
-        subject: context.identity.subject,
-        target: target.name,
-        channel: request.channel,
+    return session;
+  }
+
+  /**
+   * A session for a wire listener (psql, mysql clients). The listener relays the protocol itself
+   * on a connection of its own, and calls the stages (guard, approvals, masking, recording) on
+   * every path a statement can take.
+   */
+  openWireSession(request: OpenSessionRequest): WireSession {
+    const { target, policy, context, recording } = this.#admit(request);
+    const parts = this.#parts;
+    const session: WireSession = {
+      context,
+      target,
+      policy,
+      recording,
+      guard: parts.guard,
+      approvals: parts.approvals,
+      masking: parts.masking,
+      recorderReady: () => parts.recorder.ready(),
+      executed: (verdict) => parts.onExecuted?.(context, verdict),
+      close: (reason) => {
+        if (!this.#wireSessions.delete(session)) return;
+        recording.onSessionEnd({ reason });
       },
-      'session started',
-    );
+    };
+    this.#wireSessions.add(session);
     return session;
   }
 
   get openSessions(): number {
-    return this.#sessions.size;
+    return this.#sessions.size + this.#wireSessions.size;
   }
 
   /** The engine of a target, for gateway-internal reads (catalog loading). */
@@ -146,6 +206,7 @@ export class Gateway {
 
   async close(): Promise<void> {
     for (const session of [...this.#sessions]) session.close('gateway shutting down');
+    for (const session of [...this.#wireSessions]) session.close('gateway shutting down');
     await Promise.allSettled([...this.#engines.values()].map((e) => e.close()));
     this.#engines.clear();
     await this.#parts.recorder.close();
