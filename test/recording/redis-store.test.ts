@@ -172,7 +172,7 @@ t.test('two gateway processes writing many sessions at once keep every chain who
     }
     await new Promise((r) => setImmediate(r));
   }
-  for (const { session, rec } of sessions) {
+  for (const { rec } of sessions) {
     rec.onSessionEnd({ reason: 'done' });
   }
   await Promise.all([a.flush(), b.flush()]);
