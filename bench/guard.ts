@@ -20,7 +20,7 @@ import { machineLine, printTable } from './machine.js';
 const MIX: Record<Dialect, string[]> = {
   postgres: [
     'SELECT id, name FROM customers WHERE id = $1',
-    "SELECT o.id, sum(l.amount) FROM orders o JOIN lines l ON l.order_id = o.id WHERE o.created_at > now() - interval '7 days' GROUP BY o.id ORDER BY 2 DESC LIMIT 20",
+    "SELECT o.id, sum(l.amount) FROM orders o JOIN order_lines l ON l.order_id = o.id WHERE o.created_at > now() - interval '7 days' GROUP BY o.id ORDER BY 2 DESC LIMIT 20",
     'WITH recent AS (SELECT * FROM orders WHERE created_at > $1) SELECT customer_id, count(*) FROM recent GROUP BY 1',
     'SELECT rank() OVER (PARTITION BY region ORDER BY amount DESC), * FROM sales',
     'SELECT data->>\'name\' FROM events WHERE data @> \'{"type":"click"}\'',
@@ -34,7 +34,7 @@ const MIX: Record<Dialect, string[]> = {
   ],
   mysql: [
     'SELECT id, name FROM customers WHERE id = ?',
-    'SELECT o.id, SUM(l.amount) FROM orders o JOIN lines l ON l.order_id = o.id WHERE o.created_at > NOW() - INTERVAL 7 DAY GROUP BY o.id ORDER BY 2 DESC LIMIT 20',
+    'SELECT o.id, SUM(l.amount) FROM orders o JOIN order_lines l ON l.order_id = o.id WHERE o.created_at > NOW() - INTERVAL 7 DAY GROUP BY o.id ORDER BY 2 DESC LIMIT 20',
     'WITH recent AS (SELECT * FROM orders WHERE created_at > ?) SELECT customer_id, COUNT(*) FROM recent GROUP BY 1',
     'SELECT RANK() OVER (PARTITION BY region ORDER BY amount DESC) AS r, region FROM sales',
     "SELECT JSON_EXTRACT(doc, '$.name') FROM events",
@@ -108,6 +108,15 @@ function timeParser(dialect: Dialect, rounds: number): number[] {
 async function main(): Promise<void> {
   await loadModule();
   console.log(machineLine());
+  // Every statement of the mix must be understood, or the numbers measure the error path.
+  const check = createStatementAnalyzer();
+  for (const dialect of ['postgres', 'mysql'] as const) {
+    for (const sql of MIX[dialect]) {
+      const analysis = await check.analyze(sql, dialect);
+      if (!analysis.ok)
+        throw new Error(`${dialect} bench statement does not analyse: ${sql}: ${analysis.error}`);
+    }
+  }
   const rows: (string | number)[][] = [];
   for (const dialect of ['postgres', 'mysql'] as const) {
     const rounds = dialect === 'postgres' ? 2000 : 400;

@@ -149,8 +149,9 @@ function optionEnabled(options: unknown, name: string): boolean {
     const arg = asNode(def.arg);
     if (!arg) return true;
     const word = asNode(arg.String)?.sval ?? asNode(arg.Boolean)?.boolval;
-    const ival = asNode(arg.Integer)?.ival;
-    if (ival !== undefined) return ival !== 0;
+    // An Integer node omits a zero ival.
+    const integer = asNode(arg.Integer);
+    if (integer) return integer.ival !== undefined && integer.ival !== 0;
     // Anything other than a recognised "off" counts as on: the statement may run.
     return !(
       word === false ||
