@@ -610,3 +610,27 @@ t.test('a second SSLRequest inside TLS is a protocol violation', async (t) => {
     message: /SSLRequest on an encrypted connection/,
   });
 });
+
+t.test('postgres.js pipelines extended-protocol queries and gets each answer in order', async (t) => {
+  const { default: postgres } = await import('postgres');
+  const s = await echoServer();
+  t.teardown(() => stop(s));
+  const sql = postgres({
+    host: '127.0.0.1',
+    port: s.port,
+    user: 'agent',
+    database: 'orders',
+    password: PASSWORD,
+    ssl: false,
+    fetch_types: false,
+    max: 1,
+    connect_timeout: 5,
+  });
+  t.teardown(() => sql.end({ timeout: 1 }));
+  const results = await Promise.all(['a', 'b', 'c'].map((v) => sql`SELECT ${v}::text`));
+  t.same(
+    results.map((r) => r[0]),
+    [{ p1: 'a' }, { p1: 'b' }, { p1: 'c' }],
+  );
+  t.ok(s.messages.filter((m) => m === 'Bind').length >= 3, 'every query went through Bind');
+});
