@@ -352,6 +352,8 @@ export class ApprovalService {
     scope: GrantScope,
   ): { effects: Effect[]; objects: string[]; unbounded: boolean; minutes: number } {
     this.#checkMinutes(scope.minutes);
+    // A grant is consulted only for statements the policy sends to review: it can spare a request,
+    // never release what the guard denies. By default it covers what the approver just saw.
     const effects = scope.effects ?? request.effects;
     const objects = scope.objects ?? request.objects;
     for (const e of effects) {

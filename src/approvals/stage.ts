@@ -100,7 +100,9 @@ export class RedisApprovals implements ApprovalStage {
       });
       return { state: 'approved', requestId: grant.requestId, by: grant.by };
     }
-    const deadline = this.#now() + Math.max(0, options.waitMs);
+    // A missing or nonsensical wait means "do not wait", never "wait forever".
+    const waitMs = Number.isFinite(options.waitMs) ? Math.max(0, options.waitMs) : 0;
+    const deadline = this.#now() + waitMs;
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const opened = await service.open({
         requester: { subject: identity.subject, issuer: identity.issuer, groups: identity.groups },
@@ -186,7 +188,12 @@ export class RedisApprovals implements ApprovalStage {
       }
       if (options.onProgress && now >= nextProgress) {
         const left = Math.max(0, Math.ceil((current.expiresAt - now) / 1000));
-        options.onProgress(`waiting for approval of request ${id} (expires in ${left}s)`, id);
+        try {
+          options.onProgress(`waiting for approval of request ${id} (expires in ${left}s)`, id);
+        } catch (err) {
+          // A caller that cannot take progress (a closed stream) still gets its outcome.
+          this.#o.logger.warn({ err, requestId: id }, 'approvals: progress callback failed');
+        }
         nextProgress = now + progressMs;
       }
       const wakeAt = Math.min(

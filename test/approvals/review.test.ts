@@ -174,3 +174,24 @@ t.test('the review fails closed when the approval store is unreachable', async (
   t.equal(outcome.state, 'denied');
   t.match(outcome.state === 'denied' ? outcome.reason : '', /approval workflow unavailable/);
 });
+
+t.test('a broken progress callback or a nonsensical wait does not break the review', async (t) => {
+  const p = prefix(t, await connect(t));
+  const one = await gateway(t, p);
+  const started = Date.now();
+  const outcome = await one.stage.review(session(), SQL, verdict(SQL), {
+    waitMs: Number.NaN,
+    onProgress: () => {
+      throw new Error('stream closed');
+    },
+  });
+  t.equal(outcome.state, 'pending', 'NaN means no wait');
+  t.ok(Date.now() - started < 1_000);
+  const thrown = await one.stage.review(session(), SQL, verdict(SQL), {
+    waitMs: 150,
+    onProgress: () => {
+      throw new Error('stream closed');
+    },
+  });
+  t.equal(thrown.state, 'pending', 'the wait ran to its end despite the callback');
+});
