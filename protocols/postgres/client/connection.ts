@@ -448,13 +448,10 @@ export class PgConnection {
     this.#phase = { kind: 'closed', reason };
     if (phase.kind === 'authenticating') phase.settle(reason);
     else if (phase.kind === 'busy') phase.run.fail(reason);
-    if (
-      !this.#socket.destroyed &&
-      reason instanceof PgClientError &&
-      reason.code !== 'ERR_PG_CONNECTION_CLOSED'
-    ) {
-      this.#socket.destroy();
-    }
+    // Whatever failed, the socket goes too, except on the paths where it is already closing
+    // (socket error or close, or close() whose Terminate must still be flushed).
+    const closing = reason instanceof PgClientError && reason.code === 'ERR_PG_CONNECTION_CLOSED';
+    if (!closing && !this.#socket.destroyed) this.#socket.destroy();
   }
 }
 
