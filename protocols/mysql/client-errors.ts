@@ -37,6 +37,7 @@ export function scrubSecret(message: string, secret: string | undefined): string
 export function toClientError(
   err: unknown,
   context: { host: string; port: number; password: string | undefined },
+  phase: 'connect' | 'query' = 'query',
 ): MysqlClientError {
   if (err instanceof MysqlClientError) return err;
   const shape = (typeof err === 'object' && err !== null ? err : {}) as DriverErrorShape;
@@ -56,7 +57,11 @@ export function toClientError(
     const extra: { errno: number; sqlstate?: string } = { errno };
     if (sqlstate !== undefined) extra.sqlstate = sqlstate;
     return new MysqlClientError(
-      AUTH_ERRNOS.has(errno) ? 'ERR_TARGET_AUTH' : 'ERR_TARGET_SERVER',
+      AUTH_ERRNOS.has(errno)
+        ? 'ERR_TARGET_AUTH'
+        : phase === 'connect'
+          ? 'ERR_TARGET_CONNECT'
+          : 'ERR_TARGET_QUERY',
       message,
       extra,
     );
@@ -75,7 +80,7 @@ export function toClientError(
       sqlstate: '08001',
     });
   }
-  return new MysqlClientError('ERR_TARGET_CONNECTION', `MySQL target at ${where}: ${message}`, {
+  return new MysqlClientError('ERR_TARGET_CLOSED', `MySQL target at ${where}: ${message}`, {
     sqlstate: '08006',
   });
 }

@@ -100,7 +100,7 @@ export class MysqlClient {
         killer.query(`KILL QUERY ${threadId}`, (err) => (err ? reject(err) : resolve()));
       });
     } catch (err) {
-      this.#onEvent({ type: 'kill-failed', threadId, error: this.toError(err) });
+      this.#onEvent({ type: 'kill-failed', threadId, error: this.toError(err, 'connect') });
     } finally {
       killer.destroy();
     }
@@ -110,15 +110,18 @@ export class MysqlClient {
     return this.#options.cancelTimeoutMs ?? 3_000;
   }
 
-  toError(err: unknown): MysqlClientError {
-    return toClientError(err, this.#options);
+  toError(err: unknown, phase: 'connect' | 'query' = 'query'): MysqlClientError {
+    return toClientError(err, this.#options, phase);
   }
 
   #createPool(ssl: SslOptions | undefined): Pool {
     const pool = mysql.createPool(poolOptionsFor(this.#options, ssl));
     pool.on('connection', (connection) => {
-      // TIMESTAMP values then arrive in UTC and can be given a 'Z'.
-      connection.query("SET time_zone = '+00:00'");
+      // TIMESTAMP values then arrive in UTC and can be given a 'Z'. If that fails the connection
+      // is dropped: its timestamps would be labelled UTC without being so.
+      connection.query("SET time_zone = '+00:00'", (err) => {
+        if (err) connection.destroy();
+      });
     });
     return pool;
   }
@@ -126,7 +129,7 @@ export class MysqlClient {
   async #acquire(): Promise<PoolConnection> {
     const state = this.#state;
     if (state.kind === 'closed')
-      throw new MysqlClientError('ERR_TARGET_CONNECTION', 'the MySQL client is closed');
+      throw new MysqlClientError('ERR_TARGET_CLOSED', 'the MySQL client is closed');
     try {
       return await getConnection(state.pool);
     } catch (err) {
@@ -139,7 +142,7 @@ export class MysqlClient {
         return this.#acquire();
       }
       if (this.#state !== state && this.#state.kind === 'open') return this.#acquire();
-      throw this.toError(err);
+      throw this.toError(err, 'connect');
     }
   }
 }
@@ -151,7 +154,7 @@ function getConnection(pool: Pool): Promise<PoolConnection> {
 }
 
 function cancelledError(): MysqlClientError {
-  return new MysqlClientError('ERR_QUERY_CANCELLED', 'the statement was cancelled', INTERRUPTED);
+  return new MysqlClientError('ERR_TARGET_CANCELLED', 'the statement was cancelled', INTERRUPTED);
 }
 
 /** Parameters in forms mysql2 binds reliably; objects and arrays travel as JSON text. */
@@ -165,7 +168,7 @@ function toDriverParams(params: readonly unknown[]): DriverParam[] {
     if (Buffer.isBuffer(value) || value instanceof Date) return value;
     if (typeof value === 'object') return JSON.stringify(value);
     throw new MysqlClientError(
-      'ERR_QUERY_PARAMS',
+      'ERR_TARGET_PARAMS',
       `parameter ${i + 1} has an unsupported type (${typeof value})`,
     );
   });
@@ -235,7 +238,7 @@ class StatementRun {
         this.#timer = setTimeout(() => {
           this.#cancel(
             new MysqlClientError(
-              'ERR_QUERY_TIMEOUT',
+              'ERR_TARGET_TIMEOUT',
               `the statement ran longer than ${timeoutMs} ms and was killed`,
               INTERRUPTED,
             ),
@@ -323,7 +326,7 @@ class StatementRun {
     if (err !== undefined) {
       const error = this.#client.toError(err);
       // A server error leaves the connection usable; anything else may have broken it.
-      if (error.code === 'ERR_TARGET_SERVER' || error.code === 'ERR_QUERY_PARAMS') this.#connection.release();
+      if (error.code === 'ERR_TARGET_QUERY' || error.code === 'ERR_TARGET_PARAMS') this.#connection.release();
       else this.#connection.destroy();
       this.#reject(error);
       return;

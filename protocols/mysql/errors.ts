@@ -3,8 +3,12 @@
  * server sent also carry its errno and SQLSTATE so a channel can forward them unchanged.
  */
 export type MysqlClientErrorCode =
-  /** The server answered with an ERR packet (syntax error, unknown table, ...). */
-  | 'ERR_TARGET_SERVER'
+  /** The statement failed on the server (syntax error, unknown table, ...); errno and SQLSTATE say why. */
+  | 'ERR_TARGET_QUERY'
+  /** The server refused the session for a reason other than credentials (unknown database, too many connections). */
+  | 'ERR_TARGET_CONNECT'
+  /** The CA file named by the target cannot be read. */
+  | 'ERR_TARGET_CA_UNREADABLE'
   /** The server refused our credentials (errno 1045 and relatives). */
   | 'ERR_TARGET_AUTH'
   /** TCP connection refused, timed out, or the host did not resolve. */
@@ -12,13 +16,13 @@ export type MysqlClientErrorCode =
   /** TLS was required but could not be set up, or the certificate did not verify. */
   | 'ERR_TARGET_TLS'
   /** The statement ran longer than its timeout and was killed. */
-  | 'ERR_QUERY_TIMEOUT'
+  | 'ERR_TARGET_TIMEOUT'
   /** The caller aborted the statement and it was killed. */
-  | 'ERR_QUERY_CANCELLED'
+  | 'ERR_TARGET_CANCELLED'
   /** The connection broke or the client was closed. */
-  | 'ERR_TARGET_CONNECTION'
+  | 'ERR_TARGET_CLOSED'
   /** A parameter could not be sent (unsupported type). */
-  | 'ERR_QUERY_PARAMS';
+  | 'ERR_TARGET_PARAMS';
 
 export class MysqlClientError extends Error {
   readonly code: MysqlClientErrorCode;
@@ -48,8 +52,6 @@ export type MysqlProtocolErrorCode =
   | 'ERR_PACKET_SEQUENCE'
   /** A payload ended before a field it must contain, or a field is malformed. */
   | 'ERR_PACKET_MALFORMED'
-  /** A command byte we do not implement. */
-  | 'ERR_UNKNOWN_COMMAND'
   /** The peer did something the handshake does not allow (plain auth without TLS, ...). */
   | 'ERR_HANDSHAKE'
   /** The peer did not finish the handshake in time. */

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { MysqlClient, type MysqlClientEvent, type MysqlColumn } from '../../../protocols/mysql/client.js';
+import { MysqlClientError } from '../../../protocols/mysql/errors.js';
 import { convertRow, valueConverters, type ValueConverter } from '../../../protocols/mysql/values.js';
 import type { Target } from '../../config/load.js';
 import type { QueryOptions, QuerySummary, ResultColumn, ResultSink, TargetEngine } from '../types.js';
@@ -22,13 +24,36 @@ export function commandOf(sql: string): string {
   return word ? word[0].toUpperCase() : 'UNKNOWN';
 }
 
+export interface MysqlEngineOptions {
+  /** Folder a relative `ca` path is resolved against (the config file's folder). Default: cwd. */
+  baseDir?: string;
+}
+
+function readCa(target: Target, baseDir: string): Buffer | undefined {
+  if (target.ca === undefined) return undefined;
+  const path = resolve(baseDir, target.ca);
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new MysqlClientError(
+      'ERR_TARGET_CA_UNREADABLE',
+      `target "${target.name}": CA file ${path} cannot be read (${reason})`,
+    );
+  }
+}
+
 /**
  * A MySQL/MariaDB target behind the TargetEngine interface: a small pool, text protocol for plain
  * statements, prepared statements when there are parameters, rows streamed to the sink as
  * JSON-friendly values. Errors are MysqlClientError (code, errno, SQLSTATE); none carries the
  * target password.
  */
-export function createMysqlEngine(target: Target, logger: Logger): TargetEngine {
+export function createMysqlEngine(
+  target: Target,
+  logger: Logger,
+  options: MysqlEngineOptions = {},
+): TargetEngine {
   const log = logger.child({ target: target.name, engine: 'mysql' });
   const client = new MysqlClient(
     {
@@ -38,7 +63,7 @@ export function createMysqlEngine(target: Target, logger: Logger): TargetEngine 
       password: target.password?.reveal(),
       database: target.database,
       tls: target.tls,
-      ca: target.ca === undefined ? undefined : readFileSync(target.ca),
+      ca: readCa(target, options.baseDir ?? process.cwd()),
       poolMax: target.pool.max,
       connectTimeoutMs: target.connectTimeout,
     },
@@ -55,7 +80,7 @@ export function createMysqlEngine(target: Target, logger: Logger): TargetEngine 
   return {
     dialect: 'mysql',
 
-    async query(sql: string, sink: ResultSink, options: QueryOptions = {}): Promise<QuerySummary> {
+    async query(sql: string, sink: ResultSink, queryOptions: QueryOptions = {}): Promise<QuerySummary> {
       let converters: ValueConverter[] = [];
       const result = await client.query(
         sql,
@@ -68,7 +93,7 @@ export function createMysqlEngine(target: Target, logger: Logger): TargetEngine 
             return sink.row(convertRow(values, converters));
           },
         },
-        { params: options.params, signal: options.signal, timeoutMs: options.timeoutMs },
+        { params: queryOptions.params, signal: queryOptions.signal, timeoutMs: queryOptions.timeoutMs },
       );
       const command = commandOf(sql);
       return result.kind === 'rows'

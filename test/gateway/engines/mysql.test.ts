@@ -168,12 +168,12 @@ t.test('a server error carries errno and SQLSTATE and the pool keeps working', a
   const db = await scratchDatabase(t);
   const engine = await engineOn(t, db);
   await t.rejects(engine.query('SELEC 1', collect()), {
-    code: 'ERR_TARGET_SERVER',
+    code: 'ERR_TARGET_QUERY',
     errno: 1064,
     sqlstate: '42000',
   });
   await t.rejects(engine.query('SELECT * FROM missing WHERE a = ?', collect(), { params: [1] }), {
-    code: 'ERR_TARGET_SERVER',
+    code: 'ERR_TARGET_QUERY',
     errno: 1146,
     sqlstate: '42S02',
   });
@@ -236,7 +236,7 @@ t.test('a statement over its timeout is killed quickly with a clear error', asyn
   const started = Date.now();
   const err = await engine.query('SELECT SLEEP(5)', collect(), { timeoutMs: 300 }).catch((e: unknown) => e);
   const elapsed = Date.now() - started;
-  t.match(err, { code: 'ERR_QUERY_TIMEOUT', errno: 1317, sqlstate: '70100', message: /300 ms/ });
+  t.match(err, { code: 'ERR_TARGET_TIMEOUT', errno: 1317, sqlstate: '70100', message: /300 ms/ });
   t.ok(elapsed < 2000, `returned after ${elapsed} ms`);
   const running = (await db.admin(
     `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ? AND INFO LIKE 'SELECT SLEEP%'`,
@@ -255,12 +255,12 @@ t.test('an AbortSignal cancels a running statement and a pre-aborted one never s
   setTimeout(() => controller.abort(), 200);
   const started = Date.now();
   await t.rejects(engine.query('SELECT SLEEP(5)', collect(), { signal: controller.signal }), {
-    code: 'ERR_QUERY_CANCELLED',
+    code: 'ERR_TARGET_CANCELLED',
     sqlstate: '70100',
   });
   t.ok(Date.now() - started < 2000);
   await t.rejects(engine.query('SELECT 1', collect(), { signal: controller.signal }), {
-    code: 'ERR_QUERY_CANCELLED',
+    code: 'ERR_TARGET_CANCELLED',
   });
 });
 
@@ -329,7 +329,7 @@ t.test('an unknown database fails with errno 1049', async (t) => {
   const engine = createMysqlEngine(targetFor({ ...db, database: missing }, db.password), silent);
   t.teardown(() => engine.close());
   await t.rejects(engine.query('SELECT 1', collect()), {
-    code: 'ERR_TARGET_SERVER',
+    code: 'ERR_TARGET_CONNECT',
     errno: 1049,
     sqlstate: '42000',
   });
@@ -356,4 +356,15 @@ t.test('the command tag is the leading keyword past comments', async (t) => {
   t.equal(commandOf('  select 1'), 'SELECT');
   t.equal(commandOf('-- note\n# more\n/* c */ (SELECT 1)'), 'SELECT');
   t.equal(commandOf('123'), 'UNKNOWN');
+});
+
+t.test('a CA file that cannot be read is a typed error naming the file, resolved from baseDir', async (t) => {
+  const target = {
+    ...targetFor({ host: '127.0.0.1', port: 3306, database: 'x', user: 'u' }, 'pw', 'verify-full'),
+    ca: 'missing-ca.pem',
+  };
+  t.throws(() => createMysqlEngine(target, silent, { baseDir: '/nonexistent-dir' }), {
+    code: 'ERR_TARGET_CA_UNREADABLE',
+    message: /\/nonexistent-dir\/missing-ca\.pem/,
+  });
 });
