@@ -36,7 +36,19 @@ export interface StatementAnalyzerOptions {
   sideEffectFunctions?: Partial<Record<Dialect, SideEffectFunctions>>;
   /** Analyses kept per dialect (least recently used evicted). Default 2000; 0 disables. */
   cacheSize?: number;
+  /**
+   * Longest text analysed, in characters, per dialect; longer texts are refused
+   * (ERR_GUARD_TOO_LONG). Parsing runs on the caller's thread, and node-sql-parser needs about
+   * 10 µs a character, so a long MySQL text would stall every session of the gateway.
+   * Defaults: postgres 1 MiB, mysql 64 KiB.
+   */
+  maxTextLength?: Partial<Record<Dialect, number>>;
 }
+
+const DEFAULT_MAX_TEXT_LENGTH: Readonly<Record<Dialect, number>> = {
+  postgres: 1024 * 1024,
+  mysql: 64 * 1024,
+};
 
 export interface StatementAnalyzer {
   /**
@@ -65,8 +77,10 @@ class CachedStatementAnalyzer implements StatementAnalyzer {
   readonly #postgresFunctions: ReadonlyMap<string, readonly Effect[]>;
   readonly #mysql: MySqlStatements;
   readonly #cache: Record<Dialect, LruCache<string, CacheEntry>>;
+  readonly #maxTextLength: Readonly<Record<Dialect, number>>;
 
   constructor(options: StatementAnalyzerOptions) {
+    this.#maxTextLength = { ...DEFAULT_MAX_TEXT_LENGTH, ...options.maxTextLength };
     const size = options.cacheSize ?? 2000;
     this.#cache = { postgres: new LruCache(size), mysql: new LruCache(size) };
     this.#postgresFunctions = sideEffectTable('postgres', options.sideEffectFunctions?.postgres);
@@ -77,6 +91,14 @@ class CachedStatementAnalyzer implements StatementAnalyzer {
     const cache = this.#cache[dialect];
     let entry = cache.get(sql);
     if (entry === undefined) {
+      const max = this.#maxTextLength[dialect];
+      if (sql.length > max) {
+        return {
+          ok: false,
+          code: 'ERR_GUARD_TOO_LONG',
+          error: `the text is ${sql.length} characters long; the guard analyses at most ${max} for ${dialect}`,
+        };
+      }
       if (dialect === 'postgres' && !this.#postgres.loaded) {
         try {
           await this.#postgres.ready();

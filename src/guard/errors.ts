@@ -9,6 +9,8 @@ export type GuardErrorCode =
   | 'ERR_GUARD_VERSIONED_COMMENT'
   /** MySQL `--` not followed by a space: the server reads it as two minus signs, the parser as a comment. */
   | 'ERR_GUARD_AMBIGUOUS_COMMENT'
+  /** The text is longer than the analyzer accepts for its dialect (parsing it would stall the gateway). */
+  | 'ERR_GUARD_TOO_LONG'
   /** The parser could not be loaded. */
   | 'ERR_GUARD_PARSER_UNAVAILABLE'
   /** The classifier failed on a tree it was given (a bug): the text is refused. */

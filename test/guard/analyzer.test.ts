@@ -318,3 +318,27 @@ t.test(
     );
   },
 );
+
+t.test('texts longer than the dialect limit are refused before parsing', async (t) => {
+  const analyzer = createStatementAnalyzer({ maxTextLength: { mysql: 20 } });
+  const long = await analyzer.analyze('SELECT 1 FROM orders WHERE id = 1', 'mysql');
+  t.equal(long.ok, false);
+  if (!long.ok) {
+    t.equal(long.code, 'ERR_GUARD_TOO_LONG');
+    t.match(long.error, /33 characters long; the guard analyses at most 20 for mysql/);
+  }
+  t.ok(
+    (await analyzer.analyze('SELECT 1 FROM orders WHERE id = 1', 'postgres')).ok,
+    'the other dialect keeps its default',
+  );
+});
+
+t.test('pathologically deep expressions are refused, not crashed on', async (t) => {
+  const analyzer = createStatementAnalyzer();
+  const deep = 'SELECT ' + Array(20000).fill('1').join('+');
+  const pg = await analyzer.analyze(deep, 'postgres');
+  t.equal(pg.ok, false);
+  const parens = 'SELECT ' + '('.repeat(3000) + '1' + ')'.repeat(3000);
+  const my = await analyzer.analyze(parens, 'mysql');
+  t.equal(my.ok, false);
+});
