@@ -14,10 +14,6 @@ export class FrameFields {
     private readonly what: string,
   ) {}
 
-  get remaining(): number {
-    return this.body.length - this.position;
-  }
-
   int16(): number {
     this.need(2);
     const value = this.body.readInt16BE(this.position);
@@ -65,13 +61,6 @@ export class FrameFields {
     this.need(length);
     const view = this.body.subarray(this.position, this.position + length);
     this.position += length;
-    return view;
-  }
-
-  /** Everything left, as a view. */
-  rest(): Buffer {
-    const view = this.body.subarray(this.position);
-    this.position = this.body.length;
     return view;
   }
 
