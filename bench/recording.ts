@@ -27,6 +27,13 @@ const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SQL = `select i, i * 2, md5(i::text), 'customer-' || i, i % 100, now(), (i * 1.5)::numeric,
   'a***@example.com', i % 2 = 0, repeat('x', 20) from generate_series(1, ${ROWS}) i`;
 
+/** Wall time of the stream, wall time until stored, and this process's CPU time until stored. */
+interface Run {
+  streamMs: number;
+  durableMs: number;
+  cpuMs: number;
+}
+
 function session(): SessionContext {
   return {
     id: randomUUID(),
@@ -38,12 +45,10 @@ function session(): SessionContext {
 }
 
 /** Streams the result through the recorder; returns the stream time and the time until stored. */
-async function run(
-  client: PgConnection,
-  recorder: Recorder,
-): Promise<{ streamMs: number; durableMs: number }> {
+async function run(client: PgConnection, recorder: Recorder): Promise<Run> {
   const rec = recorder.startSession({ session: session() });
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   rec.onStatement({ statementId: 'q1', sql: SQL });
   rec.onDecision({
     statementId: 'q1',
@@ -90,8 +95,10 @@ async function run(
   const streamMs = performance.now() - started;
   await recorder.flush();
   const durableMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
   if (count !== ROWS) throw new Error(`expected ${ROWS} rows, got ${count}`);
-  return { streamMs, durableMs };
+  return { streamMs, durableMs, cpuMs };
 }
 
 async function main(): Promise<void> {
@@ -125,21 +132,25 @@ recording: { store: redis, redis: { url: "${REDIS_URL}" }, retention: 1h }
     await run(client, off); // warm-up: JIT, connection, Postgres cache
     await run(client, on);
     const results = {
-      off: [] as { streamMs: number; durableMs: number }[],
-      seal: [] as { streamMs: number; durableMs: number }[],
-      on: [] as { streamMs: number; durableMs: number }[],
+      off: [] as Run[],
+      seal: [] as Run[],
+      on: [] as Run[],
     };
     for (let round = 0; round < ROUNDS; round++) {
       results.off.push(await run(client, off));
       results.seal.push(await run(client, sealOnly));
       results.on.push(await run(client, on));
     }
-    const best = (xs: { streamMs: number; durableMs: number }[], key: 'streamMs' | 'durableMs') =>
-      Math.min(...xs.map((x) => x[key]));
+    const best = (xs: Run[], key: keyof Run) => Math.min(...xs.map((x) => x[key]));
     const offMs = best(results.off, 'streamMs');
     const onMs = best(results.on, 'streamMs');
     const onDurable = best(results.on, 'durableMs');
     const sealMs = best(results.seal, 'streamMs');
+    const cpu = {
+      off: best(results.off, 'cpuMs'),
+      seal: best(results.seal, 'cpuMs'),
+      on: best(results.on, 'cpuMs'),
+    };
     const rate = (ms: number) => Math.round(ROWS / (ms / 1000));
     const stats = on.stats();
     let streamBytes = 0;
@@ -152,19 +163,26 @@ recording: { store: redis, redis: { url: "${REDIS_URL}" }, retention: 1h }
     console.log(
       `${ROWS} rows × 10 columns from PostgreSQL (gateway client, text decoded), onRows in batches of ${BATCH}, best of ${ROUNDS} rounds\n`,
     );
+    const row = (name: string, wall: number, cpuMs: number, stored: string) => [
+      name,
+      wall.toFixed(0),
+      rate(wall),
+      (offMs / wall).toFixed(2),
+      stored,
+      cpuMs.toFixed(0),
+      (cpu.off / cpuMs).toFixed(2),
+    ];
     printTable(
-      ['scenario', 'stream ms', 'rows/s', 'ratio vs off', 'until stored ms'],
+      ['scenario', 'stream ms', 'rows/s', 'ratio vs off', 'until stored ms', 'process CPU ms', 'CPU ratio'],
       [
-        ['recording off (NullRecorder)', offMs.toFixed(0), rate(offMs), '1.00', '-'],
-        ['sealing only (store discards)', sealMs.toFixed(0), rate(sealMs), (offMs / sealMs).toFixed(2), '-'],
-        [
-          'recording on (Redis Streams)',
-          onMs.toFixed(0),
-          rate(onMs),
-          (offMs / onMs).toFixed(2),
-          onDurable.toFixed(0),
-        ],
+        row('recording off (NullRecorder)', offMs, cpu.off, '-'),
+        row('sealing only (store discards)', sealMs, cpu.seal, '-'),
+        row('recording on (Redis Streams)', onMs, cpu.on, onDurable.toFixed(0)),
       ],
+    );
+    console.log(
+      "\nratio = rows/s relative to off (wall clock, best round); CPU ratio = this process's CPU time\n" +
+        'for the off run over this run, until stored: the throughput ratio of a CPU-bound gateway.',
     );
     console.log(
       `\nwritten: ${stats.written} events, dropped: ${stats.dropped}; Redis memory per session stream ≈ ${(
