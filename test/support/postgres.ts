@@ -156,9 +156,20 @@ function marker(user: string): string {
 async function addHbaLine(user: string, method: Exclude<AuthMethod, 'trust'>): Promise<void> {
   const file = await hbaFile();
   await withLock(HBA_LOCK, async () => {
-    const text = readFileSync(file, 'utf8');
+    // Lines left by a test process that died before its teardown name roles that no longer
+    // exist; they are dropped here so the file does not grow run after run.
+    const roles = new Set(
+      (await adminQuery('SELECT rolname FROM pg_roles')).rows.map((r: { rolname: string }) => r.rolname),
+    );
+    const kept = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => {
+        const tagged = /# sluice-test (\S+)$/.exec(l);
+        return tagged === null || roles.has(tagged[1] ?? '');
+      })
+      .join('\n');
     const line = `host all ${user} 127.0.0.1/32 ${method} ${marker(user)}\n`;
-    writeFileSync(file, line + text);
+    writeFileSync(file, line + kept);
     await adminQuery('SELECT pg_reload_conf()');
   });
 }
