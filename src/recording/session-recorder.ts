@@ -147,6 +147,7 @@ export class ChainedSessionRecorder implements SessionRecorder {
 
   onError(e: { statementId?: string; code: string; message: string }): void {
     this.flushRows();
+    if (e.statementId !== undefined) this.rowsSeen.delete(e.statementId);
     this.emit('error', { statementId: e.statementId, code: e.code, message: e.message });
   }
 
