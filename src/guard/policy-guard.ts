@@ -44,6 +44,22 @@ export class PolicyGuard implements GuardStage {
     return verdict;
   }
 
+  /**
+   * For a wire protocol preparing `sql` under `name` (Postgres Parse with a statement name, which
+   * SQL `EXECUTE name` can also run): decides it like `check`, and unless it is denied records
+   * its analysis under the name, so that a later EXECUTE is decided on this body.
+   */
+  async prepare(name: string, sql: string, session: SessionContext): Promise<GuardVerdict> {
+    const verdict = await this.check(sql, session);
+    if (verdict.action !== 'deny') {
+      this.preparedStatements(session.id).registerAnalysis(name, {
+        ok: true,
+        statements: verdict.statements,
+      });
+    }
+    return verdict;
+  }
+
   /** The session's prepared statements, for wire protocols that prepare statements by name. */
   preparedStatements(sessionId: string): PreparedStatements {
     let prepared = this.#prepared.get(sessionId);

@@ -74,3 +74,13 @@ t.test('wire protocols register prepared statements; endSession forgets them', a
   g.endSession('s1');
   t.equal((await g.check('EXECUTE stmt1', session('s1'))).action, 'deny');
 });
+
+t.test('prepare() decides a wire-prepared statement and binds its name unless denied', async (t) => {
+  const g = guard();
+  const s = session('s1');
+  t.equal((await g.prepare('s_read', 'SELECT * FROM orders', s)).action, 'allow');
+  t.equal((await g.check('EXECUTE s_read', s)).action, 'allow');
+  t.equal((await g.prepare('s_drop', 'DROP TABLE orders', s)).action, 'deny');
+  t.equal(g.preparedStatements('s1').get('s_drop'), undefined);
+  t.equal((await g.check('EXECUTE s_drop', s)).action, 'deny');
+});
