@@ -18,6 +18,7 @@ export {
   type ApprovalEvent,
   type EstimateRows,
   type RedisApprovalsOptions,
+  type ReviewOptions,
 } from './stage.js';
 export type {
   ApprovalDecision,

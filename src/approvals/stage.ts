@@ -10,11 +10,19 @@ import type { WebhookNotifier } from './webhooks.js';
 
 /** One step of a request, for the session's recording. */
 export interface ApprovalEvent {
+  /** The pipeline's statement id, when the caller passed one in the wait options. */
+  statementId?: string;
   requestId: string;
   state: ApprovalState;
   by?: string;
   reason?: string;
 }
+
+/**
+ * The wait options, plus the statement id the pipeline may pass so each event can be recorded
+ * against its statement (SessionRecorder.onApproval needs it).
+ */
+export type ReviewOptions = ApprovalWaitOptions & { statementId?: string };
 
 export type EstimateRows = (session: SessionContext, sql: string) => Promise<number | undefined>;
 
@@ -59,7 +67,7 @@ export class RedisApprovals implements ApprovalStage {
     session: SessionContext,
     sql: string,
     verdict: GuardVerdict,
-    options: ApprovalWaitOptions,
+    options: ReviewOptions,
   ): Promise<ApprovalOutcome> {
     try {
       return await this.#review(session, sql, verdict, options);
@@ -86,13 +94,13 @@ export class RedisApprovals implements ApprovalStage {
     session: SessionContext,
     sql: string,
     verdict: GuardVerdict,
-    options: ApprovalWaitOptions,
+    options: ReviewOptions,
   ): Promise<ApprovalOutcome> {
     const { service } = this.#o;
     const { identity } = session;
     const grant = await service.findGrant(identity, session.target, verdict.statements);
     if (grant) {
-      this.#emit(session, {
+      this.#emit(session, options.statementId, {
         requestId: grant.requestId,
         state: 'approved',
         by: grant.by,
@@ -117,12 +125,16 @@ export class RedisApprovals implements ApprovalStage {
       if (opened.kind === 'executed') {
         // An approval given while the caller was away: the repeated statement consumed it.
         const by = request.decision?.by ?? 'unknown';
-        this.#emit(session, { requestId: request.id, state: 'executed', by });
+        this.#emit(session, options.statementId, { requestId: request.id, state: 'executed', by });
         return { state: 'approved', requestId: request.id, by };
       }
       if (opened.kind === 'created') {
-        this.#emit(session, { requestId: request.id, state: 'requested', reason: verdict.reason });
-        this.#track(this.#announce(session, request));
+        this.#emit(session, options.statementId, {
+          requestId: request.id,
+          state: 'requested',
+          reason: verdict.reason,
+        });
+        this.#track(this.#announce(session, options.statementId, request));
       }
       const result = await this.#wait(session, request, deadline, options);
       if (result.state !== 'retry') return result;
@@ -137,7 +149,7 @@ export class RedisApprovals implements ApprovalStage {
     session: SessionContext,
     request: ApprovalRequest,
     deadline: number,
-    options: ApprovalWaitOptions,
+    options: ReviewOptions,
   ): Promise<WaitResult> {
     const { service, watcher } = this.#o;
     const id = request.id;
@@ -155,13 +167,13 @@ export class RedisApprovals implements ApprovalStage {
           // Consume the approval before the statement runs; losing this race to a twin
           // statement means this one needs an approval of its own.
           if (!(await service.markExecuted(id))) return { state: 'retry' };
-          this.#emit(session, {
+          this.#emit(session, options.statementId, {
             requestId: id,
             state: 'approved',
             by,
             ...(current.decision?.reason ? { reason: current.decision.reason } : {}),
           });
-          this.#emit(session, { requestId: id, state: 'executed', by });
+          this.#emit(session, options.statementId, { requestId: id, state: 'executed', by });
           return { state: 'approved', requestId: id, by };
         }
         case 'executed':
@@ -169,7 +181,12 @@ export class RedisApprovals implements ApprovalStage {
         case 'denied': {
           const by = current.decision?.by ?? 'unknown';
           const why = current.decision?.reason;
-          this.#emit(session, { requestId: id, state: 'denied', by, ...(why ? { reason: why } : {}) });
+          this.#emit(session, options.statementId, {
+            requestId: id,
+            state: 'denied',
+            by,
+            ...(why ? { reason: why } : {}),
+          });
           return {
             state: 'denied',
             requestId: id,
@@ -177,7 +194,7 @@ export class RedisApprovals implements ApprovalStage {
           };
         }
         case 'expired':
-          this.#emit(session, { requestId: id, state: 'expired' });
+          this.#emit(session, options.statementId, { requestId: id, state: 'expired' });
           return { state: 'denied', requestId: id, reason: `approval request ${id} expired` };
         case 'pending':
           break;
@@ -207,7 +224,11 @@ export class RedisApprovals implements ApprovalStage {
   }
 
   /** Adds the row estimate, then notifies approvers. Runs beside the wait; failures are logged. */
-  async #announce(session: SessionContext, request: ApprovalRequest): Promise<void> {
+  async #announce(
+    session: SessionContext,
+    statementId: string | undefined,
+    request: ApprovalRequest,
+  ): Promise<void> {
     const { service, notifier, logger } = this.#o;
     let announced = request;
     const rows = await this.#estimate(session, request.sql);
@@ -217,7 +238,7 @@ export class RedisApprovals implements ApprovalStage {
     }
     if (!notifier?.enabled) return;
     const report = await notifier.notify(announced);
-    if (report.delivered > 0) this.#emit(session, { requestId: request.id, state: 'notified' });
+    if (report.delivered > 0) this.#emit(session, statementId, { requestId: request.id, state: 'notified' });
     else logger.error({ requestId: request.id }, 'approvals: no approver was notified');
   }
 
@@ -247,9 +268,9 @@ export class RedisApprovals implements ApprovalStage {
     void tracked.finally(() => this.#tasks.delete(tracked));
   }
 
-  #emit(session: SessionContext, event: ApprovalEvent): void {
+  #emit(session: SessionContext, statementId: string | undefined, event: ApprovalEvent): void {
     try {
-      this.#o.onEvent?.(session, event);
+      this.#o.onEvent?.(session, statementId === undefined ? event : { statementId, ...event });
     } catch (err) {
       this.#o.logger.warn({ err }, 'approvals: event callback failed');
     }

@@ -195,3 +195,13 @@ t.test('a broken progress callback or a nonsensical wait does not break the revi
   });
   t.equal(thrown.state, 'pending', 'the wait ran to its end despite the callback');
 });
+
+t.test('events carry the statement id when the caller passes one', async (t) => {
+  const p = prefix(t, await connect(t));
+  const one = await gateway(t, p);
+  const outcome = await one.stage.review(session(), SQL, verdict(SQL), { waitMs: 0, statementId: 'st-1' });
+  t.equal(outcome.state, 'pending');
+  t.match(one.events[0]?.event, { statementId: 'st-1', state: 'requested' });
+  await one.stage.review(session(), SQL.replace('42', '44'), verdict(SQL), { waitMs: 0 });
+  t.notOk(one.events[1]?.event.statementId, 'no statement id when none was given');
+});
