@@ -52,6 +52,8 @@ export type MysqlProtocolErrorCode =
   | 'ERR_PACKET_SEQUENCE'
   /** A payload ended before a field it must contain, or a field is malformed. */
   | 'ERR_PACKET_MALFORMED'
+  /** A row value does not fit its column's binary type (text "abc" for an INT column). */
+  | 'ERR_VALUE_ENCODING'
   /** The peer did something the handshake does not allow (plain auth without TLS, ...). */
   | 'ERR_HANDSHAKE'
   /** The peer did not finish the handshake in time. */

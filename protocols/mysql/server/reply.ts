@@ -7,6 +7,7 @@ import {
   type ColumnDefinition,
   type TextValue,
 } from '../codec/resultset.js';
+import { encodeBinaryRow } from '../codec/binary-row.js';
 import type { PacketWriter } from '../codec/packet-writer.js';
 import type { MysqlReply, MysqlResultWriter } from './types.js';
 
@@ -70,8 +71,11 @@ export class CommandReply implements MysqlReply {
     this.#out.write(this.#writer.frameAll(payloads));
   }
 
-  resultSet(columns: readonly ColumnDefinition[]): MysqlResultWriter {
+  resultSet(columns: readonly ColumnDefinition[], options: { binary?: boolean } = {}): MysqlResultWriter {
     this.#claim('streaming');
+    const encodeRow = options.binary
+      ? (values: readonly TextValue[]) => encodeBinaryRow(columns, values)
+      : encodeTextRow;
     this.#out.write(
       this.#writer.frameAll([
         encodeColumnCount(columns.length),
@@ -82,7 +86,7 @@ export class CommandReply implements MysqlReply {
     return {
       row: (values: readonly TextValue[]) => {
         if (this.#state !== 'streaming') throw new Error('the result set has ended');
-        return this.#out.write(this.#writer.frame(encodeTextRow(values))) ? undefined : this.#out.drained();
+        return this.#out.write(this.#writer.frame(encodeRow(values))) ? undefined : this.#out.drained();
       },
       end: (fields) => {
         if (this.#state !== 'streaming') throw new Error('the result set has ended');

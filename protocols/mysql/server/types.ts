@@ -36,8 +36,11 @@ export interface MysqlResultWriter {
 export interface MysqlReply {
   ok(fields?: OkFields): void;
   error(fields: ErrFields): void;
-  /** Sends the column count and definitions; then rows, then `end()`. */
-  resultSet(columns: readonly ColumnDefinition[]): MysqlResultWriter;
+  /**
+   * Sends the column count and definitions; then rows, then `end()`. Rows are text-protocol rows,
+   * or binary-protocol rows with `binary` (the answer to COM_STMT_EXECUTE).
+   */
+  resultSet(columns: readonly ColumnDefinition[], options?: { binary?: boolean }): MysqlResultWriter;
   /** Answers COM_STMT_PREPARE. */
   prepared(fields: {
     statementId: number;

@@ -237,7 +237,7 @@ t.test('a statement over its timeout is killed quickly with a clear error', asyn
   const err = await engine.query('SELECT SLEEP(5)', collect(), { timeoutMs: 300 }).catch((e: unknown) => e);
   const elapsed = Date.now() - started;
   t.match(err, { code: 'ERR_TARGET_TIMEOUT', errno: 1317, sqlstate: '70100', message: /300 ms/ });
-  t.ok(elapsed < 2000, `returned after ${elapsed} ms`);
+  t.ok(elapsed < 4000, `returned after ${elapsed} ms`);
   const running = (await db.admin(
     `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ? AND INFO LIKE 'SELECT SLEEP%'`,
     [db.user],
@@ -258,7 +258,7 @@ t.test('an AbortSignal cancels a running statement and a pre-aborted one never s
     code: 'ERR_TARGET_CANCELLED',
     sqlstate: '70100',
   });
-  t.ok(Date.now() - started < 2000);
+  t.ok(Date.now() - started < 4000, 'the SLEEP(5) was cut short');
   await t.rejects(engine.query('SELECT 1', collect(), { signal: controller.signal }), {
     code: 'ERR_TARGET_CANCELLED',
   });

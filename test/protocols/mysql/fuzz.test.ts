@@ -180,7 +180,7 @@ t.test('a server fed mutated handshakes always closes the connection, never hang
     }),
   );
   t.equal(outcomes.length, attempts);
-  t.ok(Math.max(...outcomes) < 3000, `every connection closed (slowest ${Math.max(...outcomes)} ms)`);
+  t.ok(Math.max(...outcomes) < 6000, `every connection closed (slowest ${Math.max(...outcomes)} ms)`);
   t.ok(
     server.errors.every((e) => e instanceof MysqlProtocolError),
     'the server saw only typed protocol errors',

@@ -178,7 +178,7 @@ t.test('a client that stops mid-handshake is disconnected by the timeout', async
   await new Promise<void>((resolve) => socket.once('close', () => resolve()));
   const elapsed = Date.now() - started;
   t.ok(received > 0, 'the server sent its handshake');
-  t.ok(elapsed >= 150 && elapsed < 2000, `closed after ${elapsed} ms`);
+  t.ok(elapsed >= 150 && elapsed < 4000, `closed after ${elapsed} ms`);
   await server.connections[0]?.closed;
   t.equal(server.connections[0]?.state, 'closed');
   t.match(server.errors, [{ code: 'ERR_HANDSHAKE_TIMEOUT' }]);
