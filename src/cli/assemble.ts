@@ -69,7 +69,7 @@ export async function assembleGateway(
   const authenticator = await createAuthenticator(config, {
     logger: logger.child({ component: 'identity' }),
   });
-  const analyzer = createStatementAnalyzer();
+  const analyzer = createStatementAnalyzer(config.guard);
   const guard = new PolicyGuard({ analyzer, policyFor: (s) => policyOf(s)?.statements });
 
   // Catalog reads go straight to the target's engine: they are the gateway's own, fixed queries.
@@ -116,6 +116,7 @@ export async function assembleGateway(
       options.createEngine ??
       ((target, log) =>
         target.engine === 'mysql' ? createMysqlEngine(target, log) : createPostgresEngine(target, log)),
+    onSessionEnd: (session) => guard.endSession(session.id),
     onExecuted: (session, verdict) => {
       // Masking resolves origins through the catalog: after DDL it must be read again.
       if (verdict.statements.some((s) => s.effects.includes('ddl')))

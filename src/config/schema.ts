@@ -199,6 +199,33 @@ export const configSchema = z.strictObject({
     target,
   ),
   policies: z.array(policy).default([]),
+  guard: z
+    .strictObject({
+      sideEffectFunctions: z
+        .strictObject({
+          postgres: z.record(z.string(), z.array(effectSchema)).default({}),
+          mysql: z.record(z.string(), z.array(effectSchema)).default({}),
+        })
+        .prefault({})
+        .describe('functions with side effects, merged over the built-in list; [] marks a function pure'),
+      cacheSize: z.number().int().min(0).default(2000).describe('decisions cached per dialect'),
+      maxTextLength: z
+        .strictObject({
+          postgres: z
+            .number()
+            .int()
+            .positive()
+            .default(1024 * 1024),
+          mysql: z
+            .number()
+            .int()
+            .positive()
+            .default(64 * 1024),
+        })
+        .prefault({})
+        .describe('longer statement texts are refused'),
+    })
+    .prefault({}),
   masking: z
     .strictObject({ hashKey: secretRef.optional().describe('key of the hash strategy (HMAC-SHA-256)') })
     .prefault({}),

@@ -31,6 +31,8 @@ export interface GatewayParts {
   recorder: Recorder;
   /** Makes the engine of a target; called once per target, the engine is shared by its sessions. */
   createEngine: (target: Target, logger: Logger) => TargetEngine;
+  /** Called when a session ends (e.g. to drop its prepared statements from the guard). */
+  onSessionEnd?: (session: SessionContext) => void;
   /** Called after a statement ran (e.g. to reload a catalog after DDL). */
   onExecuted?: (session: SessionContext, verdict: GuardVerdict) => void;
   clock?: () => number;
@@ -151,7 +153,10 @@ export class Gateway {
         { maxRows: policy.limits.maxRows, statementTimeoutMs: policy.limits.statementTimeout },
       ),
       recording,
-      (s) => this.#sessions.delete(s),
+      (s) => {
+        this.#sessions.delete(s);
+        this.#parts.onSessionEnd?.(s.context);
+      },
     );
     this.#sessions.add(session);
     return session;
@@ -178,6 +183,7 @@ export class Gateway {
       close: (reason) => {
         if (!this.#wireSessions.delete(session)) return;
         recording.onSessionEnd({ reason });
+        parts.onSessionEnd?.(context);
       },
     };
     this.#wireSessions.add(session);
