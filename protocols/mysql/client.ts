@@ -76,8 +76,66 @@ export class MysqlClient {
   ): Promise<MysqlQueryResult> {
     const params = options.params === undefined ? undefined : toDriverParams(options.params);
     if (options.signal?.aborted) throw cancelledError();
-    const connection = await this.#acquire();
-    return new StatementRun(this, connection, handler, options).start(sql, params);
+    const started = Date.now();
+    const connection = await this.#acquireWithin(options);
+    // The time spent waiting for a connection counts against the statement's timeout.
+    const remainingMs =
+      options.timeoutMs !== undefined && options.timeoutMs > 0
+        ? Math.max(1, options.timeoutMs - (Date.now() - started))
+        : undefined;
+    return new StatementRun(this, connection, handler, options, remainingMs).start(sql, params);
+  }
+
+  /**
+   * A pooled connection, unless the signal aborts or the timeout passes first (all connections
+   * busy). A connection that arrives after we gave up goes straight back to the pool.
+   */
+  #acquireWithin(options: MysqlQueryOptions): Promise<PoolConnection> {
+    const { signal, timeoutMs } = options;
+    const acquiring = this.#acquire();
+    if (signal === undefined && (timeoutMs === undefined || timeoutMs <= 0)) return acquiring;
+    return new Promise<PoolConnection>((resolve, reject) => {
+      let settled = false;
+      const settle = (): boolean => {
+        if (settled) return false;
+        settled = true;
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        return true;
+      };
+      const giveUp = (error: MysqlClientError): void => {
+        if (!settle()) return;
+        acquiring.then(
+          (connection) => connection.release(),
+          () => {},
+        );
+        reject(error);
+      };
+      const onAbort = (): void => giveUp(cancelledError());
+      const timer =
+        timeoutMs !== undefined && timeoutMs > 0
+          ? setTimeout(
+              () =>
+                giveUp(
+                  new MysqlClientError(
+                    'ERR_TARGET_TIMEOUT',
+                    `no connection to the target became free within ${timeoutMs} ms`,
+                    INTERRUPTED,
+                  ),
+                ),
+              timeoutMs,
+            )
+          : undefined;
+      signal?.addEventListener('abort', onAbort, { once: true });
+      acquiring.then(
+        (connection) => {
+          if (settle()) resolve(connection);
+        },
+        (err: unknown) => {
+          if (settle()) reject(err);
+        },
+      );
+    });
   }
 
   async close(): Promise<void> {
@@ -209,6 +267,8 @@ class StatementRun {
   readonly #connection: PoolConnection;
   readonly #handler: MysqlResultHandler;
   readonly #options: MysqlQueryOptions;
+  /** What is left of the statement timeout after waiting for a connection. */
+  readonly #remainingMs: number | undefined;
   #state: RunState = { kind: 'running' };
   #rowCount = 0;
   #sawColumns = false;
@@ -222,11 +282,13 @@ class StatementRun {
     connection: PoolConnection,
     handler: MysqlResultHandler,
     options: MysqlQueryOptions,
+    remainingMs: number | undefined,
   ) {
     this.#client = client;
     this.#connection = connection;
     this.#handler = handler;
     this.#options = options;
+    this.#remainingMs = remainingMs;
   }
 
   start(sql: string, params: DriverParam[] | undefined): Promise<MysqlQueryResult> {
@@ -234,7 +296,7 @@ class StatementRun {
       this.#resolve = resolve;
       this.#reject = reject;
       const { signal, timeoutMs } = this.#options;
-      if (timeoutMs !== undefined && timeoutMs > 0) {
+      if (this.#remainingMs !== undefined) {
         this.#timer = setTimeout(() => {
           this.#cancel(
             new MysqlClientError(
@@ -243,7 +305,7 @@ class StatementRun {
               INTERRUPTED,
             ),
           );
-        }, timeoutMs);
+        }, this.#remainingMs);
       }
       signal?.addEventListener('abort', this.#onAbort, { once: true });
       let query: Query;

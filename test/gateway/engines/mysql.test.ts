@@ -368,3 +368,26 @@ t.test('a CA file that cannot be read is a typed error naming the file, resolved
     message: /\/nonexistent-dir\/missing-ca\.pem/,
   });
 });
+
+t.test('with every pooled connection busy, a statement times out waiting instead of hanging', async (t) => {
+  const db = await scratchDatabase(t);
+  const base = targetFor(db, db.password);
+  const engine = createMysqlEngine({ ...base, pool: { max: 1 } }, silent);
+  t.teardown(() => engine.close());
+  const busy = engine.query('SELECT SLEEP(1)', collect());
+  const started = Date.now();
+  await t.rejects(engine.query('SELECT 1', collect(), { timeoutMs: 200 }), {
+    code: 'ERR_TARGET_TIMEOUT',
+    message: /no connection/,
+  });
+  t.ok(Date.now() - started < 900, 'gave up before the busy statement finished');
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(), 100);
+  await t.rejects(engine.query('SELECT 1', collect(), { signal: controller.signal }), {
+    code: 'ERR_TARGET_CANCELLED',
+  });
+  await busy;
+  const sink = collect();
+  await engine.query('SELECT 5', sink);
+  t.same(sink.rows, [[5]], 'the connection that arrived late went back to the pool');
+});
