@@ -19,6 +19,8 @@ export type MysqlCommand =
       parameterBlock: Buffer;
     }
   | { kind: 'stmt-close'; statementId: number }
+  /** No response is expected; the data belongs to a parameter of the next execute. */
+  | { kind: 'stmt-send-long-data'; statementId: number; paramId: number; data: Buffer }
   | { kind: 'stmt-reset'; statementId: number }
   | { kind: 'unsupported'; command: number };
 
@@ -53,6 +55,13 @@ export function decodeCommand(payload: Buffer): MysqlCommand {
       }
       return { kind: 'stmt-execute', statementId, flags, parameterBlock: reader.rest() };
     }
+    case CommandByte.StmtSendLongData:
+      return {
+        kind: 'stmt-send-long-data',
+        statementId: reader.u32('statement id'),
+        paramId: reader.u16('parameter id'),
+        data: reader.rest(),
+      };
     case CommandByte.StmtClose:
       return { kind: 'stmt-close', statementId: reader.u32('statement id') };
     case CommandByte.StmtReset:

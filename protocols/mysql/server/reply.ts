@@ -49,6 +49,11 @@ export class CommandReply implements MysqlReply {
     this.#out.write(this.#writer.frame(encodeErr(fields)));
   }
 
+  fields(columns: readonly ColumnDefinition[]): void {
+    this.#claim('answered');
+    this.#out.write(this.#writer.frameAll([...columns.map(encodeColumnDefinition), encodeEof()]));
+  }
+
   none(): void {
     this.#claim('answered');
   }

@@ -47,7 +47,9 @@ export interface MysqlReply {
     params: readonly ColumnDefinition[];
     columns: readonly ColumnDefinition[];
   }): void;
-  /** For COM_STMT_CLOSE, which has no response. */
+  /** Answers COM_FIELD_LIST: the table's column definitions, then EOF. */
+  fields(columns: readonly ColumnDefinition[]): void;
+  /** For COM_STMT_CLOSE and COM_STMT_SEND_LONG_DATA, which have no response. */
   none(): void;
   readonly answered: boolean;
 }

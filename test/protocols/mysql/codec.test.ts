@@ -233,6 +233,12 @@ t.test('every command we implement decodes; others are unsupported', async (t) =
   });
   t.same(decodeCommand(Buffer.from([0x19, ...u32(4)])), { kind: 'stmt-close', statementId: 4 });
   t.same(decodeCommand(Buffer.from([0x1a, ...u32(4)])), { kind: 'stmt-reset', statementId: 4 });
+  t.same(decodeCommand(Buffer.from([0x18, ...u32(4), 1, 0, 0xaa])), {
+    kind: 'stmt-send-long-data',
+    statementId: 4,
+    paramId: 1,
+    data: Buffer.from([0xaa]),
+  });
   t.same(decodeCommand(Buffer.from([0x11])), { kind: 'unsupported', command: 0x11 });
   t.throws(() => decodeCommand(Buffer.alloc(0)), { code: 'ERR_PACKET_MALFORMED' });
   t.throws(() => decodeCommand(Buffer.from([0x19, 1])), { code: 'ERR_PACKET_MALFORMED' });
