@@ -333,9 +333,12 @@ export class MysqlServerConnection {
     this.#state = { kind: 'busy', session };
     this.#stream.pause();
     const reply = new CommandReply(this.#writer, this.#output);
+    // The client expects no packet after these; an error packet would be read as the answer to
+    // its next command.
+    const silent = command.kind === 'stmt-close' || command.kind === 'stmt-send-long-data';
     this.#options.handler.command(command, reply, session).then(
       () => {
-        if (!reply.answered) {
+        if (!reply.answered && !silent) {
           this.#options.onError?.(new Error(`handler did not answer ${command.kind}`));
           this.#replyInternalError(reply);
         }
@@ -343,7 +346,7 @@ export class MysqlServerConnection {
       },
       (err: unknown) => {
         this.#options.onError?.(err instanceof Error ? err : new Error(String(err)));
-        this.#replyInternalError(reply);
+        if (!silent) this.#replyInternalError(reply);
         this.#afterCommand(session);
       },
     );

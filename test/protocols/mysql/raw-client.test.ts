@@ -156,3 +156,28 @@ t.test('an SSLRequest to a server without TLS is refused', async (t) => {
   t.equal(err?.payload[0], 0xff);
   t.match(server.errors, [{ code: 'ERR_HANDSHAKE' }]);
 });
+
+t.test('commands without a response stay silent even when the handler fails them', async (t) => {
+  const server = await startTinyServer(t, {
+    allowPlaintextAuth: true,
+    handler: {
+      async command(command, reply) {
+        if (command.kind === 'stmt-send-long-data') throw new Error('long data not supported');
+        if (command.kind === 'stmt-close') return; // forgets to call none()
+        reply.ok({ info: command.kind });
+      },
+    },
+  });
+  const client = new RawClient(server.port);
+  t.teardown(() => client.socket.destroy());
+  await client.login('alice', 'TOKEN');
+  client.send(Buffer.from([0x18, ...u32(1), 0, 0, 0x61]), 0);
+  client.send(Buffer.from([0x19, ...u32(1)]), 0);
+  client.send(Buffer.from([0x0e]), 0);
+  client.send(Buffer.from([0x03, ...str('SELECT 1')]), 0);
+  const next = await client.read();
+  t.equal(next?.payload[0], 0x00, 'the first packet back answers the ping');
+  const query = await client.read();
+  t.match(query?.payload.toString('utf8'), /query$/, 'then the query, in order');
+  t.match(server.errors, [{ message: 'long data not supported' }]);
+});
