@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { Config, Target } from '../config/load.js';
 import type { PolicyConfig } from '../config/schema.js';
-import { createApprovals, type Approvals } from '../approvals/index.js';
+import { ApprovalError, createApprovals, type Approvals } from '../approvals/index.js';
+import { GatewayError } from '../gateway/errors.js';
 import { ReviewsRefused, type ApprovalStage } from '../gateway/approval.js';
 import { createMysqlEngine } from '../gateway/engines/mysql.js';
 import { createPostgresEngine } from '../gateway/engines/postgres.js';
@@ -11,9 +12,10 @@ import {
   compileStatementPolicy,
   createStatementAnalyzer,
   PolicyGuard,
+  type StatementAnalyzer,
   type StatementPolicy,
 } from '../guard/index.js';
-import { createAuthenticator, selectPolicy, type Authenticator } from '../identity/index.js';
+import { createAuthenticator, selectPolicy, type Authenticator, type Identity } from '../identity/index.js';
 import {
   compileMaskingPolicy,
   createMysqlCatalog,
@@ -101,6 +103,19 @@ export async function assembleGateway(
       ? createApprovals(config, {
           logger: logger.child({ component: 'approvals' }),
           ...(options.clock ? { clock: options.clock } : {}),
+          estimateRows: (session, sql) => estimateRows(ref.gateway!, analyzer, session, sql),
+          onEvent: (session, event) => {
+            // The pipeline records the outcome it acts on (requested, approved, denied); the steps
+            // only the approval workflow sees are recorded from here.
+            if (event.state !== 'notified' && event.state !== 'executed' && event.state !== 'expired') return;
+            ref.gateway?.recordingOf(session.id)?.onApproval({
+              statementId: event.statementId ?? '',
+              requestId: event.requestId,
+              state: event.state,
+              ...(event.by ? { by: event.by } : {}),
+              ...(event.reason ? { reason: event.reason } : {}),
+            });
+          },
         })
       : undefined;
   const approvalStage: ApprovalStage = approvals?.stage ?? new ReviewsRefused();
@@ -117,6 +132,19 @@ export async function assembleGateway(
       ((target, log) =>
         target.engine === 'mysql' ? createMysqlEngine(target, log) : createPostgresEngine(target, log)),
     onSessionEnd: (session) => guard.endSession(session.id),
+    ...(approvals
+      ? {
+          approvalStatus: async (id: string, identity: Identity) => {
+            try {
+              return { ...(await approvals.stage.approvalStatus(id, identity)) };
+            } catch (err) {
+              // Not found and not yours answer alike: a request id tells nothing to a stranger.
+              if (err instanceof ApprovalError) throw new GatewayError('ERR_APPROVAL_DENIED', err.message);
+              throw err;
+            }
+          },
+        }
+      : {}),
     onExecuted: (session, verdict) => {
       // Masking resolves origins through the catalog: after DDL it must be read again.
       if (verdict.statements.some((s) => s.effects.includes('ddl')))
@@ -137,6 +165,31 @@ export async function assembleGateway(
       await approvals?.close();
     },
   };
+}
+
+/**
+ * The target's own row estimate for a statement under review (EXPLAIN without ANALYZE: planned,
+ * never run). Only for a text of one statement: EXPLAIN in front of a multi-statement text would
+ * run the statements after the first.
+ */
+async function estimateRows(
+  gateway: Gateway,
+  analyzer: StatementAnalyzer,
+  session: SessionContext,
+  sql: string,
+): Promise<number | undefined> {
+  const analysis = await analyzer.analyze(sql, session.dialect);
+  if (!analysis.ok || analysis.statements.length !== 1) return undefined;
+  const body = sql.trim().replace(/;\s*$/, '');
+  const engine = gateway.engineFor(session.target);
+  if (session.dialect === 'postgres') {
+    const rows = await readRows(engine, `EXPLAIN (FORMAT JSON) ${body}`);
+    const plan = (Object.values(rows[0] ?? {})[0] as { Plan?: { 'Plan Rows'?: number } }[] | undefined)?.[0];
+    return plan?.Plan?.['Plan Rows'];
+  }
+  const rows = await readRows(engine, `EXPLAIN ${body}`);
+  const counts = rows.map((r) => Number(r.rows)).filter((n) => Number.isFinite(n));
+  return counts.length > 0 ? Math.max(...counts) : undefined;
 }
 
 /** Runs a gateway-internal read and returns its rows as objects keyed by column name. */

@@ -44,9 +44,3 @@ Not available yet: the self-contained demo (embedded Postgres with sample data, 
 a demo policy and ready tokens) is planned. Use "sluice serve --config FILE" against your own
 database in the meantime.
 `;
-
-export const APPROVALS_HELP = `Usage: sluice approvals list|approve|deny ID [--reason "..."]
-
-Not available yet: just-in-time approvals are planned. Until then a statement that a policy sends
-to review is refused with a message that says so.
-`;

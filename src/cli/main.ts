@@ -1,5 +1,6 @@
 import { runCheck } from './check.js';
-import { APPROVALS_HELP, DEMO_HELP, MAIN_HELP } from './help.js';
+import { runApprovals } from './approvals.js';
+import { DEMO_HELP, MAIN_HELP } from './help.js';
 import { processIO, type CommandIO } from './io.js';
 import { runMcp } from './mcp.js';
 import { runRecordings } from './recordings.js';
@@ -35,8 +36,7 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
       io.stdout(DEMO_HELP);
       return rest.includes('--help') ? 0 : 1;
     case 'approvals':
-      io.stdout(APPROVALS_HELP);
-      return rest.includes('--help') ? 0 : 1;
+      return runApprovals(rest, io);
     default:
       io.stderr(`sluice: unknown command "${command}"\n\n${MAIN_HELP}`);
       return 2;

@@ -51,6 +51,7 @@ export async function runServe(argv: string[], io: CommandIO): Promise<number> {
       gateway: parts.gateway,
       authenticator: parts.authenticator,
       recorder: parts.recorder,
+      ...(parts.approvals ? { approvals: parts.approvals.service } : {}),
       logger,
       ...(config.server.publicUrl ? { publicUrl: config.server.publicUrl } : {}),
     });

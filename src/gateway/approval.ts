@@ -9,6 +9,8 @@ export interface ApprovalWaitOptions {
   /** How long the caller is prepared to wait before getting a pending outcome back. */
   waitMs: number;
   signal?: AbortSignal;
+  /** The statement under review, so that every step of its approval is recorded against it. */
+  statementId?: string;
   /** Called while waiting, e.g. to send MCP progress or a Postgres NoticeResponse. */
   onProgress?: (message: string, requestId: string) => void;
 }

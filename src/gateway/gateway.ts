@@ -31,6 +31,8 @@ export interface GatewayParts {
   recorder: Recorder;
   /** Makes the engine of a target; called once per target, the engine is shared by its sessions. */
   createEngine: (target: Target, logger: Logger) => TargetEngine;
+  /** The state of an approval request, for its requester or an approver; absent without approvals. */
+  approvalStatus?: (requestId: string, identity: Identity) => Promise<Record<string, unknown>>;
   /** Called when a session ends (e.g. to drop its prepared statements from the guard). */
   onSessionEnd?: (session: SessionContext) => void;
   /** Called after a statement ran (e.g. to reload a catalog after DDL). */
@@ -73,6 +75,8 @@ export class Gateway {
   readonly #engines = new Map<string, TargetEngine>();
   readonly #sessions = new Set<GatewaySession>();
   readonly #wireSessions = new Set<WireSession>();
+  /** Recording of each open session, for steps reported outside the statement path (approvals). */
+  readonly #recordings = new Map<string, SessionRecorder>();
 
   constructor(parts: GatewayParts) {
     this.#parts = parts;
@@ -119,6 +123,7 @@ export class Gateway {
       ...(request.remote ? { remote: request.remote } : {}),
     };
     const recording = this.#parts.recorder.startSession({ session: context });
+    this.#recordings.set(context.id, recording);
     this.logger.info(
       {
         event: 'session.start',
@@ -155,6 +160,7 @@ export class Gateway {
       recording,
       (s) => {
         this.#sessions.delete(s);
+        this.#recordings.delete(s.context.id);
         this.#parts.onSessionEnd?.(s.context);
       },
     );
@@ -182,12 +188,26 @@ export class Gateway {
       executed: (verdict) => parts.onExecuted?.(context, verdict),
       close: (reason) => {
         if (!this.#wireSessions.delete(session)) return;
+        this.#recordings.delete(context.id);
         recording.onSessionEnd({ reason });
         parts.onSessionEnd?.(context);
       },
     };
     this.#wireSessions.add(session);
     return session;
+  }
+
+  /** The state of an approval request as its requester (or an approver) may see it. */
+  async approvalStatus(requestId: string, identity: Identity): Promise<Record<string, unknown>> {
+    if (!this.#parts.approvalStatus) {
+      throw new GatewayError('ERR_APPROVAL_DENIED', 'approvals are not enabled on this gateway');
+    }
+    return this.#parts.approvalStatus(requestId, identity);
+  }
+
+  /** The recording of an open session, or undefined once it has ended. */
+  recordingOf(sessionId: string): SessionRecorder | undefined {
+    return this.#recordings.get(sessionId);
   }
 
   get openSessions(): number {

@@ -145,6 +145,7 @@ export class StatementPipeline {
     if (verdict.action !== 'review') return;
     const outcome = await this.#stages.approvals.review(this.#session, request.sql, verdict, {
       waitMs: request.approvalWaitMs ?? 0,
+      statementId,
       ...(request.signal ? { signal: request.signal } : {}),
       ...(request.onProgress ? { onProgress: request.onProgress } : {}),
     });

@@ -6,6 +6,8 @@ import type { Authenticator } from '../identity/authenticator.js';
 import { AuthError } from '../identity/errors.js';
 import type { Identity } from '../identity/types.js';
 import type { Recorder } from '../recording/types.js';
+import type { ApprovalService } from '../approvals/index.js';
+import { handleApprovals } from './approvals.js';
 import { bearerToken, handleTokenExchange, protectedResourceMetadata, wwwAuthenticate } from './auth.js';
 import { BodyError } from './body.js';
 import { McpHttpEndpoint } from './mcp-endpoint.js';
@@ -13,6 +15,8 @@ import { sendJson } from './respond.js';
 
 export interface HttpServerOptions {
   gateway: Gateway;
+  /** The approval service, when approvals are configured (serves /api/approvals). */
+  approvals?: ApprovalService;
   authenticator: Authenticator;
   recorder: Recorder;
   logger: Logger;
@@ -83,8 +87,20 @@ export class HttpServer {
         baseUrl: this.#baseUrl,
       });
     }
+    if (path === '/api/approvals' || path.startsWith('/api/approvals/')) {
+      const identity = await this.#authenticate(req, res, 'api');
+      if (!identity) return;
+      const service = this.#options.approvals;
+      if (!service) {
+        return sendJson(res, 404, {
+          error: 'not_enabled',
+          message: 'approvals are not enabled on this gateway',
+        });
+      }
+      if (await handleApprovals(req, res, { service, identity, logger: this.#options.logger })) return;
+    }
     if (path === '/mcp') {
-      const identity = await this.#authenticate(req, res);
+      const identity = await this.#authenticate(req, res, 'mcp-http');
       if (!identity) return;
       return this.#mcp.handle(req, res, identity);
     }
@@ -92,7 +108,11 @@ export class HttpServer {
   }
 
   /** Answers 401 with the discovery challenge MCP clients follow, or returns the identity. */
-  async #authenticate(req: IncomingMessage, res: ServerResponse): Promise<Identity | undefined> {
+  async #authenticate(
+    req: IncomingMessage,
+    res: ServerResponse,
+    channel: string,
+  ): Promise<Identity | undefined> {
     const token = bearerToken(req);
     if (!token) {
       sendJson(
@@ -107,7 +127,7 @@ export class HttpServer {
     }
     try {
       return await this.#options.authenticator.authenticate(token, {
-        channel: 'mcp-http',
+        channel,
         ...(req.socket.remoteAddress ? { remote: req.socket.remoteAddress } : {}),
       });
     } catch (err) {

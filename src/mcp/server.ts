@@ -108,5 +108,18 @@ export function createMcpServer(options: {
     ({ database, sql }) => tools.explain(database, sql),
   );
 
+  server.registerTool(
+    'approval_status',
+    {
+      title: 'Approval status',
+      description:
+        'The state of an approval request that a query returned: pending, approved, denied, expired or executed. ' +
+        'Once approved, send the identical statement again with query: it runs once.',
+      inputSchema: { requestId: z.string().min(1) },
+      annotations: { readOnlyHint: true },
+    },
+    ({ requestId }) => tools.approvalStatus(requestId),
+  );
+
   return { server, tools };
 }

@@ -154,6 +154,19 @@ export class McpToolSession {
     });
   }
 
+  async approvalStatus(requestId: string): Promise<CallToolResult> {
+    return this.#guarded(async () => {
+      const status = await this.#gateway.approvalStatus(requestId, this.#identity);
+      const text = Object.entries(status)
+        .map(
+          ([k, v]) =>
+            `${k}: ${typeof v === 'number' && /At$|By$/.test(k) ? new Date(v).toISOString() : String(v)}`,
+        )
+        .join('\n');
+      return { content: [{ type: 'text', text }], structuredContent: status };
+    });
+  }
+
   close(reason: string): void {
     for (const session of this.#sessions.values()) session.close(reason);
     this.#sessions.clear();
@@ -199,6 +212,18 @@ export class McpToolSession {
       return await work();
     } catch (err) {
       if (err instanceof GatewayError) {
+        if (err.code === 'ERR_APPROVAL_PENDING' && err.detail) {
+          // Not a failure of the agent's: the statement waits for a human. The id lets the agent
+          // follow it with approval_status and send the statement again once it is approved.
+          return {
+            isError: true,
+            content: [{ type: 'text', text: err.message }],
+            structuredContent: {
+              error: { code: err.code, message: err.message },
+              approval: { requestId: err.detail, state: 'pending' },
+            },
+          };
+        }
         return errorResult(err.detail ? `${err.message} (${err.detail})` : err.message, err.code);
       }
       this.#logger.error({ err, subject: this.#identity.subject }, 'tool failed');

@@ -1,0 +1,98 @@
+import type { NoticeFields } from '../../../protocols/postgres/codec/index.js';
+import type { WireSession } from '../gateway.js';
+import type { GuardVerdict } from '../types.js';
+
+/** SQLSTATE 42501 insufficient_privilege: denied by policy, by an approver, or by masking. */
+export const INSUFFICIENT_PRIVILEGE = '42501';
+/**
+ * SQLSTATE 57P03 cannot_connect_now: the recording store cannot take the statement. It is a
+ * condition of the gateway, not of the statement, and clients treat 57P03 as "retry later".
+ */
+export const RECORDING_UNAVAILABLE = '57P03';
+
+export type Admission = { ok: true; verdict: GuardVerdict } | { ok: false; error: NoticeFields };
+
+export interface AdmissionOptions {
+  /** How long a statement under review waits for a human (approvals.timeout). */
+  approvalWaitMs: number;
+  /** Tells the client something while it waits (a NoticeResponse). */
+  notice: (message: string) => void;
+  /** Aborted when the client goes away: an approval wait ends with it. */
+  signal: AbortSignal;
+}
+
+export function refusal(code: string, message: string): NoticeFields {
+  return { severity: 'ERROR', code, message };
+}
+
+/**
+ * The path every statement text takes before it may reach the target, whichever message carried
+ * it: the recorder must be able to take it, the guard decides, and a statement under review waits
+ * for an approver. Records the statement, the decision and the approval.
+ */
+export async function admitStatement(
+  session: WireSession,
+  statementId: string,
+  sql: string,
+  options: AdmissionOptions,
+): Promise<Admission> {
+  const ready = session.recorderReady();
+  if (!ready.ok) {
+    // Nothing runs that cannot be recorded (onStoreFailure: refuse); no event can be written either.
+    return { ok: false, error: refusal(RECORDING_UNAVAILABLE, `statement refused: ${ready.reason}`) };
+  }
+  const recording = session.recording;
+  recording.onStatement({ statementId, sql });
+  const verdict = await session.guard.check(sql, session.context);
+  recordDecision(session, statementId, verdict);
+  if (verdict.action === 'deny') {
+    return denied(session, statementId, `statement denied: ${verdict.reason}`);
+  }
+  if (verdict.action === 'review') {
+    const outcome = await session.approvals.review(session.context, sql, verdict, {
+      waitMs: options.approvalWaitMs,
+      signal: options.signal,
+      onProgress: (_message, requestId) => options.notice(`waiting for approval: request ${requestId}`),
+    });
+    switch (outcome.state) {
+      case 'approved':
+        recording.onApproval({
+          statementId,
+          requestId: outcome.requestId,
+          state: 'approved',
+          by: outcome.by,
+        });
+        break;
+      case 'pending':
+        recording.onApproval({ statementId, requestId: outcome.requestId, state: 'requested' });
+        return denied(session, statementId, `statement not approved in time: request ${outcome.requestId}`);
+      case 'denied':
+        if (outcome.requestId) {
+          recording.onApproval({
+            statementId,
+            requestId: outcome.requestId,
+            state: 'denied',
+            reason: outcome.reason,
+          });
+        }
+        return denied(session, statementId, `statement not approved: ${outcome.reason}`);
+    }
+  }
+  return { ok: true, verdict };
+}
+
+export function recordDecision(session: WireSession, statementId: string, verdict: GuardVerdict): void {
+  session.recording.onDecision({
+    statementId,
+    action: verdict.action,
+    reason: verdict.reason,
+    rule: verdict.rule,
+    effects: [...new Set(verdict.statements.flatMap((s) => s.effects))],
+    objects: [...new Set(verdict.statements.flatMap((s) => s.objects))],
+  });
+}
+
+function denied(session: WireSession, statementId: string, message: string): Admission {
+  session.recording.onError({ statementId, code: INSUFFICIENT_PRIVILEGE, message });
+  return { ok: false, error: refusal(INSUFFICIENT_PRIVILEGE, message) };
+}

@@ -1,0 +1,562 @@
+import { errorResponse } from '../../../protocols/postgres/codec/index.js';
+import type { NoticeFields } from '../../../protocols/postgres/codec/index.js';
+import type { WireRowMasker } from '../../masking/stage.js';
+import type { WireSession } from '../gateway.js';
+import { GatewayError } from '../errors.js';
+import { INSUFFICIENT_PRIVILEGE, refusal } from './admission.js';
+import {
+  Backend,
+  BackendProtocolError,
+  readCommandTag,
+  readErrorFields,
+  readParameterStatus,
+  readRowDescription,
+  type RowShape,
+  tagRowCount,
+} from './backend-messages.js';
+import type { ExpectationQueue } from './expectation-queue.js';
+import { RowRecording } from './row-recording.js';
+import { type Expectation, formatOf, type PortalEntry, type StatementRun } from './session-state.js';
+import type { WireMasking } from './wire-masking.js';
+
+/** What the relay needs from the session around it. */
+export interface BackendRelayHost {
+  readonly session: WireSession;
+  readonly masking: WireMasking;
+  readonly queue: ExpectationQueue;
+  /** Queues bytes for the client; false when its socket is full (the relay then pauses the target). */
+  writeClient(bytes: Buffer): boolean;
+  /** Calls `resume` once the client's socket has drained. */
+  whenClientDrained(resume: () => void): void;
+  pauseTarget(): void;
+  resumeTarget(): void;
+  /** The target accepted COPY FROM STDIN (true) or the statement ended (false). */
+  copyIn(active: boolean): void;
+  /** A statement finished on the target (for the statement timer and catalog reloads). */
+  runEnded(run: StatementRun): void;
+  /** Something the relay cannot carry on from: ends the client session. */
+  fail(reason: Error): void;
+  /** Asks the target to stop what it runs (a refused result whose rows nobody may see). */
+  cancelTarget(): void;
+  now(): number;
+}
+
+/** What to do with the message just looked at. */
+const enum Step {
+  /** Forward its original bytes (as part of the current run). */
+  Forward,
+  /** Do not forward it; `replacement`, when set, goes out in its place. */
+  Replace,
+  /** Stop: an async step (a masking plan) must finish, then the same message is looked at again. */
+  Wait,
+}
+
+/** The result set being relayed: its masking, its recording, and whether it was refused. */
+interface CurrentResult {
+  readonly masker: WireRowMasker | null;
+  readonly rows: RowRecording;
+  readonly statementId: string;
+}
+
+const HEADER = 5;
+/** Largest backend message accepted (Postgres' own limit on a value is 1 GiB). */
+const MAX_BACKEND_MESSAGE = 1024 * 1024 * 1024 + 1024;
+
+/**
+ * The target-to-client direction of one session. Reads only the header of each message it
+ * passes on and forwards runs of untouched messages as single views of the received chunk; builds
+ * a masking plan once per RowDescription (or per prepared statement and formats), rewrites only
+ * rows the plan changes, records every row as the client received it, and keeps the client's
+ * socket from filling memory by pausing the target.
+ */
+export class BackendRelay {
+  readonly #host: BackendRelayHost;
+  readonly #chunks: Buffer[] = [];
+  #current: Buffer | null = null;
+  #pos = 0;
+  /** A message split across chunks, assembled at its announced size. */
+  #partial: Buffer | null = null;
+  #partialFilled = 0;
+  /** Fewer than 5 bytes of a message (its header is incomplete), waiting for the next chunk. */
+  #stub: Buffer | null = null;
+  #waiting = false;
+  #clientBlocked = false;
+  #closed = false;
+  #replacement: Buffer | null = null;
+  #result: CurrentResult | null = null;
+  /** The answer to a refused result: rows are dropped until it ends. */
+  #refusedResult = false;
+  /**
+   * After an error in the extended protocol the client hears nothing more until ReadyForQuery: the
+   * target skips to Sync by itself after its own errors, and after a refusal of ours whatever it
+   * still answers is dropped here.
+   */
+  #untilSync = false;
+
+  constructor(host: BackendRelayHost) {
+    this.#host = host;
+  }
+
+  push(chunk: Buffer): void {
+    if (this.#closed) return;
+    if (this.#stub !== null) {
+      chunk = Buffer.concat([this.#stub, chunk]);
+      this.#stub = null;
+    }
+    if (this.#partial !== null) {
+      const n = Math.min(this.#partial.length - this.#partialFilled, chunk.length);
+      chunk.copy(this.#partial, this.#partialFilled, 0, n);
+      this.#partialFilled += n;
+      if (this.#partialFilled < this.#partial.length) return;
+      this.#chunks.push(this.#partial);
+      this.#partial = null;
+      this.#partialFilled = 0;
+      chunk = chunk.subarray(n);
+    }
+    if (chunk.length > 0) this.#chunks.push(chunk);
+    this.#pump();
+  }
+
+  /** Ends relaying; recordings of unfinished results are closed by the session. */
+  close(): void {
+    this.#closed = true;
+    this.#result?.rows.flush();
+    this.#result = null;
+  }
+
+  #pump(): void {
+    const host = this.#host;
+    while (!this.#waiting && !this.#closed) {
+      let buf = this.#current;
+      if (buf === null) {
+        buf = this.#chunks.shift() ?? null;
+        if (buf === null) return;
+        this.#current = buf;
+        this.#pos = 0;
+      }
+      let pos = this.#pos;
+      let runStart = pos;
+      const length = buf.length;
+      try {
+        while (pos < length) {
+          if (length - pos < HEADER) {
+            this.#keepPartial(buf, pos, 0);
+            pos = length;
+            break;
+          }
+          const size = buf.readInt32BE(pos + 1) + 1;
+          if (size < HEADER || size > MAX_BACKEND_MESSAGE) {
+            throw new BackendProtocolError(`backend message of ${size} bytes`);
+          }
+          if (pos + size > length) {
+            // Forward what is complete first; the rest is assembled once at its full size.
+            if (pos > runStart) this.#send(buf.subarray(runStart, pos));
+            this.#keepPartial(buf, pos, size);
+            runStart = pos = length;
+            break;
+          }
+          const step = this.#handle(buf, pos, pos + size);
+          if (step === Step.Forward) {
+            pos += size;
+            continue;
+          }
+          if (pos > runStart) this.#send(buf.subarray(runStart, pos));
+          if (step === Step.Wait) {
+            runStart = pos;
+            break;
+          }
+          if (this.#replacement !== null) {
+            this.#send(this.#replacement);
+            this.#replacement = null;
+          }
+          pos += size;
+          runStart = pos;
+        }
+      } catch (err) {
+        this.#closed = true;
+        host.fail(err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
+      if (pos > runStart) this.#send(buf.subarray(runStart, pos));
+      if (this.#waiting) {
+        this.#pos = pos;
+        return;
+      }
+      this.#current = null;
+    }
+  }
+
+  /** Keeps buf[pos..] as the start of a message; `size` 0 when even its header is incomplete. */
+  #keepPartial(buf: Buffer, pos: number, size: number): void {
+    const have = buf.length - pos;
+    if (size === 0) {
+      // Fewer than 5 bytes: they go in front of the next chunk (a tiny copy, rare).
+      const next = this.#chunks.shift();
+      if (next === undefined) this.#stub = Buffer.from(buf.subarray(pos));
+      else this.#chunks.unshift(Buffer.concat([buf.subarray(pos), next]));
+      return;
+    }
+    const partial = Buffer.allocUnsafe(size);
+    buf.copy(partial, 0, pos);
+    let filled = have;
+    // Chunks already queued may complete it.
+    while (filled < size && this.#chunks.length > 0) {
+      const next = this.#chunks[0] as Buffer;
+      const n = Math.min(size - filled, next.length);
+      next.copy(partial, filled, 0, n);
+      filled += n;
+      if (n === next.length) this.#chunks.shift();
+      else this.#chunks[0] = next.subarray(n);
+    }
+    if (filled === size) this.#chunks.unshift(partial);
+    else {
+      this.#partial = partial;
+      this.#partialFilled = filled;
+    }
+  }
+
+  #send(bytes: Buffer): void {
+    if (this.#host.writeClient(bytes) || this.#clientBlocked) return;
+    // The client reads slower than the target sends: stop reading the target until it catches up,
+    // so memory holds at most a chunk or two whatever the result size.
+    this.#clientBlocked = true;
+    this.#host.pauseTarget();
+    this.#host.whenClientDrained(() => {
+      this.#clientBlocked = false;
+      if (!this.#waiting && !this.#closed) this.#host.resumeTarget();
+    });
+  }
+
+  #wait(pending: Promise<void>): Step {
+    this.#waiting = true;
+    this.#host.pauseTarget();
+    pending.then(
+      () => {
+        this.#waiting = false;
+        if (this.#closed) return;
+        if (!this.#clientBlocked) this.#host.resumeTarget();
+        this.#pump();
+      },
+      (err: unknown) => {
+        this.#closed = true;
+        this.#host.fail(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+    return Step.Wait;
+  }
+
+  #handle(buf: Buffer, start: number, end: number): Step {
+    const type = buf[start] as number;
+    if (type === Backend.DataRow) return this.#dataRow(buf, start, end);
+    if (type === Backend.NoticeResponse || type === Backend.NotificationResponse) return Step.Forward;
+    if (type === Backend.ParameterStatus) {
+      const [name, value] = readParameterStatus(buf, start, end);
+      if (name === 'client_encoding' && value !== 'UTF8') {
+        // Rows are masked and recorded as UTF-8; another encoding would defeat both.
+        throw new BackendProtocolError(`client_encoding changed to ${value}; only UTF8 is supported`);
+      }
+      return Step.Forward;
+    }
+    const queue = this.#host.queue;
+    if (this.#untilSync) return this.#skipToSync(type);
+    const head = queue.peek();
+    if (head === undefined) {
+      throw new BackendProtocolError(`unexpected message '${String.fromCharCode(type)}' from the target`);
+    }
+    switch (head.kind) {
+      case 'query':
+        return this.#queryMessage(head.run, type, buf, start, end);
+      case 'execute':
+        return this.#executeMessage(head, type, buf, start, end);
+      case 'parse':
+        return this.#simpleAnswer(Backend.ParseComplete, type, buf, start, end);
+      case 'bind':
+        return this.#simpleAnswer(Backend.BindComplete, type, buf, start, end);
+      case 'close':
+        return this.#simpleAnswer(Backend.CloseComplete, type, buf, start, end);
+      case 'describe-statement':
+        if (type === Backend.ParameterDescription) return Step.Forward;
+        if (type === Backend.RowDescription || type === Backend.NoData) {
+          if (head.statement) {
+            head.statement.shape = type === Backend.NoData ? null : readRowDescription(buf, start, end);
+          }
+          queue.shift();
+          return Step.Forward;
+        }
+        return this.#extendedError(type, buf, start, end);
+      case 'describe-portal':
+        if (type === Backend.RowDescription || type === Backend.NoData) {
+          if (head.portal)
+            head.portal.shape = type === Backend.NoData ? null : readRowDescription(buf, start, end);
+          queue.shift();
+          return head.swallow ? Step.Replace : Step.Forward;
+        }
+        return this.#extendedError(type, buf, start, end);
+      case 'sync':
+        if (type === Backend.ReadyForQuery) {
+          queue.shift();
+          return Step.Forward;
+        }
+        if (type === Backend.ErrorResponse) return Step.Forward;
+        throw new BackendProtocolError(
+          `unexpected message '${String.fromCharCode(type)}' before ReadyForQuery`,
+        );
+      case 'refused':
+        if (type !== Backend.ErrorResponse) {
+          throw new BackendProtocolError(
+            `unexpected message '${String.fromCharCode(type)}' for a refused statement`,
+          );
+        }
+        this.#replacement = errorResponse(head.error);
+        if (head.query) queue.replaceHead({ kind: 'sync' });
+        else {
+          queue.shift();
+          this.#untilSync = true;
+        }
+        return Step.Replace;
+    }
+  }
+
+  #simpleAnswer(expected: number, type: number, buf: Buffer, start: number, end: number): Step {
+    if (type === expected) {
+      this.#host.queue.shift();
+      return Step.Forward;
+    }
+    return this.#extendedError(type, buf, start, end);
+  }
+
+  /** An ErrorResponse ends the pipeline up to Sync, on the target and here alike. */
+  #extendedError(type: number, buf: Buffer, start: number, end: number): Step {
+    if (type !== Backend.ErrorResponse) {
+      throw new BackendProtocolError(`unexpected message '${String.fromCharCode(type)}' from the target`);
+    }
+    void buf;
+    void start;
+    void end;
+    this.#host.queue.shift();
+    this.#untilSync = true;
+    return Step.Forward;
+  }
+
+  /** Drops what the target answers until ReadyForQuery, which ends every expectation up to Sync. */
+  #skipToSync(type: number): Step {
+    if (type !== Backend.ReadyForQuery) return Step.Replace;
+    const queue = this.#host.queue;
+    for (let head = queue.shift(); head !== undefined; head = queue.shift()) {
+      if (head.kind === 'execute' && head.run !== undefined) this.#host.runEnded(head.run);
+      if (head.kind === 'sync') break;
+    }
+    this.#untilSync = false;
+    this.#refusedResult = false;
+    this.#result = null;
+    return Step.Forward;
+  }
+
+  #queryMessage(run: StatementRun, type: number, buf: Buffer, start: number, end: number): Step {
+    const host = this.#host;
+    // After a refused result the client has its error; nothing else of the text reaches it.
+    if (this.#refusedResult && type !== Backend.ReadyForQuery) return Step.Replace;
+    switch (type) {
+      case Backend.RowDescription: {
+        const shape = readRowDescription(buf, start, end);
+        return this.#wait(
+          host.masking.plan(shape, run, shape.formats).then(
+            (masker) => this.#startResult(run.statementId, shape, shape.formats, masker),
+            (err: unknown) => this.#refuseResult(run.statementId, err),
+          ),
+        );
+      }
+      case Backend.CommandComplete:
+        return this.#endResult(readCommandTag(buf, start, end), run);
+      case Backend.ErrorResponse:
+        this.#recordError(run.statementId, buf, start, end);
+        return Step.Forward;
+      case Backend.EmptyQueryResponse:
+        return Step.Forward;
+      case Backend.ReadyForQuery:
+        host.queue.shift();
+        host.copyIn(false);
+        this.#refusedResult = false;
+        this.#result = null;
+        host.runEnded(run);
+        return Step.Forward;
+      case Backend.CopyInResponse:
+        host.copyIn(true);
+        return Step.Forward;
+      case Backend.CopyOutResponse:
+      case Backend.CopyData:
+      case Backend.CopyDone:
+        return Step.Forward;
+      default:
+        throw new BackendProtocolError(`unexpected message '${String.fromCharCode(type)}' in a query result`);
+    }
+  }
+
+  #executeMessage(
+    head: Extract<Expectation, { kind: 'execute' }>,
+    type: number,
+    buf: Buffer,
+    start: number,
+    end: number,
+  ): Step {
+    const host = this.#host;
+    const run = head.run;
+    switch (type) {
+      case Backend.CommandComplete:
+      case Backend.PortalSuspended:
+      case Backend.EmptyQueryResponse: {
+        host.queue.shift();
+        if (run === undefined) return Step.Forward;
+        const tag = type === Backend.CommandComplete ? readCommandTag(buf, start, end) : '';
+        if (this.#refusedResult) {
+          // The client has its error: it hears nothing more until ReadyForQuery.
+          this.#refusedResult = false;
+          this.#untilSync = true;
+          host.runEnded(run);
+          return Step.Replace;
+        }
+        const step = this.#endResult(tag, run);
+        host.runEnded(run);
+        return step;
+      }
+      case Backend.ErrorResponse:
+        if (run !== undefined) {
+          this.#recordError(run.statementId, buf, start, end);
+          host.runEnded(run);
+        }
+        this.#result?.rows.flush();
+        this.#result = null;
+        if (this.#refusedResult) {
+          this.#refusedResult = false;
+          host.queue.shift();
+          this.#untilSync = true;
+          return Step.Replace;
+        }
+        return this.#extendedError(type, buf, start, end);
+      case Backend.CopyInResponse:
+        host.copyIn(true);
+        return Step.Forward;
+      case Backend.CopyOutResponse:
+      case Backend.CopyData:
+      case Backend.CopyDone:
+        return Step.Forward;
+      default:
+        throw new BackendProtocolError(
+          `unexpected message '${String.fromCharCode(type)}' in an Execute result`,
+        );
+    }
+  }
+
+  #dataRow(buf: Buffer, start: number, end: number): Step {
+    const result = this.#result;
+    if (result === null) {
+      if (this.#refusedResult) return Step.Replace;
+      const head = this.#host.queue.peek();
+      if (head?.kind === 'execute' && head.portal !== undefined && head.run !== undefined) {
+        return this.#startExecuteResult(head.portal, head.run, buf, start, end);
+      }
+      throw new BackendProtocolError('DataRow without a RowDescription');
+    }
+    const masker = result.masker;
+    if (masker === null) {
+      result.rows.add(buf, start, end);
+      return Step.Forward;
+    }
+    const message = buf.subarray(start, end);
+    const out = masker.dialect === 'postgres' ? masker.maskDataRow(message) : message;
+    result.rows.add(out, 0, out.length);
+    if (out === message) return Step.Forward;
+    this.#replacement = out;
+    return Step.Replace;
+  }
+
+  /** The first row of an Execute: the portal's shape is known from a Describe; plan once per formats. */
+  #startExecuteResult(portal: PortalEntry, run: StatementRun, buf: Buffer, start: number, end: number): Step {
+    const statement = portal.statement;
+    let shape: RowShape | null | undefined = portal.shape;
+    if (shape === undefined && statement.shape) {
+      const base = statement.shape;
+      shape = {
+        columns: base.columns,
+        formats: base.columns.map((_, i) => formatOf(portal.formats, i)),
+      };
+    }
+    if (!shape) throw new BackendProtocolError('rows for a portal whose columns are unknown');
+    const key = shape.formats.join(',');
+    const cached = statement.maskers.get(key);
+    const known = shape;
+    if (cached !== undefined || statement.maskers.has(key)) {
+      this.#startResult(run.statementId, known, known.formats, cached ?? null);
+      return this.#dataRow(buf, start, end);
+    }
+    return this.#wait(
+      this.#host.masking.plan(known, run, known.formats).then(
+        (masker) => {
+          statement.maskers.set(key, masker);
+          this.#startResult(run.statementId, known, known.formats, masker);
+        },
+        (err: unknown) => this.#refuseResult(run.statementId, err),
+      ),
+    );
+  }
+
+  #startResult(
+    statementId: string,
+    shape: RowShape,
+    formats: readonly number[],
+    masker: WireRowMasker | null,
+  ): void {
+    const masked = masker?.masked;
+    this.#host.session.recording.onColumns({
+      statementId,
+      columns: shape.columns.map((c, i) => ({ name: c.name, type: c.type, masked: masked?.[i] ?? false })),
+    });
+    this.#result = {
+      masker,
+      rows: new RowRecording(this.#host.session.recording, statementId, formats),
+      statementId,
+    };
+  }
+
+  /**
+   * Masking refused the result (or could not plan it): nothing of it reaches the client. Its rows
+   * are dropped as they come, the target is asked to stop, and the client gets the reason.
+   */
+  #refuseResult(statementId: string, err: unknown): void {
+    const error: NoticeFields =
+      err instanceof GatewayError
+        ? refusal(err.sqlstate ?? INSUFFICIENT_PRIVILEGE, err.message)
+        : refusal(INSUFFICIENT_PRIVILEGE, 'result refused: its masking could not be decided');
+    this.#host.session.recording.onError({ statementId, code: error.code, message: error.message });
+    this.#refusedResult = true;
+    this.#result = null;
+    this.#host.writeClient(errorResponse(error));
+    this.#host.cancelTarget();
+  }
+
+  #endResult(tag: string, run: StatementRun): Step {
+    if (this.#refusedResult) return Step.Replace;
+    const result = this.#result;
+    this.#result = null;
+    let rowCount = tagRowCount(tag);
+    if (result !== null) {
+      result.rows.flush();
+      rowCount = result.rows.rows;
+    }
+    this.#host.session.recording.onResultEnd({
+      statementId: run.statementId,
+      rowCount,
+      truncated: false,
+      command: tag,
+      durationMs: this.#host.now() - run.startedAt,
+    });
+    return Step.Forward;
+  }
+
+  #recordError(statementId: string, buf: Buffer, start: number, end: number): void {
+    const { code, message } = readErrorFields(buf, start, end);
+    this.#result?.rows.flush();
+    this.#result = null;
+    this.#host.session.recording.onError({ statementId, code, message });
+  }
+}

@@ -1,0 +1,357 @@
+import { randomUUID } from 'node:crypto';
+import type {
+  Bind,
+  Close,
+  Describe,
+  Execute,
+  FrontendFrame,
+  FrontendTypedMessage,
+  NoticeFields,
+  Parse,
+} from '../../../protocols/postgres/codec/index.js';
+import type { CursorLineage } from '../../masking/index.js';
+import type { WireSession } from '../gateway.js';
+import type { GuardVerdict } from '../types.js';
+import {
+  admitStatement,
+  INSUFFICIENT_PRIVILEGE,
+  RECORDING_UNAVAILABLE,
+  recordDecision,
+  refusal,
+} from './admission.js';
+import type { ExpectationQueue } from './expectation-queue.js';
+import { describePortalMessage, refusedParseMessage, refusedQueryMessage } from './frontend-messages.js';
+import type { PortalEntry, PreparedEntry, StatementRun } from './session-state.js';
+import type { WireMasking } from './wire-masking.js';
+
+/** The guard's registry of a session's prepared statements (SQL EXECUTE is judged by what it names). */
+export interface PreparedRegistry {
+  registerAnalysis(name: string, analysis: { ok: true; statements: GuardVerdict['statements'] }): void;
+  deallocate(name: string): void;
+}
+
+/** What the gate needs from the session around it. */
+export interface FrontendGateHost {
+  readonly session: WireSession;
+  readonly masking: WireMasking;
+  readonly queue: ExpectationQueue;
+  readonly prepared: PreparedRegistry | undefined;
+  readonly approvalWaitMs: number;
+  /** Aborted when the client goes away. */
+  readonly signal: AbortSignal;
+  /** Queues bytes for the target; false when its socket is full. */
+  writeTarget(bytes: Buffer): boolean;
+  /** Resolves when the target's socket has drained. */
+  targetDrained(): Promise<void>;
+  /** A NoticeResponse to the client, at once. */
+  notice(message: string): void;
+  /** Whether the target is in COPY FROM STDIN for a COPY the guard allowed. */
+  copyInActive(): boolean;
+  runStarted(run: StatementRun): void;
+  now(): number;
+}
+
+/** Statements after which names prepared by the client may mean something else. */
+const PREPARED_CHANGES = new Set(['PREPARE', 'DEALLOCATE', 'DISCARD']);
+
+/**
+ * The client-to-target direction of one session. Every way a statement can arrive passes the
+ * guard: a simple Query as a whole (all its statements, before any runs), a Parse when it is
+ * prepared (Bind and Execute then cost a map lookup), a Bind of a name prepared with SQL PREPARE
+ * (judged as EXECUTE of that name), COPY data only after the guard allowed the COPY. FunctionCall is
+ * refused: it runs a function by OID, with no SQL for the guard to see.
+ */
+export class FrontendGate {
+  readonly #host: FrontendGateHost;
+  readonly #statements = new Map<string, PreparedEntry>();
+  readonly #portals = new Map<string, PortalEntry>();
+  readonly #cursors = new Map<string, CursorLineage>();
+  /** After a refused extended-protocol message, everything up to Sync is dropped, as Postgres does. */
+  #discardUntilSync = false;
+
+  constructor(host: FrontendGateHost) {
+    this.#host = host;
+  }
+
+  handle(message: FrontendTypedMessage, frame: FrontendFrame): Promise<void> | void {
+    switch (message.name) {
+      case 'Query':
+        if (this.#discardUntilSync) return;
+        return this.#query(message.sql, frame);
+      case 'Parse':
+        if (this.#discardUntilSync) return;
+        return this.#parse(message, frame);
+      case 'Bind':
+        if (this.#discardUntilSync) return;
+        return this.#bind(message, frame);
+      case 'Describe':
+        if (this.#discardUntilSync) return;
+        return this.#describe(message, frame);
+      case 'Execute':
+        if (this.#discardUntilSync) return;
+        return this.#execute(message, frame);
+      case 'Close':
+        if (this.#discardUntilSync) return;
+        return this.#close(message, frame);
+      case 'Sync':
+        this.#discardUntilSync = false;
+        this.#host.queue.push({ kind: 'sync' });
+        return this.#forward(frame.raw);
+      case 'Flush':
+        if (this.#discardUntilSync) return;
+        return this.#forward(frame.raw);
+      case 'FunctionCall':
+        return this.#refuseQuery(
+          refusal(
+            INSUFFICIENT_PRIVILEGE,
+            'function calls by OID (FunctionCall) are not allowed through Sluice',
+          ),
+        );
+      case 'CopyData':
+      case 'CopyDone':
+      case 'CopyFail':
+        // Only the data of a COPY FROM STDIN the guard allowed reaches the target.
+        if (!this.#host.copyInActive()) return;
+        return this.#forward(frame.raw);
+      case 'Terminate':
+      case 'AuthenticationResponse':
+        return;
+    }
+  }
+
+  #forward(bytes: Buffer): Promise<void> | void {
+    if (this.#host.writeTarget(bytes)) return;
+    // The target reads slower than the client sends: hold the client until it drains.
+    return this.#host.targetDrained();
+  }
+
+  async #query(sql: string, frame: FrontendFrame): Promise<void> {
+    const host = this.#host;
+    const statementId = randomUUID();
+    const admission = await admitStatement(host.session, statementId, sql, this.#admissionOptions());
+    if (!admission.ok) return this.#refuseQuery(admission.error);
+    const verdict = admission.verdict;
+    const copyRefusal = await this.#copyOutRefusal(sql, verdict);
+    if (copyRefusal !== undefined) {
+      host.session.recording.onError({ statementId, code: copyRefusal.code, message: copyRefusal.message });
+      return this.#refuseQuery(copyRefusal);
+    }
+    await this.#noteCursors(sql, verdict);
+    if (verdict.statements.some((s) => PREPARED_CHANGES.has(s.command))) this.#statements.clear();
+    const cursor = this.#cursorRead(verdict);
+    const run: StatementRun = {
+      statementId,
+      sql,
+      verdict,
+      startedAt: host.now(),
+      cancelled: false,
+      ...(cursor ? { cursor } : {}),
+    };
+    host.queue.push({ kind: 'query', run });
+    host.runStarted(run);
+    return this.#forward(frame.raw);
+  }
+
+  async #parse(message: Parse, frame: FrontendFrame): Promise<void> {
+    const host = this.#host;
+    const statementId = randomUUID();
+    const admission = await admitStatement(host.session, statementId, message.sql, this.#admissionOptions());
+    if (!admission.ok) return this.#refuseExtended(admission.error);
+    const verdict = admission.verdict;
+    const copyRefusal = await this.#copyOutRefusal(message.sql, verdict);
+    if (copyRefusal !== undefined) return this.#refuseExtended(copyRefusal);
+    await this.#noteCursors(message.sql, verdict);
+    this.#statements.set(message.statement, {
+      name: message.statement,
+      sql: message.sql,
+      verdict,
+      described: false,
+      shape: undefined,
+      maskers: new Map(),
+    });
+    // A named statement can be run with SQL EXECUTE too: the guard must judge that by this body.
+    if (message.statement !== '') {
+      host.prepared?.registerAnalysis(message.statement, { ok: true, statements: verdict.statements });
+    }
+    host.queue.push({ kind: 'parse' });
+    return this.#forward(frame.raw);
+  }
+
+  #bind(message: Bind, frame: FrontendFrame): Promise<void> | void {
+    const entry = this.#statements.get(message.statement);
+    if (entry === undefined && message.statement !== '') return this.#bindSqlPrepared(message, frame);
+    if (entry !== undefined) this.#portals.set(message.portal, portalOf(entry, message));
+    else this.#portals.delete(message.portal);
+    this.#host.queue.push({ kind: 'bind' });
+    return this.#forward(frame.raw);
+  }
+
+  /**
+   * A Bind of a name this session did not Parse: a statement made with SQL PREPARE (Bind may use
+   * those). It is judged as `EXECUTE name`, which the guard decides by the body it recorded.
+   */
+  async #bindSqlPrepared(message: Bind, frame: FrontendFrame): Promise<void> {
+    const host = this.#host;
+    const sql = `EXECUTE ${quoteIdent(message.statement)}`;
+    const statementId = randomUUID();
+    const admission = await admitStatement(host.session, statementId, sql, this.#admissionOptions());
+    if (!admission.ok) return this.#refuseExtended(admission.error);
+    const entry: PreparedEntry = {
+      name: message.statement,
+      sql,
+      verdict: admission.verdict,
+      described: false,
+      shape: undefined,
+      maskers: new Map(),
+    };
+    this.#statements.set(message.statement, entry);
+    this.#portals.set(message.portal, portalOf(entry, message));
+    host.queue.push({ kind: 'bind' });
+    return this.#forward(frame.raw);
+  }
+
+  #describe(message: Describe, frame: FrontendFrame): Promise<void> | void {
+    if (message.target === 'S') {
+      const statement = this.#statements.get(message.statementOrPortal);
+      if (statement) statement.described = true;
+      this.#host.queue.push({ kind: 'describe-statement', statement });
+    } else {
+      const portal = this.#portals.get(message.statementOrPortal);
+      if (portal) portal.described = true;
+      this.#host.queue.push({ kind: 'describe-portal', portal, swallow: false });
+    }
+    return this.#forward(frame.raw);
+  }
+
+  #execute(message: Execute, frame: FrontendFrame): Promise<void> | void {
+    const host = this.#host;
+    const portal = this.#portals.get(message.portal);
+    if (portal === undefined) {
+      // The target will answer with an error (no such portal); nothing of ours runs.
+      host.queue.push({ kind: 'execute', portal: undefined, run: undefined });
+      return this.#forward(frame.raw);
+    }
+    const ready = host.session.recorderReady();
+    if (!ready.ok)
+      return this.#refuseExtended(refusal(RECORDING_UNAVAILABLE, `statement refused: ${ready.reason}`));
+    const statement = portal.statement;
+    const statementId = randomUUID();
+    const recording = host.session.recording;
+    recording.onStatement({ statementId, sql: statement.sql, params: portal.params as unknown[] });
+    recordDecision(host.session, statementId, statement.verdict);
+    const cursor = this.#cursorRead(statement.verdict);
+    const run: StatementRun = {
+      statementId,
+      sql: statement.sql,
+      verdict: statement.verdict,
+      startedAt: host.now(),
+      cancelled: false,
+      ...(cursor ? { cursor } : {}),
+    };
+    if (!portal.described && !statement.described) {
+      // Rows may come without a RowDescription (the client did not ask): ask for it ourselves,
+      // so that the masking plan knows the columns before the first row. The client never sees it.
+      portal.described = true;
+      host.queue.push({ kind: 'describe-portal', portal, swallow: true });
+      host.writeTarget(describePortalMessage(message.portal));
+    }
+    host.queue.push({ kind: 'execute', portal, run });
+    host.runStarted(run);
+    return this.#forward(frame.raw);
+  }
+
+  #close(message: Close, frame: FrontendFrame): Promise<void> | void {
+    if (message.target === 'S') {
+      this.#statements.delete(message.statementOrPortal);
+      if (message.statementOrPortal !== '') this.#host.prepared?.deallocate(message.statementOrPortal);
+    } else {
+      this.#portals.delete(message.statementOrPortal);
+    }
+    this.#host.queue.push({ kind: 'close' });
+    return this.#forward(frame.raw);
+  }
+
+  /**
+   * A refused Query or FunctionCall. The target is sent a text that fails to parse, so that it ends
+   * the statement (and marks a transaction block failed) exactly as Postgres would on an error; its
+   * ErrorResponse is replaced by ours and its ReadyForQuery relayed. Nothing of the refused text runs.
+   */
+  #refuseQuery(error: NoticeFields): Promise<void> | void {
+    this.#host.queue.push({ kind: 'refused', error, query: true });
+    return this.#forward(refusedQueryMessage);
+  }
+
+  /** A refused Parse, Bind or Execute: the same, and every message up to Sync is dropped. */
+  #refuseExtended(error: NoticeFields): Promise<void> | void {
+    this.#discardUntilSync = true;
+    this.#host.queue.push({ kind: 'refused', error, query: false });
+    return this.#forward(refusedParseMessage);
+  }
+
+  #admissionOptions() {
+    const host = this.#host;
+    return {
+      approvalWaitMs: host.approvalWaitMs,
+      notice: (m: string) => host.notice(m),
+      signal: host.signal,
+    };
+  }
+
+  /**
+   * COPY ... TO STDOUT sends table data as CopyData lines that the relay does not mask. Under a
+   * policy that masks anything it is refused (SELECT is masked); elsewhere it is relayed.
+   */
+  async #copyOutRefusal(sql: string, verdict: GuardVerdict): Promise<NoticeFields | undefined> {
+    const copyOut = verdict.statements.some((s) => s.command === 'COPY' && /\bto\s+stdout\b/i.test(s.text));
+    if (!copyOut) return undefined;
+    if (!(await this.#host.masking.masksAnything(sql, verdict))) return undefined;
+    return refusal(
+      INSUFFICIENT_PRIVILEGE,
+      'COPY ... TO STDOUT is not allowed under a masking policy (its output cannot be masked); use SELECT',
+    );
+  }
+
+  /** DECLARE CURSOR: remember the cursor's lineage so that FETCH results are masked by it. */
+  async #noteCursors(sql: string, verdict: GuardVerdict): Promise<void> {
+    if (!verdict.statements.some((s) => s.command === 'DECLARE CURSOR')) return;
+    const lineage = await this.#host.masking.cursorLineage(sql, verdict);
+    if (lineage) this.#cursors.set(lineage.name, lineage);
+  }
+
+  /** The cursor a FETCH or MOVE in this text reads, when the session declared it. */
+  #cursorRead(verdict: GuardVerdict): CursorLineage | undefined {
+    if (this.#cursors.size === 0) return undefined;
+    for (const s of verdict.statements) {
+      const name = fetchedCursor(s.text);
+      if (name !== undefined) return this.#cursors.get(name);
+    }
+    return undefined;
+  }
+}
+
+function portalOf(statement: PreparedEntry, message: Bind): PortalEntry {
+  return {
+    statement,
+    formats: message.resultFormats,
+    params: message.params.map((value, i) => {
+      if (value === null) return null;
+      const format = message.paramFormats.length === 1 ? message.paramFormats[0] : message.paramFormats[i];
+      return format === 1 ? `\\x${value.toString('hex')}` : value.toString('utf8');
+    }),
+    described: false,
+    shape: undefined,
+  };
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** The cursor named by `FETCH ... [FROM|IN] name` or `MOVE ...`: the last identifier, case-folded unless quoted. */
+export function fetchedCursor(text: string): string | undefined {
+  if (!/^\s*(?:fetch|move)\b/i.test(text)) return undefined;
+  const match = /("(?:[^"]|"")+"|[A-Za-z_][\w$]*)\s*;?\s*$/.exec(text);
+  if (!match) return undefined;
+  const token = match[1] as string;
+  return token.startsWith('"') ? token.slice(1, -1).replace(/""/g, '"') : token.toLowerCase();
+}

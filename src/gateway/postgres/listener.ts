@@ -1,0 +1,140 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { sendCancelRequest } from '../../../protocols/postgres/client/index.js';
+import { PgServerConnection } from '../../../protocols/postgres/server/index.js';
+import type { AssembledGateway } from '../../cli/assemble.js';
+import type { Config } from '../../config/load.js';
+import { CancelKeys } from './cancel-keys.js';
+import type { ClientSession } from './client-session.js';
+import { openClientSession } from './session-opener.js';
+import { loadListenerTls, type TlsMaterial } from './tls-material.js';
+
+export interface PostgresListener {
+  /** Where it listens (the real port when configured with port 0). */
+  readonly address: { host: string; port: number };
+  /** SHA-256 fingerprint of the listener's certificate. */
+  readonly fingerprint: string;
+  /** Stops accepting, ends every session, and resolves when the server is closed. */
+  close(): Promise<void>;
+}
+
+export interface PostgresListenerOptions {
+  /** Overrides server.postgres.listen (tests: 127.0.0.1:0). */
+  listen?: string;
+  clock?: () => number;
+}
+
+/** The parts of an assembled gateway the listener uses. */
+export type ListenerParts = Pick<AssembledGateway, 'gateway' | 'authenticator' | 'masking' | 'guard'>;
+
+/**
+ * The Postgres listener: psql, pgbench and drivers connect to Sluice as to a PostgreSQL server,
+ * log in with a token as the password, and are relayed to their own connection to the target,
+ * every statement guarded, every result masked and recorded.
+ */
+export async function startPostgresListener(
+  assembled: ListenerParts,
+  config: Config,
+  logger: Logger,
+  options: PostgresListenerOptions = {},
+): Promise<PostgresListener> {
+  const settings = config.server.postgres;
+  const listen = options.listen ?? settings?.listen;
+  if (listen === undefined) throw new Error('server.postgres.listen is not configured');
+  const log = logger.child({ component: 'postgres-listener' });
+  const tls: TlsMaterial = await loadListenerTls(config, log);
+  const now = options.clock ?? Date.now;
+  const cancelKeys = new CancelKeys();
+  const sessions = new Set<ClientSession>();
+  const connections = new Set<PgServerConnection>();
+  const parts = {
+    config,
+    gateway: assembled.gateway,
+    authenticator: assembled.authenticator,
+    masking: assembled.masking,
+    guard: assembled.guard,
+    cancelKeys,
+    logger: log,
+    now,
+  };
+
+  const accept = (socket: Socket): void => {
+    const remote = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : undefined;
+    let session: ClientSession | undefined;
+    const connection: PgServerConnection = new PgServerConnection(socket, {
+      tls: { key: tls.key, cert: tls.cert },
+      allowPlaintextAuth: settings?.allowPlaintextAuth ?? false,
+      idleTimeoutMs: settings?.idleTimeout ?? 0,
+      maxMessageBody: settings?.maxMessageSize ?? 64 * 1024 * 1024,
+      authenticate: async (request) => {
+        const opened = await openClientSession(parts, request, connection, remote);
+        if (opened.ok) {
+          session = opened.session;
+          sessions.add(session);
+        }
+        return opened.result;
+      },
+      onMessage: (message, frame) => session?.onMessage(message, frame),
+      onCancel: (processId, secretKey) => {
+        const target = cancelKeys.lookup(processId, secretKey);
+        // An unknown key is ignored, as Postgres does: the sender learns nothing.
+        if (target === undefined) return;
+        sendCancelRequest(target.host, target.port, target.key).catch((err: unknown) =>
+          log.warn({ err: (err as Error).message }, 'forwarding a cancel request failed'),
+        );
+      },
+      onError: (error) => {
+        log.info({ remote, code: error.code, err: error.message }, 'postgres connection ended early');
+      },
+      onClose: () => {
+        connections.delete(connection);
+        if (session !== undefined) {
+          sessions.delete(session);
+          session.close('client disconnected');
+        }
+      },
+    });
+    connections.add(connection);
+  };
+
+  const server: Server = createServer(accept);
+  const { host, port } = splitListen(listen);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = server.address();
+  const address = typeof bound === 'object' && bound !== null ? { host, port: bound.port } : { host, port };
+  log.info(
+    {
+      event: 'listen',
+      channel: 'postgres',
+      host,
+      port: address.port,
+      fingerprint: tls.fingerprint,
+      tls: tls.source,
+    },
+    `Postgres listening on ${host}:${address.port} (certificate SHA-256 ${tls.fingerprint})`,
+  );
+
+  return {
+    address,
+    fingerprint: tls.fingerprint,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const connection of connections) connection.close();
+        for (const session of sessions) session.close('gateway shutting down');
+      }),
+  };
+}
+
+/** `host:port`; a bare port means loopback. */
+function splitListen(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(':');
+  if (i < 0) return { host: '127.0.0.1', port: Number(listen) };
+  return { host: listen.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(listen.slice(i + 1)) };
+}

@@ -1,0 +1,190 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { openRelayLink, type RelayLink } from '../../../protocols/postgres/client/relay-link.js';
+import { sendCancelRequest } from '../../../protocols/postgres/client/index.js';
+import type {
+  AuthenticationRequest,
+  AuthenticationResult,
+  PgServerConnection,
+} from '../../../protocols/postgres/server/index.js';
+import type { Config } from '../../config/load.js';
+import { AuthError, type Authenticator } from '../../identity/index.js';
+import type { Identity } from '../../identity/types.js';
+import type { LineageMasking } from '../../masking/index.js';
+import type { PolicyGuard } from '../../guard/index.js';
+import { GatewayError } from '../errors.js';
+import type { Gateway, WireSession } from '../gateway.js';
+import type { CancelKeys } from './cancel-keys.js';
+import { ClientSession } from './client-session.js';
+import { sessionMasking } from './wire-masking.js';
+
+export interface SessionOpenerParts {
+  config: Config;
+  gateway: Gateway;
+  authenticator: Authenticator;
+  masking: LineageMasking;
+  guard: PolicyGuard;
+  cancelKeys: CancelKeys;
+  logger: Logger;
+  now: () => number;
+}
+
+/**
+ * Startup parameters a client may pass on to the target. Anything else (`options`, `search_path`,
+ * `role`, `replication`, ...) would change what statements mean or bypass the guard (a GUC set at
+ * startup never passes through it), so it is dropped; client_encoding is always UTF8.
+ */
+const FORWARDED_PARAMETERS = new Set([
+  'application_name',
+  'datestyle',
+  'timezone',
+  'intervalstyle',
+  'extra_float_digits',
+]);
+
+export type OpenedSession =
+  | { ok: true; session: ClientSession; result: AuthenticationResult }
+  | { ok: false; result: AuthenticationResult };
+
+/**
+ * Turns a client's StartupMessage and password into a relayed session: the password is a token
+ * (OIDC or Sluice), the user must be the token's subject, the database names a target the
+ * identity may reach. Refusals are generic on the wire; the reason goes to the log.
+ */
+export async function openClientSession(
+  parts: SessionOpenerParts,
+  request: AuthenticationRequest,
+  connection: PgServerConnection,
+  remote: string | undefined,
+): Promise<OpenedSession> {
+  const log = parts.logger;
+  const refuseLogin = (sqlState: '28P01' | '28000', message: string): OpenedSession => ({
+    ok: false,
+    result: { ok: false, sqlState, message },
+  });
+  const badPassword = () => refuseLogin('28P01', `password authentication failed for user "${request.user}"`);
+  const notAllowed = () =>
+    refuseLogin('28000', `user "${request.user}" may not connect to database "${request.database}"`);
+
+  let identity: Identity;
+  try {
+    identity = await parts.authenticator.authenticate(request.password, {
+      channel: 'postgres',
+      ...(remote ? { remote } : {}),
+    });
+  } catch (err) {
+    if (err instanceof AuthError) {
+      log.info(
+        { event: 'postgres.auth', remote, user: request.user, code: err.code },
+        'postgres login refused: bad token',
+      );
+      return badPassword();
+    }
+    throw err;
+  }
+  if (identity.subject !== request.user) {
+    // The user name is what logs and pg_stat_activity show; it must be who the token says.
+    log.info(
+      { event: 'postgres.auth', remote, user: request.user, subject: identity.subject },
+      'postgres login refused: user is not the token subject',
+    );
+    return notAllowed();
+  }
+
+  let wire: WireSession;
+  try {
+    wire = parts.gateway.openWireSession({
+      identity,
+      target: request.database,
+      channel: 'postgres',
+      ...(remote ? { remote } : {}),
+    });
+  } catch (err) {
+    if (err instanceof GatewayError) {
+      log.info(
+        { event: 'postgres.auth', remote, user: request.user, database: request.database, code: err.code },
+        'postgres login refused: target not reachable for this identity',
+      );
+      return notAllowed();
+    }
+    throw err;
+  }
+  const target = wire.target;
+  if (target.engine !== 'postgres') {
+    wire.close('not a postgres target');
+    return notAllowed();
+  }
+
+  let link: RelayLink;
+  try {
+    link = await openRelayLink({
+      host: target.host,
+      port: target.port,
+      user: target.user,
+      database: target.database,
+      // Revealed only when the target asks for it, never stored elsewhere.
+      password: () => target.password?.reveal() ?? '',
+      tls: target.tls,
+      ...(target.ca ? { ca: readFileSync(resolve(parts.config.baseDir, target.ca)) } : {}),
+      params: forwardedParameters(request.parameters),
+      connectTimeoutMs: target.connectTimeout,
+    });
+  } catch (err) {
+    log.warn(
+      {
+        event: 'postgres.target',
+        session: wire.context.id,
+        target: target.name,
+        err: (err as Error).message,
+      },
+      'postgres session refused: cannot open the target connection',
+    );
+    wire.close('target unavailable');
+    return refuseLogin('28000', `database "${request.database}" is not available now`);
+  }
+
+  const targetKey = { host: target.host, port: target.port, key: link.backendKey };
+  const backendKey = parts.cancelKeys.issue(targetKey);
+  const sessionId = wire.context.id;
+  const session = new ClientSession(
+    {
+      connection,
+      wire,
+      link,
+      masking: sessionMasking(parts.masking, wire.context),
+      prepared: parts.guard.preparedStatements(sessionId),
+      approvalWaitMs: parts.config.approvals.timeout,
+      cancelTarget: () => {
+        sendCancelRequest(target.host, target.port, link.backendKey).catch((err: unknown) =>
+          log.warn(
+            { session: sessionId, err: (err as Error).message },
+            'cancel request to the target failed',
+          ),
+        );
+      },
+      logger: log,
+      now: parts.now,
+    },
+    wire.policy.limits.statementTimeout,
+  );
+  const closeSession = session.close.bind(session);
+  session.close = (reason: string) => {
+    parts.cancelKeys.revoke(backendKey.processId);
+    parts.guard.endSession(sessionId);
+    closeSession(reason);
+  };
+  return {
+    ok: true,
+    session,
+    result: { ok: true, parameterStatus: link.parameters, backendKey },
+  };
+}
+
+function forwardedParameters(parameters: ReadonlyMap<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of parameters) {
+    if (FORWARDED_PARAMETERS.has(name.toLowerCase())) out[name] = value;
+  }
+  return out;
+}

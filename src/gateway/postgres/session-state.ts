@@ -1,0 +1,72 @@
+import type { NoticeFields } from '../../../protocols/postgres/codec/index.js';
+import type { CursorLineage } from '../../masking/index.js';
+import type { WireRowMasker } from '../../masking/stage.js';
+import type { GuardVerdict } from '../types.js';
+import type { RowShape } from './backend-messages.js';
+
+/** A statement prepared with Parse, as the guard decided it (only allowed ones are kept). */
+export interface PreparedEntry {
+  readonly name: string;
+  readonly sql: string;
+  readonly verdict: GuardVerdict;
+  /** The client (or the relay) sent Describe for it: its shape will arrive before any row. */
+  described: boolean;
+  /** Columns from the answer to Describe statement (format codes there are all 0). */
+  shape: RowShape | null | undefined;
+  /** Masking plans by result format list: a plan is decided once per statement and formats. */
+  readonly maskers: Map<string, WireRowMasker | null>;
+}
+
+/** A portal made by Bind. */
+export interface PortalEntry {
+  readonly statement: PreparedEntry;
+  /** Result format codes from Bind (empty: all text; one: for every column). */
+  readonly formats: readonly number[];
+  /** Parameters as text, for the recording (binary ones as `\x` hex). */
+  readonly params: readonly (string | null)[];
+  described: boolean;
+  /** Columns from the answer to Describe portal (with the real format codes), null for NoData. */
+  shape: RowShape | null | undefined;
+}
+
+/** One execution of a statement, recorded from statement to result end. */
+export interface StatementRun {
+  readonly statementId: string;
+  readonly sql: string;
+  readonly verdict: GuardVerdict;
+  readonly startedAt: number;
+  /** For FETCH: the lineage of the cursor it reads. */
+  readonly cursor?: CursorLineage;
+  /** A cancel for the statement timeout was sent. */
+  cancelled: boolean;
+}
+
+/**
+ * What the relay expects next from the target, in the order the client's messages were forwarded.
+ * The answers to pipelined messages come back in the same order, so the head of the queue always
+ * says what the next backend message belongs to.
+ */
+export type Expectation =
+  /** A simple Query: results, then ReadyForQuery. */
+  | { kind: 'query'; run: StatementRun }
+  | { kind: 'parse' }
+  | { kind: 'bind' }
+  | { kind: 'describe-statement'; statement: PreparedEntry | undefined }
+  /** `swallow`: the relay asked (to learn the shape of a portal); the client must not see the answer. */
+  | { kind: 'describe-portal'; portal: PortalEntry | undefined; swallow: boolean }
+  | { kind: 'execute'; portal: PortalEntry | undefined; run: StatementRun | undefined }
+  | { kind: 'close' }
+  | { kind: 'sync' }
+  /**
+   * A refused message: the relay sent the target a text that fails to parse instead, so that the
+   * target ends the pipeline (and a transaction block) exactly as an error would. Its
+   * ErrorResponse is replaced by `error`. `query`: it was sent as a Query, so ReadyForQuery follows.
+   */
+  | { kind: 'refused'; error: NoticeFields; query: boolean };
+
+/** Format code of column `i` under a Bind's result format list. */
+export function formatOf(formats: readonly number[], i: number): number {
+  if (formats.length === 0) return 0;
+  if (formats.length === 1) return formats[0] as number;
+  return formats[i] ?? 0;
+}

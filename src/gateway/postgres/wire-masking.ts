@@ -1,0 +1,33 @@
+import type { CursorLineage, LineageMasking } from '../../masking/index.js';
+import type { WireRowMasker } from '../../masking/stage.js';
+import type { GuardVerdict, SessionContext } from '../types.js';
+import type { RowShape } from './backend-messages.js';
+import type { StatementRun } from './session-state.js';
+
+/** The masking stage as one Postgres session uses it. */
+export interface WireMasking {
+  /** A DataRow masker for a result set, or null to forward its rows as they are. May throw MaskingRefusal. */
+  plan(shape: RowShape, run: StatementRun, formats: readonly number[]): Promise<WireRowMasker | null>;
+  /** The lineage of `DECLARE name CURSOR FOR ...`, to plan FETCH results with. */
+  cursorLineage(sql: string, verdict: GuardVerdict): Promise<CursorLineage | undefined>;
+  /** Whether the session's policy masks anything at all. */
+  masksAnything(sql: string, verdict: GuardVerdict): Promise<boolean>;
+}
+
+export function sessionMasking(masking: LineageMasking, session: SessionContext): WireMasking {
+  return {
+    plan(shape, run, formats) {
+      return masking.planForWire(
+        shape.columns,
+        { session, sql: run.sql, verdict: run.verdict, ...(run.cursor ? { cursor: run.cursor } : {}) },
+        formats,
+      );
+    },
+    cursorLineage(sql, verdict) {
+      return masking.cursorLineage({ session, sql, verdict });
+    },
+    async masksAnything(sql, verdict) {
+      return (await masking.maskingPlan([], { session, sql, verdict })) !== null;
+    },
+  };
+}
