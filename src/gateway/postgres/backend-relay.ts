@@ -80,6 +80,8 @@ export class BackendRelay {
   /** Fewer than 5 bytes of a message (its header is incomplete), waiting for the next chunk. */
   #stub: Buffer | null = null;
   #waiting = false;
+  /** Set by an async step that decided the message it waited on; null: handle it again. */
+  #resumeStep: Step | null = null;
   #clientBlocked = false;
   #closed = false;
   #replacement: Buffer | null = null;
@@ -155,7 +157,13 @@ export class BackendRelay {
             runStart = pos = length;
             break;
           }
-          const step = this.#handle(buf, pos, pos + size);
+          let step: Step;
+          if (this.#resumeStep !== null) {
+            step = this.#resumeStep;
+            this.#resumeStep = null;
+          } else {
+            step = this.#handle(buf, pos, pos + size);
+          }
           if (step === Step.Forward) {
             pos += size;
             continue;
@@ -361,8 +369,14 @@ export class BackendRelay {
         const shape = readRowDescription(buf, start, end);
         return this.#wait(
           host.masking.plan(shape, run, shape.formats).then(
-            (masker) => this.#startResult(run.statementId, shape, shape.formats, masker),
-            (err: unknown) => this.#refuseResult(run.statementId, err),
+            (masker) => {
+              this.#startResult(run.statementId, shape, shape.formats, masker);
+              this.#resumeStep = Step.Forward;
+            },
+            (err: unknown) => {
+              this.#refuseResult(run.statementId, err);
+              this.#resumeStep = Step.Replace;
+            },
           ),
         );
       }
