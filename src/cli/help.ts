@@ -38,9 +38,18 @@ Options:
   --help          this text
 `;
 
-export const DEMO_HELP = `Usage: sluice demo
+export const DEMO_HELP = `Usage: sluice demo [--dir DIR] [--http-port N] [--pg-port N] [--redis URL|off]
 
-Not available yet: the self-contained demo (embedded Postgres with sample data, file recordings,
-a demo policy and ready tokens) is planned. Use "sluice serve --config FILE" against your own
-database in the meantime.
+Runs Sluice with nothing to set up: an embedded Postgres (PGlite) seeded with a small shop,
+a demo policy (agents: reads allowed, email and card numbers masked, writes reviewed, DDL
+denied; dba: everything), file recordings, the HTTP (MCP) and Postgres listeners on loopback,
+and two ready tokens. Approvals use Redis when one answers at --redis (default
+redis://127.0.0.1:6379); without it, reviewed statements are refused.
+
+Options:
+  --dir DIR        where the demo keeps its config, key and recordings (default .sluice-demo)
+  --http-port N    HTTP listener port (default 8080)
+  --pg-port N      Postgres listener port (default 15432)
+  --redis URL|off  Redis for approvals (default redis://127.0.0.1:6379)
+  --help           this text
 `;

@@ -1,6 +1,7 @@
 import { runCheck } from './check.js';
 import { runApprovals } from './approvals.js';
-import { DEMO_HELP, MAIN_HELP } from './help.js';
+import { runDemo } from './demo.js';
+import { MAIN_HELP } from './help.js';
 import { processIO, type CommandIO } from './io.js';
 import { runMcp } from './mcp.js';
 import { runRecordings } from './recordings.js';
@@ -33,8 +34,7 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
         isTTY: Boolean(process.stderr.isTTY),
       });
     case 'demo':
-      io.stdout(DEMO_HELP);
-      return rest.includes('--help') ? 0 : 1;
+      return runDemo(rest, io);
     case 'approvals':
       return runApprovals(rest, io);
     default:

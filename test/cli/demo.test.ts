@@ -1,0 +1,88 @@
+import t from 'tap';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { runDemo } from '../../src/cli/demo.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'sluice-demo-'));
+const stop = new AbortController();
+let out = '';
+const printed = new Promise<void>((resolve) => {
+  const finished = runDemo(
+    ['--dir', dir, '--http-port', '0', '--pg-port', '0'],
+    {
+      stdout: (s) => {
+        out += s;
+        if (out.includes('Replay afterwards')) resolve();
+      },
+      stderr: () => undefined,
+      env: {},
+    },
+    stop.signal,
+  );
+  t.teardown(async () => {
+    stop.abort();
+    t.equal(await finished, 0, 'the demo stops cleanly');
+  });
+});
+await printed;
+
+const url = /MCP \(Streamable HTTP\): (\S+)/.exec(out)?.[1] ?? '';
+const agent = /Agent token:\n(\S+)/.exec(out)?.[1] ?? '';
+const dba = /DBA token:\n(\S+)/.exec(out)?.[1] ?? '';
+
+async function connect(token: string): Promise<Client> {
+  const client = new Client({ name: 'demo-test', version: '1.0.0' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(url), {
+      requestInit: { headers: { authorization: `Bearer ${token}` } },
+    }),
+  );
+  return client;
+}
+
+t.test('the demo prints the MCP URL and two tokens', async (t) => {
+  t.match(url, /^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
+  t.match(agent, /^ey[\w-]+\.[\w-]+\.[\w-]+$/);
+  t.match(dba, /^ey[\w-]+\.[\w-]+\.[\w-]+$/);
+});
+
+t.test('the agent gets masked rows, the dba clear ones', async (t) => {
+  const asAgent = await connect(agent);
+  t.teardown(() => asAgent.close());
+  const sql = 'SELECT name, email, card_number, city FROM customers ORDER BY id LIMIT 2';
+  const masked = await asAgent.callTool({ name: 'query', arguments: { database: 'shop', sql } });
+  t.notOk(masked.isError, JSON.stringify(masked.content));
+  const m = masked.structuredContent as { columns: { name: string; masked: boolean }[]; rows: string[][] };
+  t.same(
+    m.columns.slice(1, 3).map((c) => c.masked),
+    [true, true],
+  );
+  const asDba = await connect(dba);
+  t.teardown(() => asDba.close());
+  const clear = await asDba.callTool({ name: 'query', arguments: { database: 'shop', sql } });
+  const c = clear.structuredContent as { rows: string[][] };
+  t.match(c.rows[0]?.[1], /@example\.com$/);
+  t.match(c.rows[0]?.[2], /^\d{15,16}$/);
+  const text = JSON.stringify(masked);
+  for (const row of c.rows) {
+    t.notMatch(text, row[1] as string, 'no clear email reaches the agent');
+    t.notMatch(text, row[2] as string, 'no clear card number reaches the agent');
+  }
+  t.equal(m.rows[0]?.[0], c.rows[0]?.[0], 'unmasked columns are the same');
+  t.match(m.rows[0]?.[1], /@example\.com$/, 'the email strategy keeps the domain');
+  t.match(m.rows[0]?.[2], /^\*+\d{4}$/, 'partial keeps the last four digits');
+});
+
+t.test('the agent cannot drop a table', async (t) => {
+  const asAgent = await connect(agent);
+  t.teardown(() => asAgent.close());
+  const drop = await asAgent.callTool({
+    name: 'query',
+    arguments: { database: 'shop', sql: 'DROP TABLE orders' },
+  });
+  t.equal(drop.isError, true);
+  t.match((drop.content as { text: string }[])[0]?.text, /denied/);
+});
