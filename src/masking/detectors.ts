@@ -12,11 +12,20 @@ export interface TextFeatures {
   digits: number;
   dots: number;
   colons: number;
+  /** ASCII capital letters (an IBAN starts with two). */
+  upper: number;
   /** Longest run of [A-Za-z0-9_-]: tokens, keys, IBANs, JWT segments. */
   longestWord: number;
 }
 
-export const newFeatures = (): TextFeatures => ({ at: 0, digits: 0, dots: 0, colons: 0, longestWord: 0 });
+export const newFeatures = (): TextFeatures => ({
+  at: 0,
+  digits: 0,
+  dots: 0,
+  colons: 0,
+  upper: 0,
+  longestWord: 0,
+});
 
 /** Word characters of tokens: A-Z a-z 0-9 _ - (by code unit / byte). */
 const WORD: Readonly<Uint8Array> = Uint8Array.from({ length: 128 }, (_, c) =>
@@ -28,6 +37,7 @@ function scanCode(f: TextFeatures, c: number, run: number): number {
   else if (c === 64) f.at++;
   else if (c === 46) f.dots++;
   else if (c === 58) f.colons++;
+  else if (c >= 65 && c <= 90) f.upper++;
   if (c < 128 && WORD[c] === 1) {
     run++;
     if (run > f.longestWord) f.longestWord = run;
@@ -38,14 +48,14 @@ function scanCode(f: TextFeatures, c: number, run: number): number {
 
 /** Fills `f` from the UTF-8 bytes buf[start, end); multi-byte characters only end words. */
 export function scanBytes(buf: Uint8Array, start: number, end: number, f: TextFeatures): TextFeatures {
-  f.at = f.digits = f.dots = f.colons = f.longestWord = 0;
+  f.at = f.digits = f.dots = f.colons = f.upper = f.longestWord = 0;
   let run = 0;
   for (let i = start; i < end; i++) run = scanCode(f, buf[i] as number, run);
   return f;
 }
 
 export function scanText(text: string, f: TextFeatures): TextFeatures {
-  f.at = f.digits = f.dots = f.colons = f.longestWord = 0;
+  f.at = f.digits = f.dots = f.colons = f.upper = f.longestWord = 0;
   let run = 0;
   for (let i = 0; i < text.length; i++) run = scanCode(f, text.charCodeAt(i), run);
   return f;
@@ -61,7 +71,7 @@ export interface Detector {
 
 const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/;
 const CARD_RUN = /(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])/g;
-const SSN = /(?<![\d-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\d-])/g;
+const SSN = /(?<![\d-])\d{3}([- ])\d{2}\1\d{4}(?![\d-])/g;
 const PHONE =
   /(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{3}\)[ .-]?|\d{3}[ .-])\d{3}[ .-]\d{4}(?!\w)|(?<![\w+])\+\d{10,15}(?!\w)/;
 const IBAN = /(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}(?![A-Za-z0-9])/g;
@@ -124,8 +134,11 @@ function looksLikeSecret(token: string): boolean {
   return /[a-z]/.test(token) && /[A-Z]/.test(token) && /\d/.test(token) && entropy(token) >= 4;
 }
 
-/** Every match; matchAll works on a copy of the expression, so no lastIndex is shared. */
-const all = (re: RegExp, text: string): IterableIterator<RegExpExecArray> => text.matchAll(re);
+/**
+ * Every match, as strings. String#match with a global expression starts from lastIndex 0 and
+ * leaves it at 0, so the shared expression carries no state from one call to the next.
+ */
+const all = (re: RegExp, text: string): readonly string[] => text.match(re) ?? [];
 
 export const DETECTOR_TABLE: Readonly<Record<DetectorName, Detector>> = {
   email: {
@@ -138,7 +151,7 @@ export const DETECTOR_TABLE: Readonly<Record<DetectorName, Detector>> = {
     candidate: (f) => f.digits >= 13,
     matches(text) {
       for (const m of all(CARD_RUN, text)) {
-        const digits = m[0].replace(/[ -]/g, '');
+        const digits = m.replace(/[ -]/g, '');
         if (digits.length >= 13 && digits.length <= 19 && luhnValid(digits)) return true;
       }
       return false;
@@ -148,8 +161,8 @@ export const DETECTOR_TABLE: Readonly<Record<DetectorName, Detector>> = {
     name: 'us-ssn',
     candidate: (f) => f.digits >= 9,
     matches(text) {
-      for (const m of all(SSN, text))
-        if (validSsn(m[1] as string, m[3] as string, m[4] as string)) return true;
+      // A match is ddd-dd-dddd (one separator, repeated): the parts are at fixed places.
+      for (const m of all(SSN, text)) if (validSsn(m.slice(0, 3), m.slice(4, 6), m.slice(7))) return true;
       return false;
     },
   },
@@ -160,9 +173,9 @@ export const DETECTOR_TABLE: Readonly<Record<DetectorName, Detector>> = {
   },
   iban: {
     name: 'iban',
-    candidate: (f) => f.digits >= 8,
+    candidate: (f) => f.digits >= 8 && f.upper >= 2,
     matches(text) {
-      for (const m of all(IBAN, text)) if (ibanValid(m[0])) return true;
+      for (const m of all(IBAN, text)) if (ibanValid(m)) return true;
       return false;
     },
   },
@@ -170,15 +183,16 @@ export const DETECTOR_TABLE: Readonly<Record<DetectorName, Detector>> = {
     name: 'ip',
     candidate: (f) => (f.dots >= 3 && f.digits >= 4) || f.colons >= 2,
     matches(text) {
-      for (const m of all(IPV4, text)) if (isIPv4(m[0])) return true;
+      for (const m of all(IPV4, text)) if (isIPv4(m)) return true;
       if (text.indexOf(':') < 0) return false;
-      for (const m of all(IPV6_CANDIDATE, text)) if (m[0].length >= 2 && isIPv6(m[0])) return true;
+      for (const m of all(IPV6_CANDIDATE, text)) if (m.length >= 2 && isIPv6(m)) return true;
       return false;
     },
   },
   'bearer-token': {
     name: 'bearer-token',
-    candidate: (f) => f.longestWord >= 8,
+    // A JWT's first segment, or a bearer token worth the name, is at least 16 word characters.
+    candidate: (f) => f.longestWord >= 16,
     matches: (text) => BEARER.test(text) || JWT.test(text),
   },
   'api-key': {
@@ -186,7 +200,7 @@ export const DETECTOR_TABLE: Readonly<Record<DetectorName, Detector>> = {
     candidate: (f) => f.longestWord >= 16,
     matches(text) {
       if (KEY_PREFIXED.test(text)) return true;
-      for (const m of all(LONG_TOKEN, text)) if (looksLikeSecret(m[0])) return true;
+      for (const m of all(LONG_TOKEN, text)) if (looksLikeSecret(m)) return true;
       return false;
     },
   },

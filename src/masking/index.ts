@@ -30,4 +30,5 @@ export {
   type WireRowMasker,
 } from './stage.js';
 export { HASH_HEX_LENGTH, type MaskStrategy, REDACTED } from './strategies.js';
-export { MysqlRowMasker, PostgresRowMasker, type ValueClass, valueClass } from './wire.js';
+export { PostgresRowMasker } from './postgres-row.js';
+export { MysqlRowMasker, type ValueClass, valueClass } from './wire.js';

@@ -13,7 +13,8 @@ import { lowerParsed, parseStatements, readyParsers, viewQuery } from './lineage
 import { type CursorLineage, resolveOrigins, wireNamesUnknown } from './origins.js';
 import { type ColumnAction, decideActions, MaskingPlan } from './plan.js';
 import type { CompiledMaskingPolicy } from './policy.js';
-import { MysqlRowMasker, PostgresRowMasker, valueClass } from './wire.js';
+import { PostgresRowMasker } from './postgres-row.js';
+import { MysqlRowMasker, valueClass } from './wire.js';
 
 export interface LineageMaskingOptions {
   /** The caller's compiled masking policy, or undefined when nothing is masked for it. */

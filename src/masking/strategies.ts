@@ -11,6 +11,8 @@ export interface MaskStrategy {
   readonly apply: MaskFunction;
   /** The output when it does not depend on the input (redact, null): precomputed on the wire. */
   readonly constant: { value: string | null } | undefined;
+  /** partial: how many trailing characters are kept (the wire rewrites ASCII values in place). */
+  readonly keep: number;
 }
 
 export const REDACTED = '****';
@@ -24,11 +26,11 @@ const EMAIL_SHAPE = /^[^@\s]+@([^@\s]+\.[^@\s]+)$/;
 export function compileStrategy(name: MaskStrategyName, keep: number, hashKey: Buffer): MaskStrategy {
   switch (name) {
     case 'redact':
-      return { name, apply: () => REDACTED, constant: { value: REDACTED } };
+      return { name, apply: () => REDACTED, constant: { value: REDACTED }, keep };
     case 'null':
-      return { name, apply: () => null, constant: { value: null } };
+      return { name, apply: () => null, constant: { value: null }, keep };
     case 'partial':
-      return { name, apply: (text) => partial(text, keep), constant: undefined };
+      return { name, apply: (text) => partial(text, keep), constant: undefined, keep };
     case 'email':
       return {
         name,
@@ -37,6 +39,7 @@ export function compileStrategy(name: MaskStrategyName, keep: number, hashKey: B
           return m ? `${REDACTED}@${m[1] as string}` : REDACTED;
         },
         constant: undefined,
+        keep,
       };
     case 'hash':
       // HMAC, not a bare hash: without the key nobody can hash candidate values to find a match.
@@ -44,6 +47,7 @@ export function compileStrategy(name: MaskStrategyName, keep: number, hashKey: B
         name,
         apply: (text) => createHmac('sha256', hashKey).update(text).digest('hex').slice(0, HASH_HEX_LENGTH),
         constant: undefined,
+        keep,
       };
   }
 }
@@ -63,4 +67,9 @@ function partial(text: string, keep: number): string {
 }
 
 /** The strongest mask, used for any output computed from masked columns. */
-export const REDACT: MaskStrategy = { name: 'redact', apply: () => REDACTED, constant: { value: REDACTED } };
+export const REDACT: MaskStrategy = {
+  name: 'redact',
+  apply: () => REDACTED,
+  constant: { value: REDACTED },
+  keep: 0,
+};

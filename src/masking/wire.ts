@@ -49,7 +49,7 @@ export function valueClass(column: ResultColumn, dialect: Dialect, format: numbe
 }
 
 /** Encodes a mask result for a column: bytes, or null for SQL NULL. */
-function encode(masked: string | null, cls: ValueClass): Buffer | null {
+export function encode(masked: string | null, cls: ValueClass): Buffer | null {
   if (masked === null || cls === 'other') return null;
   if (cls === 'text') return Buffer.from(masked, 'utf8');
   const json = JSON.stringify(masked);
@@ -65,7 +65,7 @@ function decode(buf: Buffer, start: number, end: number, cls: ValueClass): strin
   return buf.toString('utf8', cls === 'jsonb-binary' ? start + 1 : start, end);
 }
 
-interface FieldRewrite {
+export interface FieldRewrite {
   strategy: MaskStrategy | undefined;
   /** Precomputed output of a constant strategy (redact, null). */
   constant: Buffer | null | undefined;
@@ -75,7 +75,7 @@ interface FieldRewrite {
 }
 
 /** Compiles the plan's actions into per-field rewrites (null: pass) for one wire format. */
-function fieldRewrites(
+export function fieldRewrites(
   plan: MaskingPlan,
   columns: readonly ResultColumn[],
   dialect: Dialect,
@@ -100,7 +100,7 @@ function fieldRewrites(
  * The new bytes of a field, `undefined` when it stays as it is. A field that fails to decode as
  * a value is masked anyway: fail closed.
  */
-function rewriteField(
+export function rewriteField(
   rw: FieldRewrite,
   plan: MaskingPlan,
   buf: Buffer,
@@ -118,93 +118,6 @@ function rewriteField(
   const rule = plan.policy.detect(text, features);
   if (!rule) return undefined;
   return encode(rule.strategy.apply(text), rw.cls);
-}
-
-/** Rewrites Postgres DataRow messages ('D', int32 length, int16 count, then length-prefixed fields). */
-export class PostgresRowMasker {
-  readonly dialect = 'postgres' as const;
-  readonly masked: readonly boolean[];
-  readonly #plan: MaskingPlan;
-  readonly #rewrites: (FieldRewrite | null)[];
-  readonly #features = newFeatures();
-  // Scratch space reused for every row: field starts/lengths and replacements.
-  readonly #starts: Int32Array;
-  readonly #lengths: Int32Array;
-  readonly #replaced: (Buffer | null | undefined)[];
-
-  constructor(plan: MaskingPlan, columns: readonly ResultColumn[], formats?: readonly number[]) {
-    this.#plan = plan;
-    this.#rewrites = fieldRewrites(plan, columns, 'postgres', formats);
-    this.masked = this.#rewrites.map((r) => r !== null);
-    const n = columns.length;
-    this.#starts = new Int32Array(n);
-    this.#lengths = new Int32Array(n);
-    this.#replaced = new Array<Buffer | null | undefined>(n).fill(undefined);
-  }
-
-  /**
-   * `message` is one whole DataRow message, type byte included. Returns it unchanged (the same
-   * Buffer) when no field is rewritten, else a new message. Throws on a malformed message or a
-   * field count that does not match the plan: the caller must not forward what it cannot mask.
-   */
-  maskDataRow(message: Buffer): Buffer {
-    const n = this.#rewrites.length;
-    if (message.length < 7 || message[0] !== 0x44) throw new Error('not a DataRow message');
-    const count = message.readInt16BE(5);
-    if (count !== n) throw new Error(`DataRow has ${count} fields, the plan has ${n}`);
-    const starts = this.#starts;
-    const lengths = this.#lengths;
-    const replaced = this.#replaced;
-    let pos = 7;
-    let delta = 0;
-    let changed = false;
-    for (let i = 0; i < n; i++) {
-      if (pos + 4 > message.length) throw new Error('DataRow is truncated');
-      const len = message.readInt32BE(pos);
-      pos += 4;
-      const end = len < 0 ? pos : pos + len;
-      if (end > message.length) throw new Error('DataRow is truncated');
-      starts[i] = pos;
-      lengths[i] = len;
-      const rw = this.#rewrites[i];
-      replaced[i] = undefined;
-      if (rw && len >= 0) {
-        const out = rewriteField(rw, this.#plan, message, pos, end, this.#features);
-        if (out !== undefined) {
-          replaced[i] = out;
-          changed = true;
-          delta += (out === null ? 0 : out.length) - len;
-        }
-      }
-      pos = end;
-    }
-    if (pos !== message.length || message.readInt32BE(1) !== message.length - 1) {
-      throw new Error('DataRow length does not match its fields');
-    }
-    if (!changed) return message;
-    const total = message.length + delta;
-    const out = Buffer.allocUnsafe(total);
-    out[0] = 0x44;
-    out.writeInt32BE(total - 1, 1);
-    out.writeInt16BE(n, 5);
-    let w = 7;
-    for (let i = 0; i < n; i++) {
-      const r = replaced[i];
-      const start = starts[i] as number;
-      const len = lengths[i] as number;
-      if (r === undefined) {
-        // Untouched: the length prefix and the bytes, copied as they are.
-        w += message.copy(out, w, start - 4, len < 0 ? start : start + len);
-      } else if (r === null) {
-        w = out.writeInt32BE(-1, w);
-      } else {
-        w = out.writeInt32BE(r.length, w);
-        w += r.copy(out, w);
-      }
-    }
-    replaced.fill(undefined);
-    return out;
-  }
 }
 
 /** Reads a MySQL length-encoded integer at `pos`: [value, bytes used]; value -1 for 0xFB (NULL). */

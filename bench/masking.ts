@@ -1,0 +1,286 @@
+/**
+ * Masking on the row path, against pass-through framing measured in the same run.
+ *
+ *   npx tsc -p tsconfig.json --outDir dist && node dist/bench/masking.js
+ *
+ * A synthetic result of 100k Postgres DataRows (10 columns, mixed types, ~160 bytes a row) is
+ * framed out of one stream buffer and forwarded into a 64 KiB coalescing output buffer (as a
+ * listener does before one socket write). Scenarios:
+ *   (a) pass-through framing: split into DataRows and forward the original bytes;
+ *   (b) column masking of 3 of 10 columns (email, partial, redact) with the wire masker;
+ *   (c) every content detector over all 7 text columns;
+ *   (d) MCP path: each DataRow decoded to JSON values, then masked with the plan.
+ */
+import { performance } from 'node:perf_hooks';
+import pino from 'pino';
+import { parseConfigText } from '../src/config/load.js';
+import type { GuardVerdict, ResultColumn, SessionContext } from '../src/gateway/types.js';
+import { createStaticCatalog } from '../src/masking/catalog.js';
+import { compileMaskingPolicy } from '../src/masking/policy.js';
+import { LineageMasking } from '../src/masking/stage.js';
+import type { PostgresRowMasker } from '../src/masking/postgres-row.js';
+import { machineLine, printTable } from './machine.js';
+
+const ROWS = 100_000;
+const RUNS = 7;
+
+const columnNames = ['id', 'name', 'email', 'ssn', 'phone', 'city', 'note', 'amount', 'created', 'status'];
+const textColumns = new Set(['name', 'email', 'ssn', 'phone', 'city', 'note', 'status']);
+const columns: ResultColumn[] = columnNames.map((name, i) => ({
+  name,
+  type: textColumns.has(name) ? 'text' : name === 'id' ? 'int4' : name === 'amount' ? 'numeric' : 'timestamp',
+  typeOid: textColumns.has(name) ? 25 : name === 'id' ? 23 : name === 'amount' ? 1700 : 1114,
+  tableOid: 16400,
+  columnAttr: i + 1,
+}));
+
+const notes = [
+  'called about delivery',
+  'prefers email contact',
+  'vip since 2019',
+  'no notes',
+  'asked for refund',
+];
+const cities = ['Lisbon', 'Osaka', 'Denver', 'Nairobi', 'Tallinn'];
+
+function rowValues(i: number): string[] {
+  return [
+    String(100000 + i),
+    `Customer ${i % 977}`,
+    `user${i}@example.com`,
+    `${String(100 + (i % 800)).padStart(3, '0')}-${String(10 + (i % 89))}-${String(1000 + (i % 8999))}`,
+    `+1 415-555-${String(1000 + (i % 8999))}`,
+    cities[i % cities.length] as string,
+    notes[i % notes.length] as string,
+    `${(i % 10000) + 0.25}`,
+    '2024-05-06 07:08:09',
+    i % 3 === 0 ? 'active' : 'closed',
+  ];
+}
+
+/** The whole result as one stream of DataRow messages. */
+function buildStream(): Buffer {
+  const parts: Buffer[] = [];
+  for (let i = 0; i < ROWS; i++) {
+    const fields = rowValues(i).map((v) => Buffer.from(v));
+    const bodyLength = 2 + fields.reduce((n, f) => n + 4 + f.length, 0);
+    const msg = Buffer.allocUnsafe(1 + 4 + bodyLength);
+    msg[0] = 0x44;
+    msg.writeInt32BE(4 + bodyLength, 1);
+    msg.writeInt16BE(fields.length, 5);
+    let pos = 7;
+    for (const f of fields) {
+      pos = msg.writeInt32BE(f.length, pos);
+      pos += f.copy(msg, pos);
+    }
+    parts.push(msg);
+  }
+  return Buffer.concat(parts);
+}
+
+/** A coalescing output buffer: rows are copied in, "written" when full. */
+class Output {
+  readonly buf = Buffer.allocUnsafe(64 * 1024);
+  pos = 0;
+  bytes = 0;
+  push(msg: Buffer): void {
+    if (this.pos + msg.length > this.buf.length) {
+      this.bytes += this.pos;
+      this.pos = 0;
+    }
+    this.pos += msg.copy(this.buf, this.pos);
+  }
+}
+
+/** Splits the stream into messages (header only) and hands each to `each`. */
+function frame(stream: Buffer, each: (msg: Buffer) => void): void {
+  let pos = 0;
+  while (pos + 5 <= stream.length) {
+    const end = pos + 1 + stream.readInt32BE(pos + 1);
+    each(stream.subarray(pos, end));
+    pos = end;
+  }
+}
+
+/** Decodes a text-format DataRow to JS values (as a driver would for the MCP path). */
+function decodeRow(msg: Buffer, cols: readonly ResultColumn[]): unknown[] {
+  const n = msg.readInt16BE(5);
+  const values = new Array<unknown>(n);
+  let pos = 7;
+  for (let i = 0; i < n; i++) {
+    const len = msg.readInt32BE(pos);
+    pos += 4;
+    if (len < 0) {
+      values[i] = null;
+      continue;
+    }
+    const text = msg.toString('utf8', pos, pos + len);
+    pos += len;
+    const oid = cols[i]?.typeOid;
+    values[i] = oid === 23 ? Number(text) : text;
+  }
+  return values;
+}
+
+const session: SessionContext = {
+  id: 'bench',
+  identity: { subject: 'bench', groups: ['g'], issuer: 'bench', via: 'operator' },
+  target: 't',
+  dialect: 'postgres',
+  channel: 'postgres',
+};
+
+function policyFor(masking: string) {
+  const config = parseConfigText(`
+targets:
+  t: { engine: postgres, host: h, port: 5432, database: d, user: u }
+masking: { hashKey: bench-key }
+policies:
+  - name: bench
+    when: { groups: [g] }
+    masking:
+${masking}
+`);
+  return compileMaskingPolicy(
+    config.policies[0] as NonNullable<(typeof config.policies)[0]>,
+    config.masking.hashKey,
+  );
+}
+
+async function wireMasker(masking: string): Promise<PostgresRowMasker> {
+  const catalog = createStaticCatalog({
+    dialect: 'postgres',
+    relations: [{ schema: 'public', name: 'customers', kind: 'table', oid: 16400, columns: columnNames }],
+    searchPath: ['public'],
+  });
+  const policy = policyFor(masking);
+  const stage = new LineageMasking({
+    rulesFor: () => policy,
+    catalogFor: () => catalog,
+    logger: pino({ level: 'silent' }),
+  });
+  const sql = `SELECT ${columnNames.join(', ')} FROM customers`;
+  const verdict: GuardVerdict = { action: 'allow', reason: '', rule: '', statements: [] };
+  const masker = await stage.planForWire(
+    columns,
+    { session, sql, verdict },
+    columns.map(() => 0),
+  );
+  if (!masker || masker.dialect !== 'postgres') throw new Error('expected a Postgres row masker');
+  return masker;
+}
+
+const columnRules = `      - columns: [customers.email]
+        strategy: email
+      - columns: [customers.ssn]
+        strategy: partial
+      - columns: [customers.phone]
+        strategy: redact`;
+const detectorRules = `      - detect: [email, credit-card, us-ssn, phone, iban, ip, bearer-token, api-key]
+        strategy: redact`;
+
+interface Scenario {
+  name: string;
+  run: () => void;
+  times: number[];
+}
+
+/** Runs the scenarios round-robin, so load from other processes falls on all of them alike. */
+function measure(scenarios: Scenario[]): void {
+  for (const s of scenarios) s.run(); // warm-up
+  for (let r = 0; r < RUNS; r++) {
+    for (const s of scenarios) {
+      const t0 = performance.now();
+      s.run();
+      s.times.push((performance.now() - t0) / 1000);
+    }
+  }
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+async function main(): Promise<void> {
+  const stream = buildStream();
+  const columnMasker = await wireMasker(columnRules);
+  const detectMasker = await wireMasker(detectorRules);
+  const catalog = createStaticCatalog({
+    dialect: 'postgres',
+    relations: [{ schema: 'public', name: 'customers', kind: 'table', oid: 16400, columns: columnNames }],
+    searchPath: ['public'],
+  });
+  const policy = policyFor(columnRules);
+  const stage = new LineageMasking({
+    rulesFor: () => policy,
+    catalogFor: () => catalog,
+    logger: pino({ level: 'silent' }),
+  });
+  const verdict: GuardVerdict = { action: 'allow', reason: '', rule: '', statements: [] };
+  const plan = await stage.plan(columns, { session, sql: `SELECT * FROM customers`, verdict });
+  if (!plan) throw new Error('expected a plan');
+
+  let sink = 0;
+  const scenario = (name: string, run: () => void): Scenario => ({ name, run, times: [] });
+  /** Rows written straight into the coalescing buffer (no allocation per row). */
+  const into = (masker: PostgresRowMasker) => () => {
+    const out = new Output();
+    frame(stream, (msg) => {
+      let next = masker.maskDataRowInto(msg, out.buf, out.pos);
+      if (next < 0) {
+        out.bytes += out.pos;
+        out.pos = 0;
+        next = masker.maskDataRowInto(msg, out.buf, 0);
+      }
+      out.pos = next;
+    });
+    sink += out.bytes;
+  };
+  const results = [
+    scenario('(a) pass-through framing', () => {
+      const out = new Output();
+      frame(stream, (msg) => out.push(msg));
+      sink += out.bytes;
+    }),
+    scenario('(b) column masking, 3 of 10', into(columnMasker)),
+    scenario('(b) same, maskDataRow (allocating)', () => {
+      const out = new Output();
+      frame(stream, (msg) => out.push(columnMasker.maskDataRow(msg)));
+      sink += out.bytes;
+    }),
+    scenario('(c) detectors, 7 text columns', into(detectMasker)),
+    scenario('(d) MCP path: decode + mask', () => {
+      let n = 0;
+      frame(stream, (msg) => {
+        n += plan.mask(decodeRow(msg, columns)).length;
+      });
+      sink += n;
+    }),
+    scenario('(d) baseline: decode only', () => {
+      let n = 0;
+      frame(stream, (msg) => {
+        n += decodeRow(msg, columns).length;
+      });
+      sink += n;
+    }),
+  ];
+  measure(results);
+  const base = median(results[0]?.times ?? [1]);
+  console.log(machineLine());
+  console.log(
+    `result: ${ROWS} rows, ${(stream.length / ROWS).toFixed(0)} bytes a row, ${(stream.length / 2 ** 20).toFixed(1)} MiB; median of ${RUNS} runs, run round-robin`,
+  );
+  printTable(
+    ['scenario', 'rows/s', 'MB/s', 'ratio to (a)'],
+    results.map((r) => {
+      const seconds = median(r.times);
+      return [
+        r.name,
+        Math.round(ROWS / seconds).toLocaleString('en-US'),
+        (stream.length / seconds / 1e6).toFixed(0),
+        (base / seconds).toFixed(2),
+      ];
+    }),
+  );
+  if (sink < 0) console.log(sink);
+}
+
+await main();
