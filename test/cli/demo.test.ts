@@ -9,8 +9,9 @@ import { runDemo } from '../../src/cli/demo.js';
 const dir = mkdtempSync(join(tmpdir(), 'sluice-demo-'));
 const stop = new AbortController();
 let out = '';
+let finished: Promise<number> = Promise.resolve(0);
 const printed = new Promise<void>((resolve) => {
-  const finished = runDemo(
+  finished = runDemo(
     ['--dir', dir, '--http-port', '0', '--pg-port', '0'],
     {
       stdout: (s) => {
@@ -22,11 +23,8 @@ const printed = new Promise<void>((resolve) => {
     },
     stop.signal,
   );
-  t.teardown(async () => {
-    stop.abort();
-    t.equal(await finished, 0, 'the demo stops cleanly');
-  });
 });
+t.teardown(() => stop.abort());
 await printed;
 
 const url = /MCP \(Streamable HTTP\): (\S+)/.exec(out)?.[1] ?? '';
@@ -85,4 +83,10 @@ t.test('the agent cannot drop a table', async (t) => {
   });
   t.equal(drop.isError, true);
   t.match((drop.content as { text: string }[])[0]?.text, /denied/);
+});
+
+t.test('Ctrl-C (here an abort) stops the demo cleanly', async (t) => {
+  stop.abort();
+  t.equal(await finished, 0);
+  t.match(out, /Stopping the demo/);
 });
