@@ -322,10 +322,22 @@ class StatementRun {
       query.on('result', (row: unknown) => this.#onResult(row));
       query.on('error', (err: unknown) => this.#finish(err));
       query.on('end', () => this.#finish(undefined));
+      // mysql2 reports a connection lost under an event-style statement on the connection only.
+      this.#connection.on('error', this.#onConnectionError);
+      this.#connection.on('end', this.#onConnectionEnd);
     });
   }
 
   readonly #onAbort = (): void => this.#cancel(cancelledError());
+
+  readonly #onConnectionError = (err: unknown): void => this.#finish(err);
+
+  /** 'end' may come before the 'error' that says why; give that error a turn first. */
+  readonly #onConnectionEnd = (): void => {
+    setImmediate(() =>
+      this.#finish(new MysqlClientError('ERR_TARGET_CLOSED', 'the connection to the target closed', {})),
+    );
+  };
 
   #onFields(fields: FieldPacket[] | undefined): void {
     // mysql2 also emits 'fields' (with nothing) for a statement that returns no result set.
@@ -387,8 +399,11 @@ class StatementRun {
     this.#clearTriggers();
     if (err !== undefined) {
       const error = this.#client.toError(err);
-      // A server error leaves the connection usable; anything else may have broken it.
-      if (error.code === 'ERR_TARGET_QUERY' || error.code === 'ERR_TARGET_PARAMS') this.#connection.release();
+      // A statement error leaves the connection usable; a fatal one (server shutdown, lost
+      // connection) or anything unexpected may have broken it.
+      const fatal = (err as { fatal?: unknown }).fatal === true;
+      const reusable = !fatal && (error.code === 'ERR_TARGET_QUERY' || error.code === 'ERR_TARGET_PARAMS');
+      if (reusable) this.#connection.release();
       else this.#connection.destroy();
       this.#reject(error);
       return;
@@ -409,5 +424,7 @@ class StatementRun {
   #clearTriggers(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#options.signal?.removeEventListener('abort', this.#onAbort);
+    this.#connection.off('error', this.#onConnectionError);
+    this.#connection.off('end', this.#onConnectionEnd);
   }
 }

@@ -391,3 +391,21 @@ t.test('with every pooled connection busy, a statement times out waiting instead
   await engine.query('SELECT 5', sink);
   t.same(sink.rows, [[5]], 'the connection that arrived late went back to the pool');
 });
+
+t.test('a connection killed under a statement fails it and the pool replaces the connection', async (t) => {
+  const db = await scratchDatabase(t);
+  const engine = createMysqlEngine({ ...targetFor(db, db.password), pool: { max: 1 } }, silent);
+  t.teardown(() => engine.close());
+  const id = collect();
+  await engine.query('SELECT CONNECTION_ID()', id);
+  const threadId = Number(id.rows[0]?.[0]);
+  const running = engine.query('SELECT SLEEP(5)', collect()).catch((e: unknown) => e);
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  await db.admin(`KILL CONNECTION ${threadId}`);
+  const err = (await running) as { code?: string };
+  t.ok(err instanceof Error, 'the statement failed');
+  t.match(err.code, /^ERR_TARGET_(QUERY|CLOSED)$/);
+  const after = collect();
+  await engine.query('SELECT CONNECTION_ID()', after);
+  t.not(Number(after.rows[0]?.[0]), threadId, 'a new connection serves the next statement');
+});
