@@ -66,6 +66,12 @@ export function toClientError(
       extra,
     );
   }
+  if (code === 'MYSQL_CLEAR_PASSWORD_NOT_ENABLED' || code === 'AUTH_SWITCH_PLUGIN_ERROR') {
+    // The server asked for an authentication method we refuse (clear text) or cannot do.
+    return new MysqlClientError('ERR_TARGET_AUTH', `MySQL target at ${where}: ${message}`, {
+      sqlstate: '28000',
+    });
+  }
   if (UNREACHABLE_CODES.has(code)) {
     return new MysqlClientError('ERR_TARGET_UNREACHABLE', `cannot reach MySQL target at ${where} (${code})`, {
       sqlstate: '08001',

@@ -81,6 +81,11 @@ export class MysqlServerConnection {
     return this.#closed;
   }
 
+  /** Whether the client upgraded to TLS. */
+  get tls(): boolean {
+    return this.#tls;
+  }
+
   get state(): ConnectionState['kind'] {
     return this.#state.kind;
   }

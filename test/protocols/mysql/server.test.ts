@@ -237,9 +237,33 @@ t.test('our MysqlClient verifies the server certificate and never sends a clear-
   const rightCa = new MysqlClient({ ...base, tls: 'verify-full', ca: tls.cert });
   t.teardown(() => rightCa.close());
   const err = await rightCa.query('SELECT 1', { columns() {}, row() {} }).catch((e: unknown) => e);
-  t.notMatch(err, { code: 'ERR_TARGET_TLS' }, 'TLS verified; what fails is the clear-text switch');
+  t.match(
+    err,
+    { code: 'ERR_TARGET_AUTH', message: /mysql_clear_password/ },
+    'TLS verified; the clear-text switch is refused',
+  );
   t.equal(asked, false, 'the password was never sent in clear text');
   t.notMatch(String((err as Error).message), /TOKEN/);
+  t.ok(server.connections.at(-1)?.tls, 'the connection was upgraded to TLS');
+});
+
+t.test('tls require and prefer encrypt when the server offers TLS', async (t) => {
+  const tls = selfSignedTls(t);
+  const server = await startTinyServer(t, { secureContext: tls.context });
+  for (const mode of ['require', 'prefer'] as const) {
+    const client = new MysqlClient({
+      host: '127.0.0.1',
+      port: server.port,
+      user: 'alice',
+      password: 'TOKEN',
+      database: 'shop',
+      tls: mode,
+    });
+    t.teardown(() => client.close());
+    const err = await client.query('SELECT 1', { columns() {}, row() {} }).catch((e: unknown) => e);
+    t.match(err, { code: 'ERR_TARGET_AUTH' }, `${mode}: TLS was set up, then clear-text auth refused`);
+    t.ok(server.connections.at(-1)?.tls, `${mode}: the server saw TLS`);
+  }
 });
 
 t.test('column types the tiny server sends are the ones the client reads back', async (t) => {
