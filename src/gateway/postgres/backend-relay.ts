@@ -309,6 +309,8 @@ export class BackendRelay {
         throw new BackendProtocolError(
           `unexpected message '${String.fromCharCode(type)}' before ReadyForQuery`,
         );
+      case 'probe':
+        return this.#probeMessage(head, type, buf, start, end);
       case 'refused':
         if (type !== Backend.ErrorResponse) {
           throw new BackendProtocolError(
@@ -323,6 +325,35 @@ export class BackendRelay {
         }
         return Step.Replace;
     }
+  }
+
+  /** The answers to the relay's own probe: noted, never forwarded. */
+  #probeMessage(
+    head: Extract<Expectation, { kind: 'probe' }>,
+    type: number,
+    buf: Buffer,
+    start: number,
+    end: number,
+  ): Step {
+    const outcome = head.outcome;
+    switch (type) {
+      case Backend.RowDescription:
+        outcome.shape = readRowDescription(buf, start, end);
+        break;
+      case Backend.NoData:
+        outcome.shape = null;
+        break;
+      case Backend.ErrorResponse:
+        outcome.error = readErrorFields(buf, start, end).message;
+        break;
+      case Backend.ReadyForQuery:
+        this.#host.queue.shift();
+        head.settle(outcome);
+        break;
+      default:
+        break;
+    }
+    return Step.Replace;
   }
 
   #simpleAnswer(expected: number, type: number, buf: Buffer, start: number, end: number): Step {

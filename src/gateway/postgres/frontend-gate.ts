@@ -20,8 +20,14 @@ import {
   refusal,
 } from './admission.js';
 import type { ExpectationQueue } from './expectation-queue.js';
-import { describePortalMessage, refusedParseMessage, refusedQueryMessage } from './frontend-messages.js';
-import type { PortalEntry, PreparedEntry, StatementRun } from './session-state.js';
+import { copyOutStatements } from './copy-out.js';
+import {
+  describePortalMessage,
+  describeProbeMessages,
+  refusedParseMessage,
+  refusedQueryMessage,
+} from './frontend-messages.js';
+import type { PortalEntry, PreparedEntry, ProbeOutcome, StatementRun } from './session-state.js';
 import type { WireMasking } from './wire-masking.js';
 
 /** The guard's registry of a session's prepared statements (SQL EXECUTE is judged by what it names). */
@@ -131,7 +137,7 @@ export class FrontendGate {
     const admission = await admitStatement(host.session, statementId, sql, this.#admissionOptions());
     if (!admission.ok) return this.#refuseQuery(admission.error);
     const verdict = admission.verdict;
-    const copyRefusal = await this.#copyOutRefusal(sql, verdict);
+    const copyRefusal = await this.#copyOutRefusal(sql, verdict, true);
     if (copyRefusal !== undefined) {
       host.session.recording.onError({ statementId, code: copyRefusal.code, message: copyRefusal.message });
       return this.#refuseQuery(copyRefusal);
@@ -158,8 +164,11 @@ export class FrontendGate {
     const admission = await admitStatement(host.session, statementId, message.sql, this.#admissionOptions());
     if (!admission.ok) return this.#refuseExtended(admission.error);
     const verdict = admission.verdict;
-    const copyRefusal = await this.#copyOutRefusal(message.sql, verdict);
-    if (copyRefusal !== undefined) return this.#refuseExtended(copyRefusal);
+    const copyRefusal = await this.#copyOutRefusal(message.sql, verdict, false);
+    if (copyRefusal !== undefined) {
+      host.session.recording.onError({ statementId, code: copyRefusal.code, message: copyRefusal.message });
+      return this.#refuseExtended(copyRefusal);
+    }
     await this.#noteCursors(message.sql, verdict);
     this.#statements.set(message.statement, {
       name: message.statement,
@@ -298,17 +307,67 @@ export class FrontendGate {
   }
 
   /**
-   * COPY ... TO STDOUT sends table data as CopyData lines that the relay does not mask. Under a
-   * policy that masks anything it is refused (SELECT is masked); elsewhere it is relayed.
+   * COPY ... TO STDOUT sends table data as CopyData lines, which the relay does not rewrite. Under
+   * a policy that masks anything, the target describes the equivalent SELECT first (a probe, for a
+   * simple Query; a Parse in a pipeline is not interrupted and is refused outright) and a COPY
+   * whose output would hold a masked column is refused: use SELECT, which is masked.
    */
-  async #copyOutRefusal(sql: string, verdict: GuardVerdict): Promise<NoticeFields | undefined> {
-    const copyOut = verdict.statements.some((s) => s.command === 'COPY' && /\bto\s+stdout\b/i.test(s.text));
-    if (!copyOut) return undefined;
-    if (!(await this.#host.masking.masksAnything(sql, verdict))) return undefined;
-    return refusal(
+  async #copyOutRefusal(
+    sql: string,
+    verdict: GuardVerdict,
+    probe: boolean,
+  ): Promise<NoticeFields | undefined> {
+    let copies = copyOutStatements(sql, verdict.parsed);
+    if (
+      copies.length === 0 &&
+      verdict.statements.some((s) => s.command === 'COPY' && /\bto\s+stdout\b/i.test(s.text))
+    ) {
+      copies = [null];
+    }
+    if (copies.length === 0) return undefined;
+    const masking = this.#host.masking;
+    if (!(await masking.masksAnything(sql, verdict))) return undefined;
+    const unchecked = refusal(
       INSUFFICIENT_PRIVILEGE,
-      'COPY ... TO STDOUT is not allowed under a masking policy (its output cannot be masked); use SELECT',
+      'COPY ... TO STDOUT cannot be checked for masked columns here; use SELECT',
     );
+    if (!probe) return unchecked;
+    for (const copy of copies) {
+      if (copy === null) return unchecked;
+      const outcome = await this.#probe(copy.select);
+      if (outcome.error !== undefined || outcome.shape === undefined) return unchecked;
+      if (outcome.shape === null) continue;
+      const run: StatementRun = {
+        statementId: '',
+        sql: copy.select,
+        verdict: { ...verdict, parsed: undefined },
+        startedAt: this.#host.now(),
+        cancelled: false,
+      };
+      let masked: string[];
+      try {
+        const masker = await masking.plan(outcome.shape, run, []);
+        const shape = outcome.shape;
+        masked = masker === null ? [] : shape.columns.filter((_, i) => masker.masked[i]).map((c) => c.name);
+      } catch (err) {
+        return refusal(INSUFFICIENT_PRIVILEGE, (err as Error).message);
+      }
+      if (masked.length > 0) {
+        return refusal(
+          INSUFFICIENT_PRIVILEGE,
+          `COPY ... TO STDOUT would send masked columns (${masked.join(', ')}) unmasked; use SELECT`,
+        );
+      }
+    }
+    return undefined;
+  }
+
+  /** Asks the target to describe `sql` (unnamed statement; the client never sees the answers). */
+  #probe(sql: string): Promise<ProbeOutcome> {
+    return new Promise((resolve) => {
+      this.#host.queue.push({ kind: 'probe', outcome: {}, settle: resolve });
+      this.#host.writeTarget(describeProbeMessages(sql));
+    });
   }
 
   /** DECLARE CURSOR: remember the cursor's lineage so that FETCH results are masked by it. */

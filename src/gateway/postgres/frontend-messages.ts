@@ -36,5 +36,14 @@ export function describePortalMessage(portal: string): Buffer {
   return message('D', Buffer.concat([Buffer.from('P'), cstring(portal)]));
 }
 
+/** Parse of the unnamed statement, Describe of it, Sync: what a probe sends. */
+export function describeProbeMessages(sql: string): Buffer {
+  return Buffer.concat([
+    message('P', Buffer.concat([cstring(''), cstring(sql), Buffer.from([0, 0])])),
+    message('D', Buffer.concat([Buffer.from('S'), cstring('')])),
+    message('S', Buffer.alloc(0)),
+  ]);
+}
+
 /** Terminate. */
 export const terminateMessage: Buffer = message('X', Buffer.alloc(0));

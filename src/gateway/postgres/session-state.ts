@@ -62,7 +62,18 @@ export type Expectation =
    * target ends the pipeline (and a transaction block) exactly as an error would. Its
    * ErrorResponse is replaced by `error`. `query`: it was sent as a Query, so ReadyForQuery follows.
    */
-  | { kind: 'refused'; error: NoticeFields; query: boolean };
+  | { kind: 'refused'; error: NoticeFields; query: boolean }
+  /**
+   * The relay's own Parse + Describe + Sync of a SELECT (to see what a COPY would send): every
+   * answer up to ReadyForQuery is kept from the client; `settle` gets the shape or the error.
+   */
+  | { kind: 'probe'; outcome: ProbeOutcome; settle: (outcome: ProbeOutcome) => void };
+
+/** What a probe learnt: the columns (null: the statement returns no rows), or the target's error. */
+export interface ProbeOutcome {
+  shape?: RowShape | null;
+  error?: string;
+}
 
 /** Format code of column `i` under a Bind's result format list. */
 export function formatOf(formats: readonly number[], i: number): number {
