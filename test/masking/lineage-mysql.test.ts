@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { ResultColumn } from '../../src/gateway/types.js';
-import { compiledPolicy, mysqlVerdict, session, stage } from './fixtures.js';
+import { compiledPolicy, mysqlVerdict, session, stage } from './fixtures/shop.js';
 
 const policy = compiledPolicy();
 

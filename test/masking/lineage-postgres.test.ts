@@ -2,7 +2,7 @@ import t from 'tap';
 import type { ResultColumn } from '../../src/gateway/types.js';
 import { MaskingRefusal } from '../../src/masking/errors.js';
 import type { CursorLineage } from '../../src/masking/origins.js';
-import { compiledPolicy, computed, pgVerdict, session, stage } from './fixtures.js';
+import { compiledPolicy, computed, pgVerdict, session, stage } from './fixtures/shop.js';
 
 const policy = compiledPolicy();
 

@@ -4,7 +4,7 @@ import t from 'tap';
 import type { ResultColumn } from '../../src/gateway/types.js';
 import { createMysqlCatalog } from '../../src/masking/catalog-mysql.js';
 import { LineageMasking } from '../../src/masking/stage.js';
-import { compiledPolicy, logger, mysqlVerdict, session } from './fixtures.js';
+import { compiledPolicy, logger, mysqlVerdict, session } from './fixtures/shop.js';
 
 const database = `sluice_mask_${randomBytes(6).toString('hex')}`;
 const people = [

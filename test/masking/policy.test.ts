@@ -4,7 +4,7 @@ import { Secret } from '../../src/config/secret.js';
 import { compileMaskingPolicy } from '../../src/masking/policy.js';
 import { compileStrategy, HASH_HEX_LENGTH, REDACTED } from '../../src/masking/strategies.js';
 import { newFeatures, scanText } from '../../src/masking/detectors.js';
-import { compiledPolicy } from './fixtures.js';
+import { compiledPolicy } from './fixtures/shop.js';
 
 const key = Buffer.from('k');
 

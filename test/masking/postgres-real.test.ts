@@ -4,7 +4,7 @@ import t, { type Test } from 'tap';
 import type { ResultColumn } from '../../src/gateway/types.js';
 import { createPostgresCatalog } from '../../src/masking/catalog-postgres.js';
 import { LineageMasking } from '../../src/masking/stage.js';
-import { compiledPolicy, logger, pgVerdict, session } from './fixtures.js';
+import { compiledPolicy, logger, pgVerdict, session } from './fixtures/shop.js';
 
 const ADMIN = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' };
 const database = `sluice_mask_${randomBytes(6).toString('hex')}`;

@@ -4,7 +4,7 @@ import { MaskingPlan, type ColumnAction } from '../../src/masking/plan.js';
 import { compileStrategy, REDACT } from '../../src/masking/strategies.js';
 import { PostgresRowMasker } from '../../src/masking/postgres-row.js';
 import { MysqlRowMasker, valueClass } from '../../src/masking/wire.js';
-import { compiledPolicy } from './fixtures.js';
+import { compiledPolicy } from './fixtures/shop.js';
 
 /** Builds a DataRow message independently of the code under test. */
 function dataRow(fields: (string | Buffer | null)[]): Buffer {
