@@ -30,6 +30,14 @@ const parseJson: ValueConverter = (value) => {
   }
 };
 
+/** BIT(n) as a number (a string past 2^53), so BIT(1) flags read as 0 and 1, not base64. */
+const bitValue: ValueConverter = (value) => {
+  if (!Buffer.isBuffer(value)) return value;
+  let n = 0n;
+  for (const byte of value) n = (n << 8n) | BigInt(byte);
+  return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n.toString();
+};
+
 /**
  * One converter per column, chosen once per result set so the row path is an array walk.
  * The client sets the session time zone to UTC, so TIMESTAMP gets a `Z`; DATETIME has no zone.
@@ -43,6 +51,8 @@ export function valueConverters(columns: readonly MysqlColumn[]): ValueConverter
         return isoDateTime('');
       case 'json':
         return parseJson;
+      case 'bit':
+        return bitValue;
       default:
         return passOrBase64;
     }

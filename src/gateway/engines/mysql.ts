@@ -17,6 +17,8 @@ function toResultColumn(column: MysqlColumn): ResultColumn {
   };
 }
 
+const ROW_SOURCES = new Set(['WITH', 'VALUES', 'TABLE']);
+
 /** The statement's leading keyword (SELECT, UPDATE, SHOW, ...), past comments and parentheses. */
 export function commandOf(sql: string): string {
   const text = sql.replace(/^(?:\s+|\(|--[^\n]*\n?|#[^\n]*\n?|\/\*(?!!)[\s\S]*?\*\/)*/, '');
@@ -96,8 +98,10 @@ export function createMysqlEngine(
         { params: queryOptions.params, signal: queryOptions.signal, timeoutMs: queryOptions.timeoutMs },
       );
       const command = commandOf(sql);
+      // A result set from WITH ... SELECT, VALUES or TABLE is a SELECT to the caller.
+      const rowsCommand = ROW_SOURCES.has(command) ? 'SELECT' : command;
       return result.kind === 'rows'
-        ? { command: `${command} ${result.rowCount}`, rowCount: result.rowCount }
+        ? { command: `${rowsCommand} ${result.rowCount}`, rowCount: result.rowCount }
         : { command: `${command} ${result.affectedRows}`, rowCount: result.affectedRows };
     },
 

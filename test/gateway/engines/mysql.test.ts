@@ -352,6 +352,21 @@ t.test('tls require refuses a server without TLS; prefer falls back to plaintext
   t.notMatch(warnings.join(''), db.password);
 });
 
+t.test('a WITH query is tagged SELECT and BIT columns read as numbers', async (t) => {
+  const db = await scratchDatabase(t);
+  const engine = await engineOn(t, db);
+  await engine.query('CREATE TABLE flags (flag BIT(1), five BIT(3))', collect());
+  await engine.query("INSERT INTO flags VALUES (b'1', b'101')", collect());
+  const sink = collect();
+  const summary = await engine.query('WITH x AS (SELECT * FROM flags) SELECT * FROM x', sink);
+  t.same(summary, { command: 'SELECT 1', rowCount: 1 });
+  t.same(
+    sink.cols.map((c) => c.type),
+    ['bit', 'bit'],
+  );
+  t.same(sink.rows, [[1, 5]]);
+});
+
 t.test('the command tag is the leading keyword past comments', async (t) => {
   t.equal(commandOf('  select 1'), 'SELECT');
   t.equal(commandOf('-- note\n# more\n/* c */ (SELECT 1)'), 'SELECT');

@@ -47,3 +47,13 @@ t.test('already-decoded values pass through the date and json converters', async
   t.same(convertRow([{ already: true }, Buffer.from([1])], converters), [{ already: true }, 'AQ==']);
   t.same(convertRow([1, 2, 3], []), [1, 2, 3], 'columns without a converter keep their values');
 });
+
+t.test('BIT values become numbers, or strings when too large for one', async (t) => {
+  const converters = valueConverters(['bit', 'bit', 'bit'].map(column));
+  t.same(convertRow([Buffer.from([1]), Buffer.from([1, 0]), Buffer.alloc(8, 0xff)], converters), [
+    1,
+    256,
+    '18446744073709551615',
+  ]);
+  t.same(convertRow([7], converters), [7]);
+});
