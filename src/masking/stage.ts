@@ -69,6 +69,42 @@ export class LineageMasking implements MaskingStage {
   }
 
   /**
+   * Decides from the parse alone, before the statement runs, whether the policy refuses it
+   * (filters on masked columns, values derived from them, outputs it cannot trace) and throws
+   * the MaskingRefusal then, so a refused statement never reaches the target. `plan` decides
+   * again with the wire metadata when the result arrives; this check does not replace it.
+   */
+  async precheck(context: MaskingContext): Promise<void> {
+    const policy = this.#options.rulesFor(context.session);
+    if (!policy?.hasColumnRules) return;
+    if (policy.maskedDerivations === 'mask' && policy.maskedFilters === 'allow') return;
+    const snapshot = await this.#snapshot(context.session.target);
+    const env = this.#environment(snapshot, context.session);
+    for (const statement of await this.#statements(context)) {
+      if (statement.kind === 'no-data') continue;
+      const lineage =
+        statement.kind === 'fetch' && context.cursor?.name === statement.cursor.toLowerCase()
+          ? context.cursor.lineage
+          : analyseStatement(statement, env);
+      // Outputs that cannot be told are checked as one column of unknown origin.
+      const names = lineage.outputs?.length ? lineage.outputs.map((o) => o.name ?? '?column?') : ['?column?'];
+      const columns: ResultColumn[] = names.map((name) => ({ name, type: 'unknown' }));
+      // A DECLARE is checked as the SELECT it will return.
+      const asQuery: Statement =
+        statement.kind === 'query' ? { kind: 'query', query: statement.query, cursor: undefined } : statement;
+      const { origins, context: planContext } = resolveOrigins(
+        columns,
+        [asQuery],
+        snapshot,
+        env,
+        policy,
+        context.cursor,
+      );
+      decideActions(columns, origins, policy, planContext);
+    }
+  }
+
+  /**
    * Analyses `DECLARE name CURSOR FOR ...`; keep the result per session by name and pass it as
    * `context.cursor` when planning the results of FETCH from that cursor. Undefined when the text
    * declares no cursor.

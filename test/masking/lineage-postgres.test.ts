@@ -216,6 +216,12 @@ const cases: [string, string, string[], (string | null)[]][] = [
     ['name', 'extra'],
     ['redact', 'redact'],
   ],
+  [
+    'planner statistics hold copied values: every output masked',
+    "SELECT attname, most_common_vals FROM pg_stats WHERE tablename = 'customers'",
+    ['attname', 'most_common_vals'],
+    ['redact', 'redact'],
+  ],
   ['a view over an unknown relation fails closed', 'SELECT name FROM customer_names', ['name'], ['redact']],
 ];
 
@@ -355,4 +361,31 @@ t.test('a caller without masking gets no plan; detectors alone need no catalog',
   t.same(masker?.mask(['mail me: a@example.com', 5]), ['****', 5]);
   const untouched = ['nothing here', 7];
   t.equal(masker?.mask(untouched), untouched, 'a row without hits is returned as is');
+});
+
+t.test('precheck refuses before the statement runs, from the parse alone', async (t) => {
+  const s = stage(compiledPolicy('    maskedDerivations: refuse\n    maskedFilters: refuse'));
+  const context = async (sql: string) => ({ session: session(), sql, verdict: await pgVerdict(sql) });
+  await t.rejects(s.precheck(await context("SELECT id FROM customers WHERE ssn = '1'")), {
+    code: 'ERR_MASKING_REFUSED',
+  });
+  await t.rejects(
+    s.precheck(await context('SELECT upper(email) AS u FROM customers')),
+    /column "u" is computed/,
+  );
+  await t.rejects(
+    s.precheck(await context('DECLARE c CURSOR FOR SELECT lower(ssn) FROM customers')),
+    /computed/,
+  );
+  await t.rejects(s.precheck(await context('SELECT * FROM nowhere')), /cannot tell/);
+  await t.resolves(
+    s.precheck(await context('SELECT id, email FROM customers WHERE id = 1; SHOW search_path')),
+  );
+  const declare = 'DECLARE c CURSOR FOR SELECT email FROM customers';
+  const cursor = await s.cursorLineage(await context(declare));
+  await t.resolves(s.precheck({ ...(await context('FETCH 5 FROM c')), ...(cursor ? { cursor } : {}) }));
+  await t.resolves(
+    stage(policy).precheck(await context('SELECT upper(email) FROM customers WHERE ssn = 1')),
+    'mask policies never refuse',
+  );
 });

@@ -94,6 +94,23 @@ const OPAQUE_FUNCTIONS = new Set([
   'load_file',
 ]);
 
+/**
+ * System relations that hold values copied out of user tables (planner statistics keep the most
+ * common values and histograms of every column; statement statistics and activity keep query
+ * text with its literals). Reading one is treated like reading an unknown table.
+ */
+const VALUE_BEARING_SYSTEM_RELATIONS = new Set([
+  'pg_statistic',
+  'pg_stats',
+  'pg_statistic_ext_data',
+  'pg_stats_ext',
+  'pg_stats_ext_exprs',
+  'pg_stat_activity',
+  'pg_stat_statements',
+  'column_stats',
+  'column_statistics',
+]);
+
 /** Views nested deeper than this are not followed (a cycle, or a schema nobody can audit). */
 const MAX_VIEW_DEPTH = 16;
 /** A recursive CTE's taint grows monotonically over finitely many sources; this bounds the walk. */
@@ -236,6 +253,9 @@ class Analysis {
           return;
         }
         const rel = this.#env.snapshot.lookup(item.schema, item.name);
+        if (rel && VALUE_BEARING_SYSTEM_RELATIONS.has(rel.name.toLowerCase())) {
+          this.fail(`${rel.schema}.${rel.name} holds values copied from other tables`, true);
+        }
         if (!rel) {
           this.fail(
             `relation ${item.schema ? `${item.schema}.` : ''}${item.name} is not in the catalog`,
