@@ -129,6 +129,8 @@ interface BoundRelation {
   columns: BoundColumn[];
   /** Any column name resolves, to this taint (set-returning functions, unknown relations). */
   open: Taint | undefined;
+  /** Left out of an unqualified `*`: a USING / NATURAL join lists its columns instead. */
+  starHidden?: boolean;
 }
 
 interface Scope {
@@ -287,10 +289,18 @@ class Analysis {
       case 'join': {
         const joined: BoundRelation[] = [];
         this.#bindFrom(item.left, { ...scope, relations: into }, joined);
+        const leftCount = joined.length;
         this.#bindFrom(item.right, { ...scope, relations: [...into, ...joined] }, joined);
         into.push(...joined);
         if (item.on) this.#filterExpr(item.on, scope);
-        if (item.alias)
+        const merged = item.using ? mergeUsing(joined, leftCount, item.using) : undefined;
+        if (merged) {
+          // `*` of a USING / NATURAL join: the shared columns once, then the rest of each side.
+          for (const r of joined) r.starHidden = true;
+          into.push({ name: item.alias, schema: undefined, columns: merged.columns, open: undefined });
+          // The shared columns are the join condition.
+          for (const c of merged.common) this.#recordFilter(c.taint);
+        } else if (item.alias) {
           into.push(
             relation(
               item.alias,
@@ -298,6 +308,7 @@ class Analysis {
               joined.flatMap((r) => r.columns),
             ),
           );
+        }
         return;
       }
       case 'function': {
@@ -378,7 +389,7 @@ class Analysis {
 
   #starRelations(qualifier: string[], scope: Scope): BoundRelation[] | undefined {
     if (qualifier.length === 0)
-      return scope.relations.filter((r) => r.name !== undefined || r.columns.length > 0);
+      return scope.relations.filter((r) => !r.starHidden && (r.name !== undefined || r.columns.length > 0));
     for (let s: Scope | undefined = scope; s; s = s.parent) {
       const rel = s.relations.find((r) => matchesRelation(r, qualifier));
       if (rel) return [rel];
@@ -495,6 +506,45 @@ class Analysis {
     if (!quiet) this.fail(`column ${path.join('.')} cannot be bound`, false);
     return undefined;
   }
+}
+
+/** Columns of the star-visible relations of one side of a join, in order. */
+function visibleColumns(rels: BoundRelation[]): BoundColumn[] {
+  return rels.filter((r) => !r.starHidden).flatMap((r) => r.columns);
+}
+
+/**
+ * The columns `*` yields for a USING / NATURAL join: each shared column once (its taint is
+ * both sides'), then the other columns of the left side, then of the right. Undefined when a
+ * side's columns are unknown (the plain expansion is then used, and a width mismatch fails closed).
+ */
+function mergeUsing(
+  joined: BoundRelation[],
+  leftCount: number,
+  using: string[] | 'natural',
+): { columns: BoundColumn[]; common: BoundColumn[] } | undefined {
+  const leftRels = joined.slice(0, leftCount);
+  const rightRels = joined.slice(leftCount);
+  if ([...leftRels, ...rightRels].some((r) => r.open)) return undefined;
+  const left = visibleColumns(leftRels);
+  const right = visibleColumns(rightRels);
+  const lower = (c: BoundColumn) => c.name.toLowerCase();
+  const shared =
+    using === 'natural'
+      ? left.map(lower).filter((n) => right.some((c) => lower(c) === n))
+      : using.map((u) => u.toLowerCase());
+  const common: BoundColumn[] = [];
+  for (const name of shared) {
+    const l = left.find((c) => lower(c) === name);
+    const r = right.find((c) => lower(c) === name);
+    if (!l || !r) return undefined;
+    common.push({ name: l.name, taint: unionTaints([l.taint, r.taint], false) });
+  }
+  const isShared = (c: BoundColumn) => shared.includes(lower(c));
+  return {
+    columns: [...common, ...left.filter((c) => !isShared(c)), ...right.filter((c) => !isShared(c))],
+    common,
+  };
 }
 
 function wholeRow(rel: BoundRelation): Taint {

@@ -38,7 +38,15 @@ export type FromItem =
       columnAliases: string[] | undefined;
     }
   | { kind: 'subquery'; query: Query; alias: string | undefined; columnAliases: string[] | undefined }
-  | { kind: 'join'; left: FromItem; right: FromItem; on: Expr | undefined; alias: string | undefined }
+  | {
+      kind: 'join';
+      left: FromItem;
+      right: FromItem;
+      on: Expr | undefined;
+      /** JOIN ... USING (cols): those columns appear once in `*`; NATURAL: every common column. */
+      using: string[] | 'natural' | undefined;
+      alias: string | undefined;
+    }
   | {
       kind: 'function';
       name: string;

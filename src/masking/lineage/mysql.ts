@@ -109,6 +109,11 @@ function nestJoins(items: FromItem[], raw: unknown[]): FromItem[] {
         left: prev,
         right: item,
         on: r.on ? lowerExpr(r.on) : undefined,
+        using: /natural/i.test(r.join)
+          ? 'natural'
+          : Array.isArray(r.using)
+            ? r.using.map(ident).filter((u): u is string => u !== undefined)
+            : undefined,
         alias: undefined,
       };
     } else out.push(item);

@@ -269,6 +269,7 @@ function lowerFromItem(n: unknown): FromItem {
         left: lowerFromItem(b.larg),
         right: lowerFromItem(b.rarg),
         on: on[0],
+        using: b.isNatural === true ? 'natural' : b.usingClause ? strings(b.usingClause) : undefined,
         alias: alias(b.alias).alias,
       };
     }
