@@ -62,6 +62,11 @@ export interface OpenSessionRequest {
   target: string;
   channel: Channel;
   remote?: string;
+  /**
+   * Give the session a target connection of its own instead of the shared pool, for channels
+   * whose callers keep state on the connection (USE, SET, transactions, prepared statements).
+   */
+  dedicatedConnection?: boolean;
 }
 
 /**
@@ -140,6 +145,9 @@ export class Gateway {
   /** A session whose statements run through the pipeline on the target's shared pool (MCP, CLI). */
   openSession(request: OpenSessionRequest): GatewaySession {
     const { target, policy, context, recording } = this.#admit(request);
+    const dedicated = request.dedicatedConnection
+      ? this.#parts.createEngine({ ...target, pool: { max: 1 } }, this.logger.child({ target: target.name }))
+      : undefined;
     const session = new GatewaySession(
       context,
       new StatementPipeline(
@@ -153,12 +161,15 @@ export class Gateway {
           ...(this.#parts.clock ? { clock: this.#parts.clock } : {}),
         },
         context,
-        this.#engine(target),
+        dedicated ?? this.#engine(target),
         recording,
         { maxRows: policy.limits.maxRows, statementTimeoutMs: policy.limits.statementTimeout },
       ),
       recording,
       (s) => {
+        void dedicated
+          ?.close()
+          .catch((err: unknown) => this.logger.warn({ err }, 'closing a session connection failed'));
         this.#sessions.delete(s);
         this.#recordings.delete(s.context.id);
         this.#parts.onSessionEnd?.(s.context);
