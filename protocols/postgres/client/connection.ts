@@ -305,15 +305,14 @@ export class PgConnection {
           this.#socket.pause();
           pending.then(
             () => this.#resume(),
-            (err: unknown) => this.#fail(err instanceof Error ? err : new Error(String(err))),
+            (err: unknown) => this.#fail(asConnectionError(err)),
           );
           return;
         }
         if (this.#phase.kind === 'closed') return;
       }
     } catch (err) {
-      this.#fail(err instanceof Error ? err : new Error(String(err)));
-      this.#socket.destroy();
+      this.#fail(asConnectionError(err));
     }
   }
 
@@ -426,10 +425,21 @@ export class PgConnection {
   }
 
   #decode(frame: Buffer): BackendMessage {
+    // pg-protocol loops forever on an ErrorResponse/NoticeResponse whose field list is not
+    // terminated, and throws RangeErrors on short bodies: check the one, convert the other.
+    if ((frame[0] === ERROR_RESPONSE || frame[0] === NOTICE_RESPONSE) && !wellFormedFieldList(frame)) {
+      throw new PgClientError('ERR_PG_PROTOCOL', 'malformed error or notice message');
+    }
     let decoded: BackendMessage | undefined;
-    this.#parser.parse(frame, (msg) => {
-      decoded = msg;
-    });
+    try {
+      this.#parser.parse(frame, (msg) => {
+        decoded = msg;
+      });
+    } catch (err) {
+      throw new PgClientError('ERR_PG_PROTOCOL', `malformed backend message: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
     if (decoded === undefined) throw new PgClientError('ERR_PG_PROTOCOL', 'incomplete backend message');
     // pg-protocol reports a message type it does not know as an 'error' without fields; a real
     // ErrorResponse always has a severity.
@@ -453,6 +463,29 @@ export class PgConnection {
     const closing = reason instanceof PgClientError && reason.code === 'ERR_PG_CONNECTION_CLOSED';
     if (!closing && !this.#socket.destroyed) this.#socket.destroy();
   }
+}
+
+/** Failures of the message loop reach callers typed: ours and the server's as they are, anything else as a protocol error. */
+function asConnectionError(err: unknown): Error {
+  if (err instanceof PgClientError || err instanceof PgServerError) return err;
+  return new PgClientError('ERR_PG_PROTOCOL', `backend message could not be handled: ${String(err)}`, {
+    cause: err,
+  });
+}
+
+const ERROR_RESPONSE = 0x45; // E
+const NOTICE_RESPONSE = 0x4e; // N
+
+/** A field list is { byte code, cstring value }* followed by one NUL that ends the message. */
+function wellFormedFieldList(frame: Buffer): boolean {
+  let at = 5;
+  while (at < frame.length) {
+    if (frame[at] === 0) return at === frame.length - 1;
+    const end = frame.indexOf(0, at + 1);
+    if (end < 0) return false;
+    at = end + 1;
+  }
+  return false;
 }
 
 function statusOf(msg: BackendMessage): PgTransactionStatus {

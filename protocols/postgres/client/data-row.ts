@@ -8,6 +8,7 @@ export const DATA_ROW = 0x44;
  * The connection asks for client_encoding UTF8 at startup, so UTF-8 is the wire encoding.
  */
 export function dataRowText(frame: Buffer): (string | null)[] {
+  if (frame.length < 7) throw truncated();
   const count = frame.readUInt16BE(5);
   const values = new Array<string | null>(count);
   let at = 7;
@@ -29,6 +30,7 @@ export function dataRowText(frame: Buffer): (string | null)[] {
  * caller that forwards rows and looks only at the fields it must rewrite.
  */
 export function dataRowFields(frame: Buffer): (Buffer | null)[] {
+  if (frame.length < 7) throw truncated();
   const count = frame.readUInt16BE(5);
   const fields = new Array<Buffer | null>(count);
   let at = 7;
