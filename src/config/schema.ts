@@ -81,7 +81,10 @@ const maskingRule = z
       .optional()
       .describe('table.column, schema.table.column or globs (*.ssn, customers.*_phone)'),
     detect: z.array(z.enum(DETECTORS)).optional().describe('content detectors applied to text values'),
-    strategy: z.enum(MASK_STRATEGIES).default('redact'),
+    strategy: z
+      .enum(MASK_STRATEGIES)
+      .default('redact')
+      .describe('redact, partial (keep the last chars), email (keep the domain), hash (keyed HMAC), null'),
     keep: z
       .number()
       .int()
@@ -96,17 +99,20 @@ const maskingRule = z
 export type MaskingRuleConfig = z.infer<typeof maskingRule>;
 
 const policy = z.strictObject({
-  name: z.string().min(1),
+  name: z.string().min(1).describe('shown in decisions and recordings'),
   when: z.strictObject({
     groups: z.array(z.string()).min(1).describe('identity groups this policy applies to'),
     targets: z.array(z.string()).default(['*']).describe('target names (or *) this policy applies to'),
   }),
   statements: z
     .strictObject({
-      default: z.enum(['allow', 'deny', 'review']).default('deny'),
-      allow: z.array(effectRule).default([]),
-      review: z.array(effectRule).default([]),
-      deny: z.array(effectRule).default([]),
+      default: z
+        .enum(['allow', 'deny', 'review'])
+        .default('deny')
+        .describe('decision for effects no list names'),
+      allow: z.array(effectRule).default([]).describe('effects allowed (deny wins over review over allow)'),
+      review: z.array(effectRule).default([]).describe('effects that wait for an approver'),
+      deny: z.array(effectRule).default([]).describe('effects refused'),
     })
     .prefault({}),
   masking: z.array(maskingRule).default([]),
@@ -120,36 +126,47 @@ const policy = z.strictObject({
     .describe('filters (WHERE, JOIN, ORDER BY) on masked columns: allow, or refuse (they leak by inference)'),
   limits: z
     .strictObject({
-      maxRows: z.number().int().positive().default(1000),
-      statementTimeout: duration('30s'),
+      maxRows: z
+        .number()
+        .int()
+        .positive()
+        .default(1000)
+        .describe('rows a caller receives at most per statement'),
+      statementTimeout: duration('30s').describe('cancel statements running longer'),
     })
     .prefault({}),
 });
 export type PolicyConfig = z.infer<typeof policy>;
 
 const target = z.strictObject({
-  engine: z.enum(['postgres', 'mysql']),
+  engine: z.enum(['postgres', 'mysql']).describe('wire protocol of the target (mysql covers MariaDB)'),
   host: z.string().min(1),
   port: z.number().int().min(1).max(65535),
   database: z.string().min(1),
-  user: z.string().min(1),
+  user: z.string().min(1).describe('the account Sluice connects as: give it least privilege'),
   password: secretRef.optional(),
-  tls: z.enum(['disable', 'prefer', 'require', 'verify-full']).default('prefer'),
+  tls: z
+    .enum(['disable', 'prefer', 'require', 'verify-full'])
+    .default('prefer')
+    .describe('TLS to the target: verify-full checks the CA and the host name'),
   ca: z.string().optional().describe('PEM file of the CA that signs the target certificate (verify-full)'),
   pool: z.strictObject({ max: z.number().int().min(1).max(100).default(4) }).prefault({}),
-  connectTimeout: duration('10s'),
+  connectTimeout: duration('10s').describe('give up connecting to the target after this long'),
   description: z.string().optional().describe('shown to agents by list_databases'),
 });
 export type TargetConfig = z.infer<typeof target>;
 
 const oidcIssuer = z.strictObject({
-  issuer: z.url(),
-  audience: z.union([z.string(), z.array(z.string())]),
+  issuer: z.url().describe('the issuer URL; discovery reads <issuer>/.well-known/openid-configuration'),
+  audience: z.union([z.string(), z.array(z.string())]).describe('accepted aud values'),
   jwksUri: z.url().optional().describe('skip discovery and use this JWKS'),
   groupsClaim: z.string().default('groups').describe('claim holding groups; dotted paths allowed'),
-  subjectClaim: z.string().default('sub'),
-  algorithms: z.array(z.string()).default(['RS256', 'ES256', 'PS256', 'EdDSA']),
-  clockSkew: duration('60s'),
+  subjectClaim: z.string().default('sub').describe('claim naming the caller'),
+  algorithms: z
+    .array(z.string())
+    .default(['RS256', 'ES256', 'PS256', 'EdDSA'])
+    .describe('accepted signature algorithms (never none or HS*)'),
+  clockSkew: duration('60s').describe('tolerance on exp and nbf (at most 5m)'),
 });
 
 export const configSchema = z.strictObject({
@@ -163,7 +180,7 @@ export const configSchema = z.strictObject({
             .boolean()
             .default(false)
             .describe('accept tokens over an unencrypted connection (loopback testing only)'),
-          idleTimeout: duration('30m'),
+          idleTimeout: duration('30m').describe('close a client connection idle this long'),
           maxMessageSize: z
             .number()
             .int()
@@ -178,7 +195,13 @@ export const configSchema = z.strictObject({
           idleTimeout: duration('30m'),
         })
         .optional(),
-      tls: z.strictObject({ cert: z.string(), key: z.string() }).optional(),
+      tls: z
+        .strictObject({
+          cert: z.string().describe('PEM certificate file'),
+          key: z.string().describe('PEM key file'),
+        })
+        .optional()
+        .describe('certificate of the listeners; absent: a self-signed pair is made at start'),
       publicUrl: z.url().optional().describe('the URL clients use to reach the HTTP listener'),
     })
     .prefault({}),
@@ -187,9 +210,9 @@ export const configSchema = z.strictObject({
       oidc: z.array(oidcIssuer).default([]),
       gatewayTokens: z
         .strictObject({
-          ttl: duration('15m'),
+          ttl: duration('15m').describe('lifetime of Sluice tokens (the most a token may ask for)'),
           signingKey: secretRef.optional().describe('PEM private key (Ed25519 or P-256)'),
-          issuer: z.string().default('sluice'),
+          issuer: z.string().default('sluice').describe('iss of Sluice tokens'),
         })
         .prefault({}),
     })
@@ -231,18 +254,33 @@ export const configSchema = z.strictObject({
     .prefault({}),
   recording: z
     .strictObject({
-      store: z.enum(['redis', 'file']).default('file'),
+      store: z.enum(['redis', 'file']).default('file').describe('redis: Redis Streams; file: JSONL files'),
       redis: z.strictObject({ url: z.string().default('redis://127.0.0.1:6379') }).prefault({}),
       file: z.strictObject({ dir: z.string().default('recordings') }).prefault({}),
-      retention: duration('30d'),
-      maxEventsPerSession: z.number().int().positive().default(1_000_000),
-      onStoreFailure: z.enum(['refuse', 'continue']).default('refuse'),
+      retention: duration('30d').describe('recordings older than this expire (Redis)'),
+      maxEventsPerSession: z
+        .number()
+        .int()
+        .positive()
+        .default(1_000_000)
+        .describe('past this, rows stop being recorded (statements and decisions go on)'),
+      onStoreFailure: z
+        .enum(['refuse', 'continue'])
+        .default('refuse')
+        .describe('store unreachable: refuse new statements, or continue and alert'),
     })
     .prefault({}),
   approvals: z
     .strictObject({
-      approvers: z.strictObject({ groups: z.array(z.string()).default([]) }).prefault({}),
-      timeout: duration('10m'),
+      approvers: z
+        .strictObject({
+          groups: z
+            .array(z.string())
+            .default([])
+            .describe('groups whose members approve (none: reviews are refused)'),
+        })
+        .prefault({}),
+      timeout: duration('10m').describe('a request not answered within this expires'),
       wait: duration('30s').describe(
         'how long an MCP query waits for approval before returning the request id',
       ),
@@ -251,7 +289,14 @@ export const configSchema = z.strictObject({
         .default([]),
     })
     .prefault({}),
-  state: z.strictObject({ dir: z.string().default('.sluice') }).prefault({}),
+  state: z
+    .strictObject({
+      dir: z
+        .string()
+        .default('.sluice')
+        .describe('where the gateway keeps its key (relative to the config file)'),
+    })
+    .prefault({}),
   logging: z
     .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') })
     .prefault({}),
