@@ -349,6 +349,11 @@ export class PgConnection {
             `client_encoding changed to ${parameterValue}; only UTF8 is supported`,
           );
         }
+        // A reported setting changing under a query (SET, set_config(), SET ROLE moving
+        // is_superuser) is session state the next user of a pooled connection must not inherit.
+        if (phase.kind === 'busy' && this.#parameters.get(parameterName) !== parameterValue) {
+          this.#sessionChanged = true;
+        }
         this.#parameters.set(parameterName, parameterValue);
         return undefined;
       }

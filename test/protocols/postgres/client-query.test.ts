@@ -262,3 +262,11 @@ t.test('a parameter without a text form fails the query before anything is sent'
   t.equal(err.code, 'ERR_PG_PARAMETER');
   t.equal(conn.state, 'idle');
 });
+
+t.test('a reported setting changed through a function makes the connection not reusable', async (t) => {
+  const conn = await connect();
+  t.teardown(() => conn.close());
+  await conn.query("SELECT set_config('application_name', 'changed', false)", {});
+  t.equal(conn.parameters.get('application_name'), 'changed');
+  t.equal(conn.reusable, false);
+});
