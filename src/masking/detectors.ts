@@ -27,38 +27,67 @@ export const newFeatures = (): TextFeatures => ({
   longestWord: 0,
 });
 
-/** Word characters of tokens: A-Z a-z 0-9 _ - (by code unit / byte). */
-const WORD: Readonly<Uint8Array> = Uint8Array.from({ length: 128 }, (_, c) =>
-  /[A-Za-z0-9_-]/.test(String.fromCharCode(c)) ? 1 : 0,
-);
+/*
+ * One lookup per byte: bit flags of the ASCII characters the features count. Word characters
+ * (of tokens) are A-Z a-z 0-9 _ -; anything at or above 128 only ends a word.
+ */
+const DIGIT = 1;
+const AT_SIGN = 2;
+const DOT = 4;
+const COLON = 8;
+const UPPER = 16;
+const WORD = 32;
+const CHAR_FLAGS: Readonly<Uint8Array> = Uint8Array.from({ length: 128 }, (_, c) => {
+  const ch = String.fromCharCode(c);
+  let flags = /[A-Za-z0-9_-]/.test(ch) ? WORD : 0;
+  if (/[0-9]/.test(ch)) flags |= DIGIT;
+  if (/[A-Z]/.test(ch)) flags |= UPPER;
+  if (ch === '@') flags |= AT_SIGN;
+  if (ch === '.') flags |= DOT;
+  if (ch === ':') flags |= COLON;
+  return flags;
+});
 
-function scanCode(f: TextFeatures, c: number, run: number): number {
-  if (c >= 48 && c <= 57) f.digits++;
-  else if (c === 64) f.at++;
-  else if (c === 46) f.dots++;
-  else if (c === 58) f.colons++;
-  else if (c >= 65 && c <= 90) f.upper++;
-  if (c < 128 && WORD[c] === 1) {
-    run++;
-    if (run > f.longestWord) f.longestWord = run;
-    return run;
+/** Counts in locals and stores once: property writes per byte would cost more than the scan. */
+function scan(f: TextFeatures, length: number, codeAt: (i: number) => number): TextFeatures {
+  let at = 0;
+  let digits = 0;
+  let dots = 0;
+  let colons = 0;
+  let upper = 0;
+  let longest = 0;
+  let run = 0;
+  for (let i = 0; i < length; i++) {
+    const c = codeAt(i);
+    const flags = c < 128 ? (CHAR_FLAGS[c] as number) : 0;
+    if (flags & WORD) {
+      run++;
+      if (run > longest) longest = run;
+      if (flags & DIGIT) digits++;
+      else if (flags & UPPER) upper++;
+    } else {
+      run = 0;
+      if (flags & AT_SIGN) at++;
+      else if (flags & DOT) dots++;
+      else if (flags & COLON) colons++;
+    }
   }
-  return 0;
+  f.at = at;
+  f.digits = digits;
+  f.dots = dots;
+  f.colons = colons;
+  f.upper = upper;
+  f.longestWord = longest;
+  return f;
 }
 
-/** Fills `f` from the UTF-8 bytes buf[start, end); multi-byte characters only end words. */
+/** Fills `f` from the UTF-8 bytes buf[start, end). */
 export function scanBytes(buf: Uint8Array, start: number, end: number, f: TextFeatures): TextFeatures {
-  f.at = f.digits = f.dots = f.colons = f.upper = f.longestWord = 0;
-  let run = 0;
-  for (let i = start; i < end; i++) run = scanCode(f, buf[i] as number, run);
-  return f;
+  return scan(f, end - start, (i) => buf[start + i] as number);
 }
 
 export function scanText(text: string, f: TextFeatures): TextFeatures {
-  f.at = f.digits = f.dots = f.colons = f.upper = f.longestWord = 0;
-  let run = 0;
-  for (let i = 0; i < text.length; i++) run = scanCode(f, text.charCodeAt(i), run);
-  return f;
+  return scan(f, text.length, (i) => text.charCodeAt(i));
 }
 
 export interface Detector {
