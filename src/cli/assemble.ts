@@ -130,7 +130,9 @@ export async function assembleGateway(
     createEngine:
       options.createEngine ??
       ((target, log) =>
-        target.engine === 'mysql' ? createMysqlEngine(target, log) : createPostgresEngine(target, log)),
+        target.engine === 'mysql'
+          ? createMysqlEngine(target, log, { baseDir: config.baseDir })
+          : createPostgresEngine(target, log, { baseDir: config.baseDir })),
     onSessionEnd: (session) => guard.endSession(session.id),
     ...(approvals
       ? {
