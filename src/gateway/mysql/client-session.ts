@@ -1,0 +1,314 @@
+import type { Logger } from 'pino';
+import {
+  ColumnType,
+  decodeExecuteParams,
+  MysqlProtocolError,
+  type ColumnDefinition,
+  type MysqlAuthRequest,
+  type MysqlAuthResult,
+  type MysqlCommand,
+  type MysqlCommandHandler,
+  type MysqlReply,
+  type MysqlResultWriter,
+} from '../../../protocols/mysql/server/index.js';
+import type { GatewaySession } from '../gateway.js';
+import type { StatementRequest } from '../pipeline.js';
+import type { GuardStage } from '../types.js';
+import { loginMysqlClient, type LoginParts } from './client-login.js';
+import { countPlaceholders } from './placeholders.js';
+import { PreparedStatements, type PreparedStatement } from './prepared-statements.js';
+import { wireColumns, wireRow, type WireColumn } from './wire-columns.js';
+import { MysqlErrno, toWireError } from './wire-errors.js';
+
+export interface ClientSessionParts extends LoginParts {
+  guard: GuardStage;
+  /** How long a statement under review waits for its approval before it is refused. */
+  approvalWaitMs: number;
+}
+
+/** Where one client is: logging in, holding a gateway session, or gone. */
+type ClientState = { kind: 'login' } | { kind: 'open'; session: GatewaySession } | { kind: 'closed' };
+
+/** The most parameters COM_STMT_PREPARE_OK can announce (a u16). */
+const MAX_PARAMS = 0xffff;
+
+/**
+ * One MySQL client through Sluice: it logs in with a token, then every statement it sends
+ * (COM_QUERY, or COM_STMT_EXECUTE of a prepared text) runs through the gateway pipeline: guard,
+ * approval, execution on the client's own target connection, masking, recording. Results come
+ * back re-encoded from the pipeline's (masked) values, never as the target's bytes.
+ */
+export class MysqlClientSession implements MysqlCommandHandler {
+  readonly #parts: ClientSessionParts;
+  readonly #remote: string | undefined;
+  readonly #log: Logger;
+  readonly #prepared = new PreparedStatements();
+  #state: ClientState = { kind: 'login' };
+  /** The statement running now, so a disconnect can stop it (and a pending approval wait). */
+  #running: AbortController | undefined;
+
+  constructor(parts: ClientSessionParts, remote: string | undefined) {
+    this.#parts = parts;
+    this.#remote = remote;
+    this.#log = parts.logger;
+  }
+
+  #busy = false;
+
+  /** Whether a command is being answered (an idle timer must not cut it). */
+  get busy(): boolean {
+    return this.#busy;
+  }
+
+  /** The gateway session id once logged in. */
+  get sessionId(): string | undefined {
+    return this.#state.kind === 'open' ? this.#state.session.context.id : undefined;
+  }
+
+  readonly authenticate = async (request: MysqlAuthRequest): Promise<MysqlAuthResult> => {
+    if (this.#state.kind !== 'login') return { ok: false };
+    const outcome = await loginMysqlClient(this.#parts, request, this.#remote);
+    if (!outcome.ok) return { ok: false, message: outcome.message };
+    if (this.#state.kind !== 'login') {
+      // The client left while its token was checked: nothing may stay open for it.
+      outcome.session.close('client disconnected during login');
+      return { ok: false };
+    }
+    this.#state = { kind: 'open', session: outcome.session };
+    return { ok: true };
+  };
+
+  /** Ends the gateway session (and stops a running statement); safe to call twice. */
+  close(reason: string): void {
+    const state = this.#state;
+    this.#state = { kind: 'closed' };
+    this.#running?.abort(new Error(reason));
+    this.#prepared.clear();
+    if (state.kind === 'open') state.session.close(reason);
+  }
+
+  async command(command: MysqlCommand, reply: MysqlReply): Promise<void> {
+    this.#busy = true;
+    try {
+      await this.#answer(command, reply);
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  async #answer(command: MysqlCommand, reply: MysqlReply): Promise<void> {
+    const state = this.#state;
+    if (state.kind !== 'open') {
+      // The connection hands over commands only after a successful login; fail closed regardless.
+      if (command.kind !== 'stmt-close' && command.kind !== 'stmt-send-long-data')
+        reply.error({ errno: MysqlErrno.AccessDenied, sqlstate: '28000', message: 'Not logged in' });
+      else reply.none();
+      return;
+    }
+    const session = state.session;
+    switch (command.kind) {
+      case 'query':
+        return this.#run(session, reply, { sql: command.sql }, false);
+      case 'stmt-prepare':
+        return this.#prepare(session, reply, command.sql);
+      case 'stmt-execute':
+        return this.#execute(session, reply, command.statementId, command.parameterBlock);
+      case 'stmt-close':
+        this.#prepared.close(command.statementId);
+        return reply.none();
+      case 'stmt-send-long-data': {
+        const statement = this.#prepared.get(command.statementId);
+        if (statement) statement.longDataSent = true;
+        return reply.none();
+      }
+      case 'stmt-reset': {
+        const statement = this.#prepared.get(command.statementId);
+        if (!statement) return reply.error(unknownStatement(command.statementId, 'mysqld_stmt_reset'));
+        statement.longDataSent = false;
+        return reply.ok();
+      }
+      case 'init-db':
+        return this.#initDb(session, reply, command.schema);
+      case 'field-list':
+        // Column lists are for client-side completion; the catalog stays behind describe_table
+        // (and SHOW COLUMNS, which the guard decides), so the answer is an empty list.
+        return reply.fields([]);
+      case 'ping':
+        return reply.ok();
+      case 'quit':
+        return reply.none();
+      case 'unsupported':
+        return reply.error({
+          errno: MysqlErrno.NotSupported,
+          sqlstate: '42000',
+          message: `command 0x${command.command.toString(16)} is not supported by Sluice`,
+        });
+    }
+  }
+
+  /**
+   * A session is bound to the target it logged in to (its recording, policy and connection are
+   * that target's). Switching to another target would need a new login, so it is refused; naming
+   * the same target again (clients do so after connecting) is a no-op.
+   */
+  #initDb(session: GatewaySession, reply: MysqlReply, schema: string): void {
+    if (schema === session.context.target) return reply.ok();
+    this.#log.info(
+      { event: 'mysql.init-db', session: session.context.id, requested: schema.slice(0, 64) },
+      'switching targets refused',
+    );
+    reply.error({
+      errno: MysqlErrno.DbAccessDenied,
+      sqlstate: '42000',
+      message: `Access denied to database '${schema.slice(0, 64)}': this session is bound to '${session.context.target}'; reconnect to use another database`,
+    });
+  }
+
+  /**
+   * COM_STMT_PREPARE: the text is decided by the guard now, so a denied statement cannot even be
+   * prepared; it is decided again (with its parameters) by the pipeline at each execute. Only the
+   * text is kept: nothing is prepared on the target until an execute passes the pipeline.
+   */
+  async #prepare(session: GatewaySession, reply: MysqlReply, sql: string): Promise<void> {
+    const verdict = await this.#parts.guard.check(sql, session.context);
+    if (verdict.action === 'deny') {
+      this.#log.info(
+        { event: 'mysql.prepare', session: session.context.id, rule: verdict.rule },
+        'prepare refused by the guard',
+      );
+      return reply.error({
+        errno: MysqlErrno.StatementDenied,
+        sqlstate: '42000',
+        message: `statement denied: ${verdict.reason}`,
+      });
+    }
+    const paramCount = countPlaceholders(sql);
+    if (paramCount > MAX_PARAMS) {
+      return reply.error({
+        errno: 1390,
+        sqlstate: 'HY000',
+        message: 'Prepared statement contains too many placeholders',
+      });
+    }
+    const statement = this.#prepared.add(sql, paramCount);
+    if (!statement) {
+      return reply.error({
+        errno: MysqlErrno.TooManyPreparedStatements,
+        sqlstate: '42000',
+        message: `Can't create more than ${this.#prepared.size} prepared statements; close some first`,
+      });
+    }
+    const param: ColumnDefinition = { name: '?', type: ColumnType.VarString };
+    // Result columns are announced with each execute's result set, where the pipeline has them;
+    // drivers take the columns from there.
+    reply.prepared({ statementId: statement.id, params: new Array(paramCount).fill(param), columns: [] });
+  }
+
+  async #execute(session: GatewaySession, reply: MysqlReply, id: number, block: Buffer): Promise<void> {
+    const statement: PreparedStatement | undefined = this.#prepared.get(id);
+    if (!statement) return reply.error(unknownStatement(id, 'mysqld_stmt_execute'));
+    if (statement.longDataSent) {
+      statement.longDataSent = false;
+      return reply.error({
+        errno: MysqlErrno.NotSupported,
+        sqlstate: '42000',
+        message: 'COM_STMT_SEND_LONG_DATA is not supported by Sluice; bind the value directly',
+      });
+    }
+    let values: unknown[];
+    try {
+      const decoded = decodeExecuteParams(block, statement.paramCount, statement.paramTypes);
+      statement.paramTypes = decoded.types;
+      // BIGINT parameters travel as decimal text, which the target reads exactly.
+      values = decoded.values.map((v) => (typeof v === 'bigint' ? v.toString() : v));
+    } catch (err) {
+      if (!(err instanceof MysqlProtocolError)) throw err;
+      return reply.error({
+        errno: MysqlErrno.WrongArguments,
+        sqlstate: 'HY000',
+        message: `Incorrect arguments to mysqld_stmt_execute: ${err.message}`,
+      });
+    }
+    return this.#run(
+      session,
+      reply,
+      { sql: statement.sql, ...(values.length > 0 ? { params: values } : {}) },
+      true,
+    );
+  }
+
+  /**
+   * Runs one statement through the pipeline and answers it: a result set (text rows for
+   * COM_QUERY, binary rows for COM_STMT_EXECUTE) or OK with the affected row count. When the
+   * policy's row limit cut the result short, the closing EOF carries one warning (clients show
+   * "1 warning"); the rows sent are exactly the ones delivered and recorded.
+   */
+  async #run(
+    session: GatewaySession,
+    reply: MysqlReply,
+    request: Pick<StatementRequest, 'sql' | 'params'>,
+    binary: boolean,
+  ): Promise<void> {
+    let columns: WireColumn[] = [];
+    let writer: MysqlResultWriter | undefined;
+    const running = new AbortController();
+    this.#running = running;
+    try {
+      const outcome = await session.execute(
+        { ...request, signal: running.signal, approvalWaitMs: this.#parts.approvalWaitMs },
+        {
+          columns: (delivered) => {
+            columns = wireColumns(delivered, { binary });
+            writer = reply.resultSet(
+              columns.map((c) => c.definition),
+              { binary },
+            );
+          },
+          row: (values) => (writer as MysqlResultWriter).row(wireRow(columns, values)),
+        },
+      );
+      if (writer) {
+        if (outcome.truncated) {
+          this.#log.info(
+            { event: 'mysql.truncated', session: session.context.id, rows: outcome.rowCount },
+            'result cut at the policy row limit',
+          );
+        }
+        writer.end(outcome.truncated ? { warnings: 1 } : {});
+      } else {
+        reply.ok({ affectedRows: affectedRows(outcome.command) });
+      }
+    } catch (err) {
+      // Part of a result set is on the wire: an ERR now would be read as a row. The connection
+      // is closed instead (the caller's error path), so the client sees a broken result, never a
+      // complete-looking one.
+      if (writer) throw err;
+      const { wire, expected } = toWireError(err);
+      if (expected) {
+        this.#log.info(
+          { event: 'mysql.statement', session: session.context.id, errno: wire.errno },
+          wire.message,
+        );
+      } else {
+        this.#log.error({ event: 'mysql.statement', session: session.context.id, err }, 'statement failed');
+      }
+      reply.error(wire);
+    } finally {
+      if (this.#running === running) this.#running = undefined;
+    }
+  }
+}
+
+/** The engine's command tag ends with the affected row count (`INSERT 3`, `UPDATE 0`). */
+function affectedRows(command: string): number {
+  const count = /\s(\d+)$/.exec(command)?.[1];
+  return count === undefined ? 0 : Number(count);
+}
+
+function unknownStatement(id: number, where: string) {
+  return {
+    errno: MysqlErrno.UnknownStatement,
+    sqlstate: 'HY000',
+    message: `Unknown prepared statement handler (${id}) given to ${where}`,
+  };
+}

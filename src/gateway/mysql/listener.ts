@@ -1,0 +1,155 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { createSecureContext } from 'node:tls';
+import type { Logger } from 'pino';
+import { MysqlProtocolError, MysqlServerConnection } from '../../../protocols/mysql/server/index.js';
+import type { AssembledGateway } from '../../cli/assemble.js';
+import type { Config } from '../../config/load.js';
+import { loadListenerTls } from '../postgres/tls-material.js';
+import { MysqlClientSession } from './client-session.js';
+
+export interface MysqlListener {
+  /** Where it listens (the real port when configured with port 0). */
+  readonly address: { host: string; port: number };
+  /** SHA-256 fingerprint of the listener's certificate. */
+  readonly fingerprint: string;
+  /** Client connections open now (handshaking or logged in). */
+  readonly connections: number;
+  /** Stops accepting, ends every session, and resolves when the server is closed. */
+  close(): Promise<void>;
+}
+
+export interface MysqlListenerOptions {
+  /** Overrides server.mysql.listen (tests: 127.0.0.1:0). */
+  listen?: string;
+  /** Time from accept to logged in. Default 10 s. */
+  handshakeTimeoutMs?: number;
+  /** Largest packet a logged-in client may send. Default 16 MiB. */
+  maxPacketSize?: number;
+}
+
+/** The parts of an assembled gateway the listener uses. */
+export type MysqlListenerParts = Pick<AssembledGateway, 'gateway' | 'authenticator' | 'guard'>;
+
+/**
+ * The MySQL listener: the mysql/mariadb CLI and drivers connect to Sluice as to a MySQL server,
+ * log in with a token as the (clear-text, TLS-protected) password and the target as the
+ * database, and every statement runs through the gateway pipeline on the client's own target
+ * connection.
+ */
+export async function startMysqlListener(
+  assembled: MysqlListenerParts,
+  config: Config,
+  logger: Logger,
+  options: MysqlListenerOptions = {},
+): Promise<MysqlListener> {
+  const settings = config.server.mysql;
+  const listen = options.listen ?? settings?.listen;
+  if (listen === undefined) throw new Error('server.mysql.listen is not configured');
+  const log = logger.child({ component: 'mysql-listener' });
+  const tls = await loadListenerTls(config, log);
+  const secureContext = createSecureContext({ cert: tls.cert, key: tls.key });
+  const idleTimeoutMs = settings?.idleTimeout ?? 0;
+  const parts = {
+    config,
+    gateway: assembled.gateway,
+    authenticator: assembled.authenticator,
+    guard: assembled.guard,
+    approvalWaitMs: config.approvals.timeout,
+    logger: log,
+  };
+  const open = new Map<MysqlServerConnection, MysqlClientSession>();
+  let nextConnectionId = 1;
+
+  const accept = (socket: Socket): void => {
+    const remote = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : undefined;
+    const connectionId = nextConnectionId;
+    nextConnectionId = nextConnectionId >= 0xffffffff ? 1 : nextConnectionId + 1;
+    const client = new MysqlClientSession(parts, remote);
+    const connection = new MysqlServerConnection(socket, {
+      connectionId,
+      secureContext,
+      allowPlaintextAuth: settings?.allowPlaintextAuth ?? false,
+      ...(options.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: options.handshakeTimeoutMs } : {}),
+      ...(options.maxPacketSize !== undefined ? { maxPacketSize: options.maxPacketSize } : {}),
+      authenticate: client.authenticate,
+      handler: client,
+      onError: (err) => {
+        // Hostile or broken clients end up here (garbage, oversized packets, stalled handshakes).
+        const code = err instanceof MysqlProtocolError ? err.code : (err as NodeJS.ErrnoException).code;
+        log.info(
+          {
+            event: 'mysql.connection',
+            remote,
+            connectionId,
+            session: client.sessionId,
+            code,
+            err: err.message,
+          },
+          'mysql connection error',
+        );
+      },
+    });
+    open.set(connection, client);
+    if (idleTimeoutMs > 0) {
+      socket.setTimeout(idleTimeoutMs, () => {
+        // A statement waiting for its target or an approval is not idle.
+        if (client.busy) return;
+        log.info(
+          { event: 'mysql.idle', remote, session: client.sessionId },
+          'closing an idle mysql connection',
+        );
+        connection.close();
+      });
+    }
+    void connection.closed.then(() => {
+      open.delete(connection);
+      client.close('client disconnected');
+    });
+  };
+
+  const server: Server = createServer(accept);
+  const { host, port } = splitListen(listen);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = server.address();
+  const address = typeof bound === 'object' && bound !== null ? { host, port: bound.port } : { host, port };
+  log.info(
+    {
+      event: 'listen',
+      channel: 'mysql',
+      host,
+      port: address.port,
+      fingerprint: tls.fingerprint,
+      tls: tls.source,
+    },
+    `MySQL listening on ${host}:${address.port} (certificate SHA-256 ${tls.fingerprint})`,
+  );
+
+  return {
+    address,
+    fingerprint: tls.fingerprint,
+    get connections() {
+      return open.size;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const [connection, client] of open) {
+          client.close('gateway shutting down');
+          connection.close();
+        }
+      }),
+  };
+}
+
+/** `host:port`; a bare port means loopback. */
+function splitListen(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(':');
+  if (i < 0) return { host: '127.0.0.1', port: Number(listen) };
+  return { host: listen.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(listen.slice(i + 1)) };
+}
