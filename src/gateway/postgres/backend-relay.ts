@@ -142,8 +142,9 @@ export class BackendRelay {
       try {
         while (pos < length) {
           if (length - pos < HEADER) {
+            if (pos > runStart) this.#send(buf.subarray(runStart, pos));
             this.#keepPartial(buf, pos, 0);
-            pos = length;
+            runStart = pos = length;
             break;
           }
           const size = buf.readInt32BE(pos + 1) + 1;

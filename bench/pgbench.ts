@@ -1,0 +1,380 @@
+/**
+ * The Postgres listener end to end, against a direct connection and pgbouncer in the same run:
+ *
+ *   pgbench -S (select-only, simple protocol) at 1 and 8 clients, ~10 s each:
+ *     direct     pgbench → PostgreSQL
+ *     pgbouncer  pgbench → pgbouncer (session pooling, if installed) → PostgreSQL
+ *     sluice     pgbench → Sluice (token login, guard, masking plan per result, recording to Redis) → PostgreSQL
+ *   TPS, ratios, and the p50 latency each proxy adds (from pgbench's per-transaction log).
+ *
+ *   1,000,000-row SELECT with a masked column through Sluice, read by psql: time and the gateway's
+ *   peak RSS (the gateway runs in a child process that samples its own memory).
+ *
+ * Run: npx tsc -p tsconfig.json --outDir dist && node dist/bench/pgbench.js [--seconds 10]
+ * Needs: psql and pgbench; pgbouncer optional (apt-get install pgbouncer); PostgreSQL on
+ * 127.0.0.1:5432 (trust for postgres) and Redis on 127.0.0.1:6379.
+ */
+import { execFile, fork, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { pino } from 'pino';
+import { machineLine, printTable } from './machine.js';
+
+const run = promisify(execFile);
+const PG = { host: '127.0.0.1', port: 5432, user: 'postgres' };
+
+interface GatewayReady {
+  kind: 'ready';
+  port: number;
+  token: string;
+}
+interface GatewayRss {
+  kind: 'rss';
+  peak: number;
+  now: number;
+}
+
+// ---------------------------------------------------------------- the gateway child process
+
+async function serveGateway(configText: string, prefix: string, dir: string): Promise<void> {
+  const { parseConfigText } = await import('../src/config/load.js');
+  const { assembleGateway } = await import('../src/cli/assemble.js');
+  const { startPostgresListener } = await import('../src/gateway/postgres/listener.js');
+  const config = parseConfigText(configText, { baseDir: dir, env: {} });
+  const logger = pino({ level: 'warn' }, pino.destination(2));
+  const parts = await assembleGateway(config, logger, { recording: { prefix } });
+  const listener = await startPostgresListener(parts, config, logger);
+  const token = await parts.authenticator.mint({ subject: 'bench', groups: ['bench'] });
+  let peak = process.memoryUsage().rss;
+  setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 20).unref();
+  process.on('message', (message: { kind: string }) => {
+    if (message.kind === 'rss') {
+      const now = process.memoryUsage().rss;
+      process.send?.({ kind: 'rss', peak: Math.max(peak, now), now } satisfies GatewayRss);
+      peak = now;
+    } else if (message.kind === 'stop') {
+      void listener
+        .close()
+        .then(() => parts.close())
+        .then(() => process.exit(0));
+    }
+  });
+  process.send?.({ kind: 'ready', port: listener.address.port, token } satisfies GatewayReady);
+}
+
+// ---------------------------------------------------------------- helpers of the driver
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function admin(sql: string, database = 'postgres'): Promise<void> {
+  const client = new pg.Client({ ...PG, database });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+interface PgbenchResult {
+  tps: number;
+  p50us: number;
+}
+
+async function pgbench(
+  port: number,
+  user: string,
+  database: string,
+  clients: number,
+  seconds: number,
+  env: NodeJS.ProcessEnv,
+  logDir: string,
+): Promise<PgbenchResult> {
+  const prefix = join(logDir, `log-${port}-${clients}-${randomBytes(3).toString('hex')}`);
+  const { stdout } = await run(
+    'pgbench',
+    [
+      '-n',
+      '-S',
+      '-c',
+      String(clients),
+      '-j',
+      String(Math.min(clients, 2)),
+      '-T',
+      String(seconds),
+      '-l',
+      '--log-prefix',
+      prefix,
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-U',
+      user,
+      database,
+    ],
+    { env: { PATH: process.env.PATH, ...env }, maxBuffer: 16 * 1024 * 1024 },
+  );
+  const tps = Number(/tps = ([\d.]+)/.exec(stdout)?.[1] ?? NaN);
+  const latencies: number[] = [];
+  const base = prefix.slice(logDir.length + 1);
+  for (const file of readdirSync(logDir).filter((f) => f.startsWith(base))) {
+    for (const line of readFileSync(join(logDir, file), 'utf8').split('\n')) {
+      const fields = line.split(' ');
+      if (fields.length >= 3) latencies.push(Number(fields[2]));
+    }
+  }
+  latencies.sort((a, b) => a - b);
+  return { tps, p50us: latencies[Math.floor(latencies.length / 2)] ?? NaN };
+}
+
+/**
+ * pgbouncer refuses to run as root; when the bench runs as root it is started as the `postgres`
+ * user, in a folder that user can write.
+ */
+async function startPgbouncer(parent: string, port: number, database: string): Promise<ChildProcess> {
+  const dir = join(parent, 'pgbouncer');
+  mkdirSync(dir);
+  chmodSync(parent, 0o755);
+  chmodSync(dir, 0o777);
+  let ids: { uid: number; gid: number } | undefined;
+  if (process.getuid?.() === 0) {
+    const uid = Number((await run('id', ['-u', 'postgres'])).stdout.trim());
+    const gid = Number((await run('id', ['-g', 'postgres'])).stdout.trim());
+    ids = { uid, gid };
+  }
+  writeFileSync(join(dir, 'userlist.txt'), '"postgres" ""\n');
+  writeFileSync(
+    join(dir, 'pgbouncer.ini'),
+    [
+      '[databases]',
+      `${database} = host=127.0.0.1 port=5432 dbname=${database} user=postgres`,
+      '[pgbouncer]',
+      'listen_addr = 127.0.0.1',
+      `listen_port = ${port}`,
+      'auth_type = trust',
+      `auth_file = ${join(dir, 'userlist.txt')}`,
+      'pool_mode = session',
+      'max_client_conn = 100',
+      'default_pool_size = 20',
+      `unix_socket_dir = ${dir}`,
+      `logfile = ${join(dir, 'pgbouncer.log')}`,
+      '',
+    ].join('\n'),
+  );
+  return spawn('pgbouncer', [join(dir, 'pgbouncer.ini')], { stdio: 'ignore', ...ids });
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      await run('pg_isready', ['-h', '127.0.0.1', '-p', String(port), '-t', '1']);
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`nothing answers on ${port}`);
+}
+
+async function haveCommand(name: string): Promise<boolean> {
+  try {
+    await run('which', [name]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function rss(child: ChildProcess): Promise<GatewayRss> {
+  return new Promise((resolve) => {
+    child.once('message', (m: GatewayRss) => resolve(m));
+    child.send({ kind: 'rss' });
+  });
+}
+
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+
+async function main(): Promise<void> {
+  const secondsArg = process.argv.indexOf('--seconds');
+  const seconds = secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : 10;
+  const suffix = randomBytes(4).toString('hex');
+  const database = `sluice_bench_${suffix}`;
+  const prefix = `sluice:bench:${suffix}:`;
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-pgbench-'));
+  const children: ChildProcess[] = [];
+  console.log(machineLine());
+  await admin(`CREATE DATABASE ${database}`);
+  try {
+    await run('pgbench', [
+      '-i',
+      '-s',
+      '1',
+      '-q',
+      '-h',
+      '127.0.0.1',
+      '-p',
+      '5432',
+      '-U',
+      'postgres',
+      database,
+    ]);
+    await admin(
+      `CREATE TABLE people AS SELECT g AS id, 'user' || g || '@example.com' AS email, md5(g::text) AS note
+       FROM generate_series(1, 1000000) g; ANALYZE people`,
+      database,
+    );
+
+    const config = `
+server: { postgres: { listen: 127.0.0.1:0, allowPlaintextAuth: true } }
+targets:
+  bench: { engine: postgres, host: 127.0.0.1, port: 5432, database: ${database}, user: postgres, tls: disable }
+policies:
+  - name: bench
+    when: { groups: [bench], targets: [bench] }
+    statements: { default: deny, allow: [read, session, transaction], deny: [ddl, dcl, program, file] }
+    masking:
+      - columns: [people.email]
+        strategy: email
+      - columns: ["*.ssn"]
+        strategy: redact
+    limits: { maxRows: 1000000, statementTimeout: 60s }
+recording: { store: redis, redis: { url: redis://127.0.0.1:6379 } }
+state: { dir: state }
+`;
+    const gateway = fork(fileURLToPath(import.meta.url), ['--gateway'], {
+      env: {
+        ...process.env,
+        SLUICE_BENCH_CONFIG: config,
+        SLUICE_BENCH_PREFIX: prefix,
+        SLUICE_BENCH_DIR: dir,
+      },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    children.push(gateway);
+    const ready = await new Promise<GatewayReady>((resolve) => gateway.once('message', resolve));
+
+    const bouncer = (await haveCommand('pgbouncer')) ? await freePort() : undefined;
+    if (bouncer !== undefined) {
+      children.push(await startPgbouncer(dir, bouncer, database));
+      await waitForPort(bouncer);
+    }
+
+    const rows: (string | number)[][] = [];
+    const results = new Map<string, PgbenchResult>();
+    for (const clients of [1, 8]) {
+      const paths: [string, () => Promise<PgbenchResult>][] = [
+        ['direct', () => pgbench(5432, 'postgres', database, clients, seconds, {}, dir)],
+      ];
+      if (bouncer !== undefined) {
+        paths.push(['pgbouncer', () => pgbench(bouncer, 'postgres', database, clients, seconds, {}, dir)]);
+      }
+      paths.push([
+        'sluice',
+        () => pgbench(ready.port, 'bench', 'bench', clients, seconds, { PGPASSWORD: ready.token }, dir),
+      ]);
+      for (const [name, measure] of paths) {
+        const result = await measure();
+        results.set(`${name}/${clients}`, result);
+      }
+      const direct = results.get(`direct/${clients}`) as PgbenchResult;
+      const bouncerResult = results.get(`pgbouncer/${clients}`);
+      for (const [name] of paths) {
+        const r = results.get(`${name}/${clients}`) as PgbenchResult;
+        rows.push([
+          clients,
+          name,
+          r.tps.toFixed(0),
+          (r.tps / direct.tps).toFixed(2),
+          bouncerResult ? (r.tps / bouncerResult.tps).toFixed(2) : '-',
+          r.p50us.toFixed(0),
+          name === 'direct' ? '-' : (r.p50us - direct.p50us).toFixed(0),
+        ]);
+      }
+    }
+    console.log(`\npgbench -S (select-only, simple protocol), ${seconds} s per run, scale 1`);
+    printTable(['clients', 'path', 'tps', '× direct', '× pgbouncer', 'p50 µs', 'p50 added µs'], rows);
+
+    // 1,000,000 rows with a masked column, read by psql (which buffers them; its memory is its own).
+    await rss(gateway);
+    const started = process.hrtime.bigint();
+    const { stdout } = await run(
+      'psql',
+      [
+        '-X',
+        '-A',
+        '-t',
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(ready.port),
+        '-U',
+        'bench',
+        '-d',
+        'bench',
+        '-c',
+        'SELECT * FROM people',
+      ],
+      { env: { PATH: process.env.PATH, PGPASSWORD: ready.token }, maxBuffer: 512 * 1024 * 1024 },
+    );
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    const memory = await rss(gateway);
+    const lines = stdout.split('\n').filter((l) => l !== '');
+    const leaked = lines.filter((l) => /\|user\d+@/.test(l)).length;
+    console.log('\n1,000,000-row SELECT, email masked, through Sluice (psql reads it all)');
+    printTable(
+      ['rows', 'time', 'rows/s', 'gateway peak RSS', 'RSS after', 'unmasked emails seen'],
+      [
+        [
+          lines.length,
+          `${(ms / 1000).toFixed(2)} s`,
+          ((lines.length / ms) * 1000).toFixed(0),
+          mib(memory.peak),
+          mib(memory.now),
+          leaked,
+        ],
+      ],
+    );
+    gateway.send({ kind: 'stop' });
+    await new Promise((r) => gateway.once('exit', r));
+  } finally {
+    for (const child of children) if (child.exitCode === null) child.kill();
+    await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    const redis = new Redis('redis://127.0.0.1:6379');
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+    await redis.quit();
+  }
+}
+
+if (process.argv.includes('--gateway')) {
+  await serveGateway(
+    process.env.SLUICE_BENCH_CONFIG ?? '',
+    process.env.SLUICE_BENCH_PREFIX ?? 'sluice:bench:',
+    process.env.SLUICE_BENCH_DIR ?? tmpdir(),
+  );
+} else {
+  await main();
+}

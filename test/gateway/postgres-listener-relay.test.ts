@@ -1,0 +1,149 @@
+import t from 'tap';
+import {
+  commandComplete,
+  dataRow,
+  readyForQuery,
+  rowDescription,
+} from '../../protocols/postgres/codec/index.js';
+import type { WireRowMasker } from '../../src/masking/stage.js';
+import type { WireSession } from '../../src/gateway/gateway.js';
+import { BackendRelay } from '../../src/gateway/postgres/backend-relay.js';
+import { ExpectationQueue } from '../../src/gateway/postgres/expectation-queue.js';
+import type { StatementRun } from '../../src/gateway/postgres/session-state.js';
+import type { WireMasking } from '../../src/gateway/postgres/wire-masking.js';
+
+/**
+ * The relay's framing on its own: a result stream split into chunks at every size and offset
+ * must come out as the same messages, masked rows rewritten, with nothing lost or reordered.
+ */
+
+/** Masks field 1 of every row: its text is replaced by as many 'x' (a rewrite that keeps lengths varied). */
+const fakeMasker = {
+  dialect: 'postgres',
+  masked: [false, true],
+  maskDataRow(message: Buffer): Buffer {
+    const fields: (string | null)[] = [];
+    let pos = 7;
+    for (let i = 0; i < message.readInt16BE(5); i++) {
+      const len = message.readInt32BE(pos);
+      pos += 4;
+      fields.push(len < 0 ? null : message.toString('utf8', pos, pos + len));
+      pos += Math.max(len, 0);
+    }
+    if (fields[1] === null || fields[1] === undefined) return message;
+    return dataRow([fields[0] ?? null, `<${'x'.repeat((fields[1]?.length ?? 0) % 7)}>`]);
+  },
+} as unknown as WireRowMasker;
+
+function stream(rows: number): { input: Buffer; expected: Buffer } {
+  const head = rowDescription([
+    { name: 'id', typeOid: 23 },
+    { name: 'secret', typeOid: 25 },
+  ]);
+  const input: Buffer[] = [head];
+  const expected: Buffer[] = [head];
+  for (let i = 0; i < rows; i++) {
+    const secret = i % 5 === 0 ? null : `secret-${i}-${'s'.repeat(i % 300)}`;
+    const row = dataRow([String(i), secret]);
+    input.push(row);
+    expected.push(
+      fakeMasker.dialect === 'postgres'
+        ? (fakeMasker as unknown as { maskDataRow(b: Buffer): Buffer }).maskDataRow(row)
+        : row,
+    );
+  }
+  const tail = [commandComplete(`SELECT ${rows}`), readyForQuery('I')];
+  return { input: Buffer.concat([...input, ...tail]), expected: Buffer.concat([...expected, ...tail]) };
+}
+
+function relayThrough(input: Buffer, split: (remaining: number, index: number) => number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const out: Buffer[] = [];
+    const queue = new ExpectationQueue();
+    const run: StatementRun = {
+      statementId: 's1',
+      sql: 'SELECT id, secret FROM t',
+      verdict: { action: 'allow', reason: '', rule: '', statements: [] },
+      startedAt: 0,
+      cancelled: false,
+    };
+    queue.push({ kind: 'query', run });
+    const recorded: unknown[][] = [];
+    const session = {
+      recording: {
+        onColumns() {},
+        onRows(_id: string, rows: unknown[][]) {
+          recorded.push(...rows);
+        },
+        onResultEnd() {},
+        onError() {},
+      },
+    } as unknown as WireSession;
+    const masking: WireMasking = {
+      plan: () => new Promise((r) => setTimeout(() => r(fakeMasker), 1)),
+      cursorLineage: async () => undefined,
+      masksAnything: async () => true,
+    };
+    let paused = false;
+    const pending: Buffer[] = [];
+    let next = 0;
+    const relay = new BackendRelay({
+      session,
+      masking,
+      queue,
+      writeClient: (bytes) => {
+        out.push(Buffer.from(bytes));
+        return true;
+      },
+      whenClientDrained: (resume) => resume(),
+      pauseTarget: () => {
+        paused = true;
+      },
+      resumeTarget: () => {
+        paused = false;
+        while (!paused && next < pending.length) relay.push(pending[next++] as Buffer);
+      },
+      copyIn: () => {},
+      runEnded: () => setImmediate(() => resolve(Buffer.concat(out))),
+      fail: reject,
+      cancelTarget: () => {},
+      now: () => 0,
+    });
+    let at = 0;
+    let index = 0;
+    while (at < input.length) {
+      const n = Math.max(1, Math.min(split(input.length - at, index++), input.length - at));
+      const chunk = Buffer.from(input.subarray(at, at + n));
+      at += n;
+      // A paused socket delivers nothing: chunks wait as they would in the kernel.
+      if (paused || next < pending.length) pending.push(chunk);
+      else relay.push(chunk);
+    }
+  });
+}
+
+t.test('a masked result split into chunks of every size from 1 to 64 bytes comes out whole', async (t) => {
+  const { input, expected } = stream(200);
+  for (let size = 1; size <= 64; size++) {
+    const out = await relayThrough(input, () => size);
+    if (!out.equals(expected)) {
+      t.fail(`chunks of ${size} bytes`);
+      return;
+    }
+  }
+  t.pass('every chunk size');
+});
+
+t.test('a masked result split at random offsets comes out whole', async (t) => {
+  const { input, expected } = stream(3000);
+  let seed = 7;
+  const random = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed;
+  };
+  for (let round = 0; round < 10; round++) {
+    const max = [3, 17, 700, 16_384, 65_536][round % 5] as number;
+    const out = await relayThrough(input, () => 1 + (random() % max));
+    t.ok(out.equals(expected), `round ${round}, chunks up to ${max} bytes`);
+  }
+});
