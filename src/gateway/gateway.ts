@@ -7,6 +7,7 @@ import type { Identity } from '../identity/types.js';
 import type { Recorder, SessionRecorder } from '../recording/types.js';
 import type { ApprovalStage } from './approval.js';
 import { GatewayError } from './errors.js';
+import { GatewayMetrics } from './metrics.js';
 import {
   StatementPipeline,
   type ResultDelivery,
@@ -49,6 +50,8 @@ export interface WireSession {
   readonly guard: GuardStage;
   readonly approvals: ApprovalStage;
   readonly masking: MaskingStage;
+  /** Counters and histograms to update as statements pass (decisions, durations, masked fields). */
+  readonly metrics: GatewayMetrics;
   /** Whether the recording store can take a new statement; refuse the statement when not. */
   recorderReady(): { ok: true } | { ok: false; reason: string };
   /** Tell the gateway a statement ran (catalog reload after DDL). */
@@ -76,6 +79,7 @@ export interface OpenSessionRequest {
 export class Gateway {
   readonly config: Config;
   readonly logger: Logger;
+  readonly metrics: GatewayMetrics;
   readonly #parts: GatewayParts;
   readonly #engines = new Map<string, TargetEngine>();
   readonly #sessions = new Set<GatewaySession>();
@@ -87,6 +91,20 @@ export class Gateway {
     this.#parts = parts;
     this.config = parts.config;
     this.logger = parts.logger;
+    this.metrics = new GatewayMetrics({
+      openSessions: () => this.openSessions,
+      recorder: () => {
+        const stats = parts.recorder.stats?.();
+        return (
+          stats && {
+            ready: parts.recorder.ready().ok,
+            queued: stats.queued,
+            written: stats.written,
+            dropped: stats.dropped,
+          }
+        );
+      },
+    });
   }
 
   /** Targets this identity may reach, in config order. */
@@ -157,6 +175,7 @@ export class Gateway {
           masking: this.#parts.masking,
           recorderReady: () => this.#parts.recorder.ready(),
           logger: this.logger,
+          metrics: this.metrics,
           ...(this.#parts.onExecuted ? { onExecuted: this.#parts.onExecuted } : {}),
           ...(this.#parts.clock ? { clock: this.#parts.clock } : {}),
         },
@@ -195,6 +214,7 @@ export class Gateway {
       guard: parts.guard,
       approvals: parts.approvals,
       masking: parts.masking,
+      metrics: this.metrics,
       recorderReady: () => parts.recorder.ready(),
       executed: (verdict) => parts.onExecuted?.(context, verdict),
       close: (reason) => {

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { SessionRecorder } from '../recording/types.js';
 import type { ApprovalStage } from './approval.js';
 import { GatewayError, targetError } from './errors.js';
+import type { GatewayMetrics } from './metrics.js';
 import type {
   GuardStage,
   GuardVerdict,
@@ -63,6 +64,7 @@ export interface PipelineStages {
   /** Whether the recording store can take a new statement (fail closed when it cannot). */
   recorderReady: () => { ok: true } | { ok: false; reason: string };
   logger: Logger;
+  metrics?: GatewayMetrics;
   /** Called after a statement ran, whatever its result. */
   onExecuted?: (session: SessionContext, verdict: GuardVerdict) => void;
   clock?: () => number;
@@ -118,6 +120,7 @@ export class StatementPipeline {
       return await this.#execute(statementId, request, verdict, delivery, started);
     } catch (err) {
       const error = err instanceof GatewayError ? err : targetError(err, this.#session.target);
+      this.#stages.metrics?.failed(this.#session.channel, error.code);
       recording.onError({ statementId, code: error.sqlstate ?? error.code, message: error.message });
       throw error;
     }
@@ -125,6 +128,7 @@ export class StatementPipeline {
 
   async #guard(statementId: string, sql: string): Promise<GuardVerdict> {
     const verdict = await this.#stages.guard.check(sql, this.#session);
+    this.#stages.metrics?.decided(verdict.action, this.#session.channel);
     this.#recording.onDecision({
       statementId,
       action: verdict.action,
@@ -143,12 +147,14 @@ export class StatementPipeline {
 
   async #approve(statementId: string, request: StatementRequest, verdict: GuardVerdict): Promise<void> {
     if (verdict.action !== 'review') return;
+    const waitStarted = this.#now();
     const outcome = await this.#stages.approvals.review(this.#session, request.sql, verdict, {
       waitMs: request.approvalWaitMs ?? 0,
       statementId,
       ...(request.signal ? { signal: request.signal } : {}),
       ...(request.onProgress ? { onProgress: request.onProgress } : {}),
     });
+    this.#stages.metrics?.approvalWaited(outcome.state, (this.#now() - waitStarted) / 1000);
     switch (outcome.state) {
       case 'approved':
         this.#recording.onApproval({
@@ -187,6 +193,7 @@ export class StatementPipeline {
     delivery: ResultDelivery,
     started: number,
   ): Promise<StatementOutcome> {
+    await this.#stages.masking.precheck?.({ session: this.#session, sql: request.sql, verdict });
     const limit = request.catalogRead ? Number.MAX_SAFE_INTEGER : this.#limits.maxRows;
     const maxRows = Math.min(request.maxRows ?? limit, limit);
     const stop = new AbortController();
@@ -194,6 +201,7 @@ export class StatementPipeline {
     request.signal?.addEventListener('abort', onCallerAbort, { once: true });
 
     let masker: RowMasker | null = null;
+    let maskedFields = 0;
     let delivered = 0;
     let truncated = false;
     let batch: unknown[][] = [];
@@ -225,6 +233,10 @@ export class StatementPipeline {
           return;
         }
         const out = masker ? masker.mask(values) : values;
+        if (out !== values) {
+          // Only rows the masker rewrote cost this loop; untouched rows come back as the same array.
+          for (let i = 0; i < out.length; i++) if (out[i] !== values[i]) maskedFields++;
+        }
         delivered++;
         batch.push(out);
         if (batch.length >= RECORD_BATCH_ROWS) {
@@ -252,6 +264,7 @@ export class StatementPipeline {
       this.#stages.onExecuted?.(this.#session, verdict);
     }
     const durationMs = this.#now() - started;
+    this.#stages.metrics?.finished(this.#session.channel, durationMs / 1000, maskedFields);
     recording.onResultEnd({ statementId, rowCount: delivered, truncated, command, durationMs });
     return { statementId, command, rowCount: delivered, truncated, durationMs, verdict };
   }

@@ -94,10 +94,19 @@ export interface RowMasker {
   mask(values: unknown[]): unknown[];
 }
 
+export interface MaskingContext {
+  session: SessionContext;
+  sql: string;
+  verdict: GuardVerdict;
+}
+
 /** The masking stage: a plan per result set, or a refusal. */
 export interface MaskingStage {
-  plan(
-    columns: ResultColumn[],
-    context: { session: SessionContext; sql: string; verdict: GuardVerdict },
-  ): Promise<RowMasker | null>;
+  /**
+   * Refuses, from the parse alone and before the statement runs, what the policy refuses
+   * (derivations of masked columns, filters on them), so a refused statement never reaches the
+   * target. Throws a GatewayError (ERR_MASKING_REFUSED).
+   */
+  precheck?(context: MaskingContext): Promise<void>;
+  plan(columns: ResultColumn[], context: MaskingContext): Promise<RowMasker | null>;
 }

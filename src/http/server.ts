@@ -24,7 +24,7 @@ export interface HttpServerOptions {
   publicUrl?: string;
 }
 
-/** The HTTP listener: /mcp, /api/tokens, /healthz, /readyz and the OAuth protected-resource metadata. */
+/** The HTTP listener: /mcp, /api/tokens, /api/approvals, /healthz, /readyz, /metrics and the OAuth protected-resource metadata. */
 export class HttpServer {
   readonly #options: HttpServerOptions;
   readonly #server: Server;
@@ -66,13 +66,13 @@ export class HttpServer {
   async #route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
-    if (path === '/readyz') {
-      const ready = this.#options.recorder.ready();
-      return sendJson(
-        res,
-        ready.ok ? 200 : 503,
-        ready.ok ? { status: 'ready' } : { status: 'unavailable', reason: ready.reason },
-      );
+    if (path === '/readyz') return this.#readiness(res);
+    if (path === '/metrics') {
+      const metrics = this.#options.gateway.metrics;
+      const text = await metrics.render();
+      res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' });
+      res.end(text);
+      return;
     }
     if (
       path === '/.well-known/oauth-protected-resource' ||
@@ -105,6 +105,33 @@ export class HttpServer {
       return this.#mcp.handle(req, res, identity);
     }
     sendJson(res, 404, { error: 'not_found', message: `no route for ${path}` });
+  }
+
+  /** Ready when the recording store takes statements and every target answers a trivial query. */
+  async #readiness(res: ServerResponse): Promise<void> {
+    const gateway = this.#options.gateway;
+    const recording = this.#options.recorder.ready();
+    const checks: Record<string, string> = { recording: recording.ok ? 'ok' : recording.reason };
+    await Promise.all(
+      [...gateway.config.targets.keys()].map(async (name) => {
+        try {
+          await gateway.engineFor(name).query(
+            'SELECT 1',
+            { columns: () => undefined, row: () => undefined },
+            {
+              timeoutMs: 2_000,
+            },
+          );
+          checks[`target:${name}`] = 'ok';
+        } catch (err) {
+          // The target's own message can name hosts and users; readiness says only that it failed.
+          checks[`target:${name}`] = 'unreachable';
+          this.#options.logger.warn({ err, target: name }, 'readiness check failed');
+        }
+      }),
+    );
+    const ready = Object.values(checks).every((v) => v === 'ok');
+    sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'unavailable', checks });
   }
 
   /** Answers 401 with the discovery challenge MCP clients follow, or returns the identity. */

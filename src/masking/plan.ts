@@ -106,12 +106,14 @@ export class MaskingPlan implements RowMasker {
   constructor(actions: readonly ColumnAction[], policy: CompiledMaskingPolicy) {
     this.actions = actions;
     this.policy = policy;
-    this.masked = actions.map((a) => a !== null);
+    // `masked` tells the caller which columns a rule always masks; columns that detectors scan are
+    // rewritten only where a value matches, so they are not reported as masked.
+    this.masked = actions.map((a) => a?.kind === 'mask');
   }
 
   /** Whether any column may be rewritten (false: forward rows untouched). */
   get active(): boolean {
-    return this.masked.some(Boolean);
+    return this.actions.some((a) => a !== null);
   }
 
   mask(values: unknown[]): unknown[] {

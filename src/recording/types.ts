@@ -16,6 +16,8 @@ export interface Recorder {
   flush(): Promise<void>;
   /** Flushes what it can, then releases the store. */
   close(): Promise<void>;
+  /** Queue counters, for metrics. */
+  stats?(): { queued: number; queuedBytes: number; written: number; dropped: number; sessions: number };
 }
 
 export type ApprovalState = 'requested' | 'notified' | 'approved' | 'denied' | 'expired' | 'executed';
