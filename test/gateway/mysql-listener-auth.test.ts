@@ -29,6 +29,9 @@ policies:
   - name: agents
     when: { groups: [ai-agents], targets: [shop, pgshop] }
     statements: { default: deny, allow: [read] }
+  - name: sleepers
+    when: { groups: [sleepers], targets: [shop] }
+    statements: { default: deny, allow: [read, admin] }
 recording: { store: file, file: { dir: recordings } }
 state: { dir: state }
 `,
@@ -58,9 +61,15 @@ const plaintextConfig = {
 const plaintextListener = await startMysqlListener(parts, plaintextConfig, logger, {
   maxPacketSize: 64 * 1024,
 });
+const idleConfig = {
+  ...config,
+  server: { ...config.server, mysql: { listen: '127.0.0.1:0', allowPlaintextAuth: false, idleTimeout: 300 } },
+};
+const idleListener = await startMysqlListener(parts, idleConfig, logger);
 t.teardown(async () => {
   await listener.close();
   await plaintextListener.close();
+  await idleListener.close();
   await parts.close();
   await admin.query(`DROP DATABASE IF EXISTS ${database}`);
   await admin.end();
@@ -68,6 +77,8 @@ t.teardown(async () => {
 });
 const port = listener.address.port;
 const token = await parts.authenticator.mint({ subject: 'agent-1', groups: ['ai-agents'] });
+// SLEEP() counts as an admin effect; this identity may run it, to hold a statement open.
+const sleeper = await parts.authenticator.mint({ subject: 'sleeper', groups: ['sleepers'] });
 const outsider = await parts.authenticator.mint({ subject: 'outsider', groups: ['nobody'] });
 
 function login(options: mysql.ConnectionOptions = {}): Promise<mysql.Connection> {
@@ -338,4 +349,19 @@ t.test('disconnecting closes the gateway session', async (t) => {
   conn.destroy();
   await settle();
   t.equal(parts.gateway.openSessions, before);
+});
+
+t.test('an idle client is disconnected after idleTimeout, but a running statement is not cut', async (t) => {
+  await settle();
+  const before = parts.gateway.openSessions;
+  const conn = await login({ port: idleListener.address.port, user: 'sleeper', password: sleeper });
+  conn.on('error', () => undefined);
+  const stream = (conn as unknown as { connection: { stream: Socket } }).connection.stream;
+  const ended = new Promise<void>((resolve) => stream.once('close', () => resolve()));
+  const [rows] = await conn.query('SELECT SLEEP(0.6) AS slept');
+  t.same(rows, [{ slept: 0 }], 'a statement longer than the idle timeout completes');
+  await within(ended, 3000, 'the idle disconnect');
+  await settle();
+  t.equal(idleListener.connections, 0);
+  t.equal(parts.gateway.openSessions, before, 'the idle session was closed');
 });

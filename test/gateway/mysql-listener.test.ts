@@ -38,6 +38,9 @@ policies:
       - columns: [customers.email]
         strategy: email
     limits: { maxRows: 50 }
+  - name: careful
+    when: { groups: [careful], targets: [shop] }
+    statements: { default: deny, allow: [read], review: [write] }
 recording: { store: file, file: { dir: recordings } }
 state: { dir: state }
 `,
@@ -55,6 +58,7 @@ t.teardown(async () => {
 });
 const port = listener.address.port;
 const token = await parts.authenticator.mint({ subject: 'agent-1', groups: ['ai-agents'] });
+const carefulToken = await parts.authenticator.mint({ subject: 'careful-1', groups: ['careful'] });
 
 interface CliResult {
   code: number;
@@ -280,4 +284,19 @@ t.test('each statement is recorded with masked rows', async (t) => {
   t.match(text, /"channel":"mysql"/);
   t.match(text, /SELECT email FROM customers WHERE id = 1/);
   t.notMatch(text, /ada@example\.com/, 'the recording holds what the client received');
+});
+
+t.test('a statement under review that is not approved gets 1142 and does not run', async (t) => {
+  // No approvers are configured, so every review ends in a refusal.
+  const conn = await connect({ user: 'careful-1', password: carefulToken });
+  t.teardown(() => conn.destroy());
+  await t.rejects(conn.query("INSERT INTO notes (id, body) VALUES (300, 'reviewed')"), {
+    errno: 1142,
+    sqlState: '42000',
+    message: /not approved/,
+  });
+  const [rows] = await admin.query('SELECT COUNT(*) AS n FROM notes WHERE id = 300');
+  t.equal(Number((rows as { n: number }[])[0]?.n), 0);
+  const [read] = await conn.query('SELECT COUNT(*) AS n FROM customers');
+  t.same(read, [{ n: 3 }], 'reads are allowed for this identity');
 });

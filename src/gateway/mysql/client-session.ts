@@ -24,6 +24,8 @@ export interface ClientSessionParts extends LoginParts {
   guard: GuardStage;
   /** How long a statement under review waits for its approval before it is refused. */
   approvalWaitMs: number;
+  /** Time between commands after which the client is dropped; 0: never. */
+  idleTimeoutMs: number;
 }
 
 /** Where one client is: logging in, holding a gateway session, or gone. */
@@ -47,17 +49,29 @@ export class MysqlClientSession implements MysqlCommandHandler {
   /** The statement running now, so a disconnect can stop it (and a pending approval wait). */
   #running: AbortController | undefined;
 
-  constructor(parts: ClientSessionParts, remote: string | undefined) {
+  readonly #onIdle: () => void;
+  /** Runs between commands only: a statement waiting for its target or an approval is not idle. */
+  #idleTimer: NodeJS.Timeout | undefined;
+
+  /** `onIdle` is called when a logged-in client has sent nothing for `idleTimeoutMs`. */
+  constructor(parts: ClientSessionParts, remote: string | undefined, onIdle: () => void) {
     this.#parts = parts;
     this.#remote = remote;
     this.#log = parts.logger;
+    this.#onIdle = onIdle;
   }
 
-  #busy = false;
-
-  /** Whether a command is being answered (an idle timer must not cut it). */
-  get busy(): boolean {
-    return this.#busy;
+  #armIdleTimer(): void {
+    clearTimeout(this.#idleTimer);
+    if (this.#parts.idleTimeoutMs <= 0 || this.#state.kind !== 'open') return;
+    this.#idleTimer = setTimeout(() => {
+      this.#log.info(
+        { event: 'mysql.idle', remote: this.#remote, session: this.sessionId },
+        'closing an idle client',
+      );
+      this.#onIdle();
+    }, this.#parts.idleTimeoutMs);
+    this.#idleTimer.unref();
   }
 
   /** The gateway session id once logged in. */
@@ -75,6 +89,7 @@ export class MysqlClientSession implements MysqlCommandHandler {
       return { ok: false };
     }
     this.#state = { kind: 'open', session: outcome.session };
+    this.#armIdleTimer();
     return { ok: true };
   };
 
@@ -82,17 +97,18 @@ export class MysqlClientSession implements MysqlCommandHandler {
   close(reason: string): void {
     const state = this.#state;
     this.#state = { kind: 'closed' };
+    clearTimeout(this.#idleTimer);
     this.#running?.abort(new Error(reason));
     this.#prepared.clear();
     if (state.kind === 'open') state.session.close(reason);
   }
 
   async command(command: MysqlCommand, reply: MysqlReply): Promise<void> {
-    this.#busy = true;
+    clearTimeout(this.#idleTimer);
     try {
       await this.#answer(command, reply);
     } finally {
-      this.#busy = false;
+      this.#armIdleTimer();
     }
   }
 

@@ -48,13 +48,13 @@ export async function startMysqlListener(
   const log = logger.child({ component: 'mysql-listener' });
   const tls = await loadListenerTls(config, log);
   const secureContext = createSecureContext({ cert: tls.cert, key: tls.key });
-  const idleTimeoutMs = settings?.idleTimeout ?? 0;
   const parts = {
     config,
     gateway: assembled.gateway,
     authenticator: assembled.authenticator,
     guard: assembled.guard,
     approvalWaitMs: config.approvals.timeout,
+    idleTimeoutMs: settings?.idleTimeout ?? 0,
     logger: log,
   };
   const open = new Map<MysqlServerConnection, MysqlClientSession>();
@@ -64,8 +64,8 @@ export async function startMysqlListener(
     const remote = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : undefined;
     const connectionId = nextConnectionId;
     nextConnectionId = nextConnectionId >= 0xffffffff ? 1 : nextConnectionId + 1;
-    const client = new MysqlClientSession(parts, remote);
-    const connection = new MysqlServerConnection(socket, {
+    const client = new MysqlClientSession(parts, remote, () => connection.close());
+    const connection: MysqlServerConnection = new MysqlServerConnection(socket, {
       connectionId,
       secureContext,
       allowPlaintextAuth: settings?.allowPlaintextAuth ?? false,
@@ -90,17 +90,6 @@ export async function startMysqlListener(
       },
     });
     open.set(connection, client);
-    if (idleTimeoutMs > 0) {
-      socket.setTimeout(idleTimeoutMs, () => {
-        // A statement waiting for its target or an approval is not idle.
-        if (client.busy) return;
-        log.info(
-          { event: 'mysql.idle', remote, session: client.sessionId },
-          'closing an idle mysql connection',
-        );
-        connection.close();
-      });
-    }
     void connection.closed.then(() => {
       open.delete(connection);
       client.close('client disconnected');
