@@ -53,8 +53,15 @@ async function serveGateway(configText: string, prefix: string, dir: string): Pr
   const listener = await startPostgresListener(parts, config, logger);
   const token = await parts.authenticator.mint({ subject: 'bench', groups: ['bench'] });
   let peak = process.memoryUsage().rss;
+  let peakHeap = 0;
+  let peakBuffers = 0;
   setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().rss);
+    const m = process.memoryUsage();
+    peak = Math.max(peak, m.rss);
+    peakHeap = Math.max(peakHeap, m.heapUsed);
+    peakBuffers = Math.max(peakBuffers, m.arrayBuffers);
+    if (process.env.SLUICE_BENCH_MEMLOG)
+      process.stderr.write(`rss ${m.rss >> 20} heap ${m.heapUsed >> 20} buffers ${m.arrayBuffers >> 20}\n`);
   }, 20).unref();
   process.on('message', (message: { kind: string }) => {
     if (message.kind === 'rss') {
@@ -243,7 +250,7 @@ async function main(): Promise<void> {
       database,
     );
 
-    const config = `
+    let config = `
 server: { postgres: { listen: 127.0.0.1:0, allowPlaintextAuth: true } }
 targets:
   bench: { engine: postgres, host: 127.0.0.1, port: 5432, database: ${database}, user: postgres, tls: disable }
@@ -260,6 +267,11 @@ policies:
 recording: { store: redis, redis: { url: redis://127.0.0.1:6379 } }
 state: { dir: state }
 `;
+    // SLUICE_BENCH_VARIANT=no-masking | file-recording: attribute the cost of a stage.
+    const variant = process.env.SLUICE_BENCH_VARIANT ?? '';
+    if (variant.includes('no-masking')) config = config.replace(/ {4}masking:\n(?: {6}.*\n)+/, '');
+    if (variant.includes('file-recording'))
+      config = config.replace(/recording: .*\n/, 'recording: { store: file }\n');
     const gateway = fork(fileURLToPath(import.meta.url), ['--gateway'], {
       env: {
         ...process.env,
@@ -268,6 +280,8 @@ state: { dir: state }
         SLUICE_BENCH_DIR: dir,
       },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // SLUICE_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir /tmp/p": profile the gateway.
+      execArgv: process.env.SLUICE_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [],
     });
     children.push(gateway);
     const ready = await new Promise<GatewayReady>((resolve) => gateway.once('message', resolve));
@@ -280,7 +294,8 @@ state: { dir: state }
 
     const rows: (string | number)[][] = [];
     const results = new Map<string, PgbenchResult>();
-    for (const clients of [1, 8]) {
+    const clientCounts = (process.env.SLUICE_BENCH_CLIENTS ?? '1,8').split(',').filter(Boolean).map(Number);
+    for (const clients of clientCounts) {
       const paths: [string, () => Promise<PgbenchResult>][] = [
         ['direct', () => pgbench(5432, 'postgres', database, clients, seconds, {}, dir)],
       ];
@@ -311,10 +326,16 @@ state: { dir: state }
       }
     }
     console.log(`\npgbench -S (select-only, simple protocol), ${seconds} s per run, scale 1`);
-    printTable(['clients', 'path', 'tps', '× direct', '× pgbouncer', 'p50 µs', 'p50 added µs'], rows);
+    if (rows.length > 0)
+      printTable(['clients', 'path', 'tps', '× direct', '× pgbouncer', 'p50 µs', 'p50 added µs'], rows);
 
     // 1,000,000 rows with a masked column, read by psql (which buffers them; its memory is its own).
-    await rss(gateway);
+    if (process.env.SLUICE_BENCH_SKIP_ROWS) {
+      gateway.send({ kind: 'stop' });
+      await new Promise((r) => gateway.once('exit', r));
+      return;
+    }
+    const before = await rss(gateway);
     const started = process.hrtime.bigint();
     const { stdout } = await run(
       'psql',
@@ -341,12 +362,13 @@ state: { dir: state }
     const leaked = lines.filter((l) => /\|user\d+@/.test(l)).length;
     console.log('\n1,000,000-row SELECT, email masked, through Sluice (psql reads it all)');
     printTable(
-      ['rows', 'time', 'rows/s', 'gateway peak RSS', 'RSS after', 'unmasked emails seen'],
+      ['rows', 'time', 'rows/s', 'gateway RSS before', 'peak RSS', 'RSS after', 'unmasked emails seen'],
       [
         [
           lines.length,
           `${(ms / 1000).toFixed(2)} s`,
           ((lines.length / ms) * 1000).toFixed(0),
+          mib(before.now),
           mib(memory.peak),
           mib(memory.now),
           leaked,

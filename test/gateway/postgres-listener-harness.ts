@@ -55,6 +55,8 @@ export interface HarnessOptions {
   seed?: string;
   /** Extra top-level YAML (approvals, ...). */
   extra?: string;
+  /** The `recording:` value (default: a file store in the temp folder). */
+  recording?: string;
   idleTimeout?: string;
 }
 
@@ -95,7 +97,7 @@ targets:
   shop: { engine: postgres, host: 127.0.0.1, port: 5432, database: ${db}, user: postgres, tls: disable }
 policies:
 ${options.policy ?? DEFAULT_POLICY}
-recording: { store: file, file: { dir: recordings } }
+recording: ${options.recording ?? '{ store: file, file: { dir: recordings } }'}
 state: { dir: state }
 logging: { level: error }
 ${options.extra ?? ''}

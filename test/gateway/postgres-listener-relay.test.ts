@@ -82,6 +82,7 @@ function relayThrough(input: Buffer, split: (remaining: number, index: number) =
     const masking: WireMasking = {
       plan: () => new Promise((r) => setTimeout(() => r(fakeMasker), 1)),
       cursorLineage: async () => undefined,
+      precheck: async () => undefined,
       masksAnything: async () => true,
     };
     let paused = false;
@@ -107,6 +108,7 @@ function relayThrough(input: Buffer, split: (remaining: number, index: number) =
       runEnded: () => setImmediate(() => resolve(Buffer.concat(out))),
       fail: reject,
       cancelTarget: () => {},
+      recordingWritten: async () => undefined,
       now: () => 0,
     });
     let at = 0;

@@ -52,6 +52,7 @@ export async function admitStatement(
     const outcome = await session.approvals.review(session.context, sql, verdict, {
       waitMs: options.approvalWaitMs,
       signal: options.signal,
+      statementId,
       onProgress: (_message, requestId) => options.notice(`waiting for approval: request ${requestId}`),
     });
     switch (outcome.state) {

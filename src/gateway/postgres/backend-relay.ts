@@ -38,6 +38,8 @@ export interface BackendRelayHost {
   fail(reason: Error): void;
   /** Asks the target to stop what it runs (a refused result whose rows nobody may see). */
   cancelTarget(): void;
+  /** Resolves when the recorder has written what it was given (bounded by a timeout). */
+  recordingWritten(): Promise<void>;
   now(): number;
 }
 
@@ -59,6 +61,11 @@ interface CurrentResult {
 }
 
 const HEADER = 5;
+/**
+ * Rows recorded between waits for the recorder: a large result is read no faster than its rows
+ * can be recorded, so neither the recording queue nor the relay grows with the result.
+ */
+const ROWS_PER_RECORDING_WAIT = 20_000;
 /** Largest backend message accepted (Postgres' own limit on a value is 1 GiB). */
 const MAX_BACKEND_MESSAGE = 1024 * 1024 * 1024 + 1024;
 
@@ -86,6 +93,7 @@ export class BackendRelay {
   #closed = false;
   #replacement: Buffer | null = null;
   #result: CurrentResult | null = null;
+  #rowsSinceRecordingWait = 0;
   /** The answer to a refused result: rows are dropped until it ends. */
   #refusedResult = false;
   /**
@@ -502,6 +510,11 @@ export class BackendRelay {
         return this.#startExecuteResult(head.portal, head.run, buf, start, end);
       }
       throw new BackendProtocolError('DataRow without a RowDescription');
+    }
+    if (++this.#rowsSinceRecordingWait > ROWS_PER_RECORDING_WAIT) {
+      this.#rowsSinceRecordingWait = 0;
+      result.rows.flush();
+      return this.#wait(this.#host.recordingWritten());
     }
     const masker = result.masker;
     if (masker === null) {

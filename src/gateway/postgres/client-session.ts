@@ -22,6 +22,8 @@ export interface ClientSessionParts {
   approvalWaitMs: number;
   /** Asks the target to cancel what this session runs there. */
   cancelTarget: () => void;
+  /** Resolves when the recorder has written everything it was given so far. */
+  flushRecording: () => Promise<void>;
   logger: Logger;
   now: () => number;
 }
@@ -85,6 +87,7 @@ export class ClientSession {
       },
       fail: (reason) => this.#relayFailed(reason),
       cancelTarget: parts.cancelTarget,
+      recordingWritten: () => boundedWait(parts.flushRecording(), RECORDING_WAIT_MS),
       now: parts.now,
     });
     const target = this.#targetSocket;
@@ -175,6 +178,20 @@ export class ClientSession {
     }, step);
     this.#expiryTimer.unref();
   }
+}
+
+/** The longest a large result waits for the recorder before it carries on (the store may be down). */
+const RECORDING_WAIT_MS = 5_000;
+
+function boundedWait(pending: Promise<void>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    pending.then(done, done);
+  });
 }
 
 /**

@@ -10,6 +10,7 @@ import type {
   Parse,
 } from '../../../protocols/postgres/codec/index.js';
 import type { CursorLineage } from '../../masking/index.js';
+import { GatewayError } from '../errors.js';
 import type { WireSession } from '../gateway.js';
 import type { GuardVerdict } from '../types.js';
 import {
@@ -142,9 +143,18 @@ export class FrontendGate {
       host.session.recording.onError({ statementId, code: copyRefusal.code, message: copyRefusal.message });
       return this.#refuseQuery(copyRefusal);
     }
+    const cursor = this.#cursorRead(verdict);
+    const maskingRefusal = await this.#maskingRefusal(sql, verdict, cursor);
+    if (maskingRefusal !== undefined) {
+      host.session.recording.onError({
+        statementId,
+        code: maskingRefusal.code,
+        message: maskingRefusal.message,
+      });
+      return this.#refuseQuery(maskingRefusal);
+    }
     await this.#noteCursors(sql, verdict);
     if (verdict.statements.some((s) => PREPARED_CHANGES.has(s.command))) this.#statements.clear();
-    const cursor = this.#cursorRead(verdict);
     const run: StatementRun = {
       statementId,
       sql,
@@ -168,6 +178,15 @@ export class FrontendGate {
     if (copyRefusal !== undefined) {
       host.session.recording.onError({ statementId, code: copyRefusal.code, message: copyRefusal.message });
       return this.#refuseExtended(copyRefusal);
+    }
+    const maskingRefusal = await this.#maskingRefusal(message.sql, verdict, this.#cursorRead(verdict));
+    if (maskingRefusal !== undefined) {
+      host.session.recording.onError({
+        statementId,
+        code: maskingRefusal.code,
+        message: maskingRefusal.message,
+      });
+      return this.#refuseExtended(maskingRefusal);
     }
     await this.#noteCursors(message.sql, verdict);
     this.#statements.set(message.statement, {
@@ -360,6 +379,21 @@ export class FrontendGate {
       }
     }
     return undefined;
+  }
+
+  /** What masking refuses before the statement runs, from its parse (MaskingRefusal), as a wire error. */
+  async #maskingRefusal(
+    sql: string,
+    verdict: GuardVerdict,
+    cursor: CursorLineage | undefined,
+  ): Promise<NoticeFields | undefined> {
+    try {
+      await this.#host.masking.precheck(sql, verdict, cursor);
+      return undefined;
+    } catch (err) {
+      if (err instanceof GatewayError) return refusal(err.sqlstate ?? INSUFFICIENT_PRIVILEGE, err.message);
+      return refusal(INSUFFICIENT_PRIVILEGE, 'statement refused: its masking could not be decided');
+    }
   }
 
   /** Asks the target to describe `sql` (unnamed statement; the client never sees the answers). */

@@ -25,7 +25,10 @@ export interface PostgresListenerOptions {
 }
 
 /** The parts of an assembled gateway the listener uses. */
-export type ListenerParts = Pick<AssembledGateway, 'gateway' | 'authenticator' | 'masking' | 'guard'>;
+export type ListenerParts = Pick<
+  AssembledGateway,
+  'gateway' | 'authenticator' | 'masking' | 'guard' | 'recorder'
+>;
 
 /**
  * The Postgres listener: psql, pgbench and drivers connect to Sluice as to a PostgreSQL server,
@@ -53,6 +56,7 @@ export async function startPostgresListener(
     authenticator: assembled.authenticator,
     masking: assembled.masking,
     guard: assembled.guard,
+    recorder: assembled.recorder,
     cancelKeys,
     logger: log,
     now,

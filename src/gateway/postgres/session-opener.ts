@@ -12,6 +12,7 @@ import type { Config } from '../../config/load.js';
 import { AuthError, type Authenticator } from '../../identity/index.js';
 import type { Identity } from '../../identity/types.js';
 import type { LineageMasking } from '../../masking/index.js';
+import type { Recorder } from '../../recording/types.js';
 import type { PolicyGuard } from '../../guard/index.js';
 import { GatewayError } from '../errors.js';
 import type { Gateway, WireSession } from '../gateway.js';
@@ -25,6 +26,7 @@ export interface SessionOpenerParts {
   authenticator: Authenticator;
   masking: LineageMasking;
   guard: PolicyGuard;
+  recorder: Recorder;
   cancelKeys: CancelKeys;
   logger: Logger;
   now: () => number;
@@ -163,6 +165,7 @@ export async function openClientSession(
           ),
         );
       },
+      flushRecording: () => parts.recorder.flush(),
       logger: log,
       now: parts.now,
     },

@@ -10,6 +10,11 @@ export interface WireMasking {
   plan(shape: RowShape, run: StatementRun, formats: readonly number[]): Promise<WireRowMasker | null>;
   /** The lineage of `DECLARE name CURSOR FOR ...`, to plan FETCH results with. */
   cursorLineage(sql: string, verdict: GuardVerdict): Promise<CursorLineage | undefined>;
+  /**
+   * Refuses (throws MaskingRefusal) from the parse alone, before the statement runs, what the
+   * policy refuses: filters on masked columns, values derived from them, outputs it cannot trace.
+   */
+  precheck(sql: string, verdict: GuardVerdict, cursor: CursorLineage | undefined): Promise<void>;
   /** Whether the session's policy masks anything at all. */
   masksAnything(sql: string, verdict: GuardVerdict): Promise<boolean>;
 }
@@ -25,6 +30,9 @@ export function sessionMasking(masking: LineageMasking, session: SessionContext)
     },
     cursorLineage(sql, verdict) {
       return masking.cursorLineage({ session, sql, verdict });
+    },
+    precheck(sql, verdict, cursor) {
+      return masking.precheck({ session, sql, verdict, ...(cursor ? { cursor } : {}) });
     },
     async masksAnything(sql, verdict) {
       return (await masking.maskingPlan([], { session, sql, verdict })) !== null;
