@@ -61,6 +61,7 @@ t.test('sluice mcp over stdio serves the tools to the token holder', async (t) =
   t.teardown(() => client.close());
   const tools = await client.listTools();
   t.same(tools.tools.map((x) => x.name).sort(), [
+    'approval_status',
     'describe_table',
     'explain',
     'list_databases',
