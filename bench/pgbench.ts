@@ -104,6 +104,7 @@ async function admin(sql: string, database = 'postgres'): Promise<void> {
 interface PgbenchResult {
   tps: number;
   p50us: number;
+  p99us: number;
 }
 
 async function pgbench(
@@ -150,7 +151,11 @@ async function pgbench(
     }
   }
   latencies.sort((a, b) => a - b);
-  return { tps, p50us: latencies[Math.floor(latencies.length / 2)] ?? NaN };
+  return {
+    tps,
+    p50us: latencies[Math.floor(latencies.length / 2)] ?? NaN,
+    p99us: latencies[Math.floor(latencies.length * 0.99)] ?? NaN,
+  };
 }
 
 /**
@@ -322,12 +327,16 @@ state: { dir: state }
           bouncerResult ? (r.tps / bouncerResult.tps).toFixed(2) : '-',
           r.p50us.toFixed(0),
           name === 'direct' ? '-' : (r.p50us - direct.p50us).toFixed(0),
+          r.p99us.toFixed(0),
         ]);
       }
     }
     console.log(`\npgbench -S (select-only, simple protocol), ${seconds} s per run, scale 1`);
     if (rows.length > 0)
-      printTable(['clients', 'path', 'tps', '× direct', '× pgbouncer', 'p50 µs', 'p50 added µs'], rows);
+      printTable(
+        ['clients', 'path', 'tps', '× direct', '× pgbouncer', 'p50 µs', 'p50 added µs', 'p99 µs'],
+        rows,
+      );
 
     // 1,000,000 rows with a masked column, read by psql (which buffers them; its memory is its own).
     if (process.env.SLUICE_BENCH_SKIP_ROWS) {
