@@ -1,17 +1,48 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
+import { startMysqlListener, type MysqlListener } from '../gateway/mysql/listener.js';
+import { startPostgresListener, type PostgresListener } from '../gateway/postgres/listener.js';
 import type { AssembledGateway } from './assemble.js';
 
 export interface RunningListeners {
-  postgres: { port: number } | undefined;
+  postgres: { host: string; port: number } | undefined;
+  mysql: { host: string; port: number } | undefined;
   close(): Promise<void>;
 }
 
 /** Starts the wire listeners the config names (server.postgres, server.mysql). */
 export async function startListeners(
-  _parts: AssembledGateway,
-  _config: Config,
-  _logger: Logger,
+  parts: AssembledGateway,
+  config: Config,
+  logger: Logger,
 ): Promise<RunningListeners> {
-  return { postgres: undefined, close: async () => undefined };
+  let postgres: PostgresListener | undefined;
+  let mysql: MysqlListener | undefined;
+  try {
+    if (config.server.postgres) {
+      postgres = await startPostgresListener(parts, config, logger);
+      logger.info(
+        { event: 'listen', channel: 'postgres', ...postgres.address, fingerprint: postgres.fingerprint },
+        `Postgres listening on ${postgres.address.host}:${postgres.address.port}`,
+      );
+    }
+    if (config.server.mysql) {
+      mysql = await startMysqlListener(parts, config, logger);
+      logger.info(
+        { event: 'listen', channel: 'mysql', ...mysql.address, fingerprint: mysql.fingerprint },
+        `MySQL listening on ${mysql.address.host}:${mysql.address.port}`,
+      );
+    }
+  } catch (err) {
+    await postgres?.close();
+    await mysql?.close();
+    throw err;
+  }
+  return {
+    postgres: postgres?.address,
+    mysql: mysql?.address,
+    async close() {
+      await Promise.allSettled([postgres?.close(), mysql?.close()]);
+    },
+  };
 }

@@ -4,6 +4,7 @@ import { HttpServer } from '../http/server.js';
 import { assembleGateway } from './assemble.js';
 import { SERVE_HELP } from './help.js';
 import type { CommandIO } from './io.js';
+import { startListeners } from './listeners.js';
 import { createLogger } from './logger.js';
 
 /** Splits `host:port` (a bare port means loopback). */
@@ -63,8 +64,10 @@ export async function runServe(argv: string[], io: CommandIO): Promise<number> {
     );
     closers.push(() => http.close());
   }
-  if (closers.length === 0) {
-    io.stderr('sluice serve: the config names no listener (server.http.listen)\n');
+  const listeners = await startListeners(parts, config, logger);
+  closers.push(() => listeners.close());
+  if (!config.server.http && !listeners.postgres && !listeners.mysql) {
+    io.stderr('sluice serve: the config names no listener (server.http, server.postgres or server.mysql)\n');
     await parts.close();
     return 1;
   }

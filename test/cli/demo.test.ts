@@ -1,4 +1,5 @@
 import t from 'tap';
+import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,6 +84,29 @@ t.test('the agent cannot drop a table', async (t) => {
   });
   t.equal(drop.isError, true);
   t.match((drop.content as { text: string }[])[0]?.text, /denied/);
+});
+
+t.test('psql as the agent sees masked rows and cannot drop a table', async (t) => {
+  const line = /psql as the agent:\n\s+PGPASSWORD='([^']+)' psql "([^"]+)"/.exec(out);
+  t.ok(line, 'the demo prints a psql line for the agent');
+  const [, password, conninfo] = line ?? [];
+  // Asynchronous: the demo serves from this very process, so a blocking spawn would deadlock.
+  const psql = (sql: string) =>
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        'psql',
+        [conninfo as string, '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-c', sql],
+        { encoding: 'utf8', env: { ...process.env, PGPASSWORD: password }, timeout: 20_000 },
+        (err, stdout, stderr) =>
+          resolve({ status: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
+      );
+    });
+  const select = await psql('SELECT email, card_number FROM customers ORDER BY id LIMIT 1');
+  t.equal(select.status, 0, select.stderr);
+  t.match(select.stdout.trim(), /^\*+@example\.com\|\*+\d{4}$/);
+  const drop = await psql('DROP TABLE orders');
+  t.not(drop.status, 0);
+  t.match(drop.stderr, /denied/);
 });
 
 t.test('Ctrl-C (here an abort) stops the demo cleanly', async (t) => {
