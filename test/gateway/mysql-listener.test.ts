@@ -258,17 +258,36 @@ t.test('COM_INIT_DB to the same target is accepted, to another refused; ping ans
 });
 
 t.test('a result beyond the policy row limit is cut, and the client is told with a warning', async (t) => {
-  const conn = await connect();
-  t.teardown(() => conn.destroy());
-  const [rows] = await conn.query({
-    sql: 'SELECT seq FROM seq_1_to_200',
-    rowsAsArray: true,
-  });
-  t.equal((rows as unknown[]).length, 50, 'maxRows of the policy');
   const cli = await mariadbCli('SELECT seq FROM seq_1_to_200', ['-vvv']);
   t.equal(cli.code, 0, cli.stderr);
   t.match(cli.stdout, /50 rows in set, 1 warning/, 'the CLI reports the cut as a warning');
 });
+
+t.test(
+  'after a cut result the session ends at its next command, since its target connection was replaced',
+  async (t) => {
+    const conn = await connect();
+    conn.on('error', () => undefined);
+    t.teardown(() => conn.destroy());
+    const stream = (conn as unknown as { connection: { stream: import('node:net').Socket } }).connection
+      .stream;
+    const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()));
+    await conn.query('START TRANSACTION');
+    await conn.query("INSERT INTO notes (id, body) VALUES (60, 'in a transaction')");
+    const [rows] = await conn.query({ sql: 'SELECT seq FROM seq_1_to_200', rowsAsArray: true });
+    t.equal((rows as unknown[]).length, 50, 'maxRows of the policy');
+    // The target connection was killed to stop the rows, and the transaction with it: a later
+    // statement must not run (and commit on its own) on a fresh connection.
+    await t.rejects(conn.query("INSERT INTO notes (id, body) VALUES (61, 'after the reset')"), {
+      errno: 1927,
+      sqlState: '70100',
+      message: /reconnect/,
+    });
+    await closed;
+    const [after] = await admin.query('SELECT COUNT(*) AS n FROM notes WHERE id IN (60, 61)');
+    t.equal(Number((after as { n: number }[])[0]?.n), 0, 'neither write was committed');
+  },
+);
 
 t.test('each statement is recorded with masked rows', async (t) => {
   const conn = await connect();

@@ -28,8 +28,15 @@ export interface ClientSessionParts extends LoginParts {
   idleTimeoutMs: number;
 }
 
-/** Where one client is: logging in, holding a gateway session, or gone. */
-type ClientState = { kind: 'login' } | { kind: 'open'; session: GatewaySession } | { kind: 'closed' };
+/**
+ * Where one client is: logging in, holding a gateway session, holding one whose target connection
+ * was replaced under it (see `#targetReset`), or gone.
+ */
+type ClientState =
+  | { kind: 'login' }
+  | { kind: 'open'; session: GatewaySession }
+  | { kind: 'target-reset'; session: GatewaySession; reason: string }
+  | { kind: 'closed' };
 
 /** The most parameters COM_STMT_PREPARE_OK can announce (a u16). */
 const MAX_PARAMS = 0xffff;
@@ -49,34 +56,39 @@ export class MysqlClientSession implements MysqlCommandHandler {
   /** The statement running now, so a disconnect can stop it (and a pending approval wait). */
   #running: AbortController | undefined;
 
-  readonly #onIdle: () => void;
+  readonly #disconnect: () => void;
   /** Runs between commands only: a statement waiting for its target or an approval is not idle. */
   #idleTimer: NodeJS.Timeout | undefined;
 
-  /** `onIdle` is called when a logged-in client has sent nothing for `idleTimeoutMs`. */
-  constructor(parts: ClientSessionParts, remote: string | undefined, onIdle: () => void) {
+  /**
+   * `disconnect` ends the client's connection once the reply being written has left; it is called
+   * when the client has been idle for `idleTimeoutMs`, and after a target reset was reported.
+   */
+  constructor(parts: ClientSessionParts, remote: string | undefined, disconnect: () => void) {
     this.#parts = parts;
     this.#remote = remote;
     this.#log = parts.logger;
-    this.#onIdle = onIdle;
+    this.#disconnect = disconnect;
   }
 
   #armIdleTimer(): void {
     clearTimeout(this.#idleTimer);
-    if (this.#parts.idleTimeoutMs <= 0 || this.#state.kind !== 'open') return;
+    const kind = this.#state.kind;
+    if (this.#parts.idleTimeoutMs <= 0 || (kind !== 'open' && kind !== 'target-reset')) return;
     this.#idleTimer = setTimeout(() => {
       this.#log.info(
         { event: 'mysql.idle', remote: this.#remote, session: this.sessionId },
         'closing an idle client',
       );
-      this.#onIdle();
+      this.#disconnect();
     }, this.#parts.idleTimeoutMs);
     this.#idleTimer.unref();
   }
 
   /** The gateway session id once logged in. */
   get sessionId(): string | undefined {
-    return this.#state.kind === 'open' ? this.#state.session.context.id : undefined;
+    const state = this.#state;
+    return state.kind === 'open' || state.kind === 'target-reset' ? state.session.context.id : undefined;
   }
 
   readonly authenticate = async (request: MysqlAuthRequest): Promise<MysqlAuthResult> => {
@@ -100,7 +112,7 @@ export class MysqlClientSession implements MysqlCommandHandler {
     clearTimeout(this.#idleTimer);
     this.#running?.abort(new Error(reason));
     this.#prepared.clear();
-    if (state.kind === 'open') state.session.close(reason);
+    if (state.kind === 'open' || state.kind === 'target-reset') state.session.close(reason);
   }
 
   async command(command: MysqlCommand, reply: MysqlReply): Promise<void> {
@@ -114,6 +126,7 @@ export class MysqlClientSession implements MysqlCommandHandler {
 
   async #answer(command: MysqlCommand, reply: MysqlReply): Promise<void> {
     const state = this.#state;
+    if (state.kind === 'target-reset') return this.#refuseAfterReset(command, reply, state.reason);
     if (state.kind !== 'open') {
       // The connection hands over commands only after a successful login; fail closed regardless.
       if (command.kind !== 'stmt-close' && command.kind !== 'stmt-send-long-data')
@@ -254,6 +267,36 @@ export class MysqlClientSession implements MysqlCommandHandler {
   }
 
   /**
+   * The target connection under this session was replaced: the row limit or a timeout stopped a
+   * statement, and the target client drops a connection it had to KILL. Whatever the client set
+   * up on it (a transaction, variables, USE, temporary tables) is gone. Carrying on silently on a
+   * fresh connection could split a transaction in two (writes before the reset rolled back, writes
+   * after it committed one by one), so the session ends instead: the next command is told why and
+   * the connection closes, which makes the CLI reconnect and pools discard the connection.
+   */
+  #targetReset(session: GatewaySession, reason: string): void {
+    if (this.#state.kind !== 'open') return;
+    this.#log.info(
+      { event: 'mysql.target-reset', session: session.context.id, reason },
+      'target connection replaced; the client session ends at its next command',
+    );
+    this.#state = { kind: 'target-reset', session, reason };
+  }
+
+  #refuseAfterReset(command: MysqlCommand, reply: MysqlReply, reason: string): void {
+    if (command.kind === 'stmt-close' || command.kind === 'stmt-send-long-data' || command.kind === 'quit') {
+      reply.none();
+    } else {
+      reply.error({
+        errno: MysqlErrno.ConnectionKilled,
+        sqlstate: '70100',
+        message: `Connection was reset after ${reason}: transactions, variables and USE are lost; reconnect`,
+      });
+    }
+    this.#disconnect();
+  }
+
+  /**
    * Runs one statement through the pipeline and answers it: a result set (text rows for
    * COM_QUERY, binary rows for COM_STMT_EXECUTE) or OK with the affected row count. When the
    * policy's row limit cut the result short, the closing EOF carries one warning (clients show
@@ -291,6 +334,7 @@ export class MysqlClientSession implements MysqlCommandHandler {
           );
         }
         writer.end(outcome.truncated ? { warnings: 1 } : {});
+        if (outcome.truncated) this.#targetReset(session, 'a result was cut at the row limit');
       } else {
         reply.ok({ affectedRows: affectedRows(outcome.command) });
       }
@@ -309,6 +353,9 @@ export class MysqlClientSession implements MysqlCommandHandler {
         this.#log.error({ event: 'mysql.statement', session: session.context.id, err }, 'statement failed');
       }
       reply.error(wire);
+      if (wire.sqlstate === '70100' || wire.sqlstate.startsWith('08')) {
+        this.#targetReset(session, 'a statement was interrupted or the target connection broke');
+      }
     } finally {
       if (this.#running === running) this.#running = undefined;
     }

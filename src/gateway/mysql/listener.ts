@@ -64,7 +64,9 @@ export async function startMysqlListener(
     const remote = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : undefined;
     const connectionId = nextConnectionId;
     nextConnectionId = nextConnectionId >= 0xffffffff ? 1 : nextConnectionId + 1;
-    const client = new MysqlClientSession(parts, remote, () => connection.close());
+    // The connection corks its writes until the end of the tick: close after that, so the last
+    // reply (the reason for a reset) reaches the client before the socket goes.
+    const client = new MysqlClientSession(parts, remote, () => setImmediate(() => connection.close()));
     const connection: MysqlServerConnection = new MysqlServerConnection(socket, {
       connectionId,
       secureContext,

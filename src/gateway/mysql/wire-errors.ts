@@ -27,6 +27,8 @@ export const MysqlErrno = {
   TooManyPreparedStatements: 1461,
   /** ER_NOT_SUPPORTED_YET. */
   NotSupported: 1235,
+  /** ER_CONNECTION_KILLED (MariaDB), SQLSTATE 70100: the session's target connection is gone. */
+  ConnectionKilled: 1927,
 } as const;
 
 const SQLSTATE = /^[0-9A-Z]{5}$/;
