@@ -1,14 +1,11 @@
-import { runCheck } from './check.js';
-import { runApprovals } from './approvals.js';
-import { runDemo } from './demo.js';
 import { MAIN_HELP } from './help.js';
 import { processIO, type CommandIO } from './io.js';
-import { runMcp } from './mcp.js';
-import { runRecordings } from './recordings.js';
-import { runServe } from './serve.js';
-import { runToken } from './token.js';
 
-/** The `sluice` command. Returns the exit code. */
+/**
+ * The `sluice` command. Returns the exit code. Each command's module is loaded only when that
+ * command runs: the parsers and drivers behind `serve` take a while to load, and `--help` or
+ * `token` should not wait for them.
+ */
 export async function main(argv: string[], io: CommandIO = processIO): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -19,24 +16,24 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
       io.stdout(MAIN_HELP);
       return command === undefined ? 2 : 0;
     case 'serve':
-      return runServe(rest, io);
+      return (await import('./serve.js')).runServe(rest, io);
     case 'mcp':
-      return runMcp(rest, io);
+      return (await import('./mcp.js')).runMcp(rest, io);
     case 'check':
-      return runCheck(rest, io);
+      return (await import('./check.js')).runCheck(rest, io);
     case 'token':
-      return runToken(rest, io);
+      return (await import('./token.js')).runToken(rest, io);
     case 'recordings':
-      return runRecordings(rest, {
+      return (await import('./recordings.js')).runRecordings(rest, {
         stdout: process.stdout,
         stderr: process.stderr,
         env: io.env,
         isTTY: Boolean(process.stderr.isTTY),
       });
     case 'demo':
-      return runDemo(rest, io);
+      return (await import('./demo.js')).runDemo(rest, io);
     case 'approvals':
-      return runApprovals(rest, io);
+      return (await import('./approvals.js')).runApprovals(rest, io);
     default:
       io.stderr(`sluice: unknown command "${command}"\n\n${MAIN_HELP}`);
       return 2;
