@@ -169,6 +169,8 @@ export class RecordingQueue {
 
   private onWritten(batch: SealedEvent[]): void {
     for (const event of batch) this.bytes -= event.body.length;
+    // Let written events (row batches can be large) be collected now, not at the next compaction.
+    (this.events as (SealedEvent | undefined)[]).fill(undefined, this.head, this.head + batch.length);
     this.head += batch.length;
     this.writtenTotal += batch.length;
     // Compact now and then rather than shift() per event.
