@@ -10,7 +10,7 @@ export interface RunningListeners {
   close(): Promise<void>;
 }
 
-/** Starts the wire listeners the config names (server.postgres, server.mysql). */
+/** Starts the wire listeners the config names (server.postgres, server.mysql); each logs where it listens. */
 export async function startListeners(
   parts: AssembledGateway,
   config: Config,
@@ -21,17 +21,9 @@ export async function startListeners(
   try {
     if (config.server.postgres) {
       postgres = await startPostgresListener(parts, config, logger);
-      logger.info(
-        { event: 'listen', channel: 'postgres', ...postgres.address, fingerprint: postgres.fingerprint },
-        `Postgres listening on ${postgres.address.host}:${postgres.address.port}`,
-      );
     }
     if (config.server.mysql) {
       mysql = await startMysqlListener(parts, config, logger);
-      logger.info(
-        { event: 'listen', channel: 'mysql', ...mysql.address, fingerprint: mysql.fingerprint },
-        `MySQL listening on ${mysql.address.host}:${mysql.address.port}`,
-      );
     }
   } catch (err) {
     await postgres?.close();

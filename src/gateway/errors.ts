@@ -18,13 +18,20 @@ export class GatewayError extends Error {
   /** SQLSTATE to report on wire channels, when the error came from (or maps to) one. */
   readonly sqlstate: string | undefined;
   readonly detail: string | undefined;
+  /** MySQL error number, when the target is MySQL and said one. */
+  readonly errno: number | undefined;
 
-  constructor(code: GatewayErrorCode, message: string, extra: { sqlstate?: string; detail?: string } = {}) {
+  constructor(
+    code: GatewayErrorCode,
+    message: string,
+    extra: { sqlstate?: string; detail?: string; errno?: number } = {},
+  ) {
     super(message);
     this.name = 'GatewayError';
     this.code = code;
     this.sqlstate = extra.sqlstate;
     this.detail = extra.detail;
+    this.errno = extra.errno;
   }
 }
 
@@ -58,8 +65,10 @@ export function targetError(err: unknown, target: string): GatewayError {
   if (typeof shape.hint === 'string' && shape.hint) parts.push(`hint: ${shape.hint}`);
   if (typeof shape.position === 'number' || typeof shape.position === 'string')
     parts.push(`position: ${String(shape.position)}`);
-  const extra: { sqlstate?: string; detail?: string } = {};
+  const extra: { sqlstate?: string; detail?: string; errno?: number } = {};
   if (sqlstate !== undefined) extra.sqlstate = sqlstate;
+  if (typeof shape.errno === 'number' && Number.isInteger(shape.errno) && shape.errno > 0)
+    extra.errno = shape.errno;
   if (parts.length > 0) extra.detail = parts.join('; ');
   const code = typeof shape.code === 'string' && !sqlstate ? ` (${shape.code})` : '';
   return new GatewayError('ERR_TARGET', `${target}: ${message}${code}`, extra);

@@ -193,7 +193,9 @@ export class StatementPipeline {
     delivery: ResultDelivery,
     started: number,
   ): Promise<StatementOutcome> {
-    await this.#stages.masking.precheck?.({ session: this.#session, sql: request.sql, verdict });
+    if (!request.catalogRead) {
+      await this.#stages.masking.precheck?.({ session: this.#session, sql: request.sql, verdict });
+    }
     const limit = request.catalogRead ? Number.MAX_SAFE_INTEGER : this.#limits.maxRows;
     const maxRows = Math.min(request.maxRows ?? limit, limit);
     const stop = new AbortController();
@@ -209,11 +211,10 @@ export class StatementPipeline {
 
     const sink = {
       columns: async (columns: ResultColumn[]) => {
-        masker = await this.#stages.masking.plan(columns, {
-          session: this.#session,
-          sql: request.sql,
-          verdict,
-        });
+        // The gateway's own catalog reads return names and types, not row data.
+        masker = request.catalogRead
+          ? null
+          : await this.#stages.masking.plan(columns, { session: this.#session, sql: request.sql, verdict });
         const masked = masker?.masked;
         const described = columns.map((c, i) => ({
           name: c.name,

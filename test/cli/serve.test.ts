@@ -57,7 +57,7 @@ recording: { store: file }
     child.stderr.on('data', (chunk: Buffer) => {
       log += chunk.toString();
       const match = /HTTP listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(log);
-      if (match && /Postgres listening on/.test(log)) resolve(match[1] as string);
+      if (match && /"event":"listen","channel":"postgres"/.test(log)) resolve(match[1] as string);
     });
     child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${log}`)));
   });
