@@ -1,18 +1,12 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from '../config/load.js';
+import { splitListen } from '../gateway/listen.js';
 import { HttpServer } from '../http/server.js';
 import { assembleGateway } from './assemble.js';
 import { SERVE_HELP } from './help.js';
 import type { CommandIO } from './io.js';
 import { startListeners } from './listeners.js';
 import { createLogger } from './logger.js';
-
-/** Splits `host:port` (a bare port means loopback). */
-export function splitListen(listen: string): { host: string; port: number } {
-  const i = listen.lastIndexOf(':');
-  if (i < 0) return { host: '127.0.0.1', port: Number(listen) };
-  return { host: listen.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(listen.slice(i + 1)) };
-}
 
 export async function runServe(argv: string[], io: CommandIO): Promise<number> {
   let values: { config?: string; help?: boolean };

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { MysqlProtocolError, MysqlServerConnection } from '../../../protocols/mysql/server/index.js';
 import type { AssembledGateway } from '../../cli/assemble.js';
 import type { Config } from '../../config/load.js';
+import { listenOn } from '../listen.js';
 import { loadListenerTls } from '../postgres/tls-material.js';
 import { MysqlClientSession } from './client-session.js';
 
@@ -99,16 +100,8 @@ export async function startMysqlListener(
   };
 
   const server: Server = createServer(accept);
-  const { host, port } = splitListen(listen);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const bound = server.address();
-  const address = typeof bound === 'object' && bound !== null ? { host, port: bound.port } : { host, port };
+  const address = await listenOn(server, listen);
+  const { host } = address;
   log.info(
     {
       event: 'listen',
@@ -136,11 +129,4 @@ export async function startMysqlListener(
         }
       }),
   };
-}
-
-/** `host:port`; a bare port means loopback. */
-function splitListen(listen: string): { host: string; port: number } {
-  const i = listen.lastIndexOf(':');
-  if (i < 0) return { host: '127.0.0.1', port: Number(listen) };
-  return { host: listen.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(listen.slice(i + 1)) };
 }
