@@ -27,6 +27,7 @@ export class McpToolSession {
   readonly #remote: string | undefined;
   readonly #logger: Logger;
   readonly #sessions = new Map<string, GatewaySession>();
+  readonly #now: () => number;
 
   constructor(
     gateway: Gateway,
@@ -34,12 +35,14 @@ export class McpToolSession {
     channel: Channel,
     remote: string | undefined,
     logger: Logger,
+    now: () => number = Date.now,
   ) {
     this.#gateway = gateway;
     this.#identity = identity;
     this.#channel = channel;
     this.#remote = remote;
     this.#logger = logger;
+    this.#now = now;
   }
 
   get identity(): Identity {
@@ -47,6 +50,7 @@ export class McpToolSession {
   }
 
   listDatabases(): CallToolResult {
+    if (this.#expired()) return errorResult(EXPIRED, 'ERR_TOKEN_EXPIRED');
     const databases = this.#gateway.reachableTargets(this.#identity).map((t) => ({
       name: t.name,
       engine: t.engine,
@@ -167,6 +171,11 @@ export class McpToolSession {
     });
   }
 
+  #expired(): boolean {
+    const expiresAt = this.#identity.expiresAt;
+    return expiresAt !== undefined && this.#now() >= expiresAt;
+  }
+
   close(reason: string): void {
     for (const session of this.#sessions.values()) session.close(reason);
     this.#sessions.clear();
@@ -208,6 +217,8 @@ export class McpToolSession {
 
   /** A failure is a tool result with isError and a reason, never a protocol error or a stack. */
   async #guarded(work: () => Promise<CallToolResult>): Promise<CallToolResult> {
+    // Over stdio the token is checked once, at start; it must not outlive its expiry there.
+    if (this.#expired()) return errorResult(EXPIRED, 'ERR_TOKEN_EXPIRED');
     try {
       return await work();
     } catch (err) {
@@ -231,6 +242,8 @@ export class McpToolSession {
     }
   }
 }
+
+const EXPIRED = 'your token has expired: start the MCP server again with a new token';
 
 function errorResult(message: string, code?: string): CallToolResult {
   return {
