@@ -81,7 +81,10 @@ function emailAt(buf: Buffer, start: number, end: number): number {
  */
 export class PostgresRowMasker {
   readonly dialect = 'postgres' as const;
+  /** Columns whose fields may be rewritten: rule-masked, or scanned by detectors. */
   readonly masked: readonly boolean[];
+  /** Columns a rule always masks: what the caller and the recording are told is masked. */
+  readonly ruleMasked: readonly boolean[];
   readonly #plan: MaskingPlan;
   readonly #rewrites: (FieldRewrite | null)[];
   readonly #features = newFeatures();
@@ -98,6 +101,7 @@ export class PostgresRowMasker {
     this.#plan = plan;
     this.#rewrites = fieldRewrites(plan, columns, 'postgres', formats);
     this.masked = this.#rewrites.map((r) => r !== null);
+    this.ruleMasked = plan.masked;
     const n = columns.length;
     this.#starts = new Int32Array(n);
     this.#lengths = new Int32Array(n);

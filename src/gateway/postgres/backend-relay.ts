@@ -565,7 +565,7 @@ export class BackendRelay {
     formats: readonly number[],
     masker: WireRowMasker | null,
   ): void {
-    const masked = masker?.masked;
+    const masked = masker?.dialect === 'postgres' ? masker.ruleMasked : masker?.masked;
     this.#host.session.recording.onColumns({
       statementId,
       columns: shape.columns.map((c, i) => ({ name: c.name, type: c.type, masked: masked?.[i] ?? false })),
