@@ -11,7 +11,7 @@ import { FrameReader } from './frame-reader.js';
 import { toWireParam } from './params.js';
 import { QueryRun, type PgQueryResult, type PgResultHandler } from './query-run.js';
 import { Authenticator, type PasswordSource } from './startup.js';
-import { openTransport, type PgTlsMode } from './transport.js';
+import { connectWithin, type PgTlsMode } from './transport.js';
 
 export interface PgConnectOptions {
   host: string;
@@ -60,7 +60,6 @@ type Phase =
   | { kind: 'busy'; run: QueryRun }
   | { kind: 'closed'; reason: Error };
 
-const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_MESSAGE = 1024 * 1024 * 1024;
 const DEFAULT_CANCEL_GRACE_MS = 5_000;
 /** Tags of statements that change session state a later user of a pooled connection would inherit. */
@@ -112,34 +111,11 @@ export class PgConnection {
 
   /** Connects, negotiates TLS, authenticates and waits for ReadyForQuery. */
   static async connect(options: PgConnectOptions): Promise<PgConnection> {
-    const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-    const deadline = new AbortController();
-    const timer = setTimeout(
-      () =>
-        deadline.abort(
-          new PgClientError(
-            'ERR_PG_CONNECT_TIMEOUT',
-            `connecting to ${options.host}:${options.port} took longer than ${timeoutMs} ms`,
-          ),
-        ),
-      timeoutMs,
-    );
-    try {
-      const transport = await openTransport(
-        {
-          host: options.host,
-          port: options.port,
-          tls: options.tls ?? 'prefer',
-          ...(options.ca ? { ca: options.ca } : {}),
-        },
-        deadline.signal,
-      );
+    return connectWithin(options, async (transport, signal) => {
       const connection = new PgConnection(options, transport.socket, transport.encrypted);
-      await connection.#startup(deadline.signal);
+      await connection.#startup(signal);
       return connection;
-    } finally {
-      clearTimeout(timer);
-    }
+    });
   }
 
   get state(): PgConnectionState {

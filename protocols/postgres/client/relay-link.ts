@@ -6,7 +6,7 @@ import type { BackendKey } from './cancel.js';
 import { PgClientError, PgServerError, noticeFields } from './errors.js';
 import { FrameReader } from './frame-reader.js';
 import { Authenticator, type PasswordSource } from './startup.js';
-import { openTransport, type PgTlsMode } from './transport.js';
+import { connectWithin, type PgTlsMode } from './transport.js';
 
 export interface RelayLinkOptions {
   host: string;
@@ -43,45 +43,16 @@ const NOTICE_RESPONSE = 0x4e; // N
 const NEGOTIATE_PROTOCOL = 0x76; // v
 /** Startup messages are small; a larger one is a broken or hostile server. */
 const STARTUP_FRAME_LIMIT = 64 * 1024;
-const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * Connects to a PostgreSQL server, authenticates (SCRAM-SHA-256, MD5, cleartext, trust) with the
  * same code as PgConnection, and stops at the first ReadyForQuery. The session is always UTF-8:
  * rows are masked and recorded as UTF-8 text, so another encoding would make both wrong.
  */
-export async function openRelayLink(options: RelayLinkOptions): Promise<RelayLink> {
-  const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-  const deadline = new AbortController();
-  const timer = setTimeout(
-    () =>
-      deadline.abort(
-        new PgClientError(
-          'ERR_PG_CONNECT_TIMEOUT',
-          `connecting to ${options.host}:${options.port} took longer than ${timeoutMs} ms`,
-        ),
-      ),
-    timeoutMs,
+export function openRelayLink(options: RelayLinkOptions): Promise<RelayLink> {
+  return connectWithin(options, (transport, signal) =>
+    startup(transport.socket, transport.encrypted, options, signal),
   );
-  try {
-    const transport = await openTransport(
-      {
-        host: options.host,
-        port: options.port,
-        tls: options.tls ?? 'prefer',
-        ...(options.ca ? { ca: options.ca } : {}),
-      },
-      deadline.signal,
-    );
-    try {
-      return await startup(transport.socket, transport.encrypted, options, deadline.signal);
-    } catch (err) {
-      transport.socket.destroy();
-      throw err;
-    }
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function startup(

@@ -23,6 +23,58 @@ export interface Transport {
   encrypted: boolean;
 }
 
+export interface ConnectOptions {
+  host: string;
+  port: number;
+  tls?: PgTlsMode;
+  ca?: string | Buffer;
+  /** Time for TCP, TLS and the whole startup together. Default 10 s. */
+  connectTimeoutMs?: number;
+}
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * Opens the transport and runs `startup` on it, both under one connect deadline (TLS mode
+ * `prefer` when none is given). A startup that fails or runs out of time leaves no socket open.
+ */
+export async function connectWithin<T>(
+  options: ConnectOptions,
+  startup: (transport: Transport, signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const deadline = new AbortController();
+  const timer = setTimeout(
+    () =>
+      deadline.abort(
+        new PgClientError(
+          'ERR_PG_CONNECT_TIMEOUT',
+          `connecting to ${options.host}:${options.port} took longer than ${timeoutMs} ms`,
+        ),
+      ),
+    timeoutMs,
+  );
+  try {
+    const transport = await openTransport(
+      {
+        host: options.host,
+        port: options.port,
+        tls: options.tls ?? 'prefer',
+        ...(options.ca ? { ca: options.ca } : {}),
+      },
+      deadline.signal,
+    );
+    try {
+      return await startup(transport, deadline.signal);
+    } catch (err) {
+      transport.socket.destroy();
+      throw err;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Opens TCP and, per the TLS mode, negotiates TLS with SSLRequest. Aborting destroys the socket. */
 export async function openTransport(options: TransportOptions, signal: AbortSignal): Promise<Transport> {
   const socket = await tcp(options, signal);
