@@ -4,9 +4,10 @@ import { ApprovalError } from '../approvals/errors.js';
 import { createApprovalsRedis } from '../approvals/redis.js';
 import { ApprovalService } from '../approvals/service.js';
 import { REQUEST_STATES, type ApprovalRequest, type ApprovalRequestState } from '../approvals/types.js';
-import { ConfigError, loadConfigFile } from '../config/load.js';
+
 import type { Identity } from '../identity/types.js';
 import type { CommandIO } from './io.js';
+import { loadCommandConfig } from './config-file.js';
 
 export const APPROVALS_USAGE = `Usage: sluice approvals list [--state S] [--json] --config FILE [--token T]
        sluice approvals approve ID [--reason "..."] [--grant-minutes N] [--json] --config FILE [--token T]
@@ -63,14 +64,8 @@ export async function runApprovals(argv: string[], io: CommandIO): Promise<numbe
   if (typeof command === 'number') return command;
   if (command.kind === 'help') return runApprovalsWith(argv, io, undefined);
   if (command.config === undefined) return usage(io, '--config is required');
-  let config;
-  try {
-    config = loadConfigFile(command.config, io.env);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    io.stderr(`sluice approvals: ${err.message}\n`);
-    return 1;
-  }
+  const config = loadCommandConfig('approvals', command.config, io);
+  if (!config) return 1;
   const logger = pino(
     { level: 'warn', base: { service: 'sluice' } },
     { write: (line: string) => io.stderr(line) },

@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfigFile, type Config } from '../config/load.js';
+import type { Config } from '../config/load.js';
 import type { PolicyConfig } from '../config/schema.js';
 import type { Dialect, GuardVerdict } from '../gateway/types.js';
 import { compileStatementPolicy, createStatementAnalyzer } from '../guard/index.js';
+import { loadCommandConfig } from './config-file.js';
 
 export const CHECK_HELP = `Usage: sluice check --config FILE --target T --groups G1,G2 [--json] "SQL"
 
@@ -53,14 +54,8 @@ export async function runCheck(
     return 0;
   }
 
-  let config: Config;
-  try {
-    config = loadConfigFile(request.configPath, io.env);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    io.stderr(`sluice check: ${err.message}\n`);
-    return 1;
-  }
+  const config = loadCommandConfig('check', request.configPath, io);
+  if (!config) return 1;
   const target = config.targets.get(request.target);
   if (target === undefined) {
     const known = [...config.targets.keys()].join(', ') || '(none)';

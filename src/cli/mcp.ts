@@ -1,12 +1,13 @@
 import { parseArgs } from 'node:util';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { ConfigError, loadConfigFile } from '../config/load.js';
+
 import { AuthError } from '../identity/errors.js';
 import { createMcpServer } from '../mcp/server.js';
 import { assembleGateway } from './assemble.js';
 import { MCP_HELP } from './help.js';
 import type { CommandIO } from './io.js';
 import { createLogger } from './logger.js';
+import { loadCommandConfig } from './config-file.js';
 
 /** `sluice mcp`: MCP over stdio. stdout carries the protocol, so logs go to stderr. */
 export async function runMcp(argv: string[], io: CommandIO): Promise<number> {
@@ -34,16 +35,8 @@ export async function runMcp(argv: string[], io: CommandIO): Promise<number> {
     io.stderr('sluice mcp: a token is required (--token or SLUICE_TOKEN)\n');
     return 2;
   }
-  let config;
-  try {
-    config = loadConfigFile(values.config, io.env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      io.stderr(`sluice mcp: ${err.message}\n`);
-      return 1;
-    }
-    throw err;
-  }
+  const config = loadCommandConfig('mcp', values.config, io);
+  if (!config) return 1;
   const logger = createLogger(config.logging.level, 2);
   const parts = await assembleGateway(config, logger);
   let identity;

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfigFile } from '../config/load.js';
+
 import { splitListen } from '../gateway/listen.js';
 import { HttpServer } from '../http/server.js';
 import { assembleGateway } from './assemble.js';
@@ -7,6 +7,7 @@ import { SERVE_HELP } from './help.js';
 import type { CommandIO } from './io.js';
 import { startListeners } from './listeners.js';
 import { createLogger } from './logger.js';
+import { loadCommandConfig } from './config-file.js';
 
 export async function runServe(argv: string[], io: CommandIO): Promise<number> {
   let values: { config?: string; help?: boolean };
@@ -28,16 +29,8 @@ export async function runServe(argv: string[], io: CommandIO): Promise<number> {
     io.stderr(`sluice serve: --config is required\n\n${SERVE_HELP}`);
     return 2;
   }
-  let config;
-  try {
-    config = loadConfigFile(values.config, io.env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      io.stderr(`sluice serve: ${err.message}\n`);
-      return 1;
-    }
-    throw err;
-  }
+  const config = loadCommandConfig('serve', values.config, io);
+  if (!config) return 1;
   const logger = createLogger(config.logging.level);
   const parts = await assembleGateway(config, logger);
   const closers: (() => Promise<void>)[] = [];

@@ -1,12 +1,13 @@
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { ConfigError, loadConfigFile, type Config } from '../config/load.js';
+import type { Config } from '../config/load.js';
 import { formatDuration, parseDuration } from '../config/duration.js';
 import { createAuthenticator } from '../identity/authenticator.js';
 import { AuthError } from '../identity/errors.js';
 import { reachableTargets, selectPolicy } from '../identity/policies.js';
 import type { Identity } from '../identity/types.js';
 import type { CommandIO } from './io.js';
+import { loadCommandConfig } from './config-file.js';
 
 export const TOKEN_HELP = `Usage: sluice token --config FILE --sub NAME --groups G1,G2 [--target T] [--ttl 15m]
 
@@ -50,14 +51,8 @@ export async function runToken(argv: string[], io: CommandIO): Promise<number> {
     return 0;
   }
 
-  let config: Config;
-  try {
-    config = loadConfigFile(request.configPath, io.env);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    io.stderr(`sluice token: ${err.message}\n`);
-    return 1;
-  }
+  const config = loadCommandConfig('token', request.configPath, io);
+  if (!config) return 1;
 
   const problem = checkAgainstConfig(request, config);
   if (problem !== undefined) {
