@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
 import type { Config, Target } from '../config/load.js';
 import type { PolicyConfig } from '../config/schema.js';
-import { ApprovalError, createApprovals, type Approvals } from '../approvals/index.js';
+import { ApprovalError, createApprovals } from '../approvals/index.js';
 import { GatewayError } from '../gateway/errors.js';
 import { ReviewsRefused, type ApprovalStage } from '../gateway/approval.js';
 import { createMysqlEngine } from '../gateway/engines/mysql.js';
 import { createPostgresEngine } from '../gateway/engines/postgres.js';
+import type { AssembledGateway } from '../gateway/assembled.js';
 import { Gateway } from '../gateway/gateway.js';
 import type { SessionContext, TargetEngine } from '../gateway/types.js';
 import {
@@ -15,7 +16,7 @@ import {
   type StatementAnalyzer,
   type StatementPolicy,
 } from '../guard/index.js';
-import { createAuthenticator, selectPolicy, type Authenticator, type Identity } from '../identity/index.js';
+import { createAuthenticator, selectPolicy, type Identity } from '../identity/index.js';
 import {
   compileMaskingPolicy,
   createMysqlCatalog,
@@ -25,7 +26,6 @@ import {
   type CompiledMaskingPolicy,
 } from '../masking/index.js';
 import { createRecorder, type RecorderTuning } from '../recording/create.js';
-import type { Recorder } from '../recording/types.js';
 
 /** A policy compiled once at load: its statement rules and its masking. */
 interface CompiledPolicy {
@@ -33,15 +33,7 @@ interface CompiledPolicy {
   masking: CompiledMaskingPolicy | undefined;
 }
 
-export interface AssembledGateway {
-  gateway: Gateway;
-  authenticator: Authenticator;
-  recorder: Recorder;
-  masking: LineageMasking;
-  guard: PolicyGuard;
-  approvals: Approvals | undefined;
-  close(): Promise<void>;
-}
+export type { AssembledGateway };
 
 export interface AssembleOptions {
   recording?: RecorderTuning;

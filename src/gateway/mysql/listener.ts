@@ -2,7 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import { MysqlProtocolError, MysqlServerConnection } from '../../../protocols/mysql/server/index.js';
-import type { AssembledGateway } from '../../cli/assemble.js';
+import type { AssembledGateway } from '../assembled.js';
 import type { Config } from '../../config/load.js';
 import { listenOn } from '../listen.js';
 import { loadListenerTls } from '../postgres/tls-material.js';

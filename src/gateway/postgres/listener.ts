@@ -2,7 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { sendCancelRequest } from '../../../protocols/postgres/client/index.js';
 import { PgServerConnection } from '../../../protocols/postgres/server/index.js';
-import type { AssembledGateway } from '../../cli/assemble.js';
+import type { AssembledGateway } from '../assembled.js';
 import type { Config } from '../../config/load.js';
 import { listenOn } from '../listen.js';
 import { CancelKeys } from './cancel-keys.js';
