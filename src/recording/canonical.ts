@@ -30,7 +30,7 @@ export function canonicalJson(value: unknown): string {
  * Whether JSON.stringify already writes this row canonically: only strings, finite numbers,
  * booleans, null and valid Dates (whose toJSON is the ISO string used here).
  */
-function isPlainRow(row: readonly unknown[]): boolean {
+export function isPlainRow(row: readonly unknown[]): boolean {
   for (let i = 0; i < row.length; i++) {
     const v = row[i];
     switch (typeof v) {
@@ -49,20 +49,6 @@ function isPlainRow(row: readonly unknown[]): boolean {
     }
   }
   return true;
-}
-
-/**
- * The canonical form of `rows[start..end)` joined by commas (without the enclosing brackets).
- * Rows of plain values, the common case, go through one native JSON.stringify per chunk.
- */
-export function canonicalRows(rows: readonly unknown[][], start: number, end: number): string {
-  let plain = true;
-  for (let i = start; i < end && plain; i++) plain = isPlainRow(rows[i] ?? []);
-  if (plain)
-    return JSON.stringify(start === 0 && end === rows.length ? rows : rows.slice(start, end)).slice(1, -1);
-  let out = '';
-  for (let i = start; i < end; i++) out += (i > start ? ',' : '') + canonicalRow(rows[i] ?? []);
-  return out;
 }
 
 /** A row's canonical form; the common cases (strings, numbers, null) take the short path. */

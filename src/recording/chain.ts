@@ -1,6 +1,8 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { CanonicalText, canonicalJson } from './canonical.js';
 import type { RecordingEvent } from './types.js';
+
+const { createHash } = crypto;
 
 /** The prevHash of a session's first event. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -11,7 +13,32 @@ export const GENESIS_HASH = '0'.repeat(64);
  * cannot be moved to another place in the chain without breaking it.
  */
 export function eventHash(prevHash: string, bodyWithoutHash: string): string {
-  return createHash('sha256').update(prevHash).update(bodyWithoutHash).digest('hex');
+  return hashText(prevHash + bodyWithoutHash);
+}
+
+/**
+ * One-shot SHA-256 (hex) of a string's UTF-8: `crypto.hash` (Node ≥ 20.12) skips the Hash object,
+ * about half the cost for a small event; older Node takes the Hash object.
+ */
+const hashText: (text: string) => string =
+  typeof (crypto as { hash?: unknown }).hash === 'function'
+    ? (text) => crypto.hash('sha256', text, 'hex')
+    : (text) => createHash('sha256').update(text).digest('hex');
+
+/** An event sealed: its hash and its canonical body (UTF-8, without the hash). */
+export interface Sealed {
+  hash: string;
+  body: Buffer;
+}
+
+/** Seals an event whose canonical text (without its hash) is given. */
+export function sealText(prevHash: string, text: string): Sealed {
+  return { hash: hashText(prevHash + text), body: Buffer.from(text, 'utf8') };
+}
+
+/** Seals an event whose canonical body (without its hash) is already UTF-8 bytes. */
+export function sealBytes(prevHash: string, body: Buffer): Sealed {
+  return { hash: createHash('sha256').update(prevHash).update(body).digest('hex'), body };
 }
 
 /** Marks where spliced bytes go; JSON output escapes NUL, so it cannot occur in canonical text. */

@@ -1,11 +1,34 @@
+import { canonicalJson, canonicalRow, isPlainRow } from './canonical.js';
+
+/**
+ * Room kept before the rows for the event's leading members, `{"offset":<n>,"prevHash":"<64 hex>",
+ * "rows":` (at most 112 bytes), so that sealing writes them in place instead of copying the rows
+ * into a new buffer.
+ */
+const HEAD_ROOM = 128;
+
+/** What a `result.rows` event carries besides its rows; the members of its envelope. */
+export interface RowsEnvelope {
+  prevHash: string;
+  seq: number;
+  session: string;
+  ts: number;
+}
+
 /**
  * Rows gathered for one `result.rows` event, kept as the UTF-8 bytes of their canonical JSON array
- * (`[row,row,...]`) in one growing buffer: no per-batch string joins, nothing for the garbage
- * collector but the buffer itself.
+ * in one growing buffer that becomes the event's body: the rows are encoded once, straight into
+ * the buffer, and sealing writes the members around them in place (no join, no copy).
+ *
+ * The members of a `result.rows` event, in canonical (sorted) order, are
+ * `offset, prevHash, rows, seq, session, statementId, ts, type`: all but `offset` and `prevHash`
+ * follow the rows, so the body is `head ‖ rows ‖ tail` with the head written right-aligned into
+ * the room kept before the rows.
  */
 export class RowBatch {
   private buffer: Buffer;
-  private length = 1;
+  /** End of the rows written so far (the closing bracket is written when the batch is sealed). */
+  private end = HEAD_ROOM + 1;
   count = 0;
 
   constructor(
@@ -14,31 +37,68 @@ export class RowBatch {
     readonly offset: number,
     initialBytes: number,
   ) {
-    this.buffer = Buffer.allocUnsafe(Math.max(64, initialBytes));
-    this.buffer[0] = 0x5b; // [
+    this.buffer = Buffer.allocUnsafe(HEAD_ROOM + Math.max(64, initialBytes));
+    this.buffer[HEAD_ROOM] = 0x5b; // [
   }
 
+  /** Bytes of row JSON gathered so far. */
   get bytes(): number {
-    return this.length;
+    return this.end - HEAD_ROOM;
   }
 
-  /** Appends rows already in canonical form, comma-joined. */
-  append(canonicalRowsText: string, rows: number): void {
-    // UTF-8 takes at most 3 bytes per UTF-16 unit; room for a comma and the closing bracket too.
-    const worst = canonicalRowsText.length * 3 + 2;
-    if (this.length + worst > this.buffer.length) {
-      const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + worst));
-      this.buffer.copy(grown, 0, 0, this.length);
-      this.buffer = grown;
+  /** Appends `rows[start..end)` in canonical form. */
+  append(rows: readonly unknown[][], start: number, end: number): void {
+    let plain = true;
+    for (let i = start; i < end && plain; i++) plain = isPlainRow(rows[i] ?? []);
+    if (plain) {
+      // JSON.stringify writes rows of plain values canonically, in one native call.
+      this.appendArray(JSON.stringify(start === 0 && end === rows.length ? rows : rows.slice(start, end)));
+    } else {
+      for (let i = start; i < end; i++) this.appendArray(`[${canonicalRow(rows[i] ?? [])}]`);
     }
-    if (this.count > 0) this.buffer[this.length++] = 0x2c; // ,
-    this.length += this.buffer.write(canonicalRowsText, this.length, 'utf8');
-    this.count += rows;
+    this.count += end - start;
   }
 
-  /** The canonical JSON array of the rows. The view is valid until the batch is dropped. */
-  close(): Buffer {
-    this.buffer[this.length] = 0x5d; // ]
-    return this.buffer.subarray(0, this.length + 1);
+  /**
+   * Appends the elements of a non-empty JSON array text `[a,b]`. It is written whole at the end
+   * of the rows, over the separator's place: its opening bracket is then overwritten with a comma
+   * (or is the batch's own opening bracket) and its closing bracket is dropped, so no substring is
+   * ever made.
+   */
+  private appendArray(text: string): void {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    this.reserve(text.length * 3);
+    const at = this.end === HEAD_ROOM + 1 ? HEAD_ROOM : this.end;
+    const written = this.buffer.write(text, at, 'utf8');
+    if (at !== HEAD_ROOM) this.buffer[at] = 0x2c; // ,
+    this.end = at + written - 1;
+  }
+
+  private reserve(bytes: number): void {
+    if (this.end + bytes <= this.buffer.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.end + bytes));
+    this.buffer.copy(grown, 0, 0, this.end);
+    this.buffer = grown;
+  }
+
+  /**
+   * The canonical body of the `result.rows` event (without its hash), written around the rows in
+   * place. The view is valid until the batch is dropped; the batch takes no more rows.
+   */
+  seal(envelope: RowsEnvelope): Buffer {
+    const head = `{"offset":${canonicalJson(this.offset)},"prevHash":${canonicalJson(envelope.prevHash)},"rows":`;
+    const tail =
+      `],"seq":${canonicalJson(envelope.seq)},"session":${canonicalJson(envelope.session)}` +
+      `,"statementId":${canonicalJson(this.statementId)},"ts":${canonicalJson(envelope.ts)}` +
+      ',"type":"result.rows"}';
+    this.reserve(tail.length * 3);
+    const end = this.end + this.buffer.write(tail, this.end, 'utf8');
+    // The head is ASCII unless prevHash is not a hash (it always is): fall back to a copy then.
+    if (head.length > HEAD_ROOM || Buffer.byteLength(head) !== head.length) {
+      return Buffer.concat([Buffer.from(head, 'utf8'), this.buffer.subarray(HEAD_ROOM, end)]);
+    }
+    const start = HEAD_ROOM - head.length;
+    this.buffer.write(head, start, 'latin1');
+    return this.buffer.subarray(start, end);
   }
 }

@@ -1,6 +1,6 @@
 import type { SessionContext } from '../gateway/types.js';
-import { canonicalRows } from './canonical.js';
-import { GENESIS_HASH, sealEvent } from './chain.js';
+import { GENESIS_HASH, sealBytes, sealText, type Sealed } from './chain.js';
+import { EVENT_LAYOUTS } from './event-layout.js';
 import { RowBatch } from './row-batch.js';
 import type { EventType, SealedEvent, SessionRecorder, SessionSummaryStart } from './types.js';
 
@@ -65,7 +65,7 @@ export class ChainedSessionRecorder implements SessionRecorder {
       startedAt,
     };
     // session.start is never dropped: every chain must begin with it.
-    this.seal('session.start', { ...start, via: session.identity.via }, startedAt, start);
+    this.seal('session.start', { ...start, via: session.identity.via }, startedAt, undefined, start);
   }
 
   get eventCount(): number {
@@ -86,7 +86,14 @@ export class ChainedSessionRecorder implements SessionRecorder {
     objects: string[];
   }): void {
     this.flushRows();
-    this.emit('decision', { ...e });
+    this.emit('decision', {
+      statementId: e.statementId,
+      action: e.action,
+      reason: e.reason,
+      rule: e.rule,
+      effects: e.effects,
+      objects: e.objects,
+    });
   }
 
   onApproval(e: {
@@ -97,7 +104,13 @@ export class ChainedSessionRecorder implements SessionRecorder {
     reason?: string;
   }): void {
     this.flushRows();
-    this.emit('approval', { ...e });
+    this.emit('approval', {
+      statementId: e.statementId,
+      requestId: e.requestId,
+      state: e.state,
+      by: e.by,
+      reason: e.reason,
+    });
   }
 
   onColumns(e: { statementId: string; columns: { name: string; type: string; masked: boolean }[] }): void {
@@ -124,7 +137,7 @@ export class ChainedSessionRecorder implements SessionRecorder {
         this.pending = pending;
       }
       const end = Math.min(rows.length, i + ROWS_PER_CHUNK, i + this.limits.batchRows - pending.count);
-      pending.append(canonicalRows(rows, i, end), end - i);
+      pending.append(rows, i, end);
       i = end;
       if (pending.count >= this.limits.batchRows || pending.bytes >= this.limits.batchBytes) {
         this.flushRows();
@@ -142,7 +155,13 @@ export class ChainedSessionRecorder implements SessionRecorder {
   }): void {
     this.flushRows();
     this.rowsSeen.delete(e.statementId);
-    this.emit('result.end', { ...e });
+    this.emit('result.end', {
+      statementId: e.statementId,
+      rowCount: e.rowCount,
+      truncated: e.truncated,
+      command: e.command,
+      durationMs: e.durationMs,
+    });
   }
 
   onError(e: { statementId?: string; code: string; message: string }): void {
@@ -175,11 +194,11 @@ export class ChainedSessionRecorder implements SessionRecorder {
       });
       return;
     }
-    this.emit('result.rows', { statementId: pending.statementId, offset: pending.offset }, pending.close());
+    this.emit('result.rows', undefined, pending);
   }
 
-  /** `rows`: the canonical bytes of a `rows` member, spliced into the event as they are. */
-  private emit(type: EventType, payload: Record<string, unknown>, rows?: Buffer): void {
+  /** `rows`: the batch a `result.rows` event carries (its payload). */
+  private emit(type: EventType, payload: Record<string, unknown> | undefined, rows?: RowBatch): void {
     if (this.ended) return;
     if (!this.sink.accepting()) {
       this.dropped++;
@@ -199,28 +218,23 @@ export class ChainedSessionRecorder implements SessionRecorder {
         this.clock(),
       );
     }
-    this.seal(type, payload, this.clock(), undefined, rows);
+    this.seal(type, payload, this.clock(), rows);
   }
 
+  /** Numbers, encodes and hashes an event (a payload, or a row batch for `result.rows`). */
   private seal(
     type: EventType,
-    payload: Record<string, unknown>,
+    payload: Record<string, unknown> | undefined,
     ts: number,
+    rows?: RowBatch,
     start?: SessionSummaryStart,
-    rows?: Buffer,
   ): void {
     const seq = ++this.seq;
-    const { hash, body } = sealEvent(
-      {
-        ...payload,
-        seq,
-        ts,
-        session: this.session.id,
-        type,
-        prevHash: this.prevHash,
-      },
-      rows === undefined ? undefined : { key: 'rows', bytes: rows },
-    );
+    const envelope = { prevHash: this.prevHash, seq, session: this.session.id, ts, type };
+    const { hash, body }: Sealed =
+      rows !== undefined
+        ? sealBytes(envelope.prevHash, rows.seal(envelope))
+        : sealText(envelope.prevHash, EVENT_LAYOUTS[type].encode(payload ?? {}, envelope));
     this.prevHash = hash;
     const sealed: SealedEvent = { session: this.session.id, seq, type, ts, hash, body };
     if (start !== undefined) sealed.start = start;
