@@ -119,7 +119,13 @@ recording: { store: redis, redis: { url: "${REDIS_URL}" }, retention: 1h }
   const off = new NullRecorder();
   // Sealing without a store: what recording costs this process before any I/O.
   const sealOnly = new ChainedRecorder(
-    { append: async () => {}, health: () => ({ ok: true }), onReachable: () => {}, close: async () => {} },
+    {
+      append: async () => {},
+      copiesBodies: true,
+      health: () => ({ ok: true }),
+      onReachable: () => {},
+      close: async () => {},
+    },
     {
       queue: { ...DEFAULT_QUEUE_OPTIONS, policy: 'refuse' },
       session: DEFAULT_SESSION_LIMITS,

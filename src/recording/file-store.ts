@@ -39,6 +39,8 @@ type IndexLine =
  * one line when a session starts and one when it ends (for listing without reading every file).
  */
 export class FileEventStore implements EventStore {
+  /** Lines are built (copied) from the bodies before they are written. */
+  readonly copiesBodies = true;
   /** Last seq written per session, so a retried batch is not appended twice. */
   private readonly written = new Map<string, number>();
   private made = false;

@@ -9,8 +9,15 @@ export interface QueueOptions {
   /** Bound of the queue, in events and in bytes of event JSON. */
   maxEvents: number;
   maxBytes: number;
-  /** Most events written in one store round trip. */
+  /** Most events, and most bytes of event bodies, written in one store round trip (one socket write). */
   batchEvents: number;
+  batchBytes: number;
+  /**
+   * How long an event may wait to be gathered with later ones (of any session) into one write,
+   * unless `batchEvents` or `batchBytes` are reached first. 0 writes after the current tick.
+   * `flush()` never waits for it.
+   */
+  lingerMs: number;
   /** Delay before retrying after a failed write; doubles up to `maxRetryDelayMs`. */
   retryDelayMs: number;
   maxRetryDelayMs: number;
@@ -20,11 +27,17 @@ export const DEFAULT_QUEUE_OPTIONS: Omit<QueueOptions, 'policy'> = {
   maxEvents: 100_000,
   maxBytes: 256 * 1024 * 1024,
   batchEvents: 512,
+  batchBytes: 4 * 1024 * 1024,
+  lingerMs: 2,
   retryDelayMs: 100,
   maxRetryDelayMs: 2_000,
 };
 
-type QueueState = { kind: 'idle' } | { kind: 'writing' } | { kind: 'waiting-retry'; timer: NodeJS.Timeout };
+type QueueState =
+  | { kind: 'idle' }
+  | { kind: 'lingering'; cancel: () => void }
+  | { kind: 'writing' }
+  | { kind: 'waiting-retry'; timer: NodeJS.Timeout };
 
 /**
  * The bounded queue between the data path and the store. Events leave it only once the store has
@@ -112,11 +125,30 @@ export class RecordingQueue {
     this.events.push(event);
     this.bytes += event.body.length;
     this.enqueuedTotal++;
-    if (this.state.kind === 'idle' && !this.closed) {
-      this.state = { kind: 'writing' };
-      // Write after the current tick so one burst of on* calls becomes one pipelined round trip.
-      setImmediate(() => void this.drain());
+    if (this.closed) return;
+    if (this.state.kind === 'idle') {
+      // Gather what every session records for a moment, so that statements (of all sessions)
+      // share one store round trip and one socket write instead of paying one each.
+      this.state = { kind: 'lingering', cancel: this.linger() };
+    } else if (this.state.kind === 'lingering' && this.batchFull()) {
+      this.resumeNow();
     }
+  }
+
+  /** Starts the linger; returns how to cancel it. */
+  private linger(): () => void {
+    const ms = this.options.lingerMs;
+    if (ms > 0) {
+      const timer = setTimeout(() => this.resumeNow(), ms);
+      return () => clearTimeout(timer);
+    }
+    const immediate = setImmediate(() => this.resumeNow());
+    return () => clearImmediate(immediate);
+  }
+
+  /** Enough is queued for a full round trip: waiting longer gathers nothing more into it. */
+  private batchFull(): boolean {
+    return this.length >= this.options.batchEvents || this.bytes >= this.options.batchBytes;
   }
 
   /** Resolves when every event enqueued before the call has been written. */
@@ -137,13 +169,16 @@ export class RecordingQueue {
     clearTimeout(timer);
     this.closed = true;
     if (this.state.kind === 'waiting-retry') clearTimeout(this.state.timer);
+    if (this.state.kind === 'lingering') this.state.cancel();
     return { unwritten: this.length };
   }
 
+  /** Ends a linger or a retry wait, and writes what is queued. */
   private resumeNow(): void {
     if (this.closed) return;
-    if (this.state.kind === 'waiting-retry') {
-      clearTimeout(this.state.timer);
+    if (this.state.kind === 'waiting-retry') clearTimeout(this.state.timer);
+    if (this.state.kind === 'lingering') this.state.cancel();
+    if (this.state.kind === 'waiting-retry' || this.state.kind === 'lingering') {
       this.state = { kind: 'idle' };
     }
     if (this.state.kind === 'idle' && this.length > 0) {
@@ -154,7 +189,14 @@ export class RecordingQueue {
 
   private async drain(): Promise<void> {
     while (this.length > 0 && !this.closed) {
-      const end = Math.min(this.events.length, this.head + this.options.batchEvents);
+      const limit = Math.min(this.events.length, this.head + this.options.batchEvents);
+      // At least one event, however large; then as many as fit in batchBytes.
+      let end = this.head + 1;
+      let bytes = this.events[this.head]?.body.length ?? 0;
+      for (; end < limit; end++) {
+        bytes += this.events[end]?.body.length ?? 0;
+        if (bytes > this.options.batchBytes) break;
+      }
       const batch = this.events.slice(this.head, end);
       try {
         await this.store.append(batch);
@@ -168,7 +210,11 @@ export class RecordingQueue {
   }
 
   private onWritten(batch: SealedEvent[]): void {
-    for (const event of batch) this.bytes -= event.body.length;
+    const release = this.store.copiesBodies === true;
+    for (const event of batch) {
+      this.bytes -= event.body.length;
+      if (release) event.release?.();
+    }
     // Let written events (row batches can be large) be collected now, not at the next compaction.
     (this.events as (SealedEvent | undefined)[]).fill(undefined, this.head, this.head + batch.length);
     this.head += batch.length;

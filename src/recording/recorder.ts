@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { SessionContext } from '../gateway/types.js';
 import { RecordingQueue, type QueueOptions } from './queue.js';
+import { BatchBufferPool } from './row-batch.js';
 import { ChainedSessionRecorder, type SessionLimits } from './session-recorder.js';
 import type { EventStore } from './store.js';
 import type { Recorder, SessionRecorder } from './types.js';
@@ -18,6 +19,7 @@ export class ChainedRecorder implements Recorder {
   private readonly queue: RecordingQueue;
   private readonly live = new Set<ChainedSessionRecorder>();
   private readonly clock: () => number;
+  private readonly buffers: BatchBufferPool;
   private closed = false;
 
   constructor(
@@ -27,6 +29,7 @@ export class ChainedRecorder implements Recorder {
   ) {
     this.queue = new RecordingQueue(store, options.queue, logger);
     this.clock = options.clock ?? Date.now;
+    this.buffers = new BatchBufferPool(BatchBufferPool.sizeFor(options.session.batchBytes + 64 * 1024));
   }
 
   startSession(info: { session: SessionContext; startedAt?: number }): SessionRecorder {
@@ -37,6 +40,7 @@ export class ChainedRecorder implements Recorder {
       this.options.session,
       this.clock,
       (ended) => this.live.delete(ended),
+      this.buffers,
     );
     this.live.add(recorder);
     return recorder;

@@ -1,5 +1,7 @@
 import type { Redis } from 'ioredis';
+import type { Socket } from 'node:net';
 import { RecordingKeys, streamId } from './redis-keys.js';
+import { EncodedCommand, RespEncoder } from './resp.js';
 import type { EventStore } from './store.js';
 import type { SealedEvent } from './types.js';
 
@@ -7,11 +9,16 @@ import type { SealedEvent } from './types.js';
 const DUPLICATE_ID = /equal or smaller than the target stream top item/;
 
 /**
- * Writes events to Redis Streams, one stream per session, in pipelined round trips. Every
- * command is idempotent for a retried batch: XADD with `<seq>-0`, HSET of absolute values, ZADD.
+ * Writes events to Redis Streams, one stream per session, in pipelined round trips: the commands of
+ * one `append` (events of any number of sessions) are encoded into one reused buffer and leave in
+ * one socket write. Every command is idempotent for a retried batch: XADD with `<seq>-0`, HSET of
+ * absolute values, ZADD.
  */
 export class RedisEventStore implements EventStore {
+  /** Bodies are copied into the encoder's buffer before the commands are sent. */
+  readonly copiesBodies = true;
   private readonly keys: RecordingKeys;
+  private readonly encoder = new RespEncoder();
   /** The client's last connection error, to say why the store is unreachable. */
   private lastError: string | undefined;
 
@@ -38,50 +45,65 @@ export class RedisEventStore implements EventStore {
   async append(events: readonly SealedEvent[]): Promise<void> {
     if (events.length === 0) return;
     const keys = this.keys;
-    const retention = this.options.retentionMs;
+    const retention = String(this.options.retentionMs);
     const now = (this.options.clock ?? Date.now)();
-    const pipeline = this.redis.pipeline();
-    const xaddAt = new Set<number>();
+    const encoder = this.encoder;
+    encoder.reset();
+    const names: string[] = [];
+    const add = (args: (string | Buffer)[]): void => {
+      names.push(args[0] as string);
+      encoder.command(args);
+    };
+    const xadds = new Set<number>();
     const last = new Map<string, SealedEvent>();
     for (const event of events) {
-      xaddAt.add(pipeline.length);
-      pipeline.xadd(keys.events(event.session), streamId(event.seq), 'h', event.hash, 'e', event.body);
+      xadds.add(names.length);
+      add(['xadd', keys.events(event.session), streamId(event.seq), 'h', event.hash, 'e', event.body]);
       last.set(event.session, event);
       const start = event.start;
       if (start !== undefined) {
-        const meta: Record<string, string> = {
-          subject: start.subject,
-          groups: JSON.stringify(start.groups),
-          issuer: start.issuer,
-          target: start.target,
-          channel: start.channel,
-          dialect: start.dialect,
-          startedAt: String(start.startedAt),
-        };
-        if (start.remote !== undefined) meta.remote = start.remote;
-        pipeline.hset(keys.meta(event.session), meta);
+        const meta = [
+          ['subject', start.subject],
+          ['groups', JSON.stringify(start.groups)],
+          ['issuer', start.issuer],
+          ['target', start.target],
+          ['channel', start.channel],
+          ['dialect', start.dialect],
+          ['startedAt', String(start.startedAt)],
+        ];
+        if (start.remote !== undefined) meta.push(['remote', start.remote]);
+        add(['hset', keys.meta(event.session), ...meta.flat()]);
         for (const index of [keys.byTime(), keys.byIdentity(start.subject), keys.byTarget(start.target)]) {
-          pipeline.zadd(index, start.startedAt, event.session);
+          add(['zadd', index, String(start.startedAt), event.session]);
           // Retention on the index: drop sessions that are older than the retention, and let an
           // index nobody writes to any more expire with its last session.
-          pipeline.zremrangebyscore(index, '-inf', `(${now - retention}`);
-          pipeline.pexpire(index, retention);
+          add(['zremrangebyscore', index, '-inf', `(${now - this.options.retentionMs}`]);
+          add(['pexpire', index, retention]);
         }
       }
       if (event.type === 'session.end') {
-        pipeline.hset(keys.meta(event.session), 'endedAt', String(event.ts));
+        add(['hset', keys.meta(event.session), 'endedAt', String(event.ts)]);
       }
     }
     for (const [session, event] of last) {
-      pipeline.hset(keys.meta(session), 'events', String(event.seq), 'lastHash', event.hash);
-      pipeline.pexpire(keys.events(session), retention);
-      pipeline.pexpire(keys.meta(session), retention);
+      add(['hset', keys.meta(session), 'events', String(event.seq), 'lastHash', event.hash]);
+      add(['pexpire', keys.events(session), retention]);
+      add(['pexpire', keys.meta(session), retention]);
     }
-    const results = await pipeline.exec();
-    if (results === null) throw new Error('the pipeline was discarded');
-    for (const [i, [err]] of results.entries()) {
-      if (err === null) continue;
-      if (xaddAt.has(i) && DUPLICATE_ID.test(err.message)) continue;
+    const commands = names.map((name, i) => new EncodedCommand(name, encoder.bytesOf(i)));
+    // Corked, the commands leave in one socket write (writev) however many there are.
+    const socket = this.redis.stream as Socket | undefined;
+    socket?.cork();
+    try {
+      for (const command of commands) void this.redis.sendCommand(command);
+    } finally {
+      socket?.uncork();
+    }
+    const results = await Promise.allSettled(commands.map((command) => command.promise));
+    for (const [i, result] of results.entries()) {
+      if (result.status === 'fulfilled') continue;
+      const err: unknown = result.reason;
+      if (xadds.has(i) && err instanceof Error && DUPLICATE_ID.test(err.message)) continue;
       throw err;
     }
   }

@@ -1,7 +1,7 @@
 import type { SessionContext } from '../gateway/types.js';
 import { GENESIS_HASH, sealBytes, sealText, type Sealed } from './chain.js';
 import { EVENT_LAYOUTS } from './event-layout.js';
-import { RowBatch } from './row-batch.js';
+import { BatchBufferPool, RowBatch } from './row-batch.js';
 import type { EventType, SealedEvent, SessionRecorder, SessionSummaryStart } from './types.js';
 
 /** Where a session recorder puts sealed events (the queue). */
@@ -53,6 +53,8 @@ export class ChainedSessionRecorder implements SessionRecorder {
     private readonly limits: SessionLimits,
     private readonly clock: () => number,
     private readonly onEnd: (recorder: ChainedSessionRecorder) => void,
+    /** Where row batches take their buffers (shared by the sessions of one recorder). */
+    private readonly buffers = new BatchBufferPool(BatchBufferPool.sizeFor(limits.batchBytes + 64 * 1024), 0),
   ) {
     const start: SessionSummaryStart = {
       subject: session.identity.subject,
@@ -133,7 +135,7 @@ export class ChainedSessionRecorder implements SessionRecorder {
     for (let i = 0; i < rows.length;) {
       let pending = this.pending;
       if (pending === undefined) {
-        pending = new RowBatch(statementId, seen + i, this.limits.batchBytes + 64 * 1024);
+        pending = new RowBatch(statementId, seen + i, this.buffers);
         this.pending = pending;
       }
       const end = Math.min(rows.length, i + ROWS_PER_CHUNK, i + this.limits.batchRows - pending.count);
@@ -238,6 +240,7 @@ export class ChainedSessionRecorder implements SessionRecorder {
     this.prevHash = hash;
     const sealed: SealedEvent = { session: this.session.id, seq, type, ts, hash, body };
     if (start !== undefined) sealed.start = start;
+    if (rows !== undefined) sealed.release = () => rows.release();
     this.sink.enqueue(sealed);
   }
 }

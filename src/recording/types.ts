@@ -100,6 +100,11 @@ export interface SealedEvent {
   body: Buffer;
   /** Set on `session.start`: what the listing indexes. */
   start?: SessionSummaryStart;
+  /**
+   * Set on a row batch whose buffer may be reused: the queue calls it once the store acknowledged
+   * the event, if the store `copiesBodies`. `body` must not be read after.
+   */
+  release?: () => void;
 }
 
 export interface SessionSummaryStart {
