@@ -90,8 +90,137 @@ export function scanText(text: string, f: TextFeatures): TextFeatures {
   return scan(f, text.length, (i) => text.charCodeAt(i));
 }
 
+/**
+ * A detector's pre-filter as data: the least count of each feature a value must have. A detector
+ * has one or more of them (any may hold). Data rather than code, so that a row masker can merge
+ * the pre-filters of all configured detectors into a few comparisons.
+ */
+export interface Prefilter {
+  readonly at?: number;
+  readonly digits?: number;
+  readonly dots?: number;
+  readonly colons?: number;
+  readonly upper?: number;
+  readonly longestWord?: number;
+}
+
+const FEATURE_KEYS = ['at', 'digits', 'dots', 'colons', 'upper', 'longestWord'] as const;
+
+/** One pre-filter as a function on features (for decoded values: the MCP path, policy checks). */
+function prefilterFunction(p: Prefilter): (f: TextFeatures) => boolean {
+  const [at, digits, dots, colons, upper, longestWord] = FEATURE_KEYS.map((k) => p[k] ?? 0) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  return (f) =>
+    f.at >= at &&
+    f.digits >= digits &&
+    f.dots >= dots &&
+    f.colons >= colons &&
+    f.upper >= upper &&
+    f.longestWord >= longestWord;
+}
+
+/** A detector's pre-filters (any may hold) as one function. */
+function candidateFunction(prefilters: readonly Prefilter[]): (f: TextFeatures) => boolean {
+  const [first, second, ...rest] = prefilters.map(prefilterFunction);
+  if (first === undefined) return () => true;
+  if (second === undefined) return first;
+  if (rest.length === 0) return (f) => first(f) || second(f);
+  const all = [first, second, ...rest];
+  return (f) => all.some((p) => p(f));
+}
+
+/** Whether `a` holds for every value `b` holds for (so `b` need not be checked). */
+function covers(a: Prefilter, b: Prefilter): boolean {
+  for (const k of FEATURE_KEYS) if ((a[k] ?? 0) > (b[k] ?? 0)) return false;
+  return true;
+}
+
+/**
+ * The merged pre-filter of a set of detectors, for the wire row path: one byte loop per field
+ * fills `features` and answers whether any of the detectors could find something. A value it
+ * rejects is certainly clean for all of them, so no string is made for it.
+ */
+export class DetectorPrefilter {
+  readonly features: TextFeatures = newFeatures();
+  /** Per alternative, the six least counts (FEATURE_KEYS order), flattened. */
+  readonly #mins: Int32Array;
+  readonly #count: number;
+  /** Whether the last scanned value was all ASCII (then latin1 and UTF-8 decode alike). */
+  ascii = true;
+
+  constructor(detectors: readonly Detector[]) {
+    const all = detectors.flatMap((d) => d.prefilters);
+    // Drop an alternative when another, weaker one holds whenever it does.
+    const kept = all.filter(
+      (b, i) => !all.some((a, j) => j !== i && covers(a, b) && (!covers(b, a) || j < i)),
+    );
+    this.#count = kept.length;
+    this.#mins = new Int32Array(kept.length * 6);
+    kept.forEach((p, i) => FEATURE_KEYS.forEach((k, j) => (this.#mins[i * 6 + j] = p[k] ?? 0)));
+  }
+
+  /** Scans buf[start, end) into `features`; false when no detector could match the value. */
+  candidate(buf: Uint8Array, start: number, end: number): boolean {
+    let at = 0;
+    let digits = 0;
+    let dots = 0;
+    let colons = 0;
+    let upper = 0;
+    let longest = 0;
+    let run = 0;
+    let high = 0;
+    for (let i = start; i < end; i++) {
+      const c = buf[i] as number;
+      high |= c;
+      const flags = c < 128 ? (CHAR_FLAGS[c] as number) : 0;
+      if (flags & WORD) {
+        run++;
+        if (flags & DIGIT) digits++;
+        else if (flags & UPPER) upper++;
+      } else {
+        if (run > longest) longest = run;
+        run = 0;
+        if (flags & AT_SIGN) at++;
+        else if (flags & DOT) dots++;
+        else if (flags & COLON) colons++;
+      }
+    }
+    if (run > longest) longest = run;
+    const f = this.features;
+    f.at = at;
+    f.digits = digits;
+    f.dots = dots;
+    f.colons = colons;
+    f.upper = upper;
+    f.longestWord = longest;
+    this.ascii = high < 128;
+    const mins = this.#mins;
+    for (let k = 0, m = 0; k < this.#count; k++, m += 6) {
+      if (
+        at >= (mins[m] as number) &&
+        digits >= (mins[m + 1] as number) &&
+        dots >= (mins[m + 2] as number) &&
+        colons >= (mins[m + 3] as number) &&
+        upper >= (mins[m + 4] as number) &&
+        longest >= (mins[m + 5] as number)
+      ) {
+        return true;
+      }
+    }
+    return false;
+  }
+}
+
 export interface Detector {
   readonly name: DetectorName;
+  /** The pre-filter as data: a value that passes none of these holds nothing this detector finds. */
+  readonly prefilters: readonly Prefilter[];
   /** The pre-filter: false means the value certainly holds nothing this detector finds. */
   candidate(f: TextFeatures): boolean;
   /** The full check, run only on candidates. */
@@ -169,15 +298,15 @@ function looksLikeSecret(token: string): boolean {
  */
 const all = (re: RegExp, text: string): readonly string[] => text.match(re) ?? [];
 
-export const DETECTOR_TABLE: Readonly<Record<DetectorName, Detector>> = {
+const DETECTOR_DEFINITIONS: Readonly<Record<DetectorName, Omit<Detector, 'candidate'>>> = {
   email: {
     name: 'email',
-    candidate: (f) => f.at > 0 && f.dots > 0,
+    prefilters: [{ at: 1, dots: 1 }],
     matches: (text) => EMAIL.test(text),
   },
   'credit-card': {
     name: 'credit-card',
-    candidate: (f) => f.digits >= 13,
+    prefilters: [{ digits: 13 }],
     matches(text) {
       for (const m of all(CARD_RUN, text)) {
         const digits = m.replace(/[ -]/g, '');
@@ -188,7 +317,7 @@ export const DETECTOR_TABLE: Readonly<Record<DetectorName, Detector>> = {
   },
   'us-ssn': {
     name: 'us-ssn',
-    candidate: (f) => f.digits >= 9,
+    prefilters: [{ digits: 9 }],
     matches(text) {
       // A match is ddd-dd-dddd (one separator, repeated): the parts are at fixed places.
       for (const m of all(SSN, text)) if (validSsn(m.slice(0, 3), m.slice(4, 6), m.slice(7))) return true;
@@ -197,12 +326,12 @@ export const DETECTOR_TABLE: Readonly<Record<DetectorName, Detector>> = {
   },
   phone: {
     name: 'phone',
-    candidate: (f) => f.digits >= 10,
+    prefilters: [{ digits: 10 }],
     matches: (text) => PHONE.test(text),
   },
   iban: {
     name: 'iban',
-    candidate: (f) => f.digits >= 8 && f.upper >= 2,
+    prefilters: [{ digits: 8, upper: 2 }],
     matches(text) {
       for (const m of all(IBAN, text)) if (ibanValid(m)) return true;
       return false;
@@ -210,7 +339,7 @@ export const DETECTOR_TABLE: Readonly<Record<DetectorName, Detector>> = {
   },
   ip: {
     name: 'ip',
-    candidate: (f) => (f.dots >= 3 && f.digits >= 4) || f.colons >= 2,
+    prefilters: [{ dots: 3, digits: 4 }, { colons: 2 }],
     matches(text) {
       for (const m of all(IPV4, text)) if (isIPv4(m)) return true;
       if (text.indexOf(':') < 0) return false;
@@ -221,12 +350,12 @@ export const DETECTOR_TABLE: Readonly<Record<DetectorName, Detector>> = {
   'bearer-token': {
     name: 'bearer-token',
     // A JWT's first segment, or a bearer token worth the name, is at least 16 word characters.
-    candidate: (f) => f.longestWord >= 16,
+    prefilters: [{ longestWord: 16 }],
     matches: (text) => BEARER.test(text) || JWT.test(text),
   },
   'api-key': {
     name: 'api-key',
-    candidate: (f) => f.longestWord >= 16,
+    prefilters: [{ longestWord: 16 }],
     matches(text) {
       if (KEY_PREFIXED.test(text)) return true;
       for (const m of all(LONG_TOKEN, text)) if (looksLikeSecret(m)) return true;
@@ -234,3 +363,11 @@ export const DETECTOR_TABLE: Readonly<Record<DetectorName, Detector>> = {
     },
   },
 };
+
+/** Every detector by name; `candidate` is its pre-filter data as a function. */
+export const DETECTOR_TABLE: Readonly<Record<DetectorName, Detector>> = Object.fromEntries(
+  Object.entries(DETECTOR_DEFINITIONS).map(([name, d]) => [
+    name,
+    { ...d, candidate: candidateFunction(d.prefilters) },
+  ]),
+) as Record<DetectorName, Detector>;

@@ -1,33 +1,11 @@
 import type { ResultColumn } from '../gateway/types.js';
-import { newFeatures } from './detectors.js';
 import type { MaskingPlan } from './plan.js';
-import { REDACTED } from './strategies.js';
-import { type FieldRewrite, fieldRewrites, rewriteField } from './wire.js';
-
-/*
- * What happens to one field of the current row (scratch state, reset per row). Plain numbers:
- * with verbatimModuleSyntax a const enum stays an object, and this is read per field.
- */
-const KEEP = 0;
-const NULL = 1;
-/** Replaced by the bytes in `replaced[i]`. */
-const BYTES = 2;
-/** partial on an ASCII value: stars, then the last `keep` bytes of the original. */
-const STARS = 3;
-/** email on an ASCII address: `****`, then the original bytes from the '@'. */
-const EMAIL = 4;
+import { FieldMasker, MASK_BYTES, Write } from './wire.js';
 
 const STAR = 0x2a;
-const AT = 0x40;
-const MASK_BYTES: Readonly<Buffer> = Buffer.from(REDACTED);
-
-/** Copies src[start, end) to dst at `at`; a byte loop beats the native call for a few bytes only. */
-function copyBytes(src: Buffer, start: number, end: number, dst: Buffer, at: number): number {
-  const n = end - start;
-  if (n > 32) return at + src.copy(dst, at, start, end);
-  for (let i = 0; i < n; i++) dst[at + i] = src[start + i] as number;
-  return at + n;
-}
+/** Moves shorter than this are a byte loop; longer ones one native call (which costs ~30 ns). */
+const SHORT_MOVE = 24;
+const setBytes = Uint8Array.prototype.set;
 
 /** Big-endian int32 without Buffer's argument checks (bounds are checked by the caller). */
 function readInt32(buf: Buffer, at: number): number {
@@ -39,45 +17,22 @@ function readInt32(buf: Buffer, at: number): number {
   );
 }
 
-function writeInt32(buf: Buffer, value: number, at: number): number {
+function writeInt32(buf: Buffer, value: number, at: number): void {
   buf[at] = value >>> 24;
   buf[at + 1] = value >>> 16;
   buf[at + 2] = value >>> 8;
   buf[at + 3] = value;
-  return at + 4;
-}
-
-/** Whether buf[start, end) is printable ASCII with no whitespace (so byte and string rules agree). */
-function plainAscii(buf: Buffer, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) {
-    const c = buf[i] as number;
-    if (c <= 0x20 || c >= 0x7f) return false;
-  }
-  return true;
-}
-
-/**
- * The '@' of an address the email strategy keeps the domain of (`local@domain.tld`, one '@',
- * a dot inside the domain), or -1. Only for values `plainAscii` accepted.
- */
-function emailAt(buf: Buffer, start: number, end: number): number {
-  let at = -1;
-  for (let i = start; i < end; i++) {
-    if (buf[i] === AT) {
-      if (at >= 0) return -1;
-      at = i;
-    }
-  }
-  if (at <= start) return -1;
-  for (let i = at + 2; i < end - 1; i++) if (buf[i] === 0x2e) return at;
-  return -1;
 }
 
 /**
  * Rewrites Postgres DataRow messages ('D', int32 length, int16 count, then per field an int32
- * length, -1 for NULL, and the bytes). Two passes: the first walks the fields and decides each
- * one's replacement and the output length; the second copies the row once and rewrites the
- * masked fields in place.
+ * length, -1 for NULL, and the bytes).
+ *
+ * One walk over the fields checks the framing and decides each field (most without making a
+ * string), remembering only the fields that change; a row where none does is forwarded as it is.
+ * A changed row is then written in one native copy of the original, with only the changed fields
+ * written over and the kept runs after them moved into place. Every check happens before the
+ * first byte is written: a malformed row throws and leaves nothing to forward.
  */
 export class PostgresRowMasker {
   readonly dialect = 'postgres' as const;
@@ -85,29 +40,35 @@ export class PostgresRowMasker {
   readonly masked: readonly boolean[];
   /** Columns a rule always masks: what the caller and the recording are told is masked. */
   readonly ruleMasked: readonly boolean[];
-  readonly #plan: MaskingPlan;
-  readonly #rewrites: (FieldRewrite | null)[];
-  readonly #features = newFeatures();
-  // Scratch space reused for every row (one masker serves one result set, synchronously).
-  readonly #starts: Int32Array;
-  readonly #lengths: Int32Array;
-  readonly #ops: Uint8Array;
+  readonly #fields: FieldMasker;
+  readonly #width: number;
+  /** Columns with nothing to do are skipped without a call. */
+  readonly #active: Uint8Array;
+  // The changed fields of the current row (one masker serves one result set, synchronously).
+  #changes = 0;
+  readonly #start: Int32Array;
+  readonly #end: Int32Array;
+  readonly #write: Uint8Array;
   readonly #aux: Int32Array;
-  readonly #replaced: (Buffer | null)[];
-  /** Sum of the growth of fields that get longer: the room #write needs beyond the original row. */
-  #grow = 0;
+  readonly #bytes: Buffer[];
+  /**
+   * How far ahead of the original the row gets at most, after any changed field: the original is
+   * staged that far to the right, so that writing never overtakes bytes still to be moved.
+   */
+  #lift = 0;
 
   constructor(plan: MaskingPlan, columns: readonly ResultColumn[], formats?: readonly number[]) {
-    this.#plan = plan;
-    this.#rewrites = fieldRewrites(plan, columns, 'postgres', formats);
-    this.masked = this.#rewrites.map((r) => r !== null);
+    this.#fields = new FieldMasker(plan, columns, 'postgres', formats);
+    this.masked = this.#fields.masked;
     this.ruleMasked = plan.masked;
     const n = columns.length;
-    this.#starts = new Int32Array(n);
-    this.#lengths = new Int32Array(n);
-    this.#ops = new Uint8Array(n);
+    this.#width = n;
+    this.#active = Uint8Array.from(this.masked, (m) => (m ? 1 : 0));
+    this.#start = new Int32Array(n);
+    this.#end = new Int32Array(n);
+    this.#write = new Uint8Array(n);
     this.#aux = new Int32Array(n);
-    this.#replaced = new Array<Buffer | null>(n).fill(null);
+    this.#bytes = new Array<Buffer>(n).fill(MASK_BYTES);
   }
 
   /**
@@ -118,157 +79,143 @@ export class PostgresRowMasker {
   maskDataRow(message: Buffer): Buffer {
     const total = this.#decide(message);
     if (total < 0) return message;
-    const room = message.length + this.#grow;
+    const room = message.length + this.#lift;
     const out = Buffer.allocUnsafe(room);
-    this.#write(message, out, 0, total);
+    this.#rewrite(message, out, 0, total);
     return total < room ? out.subarray(0, total) : out;
   }
 
   /**
    * Writes the (masked or original) row into `out` at `offset`, for a listener that coalesces
    * rows into one output buffer: no allocation per row. Returns the offset after the row, or -1
-   * when it does not fit (flush `out` and call again). Needs room for the
-   * original row plus the growth of the fields that get longer.
+   * when it does not fit (flush `out` and call again). Needs room for the original row plus the
+   * growth of the fields that get longer.
    */
   maskDataRowInto(message: Buffer, out: Buffer, offset: number): number {
     const total = this.#decide(message);
-    if (offset + message.length + (total < 0 ? 0 : this.#grow) > out.length) return -1;
-    if (total < 0) return offset + message.copy(out, offset);
-    this.#write(message, out, offset, total);
+    if (total < 0) {
+      if (offset + message.length > out.length) return -1;
+      setBytes.call(out, message, offset);
+      return offset + message.length;
+    }
+    if (offset + message.length + this.#lift > out.length) return -1;
+    this.#rewrite(message, out, offset, total);
     return offset + total;
   }
 
-  /** First pass: the output length, or -1 when the row stays as it is. */
+  /** Walks and checks the row, noting the fields that change: the output length, or -1 when none does. */
   #decide(message: Buffer): number {
-    const n = this.#rewrites.length;
-    if (message.length < 7 || message[0] !== 0x44) throw new Error('not a DataRow message');
-    const count = message.readInt16BE(5);
+    const n = this.#width;
+    const length = message.length;
+    if (length < 7 || message[0] !== 0x44) throw new Error('not a DataRow message');
+    const count = (((message[5] as number) << 24) >> 16) | (message[6] as number);
     if (count !== n) throw new Error(`DataRow has ${count} fields, the plan has ${n}`);
-    const starts = this.#starts;
-    const lengths = this.#lengths;
-    const ops = this.#ops;
+    const active = this.#active;
+    const fields = this.#fields;
+    let changes = 0;
+    let shift = 0;
+    let lift = 0;
     let pos = 7;
-    let delta = 0;
-    let grow = 0;
-    let changed = false;
     for (let i = 0; i < n; i++) {
-      if (pos + 4 > message.length) throw new Error('DataRow is truncated');
+      if (pos + 4 > length) throw new Error('DataRow is truncated');
       const len = readInt32(message, pos);
       pos += 4;
-      const end = len < 0 ? pos : pos + len;
-      if (end > message.length) throw new Error('DataRow is truncated');
-      starts[i] = pos;
-      lengths[i] = len;
-      ops[i] = KEEP;
-      const rw = this.#rewrites[i];
-      if (rw && len >= 0) {
-        const newLength = this.#decideField(i, rw, message, pos, end);
-        if (newLength !== -2) {
-          changed = true;
-          const d = Math.max(newLength, 0) - len;
-          delta += d;
-          if (d > 0) grow += d;
+      if (len < 0) continue;
+      const end = pos + len;
+      if (end > length) throw new Error('DataRow is truncated');
+      if (active[i] === 1) {
+        const write = fields.decide(i, message, pos, end);
+        if (write !== Write.Keep) {
+          this.#start[changes] = pos;
+          this.#end[changes] = end;
+          this.#write[changes] = write;
+          if (write === Write.Null) shift -= len;
+          else if (write === Write.Bytes) {
+            this.#bytes[changes] = fields.bytes;
+            shift += fields.bytes.length - len;
+          } else {
+            this.#aux[changes] = fields.aux;
+            if (write === Write.Email) shift += MASK_BYTES.length - (fields.aux - pos);
+          }
+          if (shift > lift) lift = shift;
+          changes++;
         }
       }
       pos = end;
     }
-    if (pos !== message.length || readInt32(message, 1) !== message.length - 1) {
+    if (pos !== length || readInt32(message, 1) !== length - 1) {
       throw new Error('DataRow length does not match its fields');
     }
-    this.#grow = grow;
-    return changed ? message.length + delta : -1;
-  }
-
-  /** Decides one field: its new length (-1 for NULL), or -2 when it stays. */
-  #decideField(i: number, rw: FieldRewrite, message: Buffer, start: number, end: number): number {
-    const ops = this.#ops;
-    const s = rw.strategy;
-    if (
-      s &&
-      !rw.detect &&
-      rw.cls === 'text' &&
-      rw.constant === undefined &&
-      plainAscii(message, start, end)
-    ) {
-      // The common cases rewritten straight from the bytes, with no string in between.
-      if (s.name === 'partial') {
-        ops[i] = STARS;
-        this.#aux[i] = Math.min(s.keep, end - start);
-        if (end - start <= s.keep) this.#aux[i] = 0;
-        return end - start;
-      }
-      if (s.name === 'email') {
-        const at = emailAt(message, start, end);
-        if (at < 0) {
-          ops[i] = BYTES;
-          this.#replaced[i] = MASK_BYTES;
-          return MASK_BYTES.length;
-        }
-        ops[i] = EMAIL;
-        this.#aux[i] = at;
-        return MASK_BYTES.length + end - at;
-      }
-    }
-    const out = rewriteField(rw, this.#plan, message, start, end, this.#features);
-    if (out === undefined) return -2;
-    if (out === null) {
-      ops[i] = NULL;
-      return -1;
-    }
-    ops[i] = BYTES;
-    this.#replaced[i] = out;
-    return out.length;
+    this.#changes = changes;
+    this.#lift = lift;
+    return changes === 0 ? -1 : length + shift;
   }
 
   /**
-   * Second pass: copies the whole row once (one native copy), then rewrites the masked fields in
-   * place, moving the rest of the row with copyWithin when a field changes length. Cheaper in
-   * Node than one copy per run of kept fields: each Buffer#copy call allocates a view.
-   * Fields are rewritten in order, so the row may be longer midway than at the end: it needs
-   * room for the original row plus every field's growth at `offset`.
+   * Writes the changed row at `offset`. The original is copied once (one native call, no view),
+   * `lift` bytes to the right of `offset`; then, in order, each changed field is written at the
+   * output position and each kept run is moved left from the copy to join it (not at all while
+   * the output is in step with the copy, as it is before the first change when lift is 0).
    */
-  #write(message: Buffer, out: Buffer, offset: number, total: number): void {
-    const n = this.#rewrites.length;
-    message.copy(out, offset, 0, message.length);
-    let end = offset + message.length;
-    let shift = offset;
-    for (let i = 0; i < n; i++) {
-      const op = this.#ops[i] as number;
-      if (op === KEEP) continue;
-      const value = (this.#starts[i] as number) + shift;
-      const len = this.#lengths[i] as number;
-      let to = value + len;
-      let from = to;
-      let newLength = len;
-      if (op === NULL) {
-        to = value;
-        newLength = -1;
-      } else if (op === BYTES) {
-        const r = this.#replaced[i] as Buffer;
-        to = value + r.length;
-        newLength = r.length;
-      } else if (op === EMAIL) {
-        from = (this.#aux[i] as number) + shift;
-        to = value + MASK_BYTES.length;
-        newLength = MASK_BYTES.length + value + len - from;
+  #rewrite(message: Buffer, out: Buffer, offset: number, total: number): void {
+    const stage = offset + this.#lift;
+    setBytes.call(out, message, stage);
+    let w = offset;
+    let r = 0;
+    for (let k = 0; k < this.#changes; k++) {
+      const start = this.#start[k] as number;
+      const end = this.#end[k] as number;
+      w = move(message, out, stage, r, start - 4, w);
+      switch (this.#write[k]) {
+        case Write.Null:
+          writeInt32(out, -1, w);
+          w += 4;
+          break;
+        case Write.Bytes: {
+          const bytes = this.#bytes[k] as Buffer;
+          writeInt32(out, bytes.length, w);
+          w += 4;
+          if (bytes.length < SHORT_MOVE)
+            for (let j = 0; j < bytes.length; j++) out[w + j] = bytes[j] as number;
+          else setBytes.call(out, bytes, w);
+          w += bytes.length;
+          this.#bytes[k] = MASK_BYTES;
+          break;
+        }
+        case Write.Stars: {
+          const kept = this.#aux[k] as number;
+          w += 4;
+          if (w !== stage + start) writeInt32(out, end - start, w - 4);
+          const stars = w + end - start - kept;
+          for (; w < stars; w++) out[w] = STAR;
+          w = move(message, out, stage, end - kept, end, w);
+          break;
+        }
+        case Write.Email: {
+          const at = this.#aux[k] as number;
+          writeInt32(out, MASK_BYTES.length + end - at, w);
+          w += 4;
+          for (let j = 0; j < MASK_BYTES.length; j++) out[w + j] = MASK_BYTES[j] as number;
+          w = move(message, out, stage, at, end, w + MASK_BYTES.length);
+          break;
+        }
       }
-      if (from !== to) {
-        out.copyWithin(to, from, end);
-        end += to - from;
-        shift += to - from;
-      }
-      writeInt32(out, newLength, value - 4);
-      if (op === BYTES) {
-        const r = this.#replaced[i] as Buffer;
-        copyBytes(r, 0, r.length, out, value);
-        this.#replaced[i] = null;
-      } else if (op === STARS) {
-        const stars = len - (this.#aux[i] as number);
-        for (let k = 0; k < stars; k++) out[value + k] = STAR;
-      } else if (op === EMAIL) {
-        for (let k = 0; k < MASK_BYTES.length; k++) out[value + k] = MASK_BYTES[k] as number;
-      }
+      r = end;
     }
+    move(message, out, stage, r, message.length, w);
     writeInt32(out, total - 1, offset + 1);
   }
+}
+
+/**
+ * Puts message[from, to) at out[w] (its copy sits at out[stage + from]); returns the position
+ * after it. Nothing to do when the output is in step with the copy.
+ */
+function move(message: Buffer, out: Buffer, stage: number, from: number, to: number, w: number): number {
+  const src = stage + from;
+  if (w !== src) {
+    if (to - from < SHORT_MOVE) for (let j = from; j < to; j++) out[w + j - from] = message[j] as number;
+    else out.copyWithin(w, src, stage + to);
+  }
+  return w + to - from;
 }

@@ -1,7 +1,8 @@
 import type { Dialect, ResultColumn } from '../gateway/types.js';
-import { newFeatures, scanBytes } from './detectors.js';
+import { DetectorPrefilter, newFeatures, scanBytes } from './detectors.js';
 import type { MaskingPlan } from './plan.js';
-import type { MaskStrategy } from './strategies.js';
+import type { DetectorRule } from './policy.js';
+import { REDACTED, type MaskStrategy } from './strategies.js';
 
 /**
  * Byte-level row rewriting for the wire listeners. Only masked fields are re-encoded; a row in
@@ -99,6 +100,9 @@ export function fieldRewrites(
 /**
  * The new bytes of a field, `undefined` when it stays as it is. A field that fails to decode as
  * a value is masked anyway: fail closed.
+ *
+ * The plain reference: every value through a string and the policy's own functions. The row
+ * maskers use `FieldMasker`, which must give the same bytes (the tests compare the two).
  */
 export function rewriteField(
   rw: FieldRewrite,
@@ -118,6 +122,187 @@ export function rewriteField(
   const rule = plan.policy.detect(text, features);
   if (!rule) return undefined;
   return encode(rule.strategy.apply(text), rw.cls);
+}
+
+/*
+ * Per-column operations, compiled once per result set (plain numbers: with verbatimModuleSyntax
+ * a const enum stays an object, and these are read per field).
+ */
+const PASS = 0;
+/** The column's output does not depend on the value: `null`, `redact`, any rule on a non-text type. */
+const CONSTANT = 1;
+/** `partial` on a text column: ASCII values are starred in place. */
+const PARTIAL = 2;
+/** `email` on a text column: plain ASCII addresses keep their domain bytes. */
+const EMAIL = 3;
+/** Any other rule: through a string and the strategy. */
+const APPLY = 4;
+/** Scanned by the detectors. */
+const DETECT = 5;
+
+/** What to write for a field, as `FieldMasker.decide` answers. */
+export const Write = {
+  /** The original bytes. */
+  Keep: 0,
+  /** SQL NULL. */
+  Null: 1,
+  /** The bytes in `FieldMasker.bytes`. */
+  Bytes: 2,
+  /** Stars, then the field's last `FieldMasker.aux` bytes (same length as the field). */
+  Stars: 3,
+  /** `****`, then the field's bytes from `FieldMasker.aux` (the '@') to its end. */
+  Email: 4,
+} as const;
+
+export const MASK_BYTES: Readonly<Buffer> = Buffer.from(REDACTED);
+const EMPTY: Readonly<Buffer> = Buffer.alloc(0);
+
+/**
+ * The '@' of an address the `email` strategy keeps the domain of, or -1 when the value is not
+ * plain ASCII (printable, no whitespace: then bytes and the strategy's trimmed string agree), or
+ * -2 when it is plain but not an address (`local@domain.tld`: one '@', a dot inside the domain).
+ */
+function plainEmailAt(buf: Buffer, start: number, end: number): number {
+  let at = -1;
+  let ats = 0;
+  let lastDot = -1;
+  for (let i = start; i < end; i++) {
+    const c = buf[i] as number;
+    if (c <= 0x20 || c >= 0x7f) return -1;
+    if (c === 0x40) {
+      ats++;
+      at = i;
+    } else if (c === 0x2e && i < end - 1) lastDot = i;
+  }
+  if (ats !== 1 || at === start || lastDot < at + 2) return -2;
+  return at;
+}
+
+/** Whether buf[start, end) is ASCII (one byte a character, no surrogates: `partial` works on bytes). */
+function ascii(buf: Buffer, start: number, end: number): boolean {
+  let high = 0;
+  for (let i = start; i < end; i++) high |= buf[i] as number;
+  return high < 0x80;
+}
+
+/**
+ * Decides, field by field, what a row masker writes: the plan compiled into an operation per
+ * column, with the common cases (constant masks, `partial` and `email` on ASCII text, detector
+ * pre-filters on bytes) answered without making a string. Gives the same bytes as `rewriteField`.
+ */
+export class FieldMasker {
+  /** Per column: whether its fields may be rewritten. */
+  readonly masked: readonly boolean[];
+  /** Output of the last `decide`: the replacement bytes (Write.Bytes). */
+  bytes: Buffer = EMPTY;
+  /** Output of the last `decide`: kept bytes (Write.Stars) or the '@' (Write.Email). */
+  aux = 0;
+  readonly #plan: MaskingPlan;
+  readonly #ops: Uint8Array;
+  readonly #keep: Int32Array;
+  readonly #constants: (Buffer | null)[];
+  readonly #rewrites: (FieldRewrite | null)[];
+  readonly #prefilter: DetectorPrefilter;
+  /** Encoded constant outputs of detector rules, by value class. */
+  readonly #ruleConstants = new Map<DetectorRule, Map<ValueClass, Buffer | null>>();
+
+  constructor(
+    plan: MaskingPlan,
+    columns: readonly ResultColumn[],
+    dialect: Dialect,
+    formats: readonly number[] | undefined,
+  ) {
+    this.#plan = plan;
+    const rewrites = fieldRewrites(plan, columns, dialect, formats);
+    this.#rewrites = rewrites;
+    this.masked = rewrites.map((r) => r !== null);
+    const n = rewrites.length;
+    this.#ops = new Uint8Array(n);
+    this.#keep = new Int32Array(n);
+    this.#constants = new Array<Buffer | null>(n).fill(null);
+    rewrites.forEach((rw, i) => {
+      if (rw === null) return;
+      const s = rw.strategy;
+      let op = APPLY;
+      if (rw.detect) op = DETECT;
+      else if (rw.constant !== undefined) {
+        op = CONSTANT;
+        this.#constants[i] = rw.constant;
+      } else if (rw.cls === 'text' && s?.name === 'partial') op = PARTIAL;
+      else if (rw.cls === 'text' && s?.name === 'email') op = EMAIL;
+      this.#ops[i] = op;
+      this.#keep[i] = s?.keep ?? 0;
+    });
+    for (const rule of plan.policy.detectorRules) {
+      const c = rule.strategy.constant;
+      if (c === undefined) continue;
+      const byClass = new Map<ValueClass, Buffer | null>();
+      for (const cls of ['text', 'json', 'jsonb-binary', 'other'] as const)
+        byClass.set(cls, encode(c.value, cls));
+      this.#ruleConstants.set(rule, byClass);
+    }
+    this.#prefilter = new DetectorPrefilter(plan.policy.detectorRules.flatMap((r) => r.detectors));
+  }
+
+  /**
+   * What to write for the non-NULL field buf[start, end) of column `i` (a `Write` value); the
+   * replacement is left in `bytes` or `aux`.
+   */
+  decide(i: number, buf: Buffer, start: number, end: number): number {
+    switch (this.#ops[i]) {
+      case PASS:
+        return Write.Keep;
+      case CONSTANT: {
+        const c = this.#constants[i] as Buffer | null;
+        if (c === null) return Write.Null;
+        this.bytes = c;
+        return Write.Bytes;
+      }
+      case PARTIAL:
+        if (ascii(buf, start, end)) {
+          const keep = this.#keep[i] as number;
+          this.aux = end - start > keep ? keep : 0;
+          return Write.Stars;
+        }
+        break;
+      case EMAIL: {
+        const at = plainEmailAt(buf, start, end);
+        if (at >= 0) {
+          this.aux = at;
+          return Write.Email;
+        }
+        if (at === -2) {
+          this.bytes = MASK_BYTES;
+          return Write.Bytes;
+        }
+        break;
+      }
+      case DETECT:
+        return this.#detect(this.#rewrites[i] as FieldRewrite, buf, start, end);
+    }
+    const rw = this.#rewrites[i] as FieldRewrite;
+    return this.#bytes(encode((rw.strategy as MaskStrategy).apply(decode(buf, start, end, rw.cls)), rw.cls));
+  }
+
+  #detect(rw: FieldRewrite, buf: Buffer, start: number, end: number): number {
+    const prefilter = this.#prefilter;
+    if (!prefilter.candidate(buf, start, end)) return Write.Keep;
+    // ASCII decodes the same as latin1 and UTF-8; latin1 is the cheaper decoder.
+    const text =
+      prefilter.ascii && rw.cls !== 'jsonb-binary'
+        ? buf.toString('latin1', start, end)
+        : decode(buf, start, end, rw.cls);
+    const rule = this.#plan.policy.detect(text, prefilter.features);
+    if (!rule) return Write.Keep;
+    const constant = this.#ruleConstants.get(rule)?.get(rw.cls);
+    return this.#bytes(constant !== undefined ? constant : encode(rule.strategy.apply(text), rw.cls));
+  }
+
+  #bytes(out: Buffer | null): number {
+    if (out === null) return Write.Null;
+    this.bytes = out;
+    return Write.Bytes;
+  }
 }
 
 /** Reads a MySQL length-encoded integer at `pos`: [value, bytes used]; value -1 for 0xFB (NULL). */
@@ -147,52 +332,107 @@ function writeLenEnc(out: Buffer, n: number, pos: number): number {
 export class MysqlRowMasker {
   readonly dialect = 'mysql' as const;
   readonly masked: readonly boolean[];
-  readonly #plan: MaskingPlan;
-  readonly #rewrites: (FieldRewrite | null)[];
-  readonly #features = newFeatures();
+  readonly #fields: FieldMasker;
+  readonly #width: number;
+  // The changed fields of the current row: where their length header starts, the value's bounds.
+  readonly #head: Int32Array;
+  readonly #start: Int32Array;
+  readonly #end: Int32Array;
+  readonly #write: Uint8Array;
+  readonly #aux: Int32Array;
+  readonly #bytes: Buffer[];
 
   constructor(plan: MaskingPlan, columns: readonly ResultColumn[]) {
-    this.#plan = plan;
-    this.#rewrites = fieldRewrites(plan, columns, 'mysql', undefined);
-    this.masked = this.#rewrites.map((r) => r !== null);
+    this.#fields = new FieldMasker(plan, columns, 'mysql', undefined);
+    this.masked = this.#fields.masked;
+    const n = columns.length;
+    this.#width = n;
+    this.#head = new Int32Array(n);
+    this.#start = new Int32Array(n);
+    this.#end = new Int32Array(n);
+    this.#write = new Uint8Array(n);
+    this.#aux = new Int32Array(n);
+    this.#bytes = new Array<Buffer>(n).fill(EMPTY);
   }
 
   /**
    * `payload` is one row packet's payload (without the 4-byte packet header; the listener frames
-   * it). Returns the same Buffer when nothing changes.
+   * it). Returns the same Buffer when nothing changes. Every field is checked before anything
+   * is written.
    */
   maskMysqlTextRow(payload: Buffer): Buffer {
-    const n = this.#rewrites.length;
-    const parts: { start: number; end: number; headerStart: number; out: Buffer | null | undefined }[] = [];
+    const n = this.#width;
+    const fields = this.#fields;
     let pos = 0;
-    let changed = false;
-    let total = 0;
+    let changes = 0;
+    let total = payload.length;
     for (let i = 0; i < n; i++) {
       const [len, used] = readLenEnc(payload, pos);
-      const headerStart = pos;
+      const head = pos;
       pos += used;
-      const end = len < 0 ? pos : pos + len;
+      if (len < 0) continue;
+      const end = pos + len;
       if (end > payload.length) throw new Error('row is truncated');
-      const rw = this.#rewrites[i];
-      let out: Buffer | null | undefined;
-      if (rw && len >= 0) out = rewriteField(rw, this.#plan, payload, pos, end, this.#features);
-      if (out !== undefined) changed = true;
-      total += out === undefined ? end - headerStart : out === null ? 1 : lenEncSize(out.length) + out.length;
-      parts.push({ start: pos, end, headerStart, out });
+      const write = this.masked[i] ? fields.decide(i, payload, pos, end) : Write.Keep;
+      if (write !== Write.Keep) {
+        let size: number;
+        if (write === Write.Null) size = 1;
+        else if (write === Write.Bytes) {
+          this.#bytes[changes] = fields.bytes;
+          size = lenEncSize(fields.bytes.length) + fields.bytes.length;
+        } else {
+          this.#aux[changes] = fields.aux;
+          const valueLength = write === Write.Email ? MASK_BYTES.length + end - fields.aux : len;
+          size = lenEncSize(valueLength) + valueLength;
+        }
+        total += size - (end - head);
+        this.#head[changes] = head;
+        this.#start[changes] = pos;
+        this.#end[changes] = end;
+        this.#write[changes] = write;
+        changes++;
+      }
       pos = end;
     }
     if (pos !== payload.length) throw new Error(`row has more than ${n} fields`);
-    if (!changed) return payload;
+    if (changes === 0) return payload;
     const out = Buffer.allocUnsafe(total);
     let w = 0;
-    for (const p of parts) {
-      if (p.out === undefined) w += payload.copy(out, w, p.headerStart, p.end);
-      else if (p.out === null) w = out.writeUInt8(0xfb, w);
-      else {
-        w = writeLenEnc(out, p.out.length, w);
-        w += p.out.copy(out, w);
+    let r = 0;
+    for (let k = 0; k < changes; k++) {
+      const start = this.#start[k] as number;
+      const end = this.#end[k] as number;
+      w += payload.copy(out, w, r, this.#head[k]);
+      switch (this.#write[k]) {
+        case Write.Null:
+          w = out.writeUInt8(0xfb, w);
+          break;
+        case Write.Bytes: {
+          const bytes = this.#bytes[k] as Buffer;
+          w = writeLenEnc(out, bytes.length, w);
+          w += bytes.copy(out, w);
+          this.#bytes[k] = EMPTY;
+          break;
+        }
+        case Write.Stars: {
+          const kept = this.#aux[k] as number;
+          w = writeLenEnc(out, end - start, w);
+          out.fill(0x2a, w, w + end - start - kept);
+          w += end - start - kept;
+          w += payload.copy(out, w, end - kept, end);
+          break;
+        }
+        case Write.Email: {
+          const at = this.#aux[k] as number;
+          w = writeLenEnc(out, MASK_BYTES.length + end - at, w);
+          w += MASK_BYTES.copy(out, w);
+          w += payload.copy(out, w, at, end);
+          break;
+        }
       }
+      r = end;
     }
+    payload.copy(out, w, r);
     return out;
   }
 }

@@ -1,0 +1,425 @@
+import t from 'tap';
+import type { ResultColumn } from '../../src/gateway/types.js';
+import {
+  DETECTOR_TABLE,
+  DetectorPrefilter,
+  newFeatures,
+  scanText,
+  type DetectorName,
+} from '../../src/masking/detectors.js';
+import { MaskingPlan, type ColumnAction } from '../../src/masking/plan.js';
+import { PostgresRowMasker } from '../../src/masking/postgres-row.js';
+import { compileStrategy, REDACT } from '../../src/masking/strategies.js';
+import { fieldRewrites, MysqlRowMasker, rewriteField } from '../../src/masking/wire.js';
+import { compiledPolicy } from './fixtures/shop.js';
+
+/*
+ * The row maskers take fast paths (constant masks, `partial` and `email` on ASCII bytes, a merged
+ * detector pre-filter, a staged copy with in-place moves). Each must give the very bytes of the
+ * plain path: every field through `rewriteField` (a string, the policy, the strategy), framed
+ * by the independent builders below.
+ */
+
+/** A small deterministic generator, so a failure reproduces. */
+function generator(seed: number) {
+  return (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return (seed >>> 8) % n;
+  };
+}
+
+/** A DataRow message built independently of the code under test. */
+function dataRow(fields: (Buffer | null)[]): Buffer {
+  const parts = fields.map((f) => {
+    const head = Buffer.alloc(4);
+    head.writeInt32BE(f === null ? -1 : f.length);
+    return f === null ? head : Buffer.concat([head, f]);
+  });
+  const body = Buffer.concat(parts);
+  const head = Buffer.alloc(7);
+  head[0] = 0x44;
+  head.writeInt32BE(6 + body.length, 1);
+  head.writeInt16BE(fields.length, 5);
+  return Buffer.concat([head, body]);
+}
+
+function lenEnc(n: number): Buffer {
+  if (n < 0xfb) return Buffer.from([n]);
+  const b = Buffer.alloc(3);
+  b[0] = 0xfc;
+  b.writeUInt16LE(n, 1);
+  return b;
+}
+
+/** A MySQL text-protocol row payload. */
+function mysqlRow(fields: (Buffer | null)[]): Buffer {
+  return Buffer.concat(
+    fields.map((f) => (f === null ? Buffer.from([0xfb]) : Buffer.concat([lenEnc(f.length), f]))),
+  );
+}
+
+/** The plain path, field by field; `untouched` when no field is rewritten (the row is passed on as is). */
+function reference(
+  plan: MaskingPlan,
+  columns: ResultColumn[],
+  dialect: 'postgres' | 'mysql',
+  formats: number[] | undefined,
+  values: (Buffer | null)[],
+): (Buffer | null)[] & { untouched?: boolean } {
+  const rewrites = fieldRewrites(plan, columns, dialect, formats);
+  let untouched = true;
+  const fields = values.map((v, i) => {
+    const rw = rewrites[i];
+    if (!rw || v === null) return v;
+    const out = rewriteField(rw, plan, v, 0, v.length, newFeatures());
+    if (out === undefined) return v;
+    untouched = false;
+    return out;
+  });
+  return Object.assign(fields, { untouched });
+}
+
+/** Values that hit every fast path and its edges: non-ASCII, invalid UTF-8, empty, PII, long runs. */
+const PIECES = [
+  'a',
+  'Z',
+  '9',
+  '@',
+  '.',
+  ' ',
+  '-',
+  ':',
+  'é',
+  '😀',
+  'example',
+  'com',
+  '\t',
+  '\u007f',
+  'x.y',
+  'alice@example.com',
+  'a@b.co',
+  '123-45-6789',
+  '4111 1111 1111 1111',
+  '+1 415-555-2671',
+  '10.0.0.1',
+  'fe80::1',
+  'GB82WEST12345698765432',
+  'Bearer abcdef1234567890',
+  'q8Xz3Lr9Vt2Mb7Ns5Kp1Wd4Hf6Jg0Yc8Ue3Ra7Ti',
+  'a much longer value, so that kept runs are moved by the native call',
+  '"quoted"',
+];
+
+function values(rand: (n: number) => number, width: number, binaryAt: Set<number>): (Buffer | null)[] {
+  return Array.from({ length: width }, (_, i) => {
+    if (rand(8) === 0) return null;
+    if (rand(10) === 0) return Buffer.alloc(0);
+    let s = '';
+    for (let k = rand(6); k > 0; k--) s += PIECES[rand(PIECES.length)] as string;
+    let b = Buffer.from(s);
+    if (rand(12) === 0) b = Buffer.concat([b, Buffer.from([0xff, 0xc3]), Buffer.from('tail')]); // invalid UTF-8
+    if (binaryAt.has(i)) b = Buffer.concat([Buffer.from([1]), b]); // jsonb binary: version byte
+    return b;
+  });
+}
+
+const key = Buffer.from('k');
+const STRATEGIES = ['email', 'partial', 'redact', 'hash', 'null'] as const;
+const COLUMN_TYPES: ResultColumn[] = [
+  { name: 't', type: 'text', typeOid: 25 },
+  { name: 'v', type: 'varchar', typeOid: 1043 },
+  { name: 'j', type: 'json', typeOid: 114 },
+  { name: 'jb', type: 'jsonb', typeOid: 3802 },
+  { name: 'n', type: 'int4', typeOid: 23 },
+  { name: 'u', type: 'mood', typeOid: 70001 },
+];
+const DETECTOR_POLICIES = [
+  compiledPolicy(
+    '',
+    '      - detect: [email, credit-card, us-ssn, phone, iban, ip, bearer-token, api-key]\n        strategy: redact',
+  ),
+  compiledPolicy(
+    '',
+    '      - detect: [email]\n        strategy: email\n      - detect: [us-ssn, credit-card]\n        strategy: partial\n        keep: 4\n' +
+      '      - detect: [ip, phone]\n        strategy: hash\n      - detect: [api-key, bearer-token, iban]\n        strategy: "null"',
+  ),
+];
+
+function randomPlan(
+  rand: (n: number) => number,
+  width: number,
+): { plan: MaskingPlan; columns: ResultColumn[] } {
+  const policy = DETECTOR_POLICIES[rand(DETECTOR_POLICIES.length)] as (typeof DETECTOR_POLICIES)[number];
+  const columns = Array.from({ length: width }, (_, i) => ({
+    ...(COLUMN_TYPES[rand(3) === 0 ? rand(COLUMN_TYPES.length) : 0] as ResultColumn),
+    name: `c${i}`,
+  }));
+  const actions: ColumnAction[] = columns.map(() => {
+    const r = rand(4);
+    if (r === 0) return null;
+    if (r === 1) return { kind: 'detect' };
+    const name = STRATEGIES[rand(STRATEGIES.length)] as (typeof STRATEGIES)[number];
+    return {
+      kind: 'mask',
+      strategy: rand(8) === 0 ? REDACT : compileStrategy(name, rand(6), key),
+      because: 'r',
+    };
+  });
+  return { plan: new MaskingPlan(actions, policy), columns };
+}
+
+t.test('PostgresRowMasker gives the bytes of the plain path, text and binary formats', async (t) => {
+  const rand = generator(7);
+  let rows = 0;
+  let changed = 0;
+  for (let round = 0; round < 300; round++) {
+    const width = 1 + rand(12);
+    const { plan, columns } = randomPlan(rand, width);
+    const formats = columns.map(() => (rand(3) === 0 ? 1 : 0));
+    const binaryAt = new Set(columns.flatMap((c, i) => (c.typeOid === 3802 && formats[i] === 1 ? [i] : [])));
+    const masker = new PostgresRowMasker(plan, columns, formats);
+    const out = Buffer.alloc(1 << 16, 0xee);
+    let offset = 0;
+    const expected: Buffer[] = [];
+    for (let r = 0; r < 20; r++) {
+      const vals = values(rand, width, binaryAt);
+      const row = dataRow(vals);
+      const fields = reference(plan, columns, 'postgres', formats, vals);
+      const want = dataRow(fields);
+      const got = masker.maskDataRow(row);
+      if (!got.equals(want)) {
+        t.fail(`maskDataRow differs for ${JSON.stringify(vals.map((v) => v?.toString('latin1') ?? null))}`);
+        return;
+      }
+      if (fields.untouched) t.equal(got, row, 'an untouched row is the same Buffer');
+      else changed++;
+      // Into a shared buffer at an odd offset: the bytes before it stay untouched.
+      offset = masker.maskDataRowInto(row, out, offset + rand(3));
+      expected.push(want);
+      rows++;
+    }
+    t.ok(offset > 0);
+    t.not(expected.length, 0);
+  }
+  t.equal(rows, 6000);
+  t.ok(changed > 1000, `${changed} rows changed`);
+});
+
+t.test('maskDataRowInto writes the same bytes as maskDataRow, and nothing before its offset', async (t) => {
+  const rand = generator(11);
+  for (let round = 0; round < 200; round++) {
+    const width = 1 + rand(10);
+    const { plan, columns } = randomPlan(rand, width);
+    const masker = new PostgresRowMasker(plan, columns);
+    const out = Buffer.alloc(4096, 0xee);
+    let offset = 0;
+    const written: Buffer[] = [];
+    const gaps: number[] = [];
+    for (let r = 0; r < 10; r++) {
+      const row = dataRow(values(rand, width, new Set()));
+      const gap = rand(5);
+      out.fill(0xee, offset, offset + gap);
+      const next = masker.maskDataRowInto(row, out, offset + gap);
+      if (next < 0) break;
+      written.push(masker.maskDataRow(row));
+      gaps.push(gap);
+      t.same(out.subarray(offset + gap, next), written[written.length - 1]);
+      offset = next;
+    }
+    // Each row left the gap before it alone (0xee), so earlier rows were not overwritten.
+    let pos = 0;
+    for (const [i, w] of written.entries()) {
+      const gap = gaps[i] as number;
+      t.ok(out.subarray(pos, pos + gap).every((b) => b === 0xee));
+      t.same(out.subarray(pos + gap, pos + gap + w.length), w);
+      pos += gap + w.length;
+    }
+  }
+});
+
+t.test('a row that grows before it shrinks is staged to the right, and fits exactly', async (t) => {
+  // hash turns 'x' into 16 characters, then a long kept field, then a long value redacted.
+  const hash = compileStrategy('hash', 0, key);
+  const email = compileStrategy('email', 0, key);
+  const long = 'a long kept value that is moved with one native call';
+  const plan = new MaskingPlan(
+    [
+      { kind: 'mask', strategy: hash, because: 'h' },
+      null,
+      { kind: 'mask', strategy: email, because: 'e' },
+      null,
+      { kind: 'mask', strategy: REDACT, because: 'r' },
+      null,
+    ],
+    compiledPolicy(),
+  );
+  const columns = Array.from({ length: 6 }, (_, i): ResultColumn => ({
+    name: `c${i}`,
+    type: 'text',
+    typeOid: 25,
+  }));
+  const masker = new PostgresRowMasker(plan, columns);
+  const vals = ['x', long, 'a@b.co', long, long + long, long].map((v) => Buffer.from(v));
+  const row = dataRow(vals);
+  const want = dataRow(reference(plan, columns, 'postgres', undefined, vals));
+  t.same(masker.maskDataRow(row), want);
+  // The room it asks for is the original row plus the largest growth at any point.
+  const growth = 15 + 3;
+  const out = Buffer.alloc(row.length + growth);
+  t.equal(masker.maskDataRowInto(row, out, 0), want.length);
+  t.same(out.subarray(0, want.length), want);
+  t.equal(masker.maskDataRowInto(row, Buffer.alloc(row.length + growth - 1), 0), -1, 'one byte short: -1');
+});
+
+t.test('a NULL or empty field in every kind of column', async (t) => {
+  const columns = COLUMN_TYPES.map((c, i) => ({ ...c, name: `c${i}` }));
+  for (const name of STRATEGIES) {
+    const strategy = compileStrategy(name, 2, key);
+    const plan = new MaskingPlan(
+      columns.map(() => ({ kind: 'mask', strategy, because: 'x' })),
+      compiledPolicy(),
+    );
+    for (const formats of [columns.map(() => 0), columns.map(() => 1)]) {
+      const masker = new PostgresRowMasker(plan, columns, formats);
+      for (const vals of [columns.map(() => null), columns.map(() => Buffer.alloc(0))]) {
+        const want = dataRow(reference(plan, columns, 'postgres', formats, vals));
+        t.same(
+          masker.maskDataRow(dataRow(vals)),
+          want,
+          `${name} ${formats[0]} ${vals[0] === null ? 'NULL' : 'empty'}`,
+        );
+      }
+    }
+  }
+});
+
+t.test('malformed rows still throw, before anything is written', async (t) => {
+  const plan = new MaskingPlan([{ kind: 'mask', strategy: REDACT, because: 'x' }, null], compiledPolicy());
+  const columns: ResultColumn[] = [
+    { name: 'a', type: 'text', typeOid: 25 },
+    { name: 'b', type: 'text', typeOid: 25 },
+  ];
+  const masker = new PostgresRowMasker(plan, columns);
+  const good = dataRow([Buffer.from('secret'), Buffer.from('kept')]);
+  const bad = [
+    good.subarray(0, good.length - 1),
+    Buffer.concat([good, Buffer.from('z')]),
+    Buffer.from(good).fill(0x7f, 7, 11), // first field length far past the end
+    (() => {
+      const b = Buffer.from(good);
+      b.writeInt32BE(-5, 7 + 4 + 6); // a negative length other than -1 in a kept field
+      return b;
+    })(),
+  ];
+  for (const row of bad) {
+    const out = Buffer.alloc(256, 0xee);
+    t.throws(() => masker.maskDataRowInto(row, out, 0));
+    t.ok(
+      out.every((b) => b === 0xee),
+      'nothing written',
+    );
+  }
+});
+
+t.test('the merged pre-filter accepts whatever a detector does', async (t) => {
+  const rand = generator(3);
+  const names = Object.keys(DETECTOR_TABLE) as DetectorName[];
+  for (let round = 0; round < 40; round++) {
+    const chosen = names.filter(() => rand(2) === 0);
+    const detectors = chosen.map((n) => DETECTOR_TABLE[n]);
+    const prefilter = new DetectorPrefilter(detectors);
+    for (let k = 0; k < 100; k++) {
+      let s = '';
+      for (let j = rand(8); j > 0; j--) s += PIECES[rand(PIECES.length)] as string;
+      const b = Buffer.from(`..${s}..`);
+      const merged = prefilter.candidate(b, 2, b.length - 2);
+      const f = scanText(s, newFeatures());
+      const any = detectors.some((d) => d.candidate(f));
+      if (merged !== any) t.fail(`${chosen.join(',')} on ${JSON.stringify(s)}: ${merged} vs ${any}`);
+      for (const key of ['at', 'digits', 'dots', 'colons', 'upper', 'longestWord'] as const) {
+        if (prefilter.features[key] !== f[key]) t.fail(`${key} of ${JSON.stringify(s)}`);
+      }
+    }
+  }
+  t.pass('checked');
+});
+
+t.test('MysqlRowMasker gives the bytes of the plain path', async (t) => {
+  const rand = generator(5);
+  for (let round = 0; round < 200; round++) {
+    const width = 1 + rand(10);
+    const policy = DETECTOR_POLICIES[rand(2)] as (typeof DETECTOR_POLICIES)[number];
+    const columns = Array.from({ length: width }, (_, i): ResultColumn => ({
+      name: `c${i}`,
+      type: ['varchar', 'json', 'int', 'text'][rand(4)] as string,
+    }));
+    const actions: ColumnAction[] = columns.map(() => {
+      const r = rand(4);
+      if (r === 0) return null;
+      if (r === 1) return { kind: 'detect' };
+      const name = STRATEGIES[rand(STRATEGIES.length)] as (typeof STRATEGIES)[number];
+      return { kind: 'mask', strategy: compileStrategy(name, rand(6), key), because: 'r' };
+    });
+    const plan = new MaskingPlan(actions, policy);
+    const masker = new MysqlRowMasker(plan, columns);
+    for (let r = 0; r < 20; r++) {
+      const vals = values(rand, width, new Set());
+      if (rand(10) === 0) vals[0] = Buffer.alloc(300, 0x61); // a two-byte length
+      const row = mysqlRow(vals);
+      const fields = reference(plan, columns, 'mysql', undefined, vals);
+      const want = mysqlRow(fields);
+      const got = masker.maskMysqlTextRow(row);
+      if (!got.equals(want)) {
+        t.fail(`differs for ${JSON.stringify(vals.map((v) => v?.toString('latin1') ?? null))}`);
+        return;
+      }
+      if (fields.untouched) t.equal(got, row, 'an untouched row is the same Buffer');
+    }
+  }
+});
+
+t.test('email and partial on the byte path: the edges of the address shape', async (t) => {
+  const columns: ResultColumn[] = [
+    { name: 'e', type: 'text', typeOid: 25 },
+    { name: 'p', type: 'text', typeOid: 25 },
+  ];
+  const plan = new MaskingPlan(
+    [
+      { kind: 'mask', strategy: compileStrategy('email', 0, key), because: 'e' },
+      { kind: 'mask', strategy: compileStrategy('partial', 3, key), because: 'p' },
+    ],
+    compiledPolicy(),
+  );
+  const masker = new PostgresRowMasker(plan, columns);
+  const edges = [
+    'a@b.co',
+    'a@.co',
+    '@a.co',
+    'a@b.',
+    'a@b.c',
+    'a@bc',
+    'a@@b.co',
+    'a@b@c.co',
+    'a@b.co ',
+    ' a@b.co',
+    'a@b..',
+    'a.b@c',
+    'a.b@c.d',
+    'a@b.c.',
+    'a@.c.d',
+    'a@b\u007f.co',
+    'a@b\t.co',
+    'ä@b.co',
+    '',
+    'ab',
+    'abc',
+    'abcd',
+    '😀abcd',
+    'abc😀',
+  ];
+  for (const e of edges) {
+    const vals = [Buffer.from(e), Buffer.from(e)];
+    const want = dataRow(reference(plan, columns, 'postgres', undefined, vals));
+    t.same(masker.maskDataRow(dataRow(vals)), want, JSON.stringify(e));
+  }
+});
