@@ -4,6 +4,10 @@
  * to a SessionRecorder in batches of 100 (as the gateway's pipeline does), with recording off
  * (NullRecorder) and on (Redis Streams on the local Redis), measured in the same run, alternating.
  *
+ * Then the small-event case, what the Postgres listener records per statement: SESSIONS sessions
+ * each recording statement, decision, result.columns, a one-row result.rows and result.end per
+ * statement, one statement per event-loop turn (as each arrives in its own socket read), off vs on.
+ *
  *   npx tsc -p tsconfig.json --outDir dist && node dist/bench/recording.js
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -16,7 +20,7 @@ import { NullRecorder } from '../src/recording/null-recorder.js';
 import { ChainedRecorder } from '../src/recording/recorder.js';
 import { DEFAULT_QUEUE_OPTIONS } from '../src/recording/queue.js';
 import { DEFAULT_SESSION_LIMITS } from '../src/recording/session-recorder.js';
-import type { Recorder } from '../src/recording/types.js';
+import type { Recorder, SessionRecorder } from '../src/recording/types.js';
 import type { SessionContext } from '../src/gateway/types.js';
 import { machineLine, printTable } from './machine.js';
 
@@ -24,6 +28,8 @@ const ROWS = Number(process.env.BENCH_ROWS ?? 200_000);
 const BATCH = 100;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 16);
+const STATEMENTS = Number(process.env.BENCH_STATEMENTS ?? 20_000);
 const SQL = `select i, i * 2, md5(i::text), 'customer-' || i, i % 100, now(), (i * 1.5)::numeric,
   'a***@example.com', i % 2 = 0, repeat('x', 20) from generate_series(1, ${ROWS}) i`;
 
@@ -101,6 +107,37 @@ async function run(client: PgConnection, recorder: Recorder): Promise<Run> {
   return { streamMs, durableMs, cpuMs };
 }
 
+/** Wall and process CPU time of STATEMENTS small statements spread over SESSIONS sessions. */
+async function runSmall(recorder: Recorder): Promise<Run> {
+  const sessions = Array.from({ length: SESSIONS }, () => recorder.startSession({ session: session() }));
+  const started = performance.now();
+  const cpuBefore = process.cpuUsage();
+  for (let n = 0; n < STATEMENTS; n++) {
+    const rec = sessions[n % SESSIONS] as SessionRecorder;
+    const statementId = `s${n}`;
+    rec.onStatement({ statementId, sql: 'SELECT abalance FROM pgbench_accounts WHERE aid = 48213;' });
+    rec.onDecision({
+      statementId,
+      action: 'allow',
+      reason: 'read is allowed',
+      rule: 'agents: allow read',
+      effects: ['read'],
+      objects: ['public.pgbench_accounts'],
+    });
+    rec.onColumns({ statementId, columns: [{ name: 'abalance', type: 'int4', masked: false }] });
+    rec.onRows(statementId, [['-2841']]);
+    rec.onResultEnd({ statementId, rowCount: 1, truncated: false, command: 'SELECT 1', durationMs: 0.21 });
+    // One statement per event-loop turn, as when each arrives in its own socket read.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const streamMs = performance.now() - started;
+  for (const rec of sessions) rec.onSessionEnd({ reason: 'bench' });
+  await recorder.flush();
+  const durableMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
+  return { streamMs, durableMs, cpuMs: (cpu.user + cpu.system) / 1000 };
+}
+
 async function main(): Promise<void> {
   const client = await PgConnection.connect({
     host: '127.0.0.1',
@@ -133,6 +170,8 @@ recording: { store: redis, redis: { url: "${REDIS_URL}" }, retention: 1h }
     },
     logger,
   );
+  // The same store, writing after each event-loop turn instead of gathering for up to 2 ms.
+  const onNoLinger = createRecorder(config, logger, { prefix, queue: { lingerMs: 0 } });
   const admin = new Redis(REDIS_URL, { protocol: 2 });
   try {
     await run(client, off); // warm-up: JIT, connection, Postgres cache
@@ -197,13 +236,57 @@ recording: { store: redis, redis: { url: "${REDIS_URL}" }, retention: 1h }
         2 ** 20
       ).toFixed(1)} MiB`,
     );
+    await small({ off, sealOnly, on, onNoLinger });
   } finally {
+    await onNoLinger.close();
     await on.close();
     await client.close();
     const keys = await admin.keys(`${prefix}*`);
     if (keys.length > 0) await admin.del(...keys);
     admin.disconnect();
   }
+}
+
+/** The small-event table: events per second and CPU per statement, off vs on. */
+async function small(recorders: { off: Recorder; sealOnly: Recorder; on: Recorder; onNoLinger: Recorder }) {
+  const names = {
+    off: 'recording off (NullRecorder)',
+    sealOnly: 'sealing only (store discards)',
+    on: 'recording on (Redis, gathered ≤ 2 ms)',
+    onNoLinger: 'recording on (Redis, a write per turn)',
+  } as const;
+  const kinds = Object.keys(names) as (keyof typeof names)[];
+  for (const kind of kinds) await runSmall(recorders[kind]); // warm-up
+  const results = new Map<keyof typeof names, Run[]>(kinds.map((k) => [k, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const kind of kinds) results.get(kind)?.push(await runSmall(recorders[kind]));
+  }
+  const best = (kind: keyof typeof names, key: keyof Run) =>
+    Math.min(...(results.get(kind) ?? []).map((r) => r[key]));
+  const offCpu = best('off', 'cpuMs');
+  console.log(
+    `\n${STATEMENTS} statements over ${SESSIONS} sessions, 5 events each (statement, decision, result.columns, ` +
+      `one-row result.rows, result.end), one statement per event-loop turn, best of ${ROUNDS} rounds\n`,
+  );
+  printTable(
+    ['scenario', 'wall ms', 'until stored ms', 'events/s', 'CPU µs / statement', 'added µs', 'CPU ratio'],
+    kinds.map((kind) => {
+      const cpuMs = best(kind, 'cpuMs');
+      const durable = best(kind, 'durableMs');
+      return [
+        names[kind],
+        best(kind, 'streamMs').toFixed(0),
+        durable.toFixed(0),
+        kind === 'off' ? '-' : Math.round((STATEMENTS * 5) / (durable / 1000)),
+        ((cpuMs * 1000) / STATEMENTS).toFixed(1),
+        (((cpuMs - offCpu) * 1000) / STATEMENTS).toFixed(1),
+        (offCpu / cpuMs).toFixed(2),
+      ];
+    }),
+  );
+  console.log(
+    '\nCPU = this process until every event is stored; the off run is the loop alone (setImmediate per statement).',
+  );
 }
 
 await main();

@@ -1,5 +1,4 @@
 import type { Redis } from 'ioredis';
-import type { Socket } from 'node:net';
 import { RecordingKeys, streamId } from './redis-keys.js';
 import { EncodedCommand, RespEncoder } from './resp.js';
 import type { EventStore } from './store.js';
@@ -91,13 +90,24 @@ export class RedisEventStore implements EventStore {
       add(['pexpire', keys.meta(session), retention]);
     }
     const commands = names.map((name, i) => new EncodedCommand(name, encoder.bytesOf(i)));
-    // Corked, the commands leave in one socket write (writev) however many there are.
-    const socket = this.redis.stream as Socket | undefined;
-    socket?.cork();
-    try {
-      for (const command of commands) void this.redis.sendCommand(command);
-    } finally {
-      socket?.uncork();
+    // ioredis queues each command to match its reply, and hands its bytes to the stream given,
+    // as it does for its own pipelines. The bytes are written here instead, once: the commands
+    // are contiguous in the encoder, so the round trip is one socket write of one buffer.
+    const handed: Buffer[] = [];
+    const socket = this.redis.stream;
+    const gather = {
+      isPipeline: true as const,
+      destination: { redis: { stream: socket } },
+      write: (data: string | Buffer) => handed.push(typeof data === 'string' ? Buffer.from(data) : data),
+    };
+    for (const command of commands) void this.redis.sendCommand(command, gather);
+    if (handed.length === commands.length) {
+      socket.write(encoder.all());
+    } else if (handed.length > 0) {
+      // Not all were accepted (the connection changed state): send exactly those that were.
+      socket.cork();
+      for (const bytes of handed) socket.write(bytes);
+      socket.uncork();
     }
     const results = await Promise.allSettled(commands.map((command) => command.promise));
     for (const [i, result] of results.entries()) {

@@ -46,6 +46,11 @@ export class RespEncoder {
     this.bounds.push(start, this.end);
   }
 
+  /** The bytes of every command since the last reset, in order (a view, valid until the next reset). */
+  all(): Buffer {
+    return this.buffer.subarray(0, this.end);
+  }
+
   /** The bytes of command `i` (a view, valid until the next reset). */
   bytesOf(i: number): Buffer {
     return this.buffer.subarray(this.bounds[2 * i], this.bounds[2 * i + 1]);

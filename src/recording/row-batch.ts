@@ -7,6 +7,9 @@ import { canonicalJson, canonicalRow, isPlainRow } from './canonical.js';
  */
 const HEAD_ROOM = 128;
 
+/** What a batch starts with: a one-row result fits (and comes from Node's 8 KiB slab). */
+const SMALL_BYTES = 2048;
+
 /**
  * Row-batch buffers handed back once their event is in the store, for the next batches. Fresh
  * memory is costly to touch (a page fault per 4 KiB, several µs each on a VM); a reused buffer is
@@ -32,7 +35,14 @@ export class BatchBufferPool {
 
   give(buffer: Buffer): void {
     // A batch that outgrew its buffer gives back the grown one: kept only if it is the usual size.
-    if (buffer.length === this.size && this.free.length < this.keep) this.free.push(buffer);
+    // Never a view of Node's shared slab (other buffers live there).
+    if (
+      buffer.length === this.size &&
+      buffer.buffer.byteLength === this.size &&
+      this.free.length < this.keep
+    ) {
+      this.free.push(buffer);
+    }
   }
 }
 
@@ -66,7 +76,9 @@ export class RowBatch {
     readonly offset: number,
     private readonly pool: BatchBufferPool,
   ) {
-    this.buffer = pool.take();
+    // Most results are a few rows: start in a small buffer (cut from Node's shared slab), and
+    // move to a full-size pooled one only when the rows outgrow it.
+    this.buffer = Buffer.allocUnsafe(SMALL_BYTES);
     this.buffer[HEAD_ROOM] = 0x5b; // [
   }
 
@@ -110,7 +122,11 @@ export class RowBatch {
 
   private reserve(bytes: number): void {
     if (this.end + bytes <= this.buffer.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.end + bytes));
+    const needed = this.end + bytes;
+    const grown =
+      this.buffer.length === SMALL_BYTES && needed <= this.pool.size
+        ? this.pool.take()
+        : Buffer.allocUnsafe(Math.max(this.buffer.length * 2, needed));
     this.buffer.copy(grown, 0, 0, this.end);
     this.buffer = grown;
   }
