@@ -225,6 +225,13 @@ export interface Detector {
   candidate(f: TextFeatures): boolean;
   /** The full check, run only on candidates. */
   matches(text: string): boolean;
+  /**
+   * The same check on the UTF-8 bytes of the text, where it can be done without a string (the
+   * row path then makes none). Must answer exactly as `matches` on the decoded text: ASCII
+   * characters are single bytes and every byte of any other character is 0x80 or above, so a
+   * pattern over ASCII classes matches at the same places in both.
+   */
+  readonly matchesBytes?: (buf: Uint8Array, start: number, end: number) => boolean;
 }
 
 const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/;
@@ -275,6 +282,122 @@ function validSsn(area: string, group: string, serial: string): boolean {
   return area !== '000' && area !== '666' && area[0] !== '9' && group !== '00' && serial !== '0000';
 }
 
+/*
+ * Byte versions of the email, SSN and phone patterns, for the row path. Each tries every start
+ * position the expression would, with every choice its optional parts allow; the tests compare
+ * them with the expressions on generated text.
+ */
+const B_DIGIT = 1;
+/** [A-Za-z] */
+const B_LETTER = 2;
+/** [A-Za-z0-9_]: \w */
+const B_WORD = 4;
+/** [A-Za-z0-9-]: a domain label */
+const B_LABEL = 8;
+/** [A-Za-z0-9._%+-]: the local part of an address */
+const B_LOCAL = 16;
+/** [ .-]: a phone separator */
+const B_PHONE_SEP = 32;
+const BYTE_CLASS: Readonly<Uint8Array> = Uint8Array.from({ length: 256 }, (_, c) => {
+  if (c >= 128) return 0;
+  const ch = String.fromCharCode(c);
+  let k = 0;
+  if (/[0-9]/.test(ch)) k |= B_DIGIT;
+  if (/[A-Za-z]/.test(ch)) k |= B_LETTER;
+  if (/\w/.test(ch)) k |= B_WORD;
+  if (/[A-Za-z0-9-]/.test(ch)) k |= B_LABEL;
+  if (/[A-Za-z0-9._%+-]/.test(ch)) k |= B_LOCAL;
+  if (/[ .-]/.test(ch)) k |= B_PHONE_SEP;
+  return k;
+});
+
+/** Whether buf[i] (i < end) is in class `k`. */
+const is = (buf: Uint8Array, i: number, end: number, k: number): boolean =>
+  i < end && ((BYTE_CLASS[buf[i] as number] as number) & k) !== 0;
+
+function digits(buf: Uint8Array, i: number, n: number, end: number): boolean {
+  if (i + n > end) return false;
+  for (let j = i; j < i + n; j++)
+    if (!(((BYTE_CLASS[buf[j] as number] as number) & B_DIGIT) !== 0)) return false;
+  return true;
+}
+
+/** EMAIL on bytes: some '@' with a local character before it and a domain after it. */
+function emailInBytes(buf: Uint8Array, start: number, end: number): boolean {
+  for (let i = start + 1; i < end; i++) {
+    if (buf[i] !== 0x40 || !is(buf, i - 1, end, B_LOCAL)) continue;
+    // [A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}: labels joined by single dots, and some dot
+    // (after a label) followed by two letters.
+    for (let j = i + 1; j < end; j++) {
+      const c = buf[j] as number;
+      if (c === 0x2e) {
+        if (j === i + 1 || buf[j - 1] === 0x2e) break;
+        if (is(buf, j + 1, end, B_LETTER) && is(buf, j + 2, end, B_LETTER)) return true;
+      } else if (!is(buf, j, end, B_LABEL)) break;
+    }
+  }
+  return false;
+}
+
+const ZERO = 0x30;
+
+/** SSN on bytes, with the validity check: matches of the expression cannot overlap, so every start is tried. */
+function ssnInBytes(buf: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i + 11 <= end; i++) {
+    if (!digits(buf, i, 3, end)) continue;
+    if (i > start && (is(buf, i - 1, end, B_DIGIT) || buf[i - 1] === 0x2d)) continue;
+    const sep = buf[i + 3];
+    if (sep !== 0x2d && sep !== 0x20) continue;
+    if (!digits(buf, i + 4, 2, end) || buf[i + 6] !== sep || !digits(buf, i + 7, 4, end)) continue;
+    if (is(buf, i + 11, end, B_DIGIT) || (i + 11 < end && buf[i + 11] === 0x2d)) continue;
+    const area = (buf[i] as number) * 10000 + (buf[i + 1] as number) * 100 + (buf[i + 2] as number);
+    if (area === ZERO * 10101 || area === 0x36 * 10101 || buf[i] === 0x39) continue;
+    if (buf[i + 4] === ZERO && buf[i + 5] === ZERO) continue;
+    if (buf[i + 7] === ZERO && buf[i + 8] === ZERO && buf[i + 9] === ZERO && buf[i + 10] === ZERO) continue;
+    return true;
+  }
+  return false;
+}
+
+/** \d{3}[ .-]\d{4}(?!\w) after the area code, from r. */
+function phoneTail(buf: Uint8Array, r: number, end: number): boolean {
+  return (
+    digits(buf, r, 3, end) &&
+    is(buf, r + 3, end, B_PHONE_SEP) &&
+    digits(buf, r + 4, 4, end) &&
+    !is(buf, r + 8, end, B_WORD)
+  );
+}
+
+/** (?:\(\d{3}\)[ .-]?|\d{3}[ .-]) then the tail, from q. */
+function phoneCore(buf: Uint8Array, q: number, end: number): boolean {
+  if (buf[q] === 0x28 && q < end && digits(buf, q + 1, 3, end) && q + 4 < end && buf[q + 4] === 0x29) {
+    if (phoneTail(buf, q + 5, end)) return true;
+    if (is(buf, q + 5, end, B_PHONE_SEP) && phoneTail(buf, q + 6, end)) return true;
+  }
+  return digits(buf, q, 3, end) && is(buf, q + 3, end, B_PHONE_SEP) && phoneTail(buf, q + 4, end);
+}
+
+/** PHONE on bytes: both alternatives at every start the lookbehind allows. */
+function phoneInBytes(buf: Uint8Array, start: number, end: number): boolean {
+  for (let p = start; p < end; p++) {
+    if (p > start && (is(buf, p - 1, end, B_WORD) || buf[p - 1] === 0x2b)) continue;
+    if (phoneCore(buf, p, end)) return true;
+    if (buf[p] !== 0x2b) continue;
+    // (?:\+\d{1,3}[ .-]?) before the core
+    for (let k = 1; k <= 3 && is(buf, p + k, end, B_DIGIT); k++) {
+      const q = p + 1 + k;
+      if (phoneCore(buf, q, end)) return true;
+      if (is(buf, q, end, B_PHONE_SEP) && phoneCore(buf, q + 1, end)) return true;
+    }
+    // \+\d{10,15}(?!\w): the whole digit run, as a shorter one would be followed by a digit
+    let run = 0;
+    while (is(buf, p + 1 + run, end, B_DIGIT)) run++;
+    if (run >= 10 && run <= 15 && !is(buf, p + 1 + run, end, B_WORD)) return true;
+  }
+  return false;
+}
+
 /** Shannon entropy in bits per character. */
 function entropy(text: string): number {
   const counts = new Map<string, number>();
@@ -303,6 +426,7 @@ const DETECTOR_DEFINITIONS: Readonly<Record<DetectorName, Omit<Detector, 'candid
     name: 'email',
     prefilters: [{ at: 1, dots: 1 }],
     matches: (text) => EMAIL.test(text),
+    matchesBytes: emailInBytes,
   },
   'credit-card': {
     name: 'credit-card',
@@ -323,11 +447,13 @@ const DETECTOR_DEFINITIONS: Readonly<Record<DetectorName, Omit<Detector, 'candid
       for (const m of all(SSN, text)) if (validSsn(m.slice(0, 3), m.slice(4, 6), m.slice(7))) return true;
       return false;
     },
+    matchesBytes: ssnInBytes,
   },
   phone: {
     name: 'phone',
     prefilters: [{ digits: 10 }],
     matches: (text) => PHONE.test(text),
+    matchesBytes: phoneInBytes,
   },
   iban: {
     name: 'iban',

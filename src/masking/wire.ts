@@ -1,5 +1,5 @@
 import type { Dialect, ResultColumn } from '../gateway/types.js';
-import { DetectorPrefilter, newFeatures, scanBytes } from './detectors.js';
+import { type Detector, DetectorPrefilter, newFeatures, scanBytes } from './detectors.js';
 import type { MaskingPlan } from './plan.js';
 import type { DetectorRule } from './policy.js';
 import { REDACTED, type MaskStrategy } from './strategies.js';
@@ -47,6 +47,16 @@ export function valueClass(column: ResultColumn, dialect: Dialect, format: numbe
   // A user type (enum, domain, citext) in text format is text to every client we know.
   if (format === 0 && oid !== undefined && oid >= FIRST_USER_OID) return 'text';
   return 'other';
+}
+
+/** Buffer's own latin1 decoder, without the argument handling of toString (checked at load). */
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice?: (start: number, end: number) => string })
+  .latin1Slice;
+
+/** The text of buf[start, end); ASCII decodes the same as latin1 and UTF-8, and latin1 is cheaper. */
+function decodeText(buf: Buffer, start: number, end: number, ascii: boolean): string {
+  if (!ascii) return buf.toString('utf8', start, end);
+  return latin1Slice ? latin1Slice.call(buf, start, end) : buf.toString('latin1', start, end);
 }
 
 /** Encodes a mask result for a column: bytes, or null for SQL NULL. */
@@ -197,12 +207,13 @@ export class FieldMasker {
   bytes: Buffer = EMPTY;
   /** Output of the last `decide`: kept bytes (Write.Stars) or the '@' (Write.Email). */
   aux = 0;
-  readonly #plan: MaskingPlan;
   readonly #ops: Uint8Array;
   readonly #keep: Int32Array;
   readonly #constants: (Buffer | null)[];
   readonly #rewrites: (FieldRewrite | null)[];
   readonly #prefilter: DetectorPrefilter;
+  /** The policy's detector rules, each rule's detectors with those that check bytes first. */
+  readonly #detectorRules: readonly { rule: DetectorRule; detectors: readonly Detector[] }[];
   /** Encoded constant outputs of detector rules, by value class. */
   readonly #ruleConstants = new Map<DetectorRule, Map<ValueClass, Buffer | null>>();
 
@@ -212,7 +223,6 @@ export class FieldMasker {
     dialect: Dialect,
     formats: readonly number[] | undefined,
   ) {
-    this.#plan = plan;
     const rewrites = fieldRewrites(plan, columns, dialect, formats);
     this.#rewrites = rewrites;
     this.masked = rewrites.map((r) => r !== null);
@@ -242,6 +252,10 @@ export class FieldMasker {
       this.#ruleConstants.set(rule, byClass);
     }
     this.#prefilter = new DetectorPrefilter(plan.policy.detectorRules.flatMap((r) => r.detectors));
+    this.#detectorRules = plan.policy.detectorRules.map((rule) => ({
+      rule,
+      detectors: [...rule.detectors].sort((a, b) => Number(!a.matchesBytes) - Number(!b.matchesBytes)),
+    }));
   }
 
   /**
@@ -284,18 +298,31 @@ export class FieldMasker {
     return this.#bytes(encode((rw.strategy as MaskStrategy).apply(decode(buf, start, end, rw.cls)), rw.cls));
   }
 
+  /**
+   * The policy's `detect` on bytes: the first rule (in config order) one of whose detectors
+   * finds something. Within a rule the order does not change the answer, so detectors that can
+   * check the bytes go first, and a string is made only for one that cannot.
+   */
   #detect(rw: FieldRewrite, buf: Buffer, start: number, end: number): number {
     const prefilter = this.#prefilter;
     if (!prefilter.candidate(buf, start, end)) return Write.Keep;
-    // ASCII decodes the same as latin1 and UTF-8; latin1 is the cheaper decoder.
-    const text =
-      prefilter.ascii && rw.cls !== 'jsonb-binary'
-        ? buf.toString('latin1', start, end)
-        : decode(buf, start, end, rw.cls);
-    const rule = this.#plan.policy.detect(text, prefilter.features);
-    if (!rule) return Write.Keep;
-    const constant = this.#ruleConstants.get(rule)?.get(rw.cls);
-    return this.#bytes(constant !== undefined ? constant : encode(rule.strategy.apply(text), rw.cls));
+    const f = prefilter.features;
+    const from = rw.cls === 'jsonb-binary' ? start + 1 : start;
+    let text: string | undefined;
+    for (const rule of this.#detectorRules) {
+      for (const d of rule.detectors) {
+        if (!d.candidate(f)) continue;
+        const found = d.matchesBytes
+          ? d.matchesBytes(buf, from, end)
+          : d.matches((text ??= decodeText(buf, from, end, prefilter.ascii)));
+        if (!found) continue;
+        const constant = this.#ruleConstants.get(rule.rule)?.get(rw.cls);
+        if (constant !== undefined) return this.#bytes(constant);
+        text ??= decodeText(buf, from, end, prefilter.ascii);
+        return this.#bytes(encode(rule.rule.strategy.apply(text), rw.cls));
+      }
+    }
+    return Write.Keep;
   }
 
   #bytes(out: Buffer | null): number {

@@ -108,3 +108,84 @@ t.test('the pre-filter rejects ordinary text before any regex', async (t) => {
     t.notOk(d.candidate(f), d.name);
   }
 });
+
+t.test('byte matchers answer as the expressions do, on generated text', async (t) => {
+  let seed = 99;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return (seed >>> 8) % n;
+  };
+  // Pieces that build near-misses of every shape: digits, separators, '+', parentheses, '@', dots.
+  const pieces = [
+    '0',
+    '1',
+    '4',
+    '5',
+    '6',
+    '9',
+    '00',
+    '000',
+    '666',
+    '123',
+    '415',
+    '555',
+    '2671',
+    '0000',
+    '-',
+    ' ',
+    '.',
+    '+',
+    '(',
+    ')',
+    '_',
+    '@',
+    '@@',
+    '..',
+    'a',
+    'Z',
+    'co',
+    'com',
+    'x-y',
+    '%',
+    'é',
+    '😀',
+    '\t',
+    '123-45-6789',
+    '078 05 1120',
+    '(415) 555-2671',
+    '+1 415-555-2671',
+    '+442071838750',
+    'alice@example.com',
+    'a@b.c',
+    'a@-.co',
+  ];
+  let checked = 0;
+  let found = 0;
+  for (const name of ['email', 'us-ssn', 'phone'] as const) {
+    const d = DETECTOR_TABLE[name];
+    const bytes = d.matchesBytes;
+    if (!bytes) {
+      t.fail(`${name} has no byte matcher`);
+      continue;
+    }
+    for (let i = 0; i < 20000; i++) {
+      let s = '';
+      for (let k = 1 + rand(10); k > 0; k--) s += pieces[rand(pieces.length)] as string;
+      const buf = Buffer.from(`\u00e9${s}\u00e9`);
+      const want = d.matches(s);
+      if (bytes(buf, 2, buf.length - 2) !== want) t.fail(`${name} on ${JSON.stringify(s)}: expected ${want}`);
+      checked++;
+      if (want) found++;
+    }
+  }
+  t.equal(checked, 60000);
+  t.ok(found > 5000, `${found} matches among them`);
+  // And directly against the positives and negatives above.
+  for (const name of ['email', 'us-ssn', 'phone'] as const) {
+    const d = DETECTOR_TABLE[name];
+    for (const s of [...positives[name], ...negatives[name]]) {
+      const buf = Buffer.from(s);
+      t.equal(d.matchesBytes?.(buf, 0, buf.length), d.matches(s), `${name}: ${s}`);
+    }
+  }
+});
