@@ -423,3 +423,28 @@ t.test('email and partial on the byte path: the edges of the address shape', asy
     t.same(masker.maskDataRow(dataRow(vals)), want, JSON.stringify(e));
   }
 });
+
+t.test('rows read at any byte offset of any ArrayBuffer, interleaved', async (t) => {
+  const plan = new MaskingPlan(
+    [null, { kind: 'mask', strategy: REDACT, because: 'x' }, null],
+    compiledPolicy(),
+  );
+  const columns = Array.from({ length: 3 }, (_, i): ResultColumn => ({
+    name: `c${i}`,
+    type: 'text',
+    typeOid: 25,
+  }));
+  const masker = new PostgresRowMasker(plan, columns);
+  const vals = ['kept', 'secret value', 'kept too'].map((v) => Buffer.from(v));
+  const row = dataRow(vals);
+  const want = dataRow(reference(plan, columns, 'postgres', undefined, vals));
+  const chunk = Buffer.alloc(1000, 0x44);
+  for (let offset = 1; offset < 40; offset += 3) {
+    row.copy(chunk, offset);
+    t.same(masker.maskDataRow(chunk.subarray(offset, offset + row.length)), want, `at ${offset}`);
+    t.same(masker.maskDataRow(Buffer.from(row)), want, 'a fresh buffer');
+    const other = Buffer.from(row);
+    other.writeInt32BE(999, 7); // a first field running past the end, in another ArrayBuffer
+    t.throws(() => masker.maskDataRow(other), /truncated/);
+  }
+});
