@@ -48,6 +48,12 @@ const CHAR_FLAGS: Readonly<Uint8Array> = Uint8Array.from({ length: 128 }, (_, c)
   return flags;
 });
 
+/** CHAR_FLAGS for every byte value; HIGH marks the bytes of non-ASCII characters. */
+const HIGH = 64;
+const BYTE_FLAGS: Readonly<Uint8Array> = Uint8Array.from({ length: 256 }, (_, c) =>
+  c < 128 ? (CHAR_FLAGS[c] as number) : HIGH,
+);
+
 /** Counts in locals and stores once: property writes per byte would cost more than the scan. */
 function scan(f: TextFeatures, length: number, codeAt: (i: number) => number): TextFeatures {
   let at = 0;
@@ -148,9 +154,13 @@ function covers(a: Prefilter, b: Prefilter): boolean {
  */
 export class DetectorPrefilter {
   readonly features: TextFeatures = newFeatures();
-  /** Per alternative, the six least counts (FEATURE_KEYS order), flattened. */
-  readonly #mins: Int32Array;
-  readonly #count: number;
+  /**
+   * The alternatives, each as its count of conditions then (feature index, least value) pairs:
+   * only the features an alternative names are compared (most name one or two).
+   */
+  readonly #conditions: Int32Array;
+  /** The counts of the last scanned value, by FEATURE_KEYS index. */
+  readonly #counts = new Int32Array(FEATURE_KEYS.length);
   /** Whether the last scanned value was all ASCII (then latin1 and UTF-8 decode alike). */
   ascii = true;
 
@@ -160,9 +170,12 @@ export class DetectorPrefilter {
     const kept = all.filter(
       (b, i) => !all.some((a, j) => j !== i && covers(a, b) && (!covers(b, a) || j < i)),
     );
-    this.#count = kept.length;
-    this.#mins = new Int32Array(kept.length * 6);
-    kept.forEach((p, i) => FEATURE_KEYS.forEach((k, j) => (this.#mins[i * 6 + j] = p[k] ?? 0)));
+    const flat: number[] = [];
+    for (const p of kept) {
+      const named = FEATURE_KEYS.flatMap((k, j) => ((p[k] ?? 0) > 0 ? [j, p[k] ?? 0] : []));
+      flat.push(named.length / 2, ...named);
+    }
+    this.#conditions = Int32Array.from(flat);
   }
 
   /** Scans buf[start, end) into `features`; false when no detector could match the value. */
@@ -176,20 +189,25 @@ export class DetectorPrefilter {
     let run = 0;
     let high = 0;
     for (let i = start; i < end; i++) {
-      const c = buf[i] as number;
-      high |= c;
-      const flags = c < 128 ? (CHAR_FLAGS[c] as number) : 0;
+      const flags = BYTE_FLAGS[buf[i] as number] as number;
+      if (flags === WORD) {
+        // Most bytes of text: a lower-case letter, '_' or '-'.
+        run++;
+        continue;
+      }
       if (flags & WORD) {
         run++;
         if (flags & DIGIT) digits++;
-        else if (flags & UPPER) upper++;
-      } else {
-        if (run > longest) longest = run;
-        run = 0;
-        if (flags & AT_SIGN) at++;
-        else if (flags & DOT) dots++;
-        else if (flags & COLON) colons++;
+        else upper++;
+        continue;
       }
+      if (run > longest) longest = run;
+      run = 0;
+      if (flags === 0) continue;
+      if (flags & AT_SIGN) at++;
+      else if (flags & DOT) dots++;
+      else if (flags & COLON) colons++;
+      else high = 1;
     }
     if (run > longest) longest = run;
     const f = this.features;
@@ -199,19 +217,26 @@ export class DetectorPrefilter {
     f.colons = colons;
     f.upper = upper;
     f.longestWord = longest;
-    this.ascii = high < 128;
-    const mins = this.#mins;
-    for (let k = 0, m = 0; k < this.#count; k++, m += 6) {
-      if (
-        at >= (mins[m] as number) &&
-        digits >= (mins[m + 1] as number) &&
-        dots >= (mins[m + 2] as number) &&
-        colons >= (mins[m + 3] as number) &&
-        upper >= (mins[m + 4] as number) &&
-        longest >= (mins[m + 5] as number)
-      ) {
-        return true;
+    this.ascii = high === 0;
+    const counts = this.#counts;
+    counts[0] = at;
+    counts[1] = digits;
+    counts[2] = dots;
+    counts[3] = colons;
+    counts[4] = upper;
+    counts[5] = longest;
+    const conditions = this.#conditions;
+    for (let k = 0; k < conditions.length;) {
+      const end = k + 1 + 2 * (conditions[k] as number);
+      let holds = true;
+      for (k++; k < end; k += 2) {
+        if ((counts[conditions[k] as number] as number) < (conditions[k + 1] as number)) {
+          holds = false;
+          k = end;
+          break;
+        }
       }
+      if (holds) return true;
     }
     return false;
   }
