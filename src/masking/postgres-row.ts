@@ -192,21 +192,24 @@ export class PostgresRowMasker {
           break;
         }
         case Write.Stars: {
+          // The kept last bytes join the kept run that follows, and move with it.
           const kept = this.#aux[k] as number;
           w += 4;
           if (w !== stage + start) writeInt32(out, end - start, w - 4);
           const stars = w + end - start - kept;
           for (; w < stars; w++) out[w] = STAR;
-          w = move(message, out, stage, end - kept, end, w);
-          break;
+          r = end - kept;
+          continue;
         }
         case Write.Email: {
+          // Likewise the domain, from the '@' on.
           const at = this.#aux[k] as number;
           writeInt32(out, MASK_BYTES.length + end - at, w);
           w += 4;
           for (let j = 0; j < MASK_BYTES.length; j++) out[w + j] = MASK_BYTES[j] as number;
-          w = move(message, out, stage, at, end, w + MASK_BYTES.length);
-          break;
+          w += MASK_BYTES.length;
+          r = at;
+          continue;
         }
       }
       r = end;
