@@ -111,6 +111,8 @@ export interface Prefilter {
 }
 
 const FEATURE_KEYS = ['at', 'digits', 'dots', 'colons', 'upper', 'longestWord'] as const;
+/** FEATURE_KEYS indexes, rarest in ordinary text first: '@', ':', long words, dots, digits, capitals. */
+const QUICK_ORDER = [0, 3, 5, 2, 1, 4] as const;
 
 /** One pre-filter as a function on features (for decoded values: the MCP path, policy checks). */
 function prefilterFunction(p: Prefilter): (f: TextFeatures) => boolean {
@@ -159,6 +161,11 @@ export class DetectorPrefilter {
    * only the features an alternative names are compared (most name one or two).
    */
   readonly #conditions: Int32Array;
+  /**
+   * One condition each alternative needs (the one rarest in ordinary text), merged per feature:
+   * a value below all of these fails every alternative, and is rejected with no further work.
+   */
+  readonly #quick = new Int32Array(FEATURE_KEYS.length).fill(0x7fffffff);
   /** The counts of the last scanned value, by FEATURE_KEYS index. */
   readonly #counts = new Int32Array(FEATURE_KEYS.length);
   /** Whether the last scanned value was all ASCII (then latin1 and UTF-8 decode alike). */
@@ -176,9 +183,18 @@ export class DetectorPrefilter {
       flat.push(named.length / 2, ...named);
     }
     this.#conditions = Int32Array.from(flat);
+    for (const p of kept) {
+      const j = QUICK_ORDER.find((k) => (p[FEATURE_KEYS[k]] ?? 0) > 0);
+      // An alternative that names nothing holds for every value: nothing can be rejected early.
+      if (j === undefined) this.#quick.fill(0);
+      else this.#quick[j] = Math.min(this.#quick[j] as number, p[FEATURE_KEYS[j]] ?? 0);
+    }
   }
 
-  /** Scans buf[start, end) into `features`; false when no detector could match the value. */
+  /**
+   * Scans buf[start, end); false when no detector could match the value. When true, `features`
+   * and `ascii` describe the value (when false they are left as they were).
+   */
   candidate(buf: Uint8Array, start: number, end: number): boolean {
     let at = 0;
     let digits = 0;
@@ -210,6 +226,17 @@ export class DetectorPrefilter {
       else high = 1;
     }
     if (run > longest) longest = run;
+    const q = this.#quick;
+    if (
+      at < (q[0] as number) &&
+      digits < (q[1] as number) &&
+      dots < (q[2] as number) &&
+      colons < (q[3] as number) &&
+      upper < (q[4] as number) &&
+      longest < (q[5] as number)
+    ) {
+      return false;
+    }
     const f = this.features;
     f.at = at;
     f.digits = digits;

@@ -1,6 +1,6 @@
 import type { ResultColumn } from '../gateway/types.js';
 import type { MaskingPlan } from './plan.js';
-import { FieldMasker, MASK_BYTES, Write } from './wire.js';
+import { FieldMasker, type FieldRewrite, MASK_BYTES, Write } from './wire.js';
 
 const STAR = 0x2a;
 /** Moves shorter than this are a byte loop; longer ones one native call (which costs ~30 ns). */
@@ -118,6 +118,9 @@ export class PostgresRowMasker {
     if (count !== n) throw new Error(`DataRow has ${count} fields, the plan has ${n}`);
     const active = this.#active;
     const fields = this.#fields;
+    const detecting = fields.detecting;
+    const prefilter = fields.prefilter;
+    const rewrites = fields.rewrites;
     let view = this.#view;
     if (view.buffer !== message.buffer) this.#view = view = new DataView(message.buffer);
     const base = message.byteOffset;
@@ -133,7 +136,13 @@ export class PostgresRowMasker {
       const end = pos + len;
       if (end > length) throw new Error('DataRow is truncated');
       if (active[i] === 1) {
-        const write = fields.decide(i, message, pos, end);
+        // A scanned column: the pre-filter inline, as most values are rejected by it.
+        const write =
+          detecting[i] !== 1
+            ? fields.decide(i, message, pos, end)
+            : prefilter.candidate(message, pos, end)
+              ? fields.detected(rewrites[i] as FieldRewrite, message, pos, end)
+              : Write.Keep;
         if (write !== Write.Keep) {
           this.#start[changes] = pos;
           this.#end[changes] = end;

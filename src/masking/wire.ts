@@ -211,7 +211,12 @@ export class FieldMasker {
   readonly #keep: Int32Array;
   readonly #constants: (Buffer | null)[];
   readonly #rewrites: (FieldRewrite | null)[];
-  readonly #prefilter: DetectorPrefilter;
+  /** The merged pre-filter of every detector the policy uses. */
+  readonly prefilter: DetectorPrefilter;
+  /** Per column, its rewrite (null: passed); for a row masker's own fast paths. */
+  readonly rewrites: readonly (FieldRewrite | null)[];
+  /** Per column, 1 when detectors scan it. */
+  readonly detecting: Uint8Array;
   /** The policy's detector rules, each rule's detectors with those that check bytes first. */
   readonly #detectorRules: readonly { rule: DetectorRule; detectors: readonly Detector[] }[];
   /** Encoded constant outputs of detector rules, by value class. */
@@ -225,7 +230,9 @@ export class FieldMasker {
   ) {
     const rewrites = fieldRewrites(plan, columns, dialect, formats);
     this.#rewrites = rewrites;
+    this.rewrites = rewrites;
     this.masked = rewrites.map((r) => r !== null);
+    this.detecting = Uint8Array.from(rewrites, (r) => (r?.detect ? 1 : 0));
     const n = rewrites.length;
     this.#ops = new Uint8Array(n);
     this.#keep = new Int32Array(n);
@@ -251,7 +258,7 @@ export class FieldMasker {
         byClass.set(cls, encode(c.value, cls));
       this.#ruleConstants.set(rule, byClass);
     }
-    this.#prefilter = new DetectorPrefilter(plan.policy.detectorRules.flatMap((r) => r.detectors));
+    this.prefilter = new DetectorPrefilter(plan.policy.detectorRules.flatMap((r) => r.detectors));
     this.#detectorRules = plan.policy.detectorRules.map((rule) => ({
       rule,
       detectors: [...rule.detectors].sort((a, b) => Number(!a.matchesBytes) - Number(!b.matchesBytes)),
@@ -304,8 +311,17 @@ export class FieldMasker {
    * check the bytes go first, and a string is made only for one that cannot.
    */
   #detect(rw: FieldRewrite, buf: Buffer, start: number, end: number): number {
-    const prefilter = this.#prefilter;
+    const prefilter = this.prefilter;
     if (!prefilter.candidate(buf, start, end)) return Write.Keep;
+    return this.detected(rw, buf, start, end);
+  }
+
+  /**
+   * The detector rules on a field `prefilter.candidate` has just accepted (for a row masker that
+   * runs the pre-filter itself); `rw` is `rewrites[i]` of a detected column.
+   */
+  detected(rw: FieldRewrite, buf: Buffer, start: number, end: number): number {
+    const prefilter = this.prefilter;
     const f = prefilter.features;
     const from = rw.cls === 'jsonb-binary' ? start + 1 : start;
     let text: string | undefined;

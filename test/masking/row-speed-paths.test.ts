@@ -336,9 +336,11 @@ t.test('the merged pre-filter accepts whatever a detector does', async (t) => {
       const f = scanText(s, newFeatures());
       const any = detectors.some((d) => d.candidate(f));
       if (merged !== any) t.fail(`${chosen.join(',')} on ${JSON.stringify(s)}: ${merged} vs ${any}`);
+      if (!merged) continue;
       for (const key of ['at', 'digits', 'dots', 'colons', 'upper', 'longestWord'] as const) {
         if (prefilter.features[key] !== f[key]) t.fail(`${key} of ${JSON.stringify(s)}`);
       }
+      if (prefilter.ascii !== !/[^\p{ASCII}]/u.test(s)) t.fail(`ascii of ${JSON.stringify(s)}`);
     }
   }
   t.pass('checked');
