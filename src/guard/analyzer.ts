@@ -18,7 +18,9 @@ import { sortEffects } from './statement-facts.js';
  *   stmt_location?, stmt_len? }] }` (stmt_location/stmt_len are UTF-8 byte offsets);
  * - mysql: an array with node-sql-parser's AST (`astify(..., { database: 'MySQL' })`) for each
  *   statement, in order, and `null` for a statement node-sql-parser does not parse and the guard
- *   classified by its keywords (KILL, FLUSH, PREPARE, ...).
+ *   classified by its keywords (KILL, FLUSH, PREPARE, ...); or `undefined` when the text was
+ *   decided by its shape (another text of the same shape was parsed; see
+ *   mysql/shape-cache.ts), and a caller that needs the AST parses the text itself.
  * Treat it as read-only: analyses are cached and shared.
  */
 export type Analysis =
@@ -36,6 +38,11 @@ export interface StatementAnalyzerOptions {
   sideEffectFunctions?: Partial<Record<Dialect, SideEffectFunctions>>;
   /** Analyses kept per dialect (least recently used evicted). Default 2000; 0 disables. */
   cacheSize?: number;
+  /**
+   * MySQL statement shapes (texts with their literal values abstracted) whose classification is
+   * kept for other texts of the same shape; see mysql/shape-cache.ts. Default 2000; 0 disables.
+   */
+  shapeCacheSize?: number;
   /**
    * Longest text analysed, in characters, per dialect; longer texts are refused
    * (ERR_GUARD_TOO_LONG). Parsing runs on the caller's thread, and node-sql-parser needs about
@@ -84,7 +91,9 @@ class CachedStatementAnalyzer implements StatementAnalyzer {
     const size = options.cacheSize ?? 2000;
     this.#cache = { postgres: new LruCache(size), mysql: new LruCache(size) };
     this.#postgresFunctions = sideEffectTable('postgres', options.sideEffectFunctions?.postgres);
-    this.#mysql = new MySqlStatements(sideEffectTable('mysql', options.sideEffectFunctions?.mysql));
+    this.#mysql = new MySqlStatements(sideEffectTable('mysql', options.sideEffectFunctions?.mysql), {
+      shapeCacheSize: options.shapeCacheSize ?? 2000,
+    });
   }
 
   async analyze(sql: string, dialect: Dialect, prepared?: PreparedStatementLookup): Promise<Analysis> {

@@ -12,6 +12,11 @@ export class StatementFacts {
   readonly objects = new Set<string>();
   unbounded = false;
   /**
+   * Whether the classifier looked at the value of a literal (a string or a number). Only an
+   * analysis that did not may be reused for a text that differs only in its literals.
+   */
+  literalValuesRead = false;
+  /**
    * Depth of "described, not executed" regions (the statement of a plain EXPLAIN): what is inside
    * does not run, so its effects are not counted, but the objects it names are still reported.
    */
@@ -27,6 +32,10 @@ export class StatementFacts {
 
   addObject(name: string): void {
     if (name) this.objects.add(name);
+  }
+
+  noteLiteralRead(): void {
+    this.literalValuesRead = true;
   }
 
   markUnbounded(): void {

@@ -1,6 +1,7 @@
 import type { Effect } from '../../config/schema.js';
 import type { StatementFacts } from '../statement-facts.js';
 import { isUnboundedFilter } from './constant-truth.js';
+import { literalValue } from './literals.js';
 
 type Node = Record<string, unknown>;
 
@@ -24,6 +25,15 @@ function asNode(value: unknown): Node | undefined {
 
 function lower(value: unknown): string {
   return typeof value === 'string' ? value.toLowerCase() : '';
+}
+
+/**
+ * The `value` of a word-like node (a keyword, a name part). Through literalValue, so that a
+ * string literal in that place would be noted (see literals.ts).
+ */
+function valueOf(node: unknown, facts: StatementFacts): unknown {
+  const n = asNode(node);
+  return n === undefined ? undefined : literalValue(n, facts);
 }
 
 /** Classifies one node-sql-parser statement AST into `facts`; returns its command tag. */
@@ -102,8 +112,8 @@ export function classifyMySqlAst(ast: Node, facts: StatementFacts, ctx: MySqlCla
       facts.add('transaction');
       const expr = asNode(ast.expr);
       const modes = Array.isArray(expr?.modes) ? expr.modes : [];
-      if (modes.some((m) => lower(asNode(m)?.value) === 'read write')) facts.add('session');
-      const action = lower(asNode(expr?.action)?.value);
+      if (modes.some((m) => lower(valueOf(m, facts)) === 'read write')) facts.add('session');
+      const action = lower(valueOf(expr?.action, facts));
       return action === 'start' ? 'START TRANSACTION' : action.toUpperCase() || 'TRANSACTION';
     }
     case 'load_data':
@@ -132,11 +142,11 @@ function classifyDml(ast: Node, facts: StatementFacts, ctx: MySqlClassifyContext
       break;
     case 'update':
       facts.add('write');
-      if (isUnboundedFilter(ast.where)) facts.markUnbounded();
+      if (isUnboundedFilter(ast.where, facts)) facts.markUnbounded();
       break;
     case 'delete':
       facts.add('delete');
-      if (isUnboundedFilter(ast.where)) facts.markUnbounded();
+      if (isUnboundedFilter(ast.where, facts)) facts.markUnbounded();
       break;
   }
   walk(ast, facts, ctx, ast);
@@ -173,14 +183,14 @@ function classifySet(ast: Node, facts: StatementFacts, ctx: MySqlClassifyContext
   }
 }
 
-function functionName(node: Node): string | undefined {
+function functionName(node: Node, facts: StatementFacts): string | undefined {
   const name = node.name;
   if (typeof name === 'string') return name;
   const parts = asNode(name);
   if (!parts) return undefined;
   const list = Array.isArray(parts.name) ? parts.name : [];
-  const words = list.map((p) => asNode(p)?.value).filter((v): v is string => typeof v === 'string');
-  const schema = asNode(parts.schema)?.value;
+  const words = list.map((p) => valueOf(p, facts)).filter((v): v is string => typeof v === 'string');
+  const schema = valueOf(parts.schema, facts);
   if (words.length === 0) return undefined;
   return typeof schema === 'string' ? `${schema}.${words.join('.')}` : words.join('.');
 }
@@ -208,7 +218,7 @@ function walk(node: unknown, facts: StatementFacts, ctx: MySqlClassifyContext, s
   }
   if (obj.type === 'function' || obj.type === 'aggr_func') {
     // MySQL function names are case-insensitive: report them in one spelling.
-    const name = functionName(obj)?.toLowerCase();
+    const name = functionName(obj, facts)?.toLowerCase();
     if (name !== undefined) {
       facts.addObject(`${name}()`);
       const last = name.slice(name.lastIndexOf('.') + 1);

@@ -1,23 +1,43 @@
 /**
  * Whether a MySQL WHERE holds for every row (`1=1`, `TRUE`, `'a'='a'`, `1`, `id = id`,
  * `1=1 OR id=5`, `NOT 0`). See the Postgres twin for the reasoning.
+ *
+ * Every look at a literal's value is noted on `reads` (see literals.ts): `WHERE 1` and `WHERE 0`
+ * differ only in a literal and decide differently. A comparison of a column with a literal
+ * (`id = 5`) is decided by the shapes of its sides alone and notes nothing.
  */
+import { isLiteralNode, literalValue, type LiteralReads } from './literals.js';
+
 type Node = Record<string, unknown>;
 
 type Scalar = number | string | boolean | null;
 
-function scalarOf(node: Node): Scalar | undefined {
+/** Node types with a value this check evaluates. */
+const SCALAR_TYPES = new Set([
+  'number',
+  'bool',
+  'null',
+  'single_quote_string',
+  'double_quote_string',
+  'string',
+]);
+
+function scalarOf(node: Node, reads: LiteralReads): Scalar | undefined {
   switch (node.type) {
-    case 'number':
-      return typeof node.value === 'number' ? node.value : Number(node.value);
+    case 'number': {
+      const value = literalValue(node, reads);
+      return typeof value === 'number' ? value : Number(value);
+    }
     case 'bool':
       return node.value === true;
     case 'null':
       return null;
     case 'single_quote_string':
     case 'double_quote_string':
-    case 'string':
-      return typeof node.value === 'string' ? node.value : undefined;
+    case 'string': {
+      const value = literalValue(node, reads);
+      return typeof value === 'string' ? value : undefined;
+    }
     default:
       return undefined;
   }
@@ -32,72 +52,94 @@ function truthOf(value: Scalar): boolean | undefined {
   return Number.isNaN(n) ? false : n !== 0;
 }
 
-function sameExpression(a: unknown, b: unknown): boolean {
-  return a !== undefined && JSON.stringify(a) === JSON.stringify(b);
+/** JSON of an expression with every literal's value left out. */
+function structureOf(value: unknown): string {
+  return JSON.stringify(value, function (this: unknown, key: string, v: unknown) {
+    if (key === 'value' && typeof this === 'object' && this !== null && isLiteralNode(this as Node))
+      return null;
+    return v;
+  });
+}
+
+function sameExpression(a: unknown, b: unknown, reads: LiteralReads): boolean {
+  if (a === undefined) return false;
+  // Expressions of different structure differ whatever their literals hold; only when the
+  // structures match do the literal values decide.
+  if (structureOf(a) !== structureOf(b)) return false;
+  reads.noteLiteralRead();
+  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 function asNode(value: unknown): Node | undefined {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Node) : undefined;
 }
 
-export function constantTruth(value: unknown): boolean | undefined {
+export function constantTruth(value: unknown, reads: LiteralReads): boolean | undefined {
   const node = asNode(value);
   if (!node) return undefined;
-  const scalar = scalarOf(node);
+  const scalar = scalarOf(node, reads);
   if (scalar !== undefined) return truthOf(scalar);
   if (node.type === 'unary_expr' && (node.operator === 'NOT' || node.operator === '!')) {
-    const inner = constantTruth(node.expr);
+    const inner = constantTruth(node.expr, reads);
     return inner === undefined ? undefined : !inner;
   }
   if (node.type !== 'binary_expr' || typeof node.operator !== 'string') return undefined;
   const op = node.operator.toUpperCase();
   if (op === 'AND' || op === '&&') {
-    const l = constantTruth(node.left);
-    const r = constantTruth(node.right);
+    const l = constantTruth(node.left, reads);
+    const r = constantTruth(node.right, reads);
     if (l === false || r === false) return false;
     return l === true && r === true ? true : undefined;
   }
   if (op === 'OR' || op === '||') {
-    const l = constantTruth(node.left);
-    const r = constantTruth(node.right);
+    const l = constantTruth(node.left, reads);
+    const r = constantTruth(node.right, reads);
     if (l === true || r === true) return true;
     return l === false && r === false ? false : undefined;
   }
   const left = asNode(node.left);
   const right = asNode(node.right);
-  const l = left ? scalarOf(left) : undefined;
-  const r = right ? scalarOf(right) : undefined;
-  if (l !== undefined && r !== undefined) {
-    if (op === 'IS') return r === null ? l === null : undefined;
-    if (op === 'IS NOT') return r === null ? l !== null : undefined;
-    if (l === null || r === null) return undefined;
-    const x = typeof l === typeof r ? l : String(l);
-    const y = typeof l === typeof r ? r : String(r);
-    switch (op) {
-      case '=':
-      case '<=>':
-        return x === y;
-      case '!=':
-      case '<>':
-        return x !== y;
-      case '<':
-        return x < y;
-      case '>':
-        return x > y;
-      case '<=':
-        return x <= y;
-      case '>=':
-        return x >= y;
-      default:
-        return undefined;
-    }
+  // Values are read only when both sides are scalars: `id = 5` is not decided by the 5.
+  if (left && right && SCALAR_TYPES.has(String(left.type)) && SCALAR_TYPES.has(String(right.type))) {
+    const l = scalarOf(left, reads);
+    const r = scalarOf(right, reads);
+    if (l !== undefined && r !== undefined) return compareScalars(op, l, r);
   }
-  if ((op === '=' || op === '<=>' || op === '<=' || op === '>=') && sameExpression(node.left, node.right))
+  if (
+    (op === '=' || op === '<=>' || op === '<=' || op === '>=') &&
+    sameExpression(node.left, node.right, reads)
+  )
     return true;
   return undefined;
 }
 
-export function isUnboundedFilter(where: unknown): boolean {
+function compareScalars(op: string, l: Scalar, r: Scalar): boolean | undefined {
+  if (op === 'IS') return r === null ? l === null : undefined;
+  if (op === 'IS NOT') return r === null ? l !== null : undefined;
+  if (l === null || r === null) return undefined;
+  const x = typeof l === typeof r ? l : String(l);
+  const y = typeof l === typeof r ? r : String(r);
+  switch (op) {
+    case '=':
+    case '<=>':
+      return x === y;
+    case '!=':
+    case '<>':
+      return x !== y;
+    case '<':
+      return x < y;
+    case '>':
+      return x > y;
+    case '<=':
+      return x <= y;
+    case '>=':
+      return x >= y;
+    default:
+      return undefined;
+  }
+}
+
+export function isUnboundedFilter(where: unknown, reads: LiteralReads): boolean {
   if (where === undefined || where === null) return true;
-  return constantTruth(where) === true;
+  return constantTruth(where, reads) === true;
 }

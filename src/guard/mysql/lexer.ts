@@ -6,6 +6,24 @@ export interface MySqlPiece {
 }
 
 /**
+ * A literal whose value the shape cache may abstract (see shape.ts): a plain single-quoted
+ * string (no escapes, no doubled quotes, no introducer such as `_utf8` or `N` before it) or an
+ * unsigned integer of at most 15 digits that stands alone as a word. `start`/`end` are offsets in
+ * the text, the quotes included.
+ */
+export interface LiteralSpan {
+  start: number;
+  end: number;
+  kind: 'string' | 'number';
+}
+
+/**
+ * node-sql-parser reads a longer integer as `bigint` rather than `number` (from 2^53), so its
+ * node type would depend on the value; up to 15 digits it is always a `number`.
+ */
+const MAX_NUMBER_DIGITS = 15;
+
+/**
  * Anywhere in the text, even inside a string: MySQL and MariaDB run what is inside `/*! ... *\/`
  * and `/*M! ... *\/`, while the parser skips it as a comment. Refusing the sequence wherever it
  * appears also covers servers whose sql_mode (ANSI_QUOTES, NO_BACKSLASH_ESCAPES) would end a
@@ -17,8 +35,11 @@ const VERSIONED_COMMENT = /\/\*M?!/i;
  * Splits a MySQL text into statements the way the server reads it (strings with backslash and
  * doubled-quote escapes, backtick identifiers, `#`, `-- ` and `/* *\/` comments), and refuses
  * what the server and the parser would read differently. Throws GuardError.
+ *
+ * With `literals`, also collects the literals the shape cache may abstract, found by this same
+ * scan so that the shape and the split can never disagree about where a string or comment ends.
  */
-export function splitMySql(sql: string): MySqlPiece[] {
+export function splitMySql(sql: string, literals?: LiteralSpan[]): MySqlPiece[] {
   if (VERSIONED_COMMENT.test(sql)) {
     throw new GuardError(
       'ERR_GUARD_VERSIONED_COMMENT',
@@ -38,7 +59,10 @@ export function splitMySql(sql: string): MySqlPiece[] {
     const c = sql.charCodeAt(i);
     if (c === 0x27 /* ' */ || c === 0x22 /* " */ || c === 0x60 /* ` */) {
       meaningful = true;
-      i = skipQuoted(sql, i, c);
+      const end = skipQuoted(sql, i, c);
+      if (literals && c === 0x27 && isPlainString(sql, i, end))
+        literals.push({ start: i, end, kind: 'string' });
+      i = end;
     } else if (c === 0x23 /* # */) {
       i = lineEnd(sql, i);
     } else if (c === 0x2d /* - */ && sql.charCodeAt(i + 1) === 0x2d) {
@@ -61,6 +85,14 @@ export function splitMySql(sql: string): MySqlPiece[] {
       finish(i);
       i++;
       start = i;
+    } else if (literals && c >= 0x30 && c <= 0x39 && !isWordChar(sql.charCodeAt(i - 1))) {
+      // A word that starts with a digit: a number if it is digits only (`12abc` is an identifier).
+      meaningful = true;
+      let end = i + 1;
+      while (end < n && isDigit(sql.charCodeAt(end))) end++;
+      if (!isWordChar(sql.charCodeAt(end)) && end - i <= MAX_NUMBER_DIGITS)
+        literals.push({ start: i, end, kind: 'number' });
+      i = end;
     } else {
       if (c > 0x20) meaningful = true;
       i++;
@@ -68,6 +100,36 @@ export function splitMySql(sql: string): MySqlPiece[] {
   }
   finish(n);
   return pieces;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+/** Characters of an unquoted MySQL identifier or number (NaN, before the text, is not one). */
+function isWordChar(c: number): boolean {
+  return (
+    (c >= 0x30 && c <= 0x39) ||
+    (c >= 0x41 && c <= 0x5a) ||
+    (c >= 0x61 && c <= 0x7a) ||
+    c === 0x5f /* _ */ ||
+    c === 0x24 /* $ */ ||
+    c >= 0x80
+  );
+}
+
+/**
+ * A closed single-quoted string with no backslash and no doubled quote inside, not glued to a word
+ * before it (`_utf8'x'`, `N'x'`, `X'0A'`, `B'1'` are other kinds of literal).
+ */
+function isPlainString(sql: string, open: number, end: number): boolean {
+  if (end - open < 2 || sql.charCodeAt(end - 1) !== 0x27 || isWordChar(sql.charCodeAt(open - 1)))
+    return false;
+  for (let j = open + 1; j < end - 1; j++) {
+    const c = sql.charCodeAt(j);
+    if (c === 0x27 || c === 0x5c) return false;
+  }
+  return true;
 }
 
 function lineEnd(sql: string, from: number): number {

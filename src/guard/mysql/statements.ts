@@ -2,16 +2,39 @@ import NodeSqlParser from 'node-sql-parser';
 import type { Effect } from '../../config/schema.js';
 import type { ClassifiedStatement } from '../classified.js';
 import { GuardError } from '../errors.js';
+import { LruCache } from '../lru.js';
 import { StatementFacts } from '../statement-facts.js';
 import { classifyMySqlAst, type MySqlClassifyContext } from './classify.js';
-import { splitMySql } from './lexer.js';
+import { splitMySql, type LiteralSpan, type MySqlPiece } from './lexer.js';
+import {
+  sameApartFromLiterals,
+  sameSummary,
+  shapeSummary,
+  type ShapeEntry,
+  type ShapeSummary,
+} from './shape-cache.js';
+import { literalShape, probeText } from './shape.js';
 
 type Node = Record<string, unknown>;
 
 export interface MySqlAnalysis {
   statements: ClassifiedStatement[];
-  /** node-sql-parser's AST per statement; `null` for a statement classified by its keywords only. */
-  parsed: (Node | null)[];
+  /**
+   * node-sql-parser's AST per statement; `null` for a statement classified by its keywords only.
+   * Undefined when the classification came from the shape cache: this text was not parsed.
+   */
+  parsed: (Node | null)[] | undefined;
+}
+
+export interface MySqlStatementsOptions {
+  /** Shapes remembered (least recently used evicted); 0 disables the shape cache. */
+  shapeCacheSize?: number;
+}
+
+/** A parse of a text's statements, and whether its classification may serve its whole shape. */
+interface ParsedPieces {
+  analysis: MySqlAnalysis & { parsed: (Node | null)[] };
+  reusable: boolean;
 }
 
 /**
@@ -96,19 +119,97 @@ function unquote(literal: string): string {
 export class MySqlStatements {
   readonly #parser = new NodeSqlParser.Parser();
   readonly #ctx: MySqlClassifyContext;
+  readonly #shapes: LruCache<string, ShapeEntry> | undefined;
 
-  constructor(functions: ReadonlyMap<string, readonly Effect[]>) {
+  constructor(functions: ReadonlyMap<string, readonly Effect[]>, options: MySqlStatementsOptions = {}) {
     this.#ctx = { functions };
+    const size = options.shapeCacheSize ?? 2000;
+    this.#shapes = size > 0 ? new LruCache(size) : undefined;
   }
 
   /** Splits, parses and classifies a MySQL text. Throws GuardError. */
   analyze(sql: string): MySqlAnalysis {
-    const out: MySqlAnalysis = { statements: [], parsed: [] };
-    for (const piece of splitMySql(sql)) this.#statement(piece.text, out, 0);
-    return out;
+    const shapes = this.#shapes;
+    const spans: LiteralSpan[] | undefined = shapes ? [] : undefined;
+    // The split refuses what must be refused (versioned comments, `--x`) for every text, also
+    // for one whose shape is known: that check depends on what the literals hold.
+    const pieces = splitMySql(sql, spans);
+    const shape = shapes && spans ? literalShape(sql, spans) : undefined;
+    if (shapes === undefined || spans === undefined || shape === undefined)
+      return this.#parse(pieces).analysis;
+
+    let known = shapes.get(shape);
+    if (known?.state === 'candidate') {
+      known = this.#verify(known, shape);
+      shapes.set(shape, known);
+    }
+    if (known?.state === 'verified' && known.summaries.length === pieces.length) {
+      return fromShape(known.summaries, pieces);
+    }
+    const run = this.#parse(pieces);
+    if (known === undefined) {
+      shapes.set(
+        shape,
+        run.reusable
+          ? {
+              state: 'candidate',
+              text: sql,
+              spans,
+              parsed: run.analysis.parsed,
+              summaries: run.analysis.statements.map((s) => shapeSummary(s.summary)),
+            }
+          : { state: 'refused' },
+      );
+    }
+    return run.analysis;
   }
 
-  #statement(text: string, out: MySqlAnalysis, depth: number): void {
+  #parse(pieces: readonly MySqlPiece[]): ParsedPieces {
+    const analysis: ParsedPieces['analysis'] = { statements: [], parsed: [] };
+    let reusable = true;
+    for (const piece of pieces) {
+      const before = analysis.statements.length;
+      if (!this.#statement(piece.text, analysis, 0) || analysis.statements.length !== before + 1)
+        reusable = false;
+    }
+    return { analysis, reusable };
+  }
+
+  /**
+   * Parses a probe of the candidate's first text with every abstracted literal changed (see
+   * shape-cache.ts) and compares: same shape, same AST apart from literal values, same
+   * classification, no literal value read.
+   */
+  #verify(candidate: Extract<ShapeEntry, { state: 'candidate' }>, shape: string): ShapeEntry {
+    const refused: ShapeEntry = { state: 'refused' };
+    const probe = probeText(candidate.text, candidate.spans);
+    let run: ParsedPieces;
+    try {
+      const spans: LiteralSpan[] = [];
+      const pieces = splitMySql(probe, spans);
+      if (literalShape(probe, spans) !== shape) return refused;
+      run = this.#parse(pieces);
+    } catch {
+      return refused;
+    }
+    const { statements, parsed } = run.analysis;
+    if (!run.reusable || statements.length !== candidate.summaries.length) return refused;
+    for (let i = 0; i < statements.length; i++) {
+      const original = candidate.summaries[i];
+      const probed = statements[i];
+      if (original === undefined || probed === undefined) return refused;
+      if (!sameSummary(shapeSummary(probed.summary), original)) return refused;
+      if (!sameApartFromLiterals(parsed[i], candidate.parsed[i])) return refused;
+    }
+    return { state: 'verified', summaries: candidate.summaries };
+  }
+
+  /**
+   * Parses and classifies one statement into `out`. Returns whether its classification may serve
+   * other texts of its shape: parsed by node-sql-parser (not classified by its keywords) and
+   * classified without reading a literal's value.
+   */
+  #statement(text: string, out: MySqlAnalysis & { parsed: (Node | null)[] }, depth: number): boolean {
     let result: unknown;
     try {
       result = this.#parser.astify(text, { database: 'MySQL' });
@@ -117,24 +218,27 @@ export class MySqlStatements {
       if (classified) {
         out.statements.push(classified);
         out.parsed.push(null);
-        return;
+        return false;
       }
       throw parseError(err);
     }
+    let reusable = true;
     for (const ast of Array.isArray(result) ? result : [result]) {
       const node = ast as Node | null;
       if (typeof node !== 'object' || node === null || Array.isArray(node)) continue;
       const facts = new StatementFacts();
       const command = classifyMySqlAst(node, facts, this.#ctx);
+      if (facts.literalValuesRead) reusable = false;
       out.statements.push({ summary: facts.summary(text, command) });
       out.parsed.push(node);
     }
+    return reusable;
   }
 
   /** Classifies one statement, for PREPARE bodies and EXPLAIN ANALYZE. */
   #inner(text: string, depth: number): { facts: StatementFacts; command: string } | undefined {
     if (depth > 4) return undefined;
-    const inner: MySqlAnalysis = { statements: [], parsed: [] };
+    const inner: MySqlAnalysis & { parsed: (Node | null)[] } = { statements: [], parsed: [] };
     try {
       const pieces = splitMySql(text);
       if (pieces.length !== 1 || pieces[0] === undefined) return undefined;
@@ -245,6 +349,15 @@ export class MySqlStatements {
       facts.add('unknown');
     }
   }
+}
+
+/** The shape's classification, with this text's statements. */
+function fromShape(summaries: readonly ShapeSummary[], pieces: readonly MySqlPiece[]): MySqlAnalysis {
+  const statements: ClassifiedStatement[] = [];
+  summaries.forEach((summary, i) => {
+    statements.push({ summary: { ...summary, text: pieces[i]?.text ?? '' } });
+  });
+  return { statements, parsed: undefined };
 }
 
 function unknownSummary(text: string, command: string): ClassifiedStatement['summary'] {
