@@ -1,6 +1,6 @@
 import type { ResultColumn } from '../gateway/types.js';
 import type { MaskingPlan } from './plan.js';
-import { FieldMasker, type FieldRewrite, MASK_BYTES, Write } from './wire.js';
+import { FieldMasker, MASK_BYTES, Write } from './wire.js';
 
 const STAR = 0x2a;
 /** Moves shorter than this are a byte loop; longer ones one native call (which costs ~30 ns). */
@@ -120,7 +120,6 @@ export class PostgresRowMasker {
     const fields = this.#fields;
     const detecting = fields.detecting;
     const prefilter = fields.prefilter;
-    const rewrites = fields.rewrites;
     let view = this.#view;
     if (view.buffer !== message.buffer) this.#view = view = new DataView(message.buffer);
     const base = message.byteOffset;
@@ -141,7 +140,7 @@ export class PostgresRowMasker {
           detecting[i] !== 1
             ? fields.decide(i, message, pos, end)
             : prefilter.candidate(message, pos, end)
-              ? fields.detected(rewrites[i] as FieldRewrite, message, pos, end)
+              ? fields.detected(i, message, pos, end)
               : Write.Keep;
         if (write !== Write.Keep) {
           this.#start[changes] = pos;

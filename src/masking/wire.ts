@@ -21,6 +21,7 @@ import { REDACTED, type MaskStrategy } from './strategies.js';
 
 /** How values of a column are written. */
 export type ValueClass = 'text' | 'json' | 'jsonb-binary' | 'other';
+const CLASSES: readonly ValueClass[] = ['text', 'json', 'jsonb-binary', 'other'];
 
 /** Postgres type OIDs whose text and binary forms are the same UTF-8 text. */
 const PG_TEXT_OIDS = new Set([25, 1043, 1042, 19, 18, 705, 142]);
@@ -213,14 +214,19 @@ export class FieldMasker {
   readonly #rewrites: (FieldRewrite | null)[];
   /** The merged pre-filter of every detector the policy uses. */
   readonly prefilter: DetectorPrefilter;
-  /** Per column, its rewrite (null: passed); for a row masker's own fast paths. */
-  readonly rewrites: readonly (FieldRewrite | null)[];
   /** Per column, 1 when detectors scan it. */
   readonly detecting: Uint8Array;
-  /** The policy's detector rules, each rule's detectors with those that check bytes first. */
-  readonly #detectorRules: readonly { rule: DetectorRule; detectors: readonly Detector[] }[];
-  /** Encoded constant outputs of detector rules, by value class. */
-  readonly #ruleConstants = new Map<DetectorRule, Map<ValueClass, Buffer | null>>();
+  /**
+   * The policy's detector rules, each rule's detectors with those that check bytes first, and
+   * its output when constant (redact, null) encoded for each value class (CLASSES order).
+   */
+  readonly #detectorRules: readonly {
+    rule: DetectorRule;
+    detectors: readonly Detector[];
+    constants: readonly (Buffer | null | undefined)[];
+  }[];
+  /** Per column, the index of its value class in CLASSES. */
+  readonly #classIndex: Uint8Array;
 
   constructor(
     plan: MaskingPlan,
@@ -230,7 +236,6 @@ export class FieldMasker {
   ) {
     const rewrites = fieldRewrites(plan, columns, dialect, formats);
     this.#rewrites = rewrites;
-    this.rewrites = rewrites;
     this.masked = rewrites.map((r) => r !== null);
     this.detecting = Uint8Array.from(rewrites, (r) => (r?.detect ? 1 : 0));
     const n = rewrites.length;
@@ -250,18 +255,15 @@ export class FieldMasker {
       this.#ops[i] = op;
       this.#keep[i] = s?.keep ?? 0;
     });
-    for (const rule of plan.policy.detectorRules) {
-      const c = rule.strategy.constant;
-      if (c === undefined) continue;
-      const byClass = new Map<ValueClass, Buffer | null>();
-      for (const cls of ['text', 'json', 'jsonb-binary', 'other'] as const)
-        byClass.set(cls, encode(c.value, cls));
-      this.#ruleConstants.set(rule, byClass);
-    }
+    this.#classIndex = Uint8Array.from(rewrites, (r) => Math.max(0, CLASSES.indexOf(r?.cls ?? 'other')));
     this.prefilter = new DetectorPrefilter(plan.policy.detectorRules.flatMap((r) => r.detectors));
     this.#detectorRules = plan.policy.detectorRules.map((rule) => ({
       rule,
       detectors: [...rule.detectors].sort((a, b) => Number(!a.matchesBytes) - Number(!b.matchesBytes)),
+      constants: CLASSES.map((cls) => {
+        const c = rule.strategy.constant;
+        return c === undefined ? undefined : encode(c.value, cls);
+      }),
     }));
   }
 
@@ -299,28 +301,20 @@ export class FieldMasker {
         break;
       }
       case DETECT:
-        return this.#detect(this.#rewrites[i] as FieldRewrite, buf, start, end);
+        return this.prefilter.candidate(buf, start, end) ? this.detected(i, buf, start, end) : Write.Keep;
     }
     const rw = this.#rewrites[i] as FieldRewrite;
     return this.#bytes(encode((rw.strategy as MaskStrategy).apply(decode(buf, start, end, rw.cls)), rw.cls));
   }
 
   /**
-   * The policy's `detect` on bytes: the first rule (in config order) one of whose detectors
-   * finds something. Within a rule the order does not change the answer, so detectors that can
-   * check the bytes go first, and a string is made only for one that cannot.
+   * The policy's `detect` on bytes, for a field of scanned column `i` that `prefilter.candidate`
+   * has just accepted: the first rule (in config order) one of whose detectors finds something.
+   * Within a rule the order does not change the answer, so detectors that can check the bytes
+   * go first, and a string is made only for one that cannot.
    */
-  #detect(rw: FieldRewrite, buf: Buffer, start: number, end: number): number {
-    const prefilter = this.prefilter;
-    if (!prefilter.candidate(buf, start, end)) return Write.Keep;
-    return this.detected(rw, buf, start, end);
-  }
-
-  /**
-   * The detector rules on a field `prefilter.candidate` has just accepted (for a row masker that
-   * runs the pre-filter itself); `rw` is `rewrites[i]` of a detected column.
-   */
-  detected(rw: FieldRewrite, buf: Buffer, start: number, end: number): number {
+  detected(i: number, buf: Buffer, start: number, end: number): number {
+    const rw = this.#rewrites[i] as FieldRewrite;
     const prefilter = this.prefilter;
     const f = prefilter.features;
     const from = rw.cls === 'jsonb-binary' ? start + 1 : start;
@@ -332,7 +326,7 @@ export class FieldMasker {
           ? d.matchesBytes(buf, from, end)
           : d.matches((text ??= decodeText(buf, from, end, prefilter.ascii)));
         if (!found) continue;
-        const constant = this.#ruleConstants.get(rule.rule)?.get(rw.cls);
+        const constant = rule.constants[this.#classIndex[i] as number];
         if (constant !== undefined) return this.#bytes(constant);
         text ??= decodeText(buf, from, end, prefilter.ascii);
         return this.#bytes(encode(rule.rule.strategy.apply(text), rw.cls));
