@@ -4,6 +4,9 @@
  * dialect's parser alone on the same statements, measured in the same run — the part of an
  * uncached decision the guard cannot avoid.
  *
+ * For MySQL also: texts with their values inline, each one new, decided by the shape cache once
+ * their shape has been seen (with the parser alone on the same texts as the baseline).
+ *
  *   npx tsc -p tsconfig.json --outDir dist && node dist/bench/guard.js
  */
 import { loadModule, parseSync } from 'libpg-query';
@@ -48,6 +51,30 @@ const MIX: Record<Dialect, string[]> = {
   ],
 };
 
+/**
+ * The MySQL mix with its values inline, as agents usually send them: each call of a function with
+ * a new `n` is a text never seen before, of the same shape (see src/guard/mysql/shape-cache.ts).
+ * `n` stays at four digits so that the shape does not change. SHOW ... LIKE and KILL are not
+ * parsed by node-sql-parser (classified by their keywords), so their shapes are never reused.
+ */
+const MYSQL_INLINE: ((n: number) => string)[] = [
+  (n) => `SELECT id, name FROM customers WHERE id = ${n}`,
+  (n) =>
+    `SELECT o.id, SUM(l.amount) FROM orders o JOIN order_lines l ON l.order_id = o.id WHERE o.created_at > NOW() - INTERVAL ${n % 9} DAY GROUP BY o.id ORDER BY 2 DESC LIMIT 20`,
+  (n) =>
+    `WITH recent AS (SELECT * FROM orders WHERE created_at > '2026-11-${n % 28}') SELECT customer_id, COUNT(*) FROM recent GROUP BY 1`,
+  (n) =>
+    `SELECT RANK() OVER (PARTITION BY region ORDER BY amount DESC) AS r, region FROM sales WHERE region = 'r${n}'`,
+  (n) => `SELECT JSON_EXTRACT(doc, '$.k${n}') FROM events`,
+  (n) => `UPDATE orders SET status = 'shipped' WHERE id = ${n}`,
+  (n) => `INSERT INTO audit (who, what) VALUES ('agent-${n}', 'read ${n}')`,
+  (n) => `DELETE FROM sessions WHERE expires_at < '2026-11-24' AND user_id = ${n}`,
+  (n) => `SHOW TABLES LIKE 'o${n}%'`,
+  (n) => `SELECT VERSION(), ${n}`,
+  (n) => `ALTER TABLE orders AUTO_INCREMENT = ${n}`,
+  (n) => `KILL ${n}`,
+];
+
 const policy = compileStatementPolicy(
   parseConfigText(`
 targets: { t: { engine: postgres, host: h, port: 1, database: d, user: u } }
@@ -87,6 +114,38 @@ async function timeDecisions(
   return samples;
 }
 
+/** Each text is new (text cache miss); from the third round on, its shape is known. */
+async function timeInline(analyzer: StatementAnalyzer, from: number, rounds: number): Promise<number[]> {
+  const samples: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    for (const text of MYSQL_INLINE) {
+      const sql = text(from + r);
+      const start = process.hrtime.bigint();
+      policy.decide(await analyzer.analyze(sql, 'mysql'));
+      samples.push(Number(process.hrtime.bigint() - start) / 1000);
+    }
+  }
+  return samples;
+}
+
+function timeInlineParser(from: number, rounds: number): number[] {
+  const mysql = new NodeSqlParser.Parser();
+  const samples: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    for (const text of MYSQL_INLINE) {
+      const sql = text(from + r);
+      const start = process.hrtime.bigint();
+      try {
+        mysql.astify(sql, { database: 'MySQL' });
+      } catch {
+        // SHOW ... LIKE and KILL are not in node-sql-parser's grammar.
+      }
+      samples.push(Number(process.hrtime.bigint() - start) / 1000);
+    }
+  }
+  return samples;
+}
+
 function timeParser(dialect: Dialect, rounds: number): number[] {
   const mysql = new NodeSqlParser.Parser();
   const samples: number[] = [];
@@ -117,12 +176,22 @@ async function main(): Promise<void> {
         throw new Error(`${dialect} bench statement does not analyse: ${sql}: ${analysis.error}`);
     }
   }
+  // The inline mix too; and say how many of its statements the shape cache serves.
+  let servedByShape = 0;
+  for (let n = 1000; n < 1003; n++) {
+    for (const text of MYSQL_INLINE) {
+      const analysis = await check.analyze(text(n), 'mysql');
+      if (!analysis.ok)
+        throw new Error(`mysql bench statement does not analyse: ${text(n)}: ${analysis.error}`);
+      if (n === 1002 && analysis.parsed === undefined) servedByShape++;
+    }
+  }
   const rows: (string | number)[][] = [];
   for (const dialect of ['postgres', 'mysql'] as const) {
     const rounds = dialect === 'postgres' ? 2000 : 400;
     timeParser(dialect, rounds / 4); // warm-up
     const baseline = timeParser(dialect, rounds);
-    const uncached = createStatementAnalyzer({ cacheSize: 0 });
+    const uncached = createStatementAnalyzer({ cacheSize: 0, shapeCacheSize: 0 });
     await timeDecisions(uncached, dialect, rounds / 4);
     const cold = await timeDecisions(uncached, dialect, rounds);
     const cached = createStatementAnalyzer();
@@ -132,10 +201,29 @@ async function main(): Promise<void> {
     rows.push([dialect, 'baseline: parser alone', fmt(median(baseline)), fmt(p95(baseline)), '']);
     rows.push([dialect, 'guard, uncached', fmt(median(cold)), fmt(p95(cold)), '30']);
     rows.push([dialect, 'guard, cached', fmt(median(warm)), fmt(p95(warm)), '5']);
+    if (dialect === 'mysql') {
+      // Texts never seen before: the parser alone on them, then the guard with its caches on.
+      timeInlineParser(1000, rounds / 4);
+      const inlineBaseline = timeInlineParser(2000, rounds);
+      const shaped = createStatementAnalyzer();
+      await timeInline(shaped, 3000, rounds / 4); // first and second text of each shape
+      const byShape = await timeInline(shaped, 4000, rounds);
+      rows.push([
+        dialect,
+        'baseline: parser alone, values inline',
+        fmt(median(inlineBaseline)),
+        fmt(p95(inlineBaseline)),
+        '',
+      ]);
+      rows.push([dialect, 'guard, new text of a known shape', fmt(median(byShape)), fmt(p95(byShape)), '30']);
+    }
   }
   printTable(['dialect', 'decision', 'median µs', 'p95 µs', 'goal (median µs)'], rows);
   console.log(
-    `mix: ${MIX.postgres.length} Postgres and ${MIX.mysql.length} MySQL statements (reads, writes, catalog, ddl, admin)`,
+    `mix: ${MIX.postgres.length} Postgres and ${MIX.mysql.length} MySQL statements (reads, writes, catalog, ddl, admin);`,
+  );
+  console.log(
+    `uncached: no text or shape cache, every text parsed; values inline: ${MYSQL_INLINE.length} MySQL statements, a new text each time, ${servedByShape} of them decided by shape`,
   );
 }
 

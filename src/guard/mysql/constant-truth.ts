@@ -62,7 +62,7 @@ function structureOf(value: unknown): string {
 }
 
 function sameExpression(a: unknown, b: unknown, reads: LiteralReads): boolean {
-  if (a === undefined) return false;
+  if (a === undefined || asNode(a)?.type !== asNode(b)?.type) return false;
   // Expressions of different structure differ whatever their literals hold; only when the
   // structures match do the literal values decide.
   if (structureOf(a) !== structureOf(b)) return false;
