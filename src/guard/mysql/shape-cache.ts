@@ -24,17 +24,19 @@ import { isLiteralNode } from './literals.js';
  * What is never reused: statements the parser refused, statements classified by their keywords
  * (PREPARE, EXECUTE, EXPLAIN ANALYZE, DO, KILL, ...), and any text with a U+0000 in it.
  *
- * The first text of a shape is parsed and becomes a candidate. The second text of the shape runs
- * the probe: if it passes, that text and every later one of the shape are decided from the first
- * text's classification; if not, the shape is refused and its texts are always parsed.
+ * The first text of a shape is parsed and becomes a candidate (its text and classification, not
+ * its AST). The second text of the shape runs the check: the first text is parsed again beside
+ * the probe; if they pass, that text and every later one of the shape are decided from the first
+ * text's classification; if not, the shape is refused and its texts are always parsed. A shape
+ * seen once costs one parse, as without this cache; each shape seen more than once costs two
+ * extra parses, once.
  */
 export type ShapeEntry =
   | {
       state: 'candidate';
-      /** The first text of the shape, its literals and its parse: what the probe varies. */
+      /** The first text of the shape and its literals: what the probe varies. */
       text: string;
       spans: readonly LiteralSpan[];
-      parsed: readonly unknown[];
       summaries: readonly ShapeSummary[];
     }
   | { state: 'verified'; summaries: readonly ShapeSummary[] }

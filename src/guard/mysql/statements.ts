@@ -116,6 +116,12 @@ function unquote(literal: string): string {
   });
 }
 
+/**
+ * Longer texts are not given a shape: a shape entry holds the text, its key and (until verified)
+ * its AST, and long generated statements rarely repeat.
+ */
+const MAX_SHAPED_TEXT = 16 * 1024;
+
 export class MySqlStatements {
   readonly #parser = new NodeSqlParser.Parser();
   readonly #ctx: MySqlClassifyContext;
@@ -130,7 +136,7 @@ export class MySqlStatements {
   /** Splits, parses and classifies a MySQL text. Throws GuardError. */
   analyze(sql: string): MySqlAnalysis {
     const shapes = this.#shapes;
-    const spans: LiteralSpan[] | undefined = shapes ? [] : undefined;
+    const spans: LiteralSpan[] | undefined = shapes && sql.length <= MAX_SHAPED_TEXT ? [] : undefined;
     // The split refuses what must be refused (versioned comments, `--x`) for every text, also
     // for one whose shape is known: that check depends on what the literals hold.
     const pieces = splitMySql(sql, spans);
@@ -155,7 +161,6 @@ export class MySqlStatements {
               state: 'candidate',
               text: sql,
               spans,
-              parsed: run.analysis.parsed,
               summaries: run.analysis.statements.map((s) => shapeSummary(s.summary)),
             }
           : { state: 'refused' },
@@ -176,32 +181,37 @@ export class MySqlStatements {
   }
 
   /**
-   * Parses a probe of the candidate's first text with every abstracted literal changed (see
-   * shape-cache.ts) and compares: same shape, same AST apart from literal values, same
-   * classification, no literal value read.
+   * Parses the candidate's first text again and a probe of it with every abstracted literal
+   * changed (see shape-cache.ts), and compares: same shape, same AST apart from literal values,
+   * the same classification as the first time, no literal value read. The first parse is not
+   * kept for this: its AST was handed to callers, and a fresh one cannot have been changed.
    */
   #verify(candidate: Extract<ShapeEntry, { state: 'candidate' }>, shape: string): ShapeEntry {
     const refused: ShapeEntry = { state: 'refused' };
     const probe = probeText(candidate.text, candidate.spans);
-    let run: ParsedPieces;
+    let original: ParsedPieces;
+    let probed: ParsedPieces;
     try {
       const spans: LiteralSpan[] = [];
       const pieces = splitMySql(probe, spans);
       if (literalShape(probe, spans) !== shape) return refused;
-      run = this.#parse(pieces);
+      probed = this.#parse(pieces);
+      original = this.#parse(splitMySql(candidate.text));
     } catch {
       return refused;
     }
-    const { statements, parsed } = run.analysis;
-    if (!run.reusable || statements.length !== candidate.summaries.length) return refused;
-    for (let i = 0; i < statements.length; i++) {
-      const original = candidate.summaries[i];
-      const probed = statements[i];
-      if (original === undefined || probed === undefined) return refused;
-      if (!sameSummary(shapeSummary(probed.summary), original)) return refused;
-      if (!sameApartFromLiterals(parsed[i], candidate.parsed[i])) return refused;
+    const expected = candidate.summaries;
+    for (const run of [original, probed]) {
+      const { statements, parsed } = run.analysis;
+      if (!run.reusable || statements.length !== expected.length) return refused;
+      for (let i = 0; i < statements.length; i++) {
+        const summary = statements[i]?.summary;
+        const want = expected[i];
+        if (!summary || !want || !sameSummary(shapeSummary(summary), want)) return refused;
+        if (!sameApartFromLiterals(parsed[i], original.analysis.parsed[i])) return refused;
+      }
     }
-    return { state: 'verified', summaries: candidate.summaries };
+    return { state: 'verified', summaries: expected };
   }
 
   /**

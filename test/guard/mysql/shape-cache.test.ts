@@ -166,6 +166,31 @@ t.test('a string the parser reads as a name refuses its shape (the probe)', asyn
   }
 });
 
+t.test('a literal the parser keeps outside a literal node refuses its shape', async (t) => {
+  // node-sql-parser stores a table option's value as a plain value, not a literal node.
+  const analyzer = shaped();
+  await analyzer.analyze('ALTER TABLE orders AUTO_INCREMENT = 1', 'mysql');
+  const other = await analyzer.analyze('ALTER TABLE orders AUTO_INCREMENT = 2', 'mysql');
+  t.ok(other.ok && other.parsed !== undefined, 'parsed, not decided by shape');
+});
+
+t.test(
+  'a caller that changes the AST of the first text does not change what the shape decides',
+  async (t) => {
+    const analyzer = shaped();
+    const first = await analyzer.analyze('SELECT * FROM orders WHERE id = 1', 'mysql');
+    const ast =
+      first.ok && Array.isArray(first.parsed)
+        ? (first.parsed[0] as { from: { table: string }[] })
+        : undefined;
+    t.ok(ast);
+    if (ast?.from[0]) ast.from[0].table = 'elsewhere';
+    const second = await analyzer.analyze('SELECT * FROM orders WHERE id = 2', 'mysql');
+    t.ok(second.ok && second.parsed === undefined, 'decided by shape');
+    t.same(second.ok ? second.statements[0]?.objects : [], ['orders']);
+  },
+);
+
 t.test('an analysis that read a literal is not reused', async (t) => {
   const analyzer = shaped();
   await analyzer.analyze('DELETE FROM t WHERE 0', 'mysql');
