@@ -176,6 +176,15 @@ export class PostgresRowMasker {
    */
   #rewrite(message: Buffer, out: Buffer, offset: number, total: number): void {
     const stage = offset + this.#lift;
+    // Short moves read the original row, which must not be the bytes being rewritten: rewriting
+    // a row over itself could copy a masked field's original bytes into a kept one.
+    if (message.buffer === out.buffer) {
+      const from = out.byteOffset + offset;
+      const to = out.byteOffset + stage + message.length;
+      if (message.byteOffset < to && from < message.byteOffset + message.length) {
+        throw new Error('the output buffer overlaps the DataRow');
+      }
+    }
     setBytes.call(out, message, stage);
     let w = offset;
     let r = 0;

@@ -450,3 +450,22 @@ t.test('rows read at any byte offset of any ArrayBuffer, interleaved', async (t)
     t.throws(() => masker.maskDataRow(other), /truncated/);
   }
 });
+
+t.test('a row is never rewritten over itself', async (t) => {
+  const plan = new MaskingPlan([{ kind: 'mask', strategy: REDACT, because: 'x' }, null], compiledPolicy());
+  const columns = Array.from({ length: 2 }, (_, i): ResultColumn => ({
+    name: `c${i}`,
+    type: 'text',
+    typeOid: 25,
+  }));
+  const masker = new PostgresRowMasker(plan, columns);
+  const row = dataRow([Buffer.from('secret value'), Buffer.from('kept')]);
+  const shared = Buffer.alloc(row.length + 64);
+  row.copy(shared, 10);
+  const message = shared.subarray(10, 10 + row.length);
+  t.throws(() => masker.maskDataRowInto(message, shared, 0), /overlaps/);
+  t.throws(() => masker.maskDataRowInto(message, shared, 12), /overlaps/);
+  // Disjoint parts of one ArrayBuffer are fine.
+  const next = masker.maskDataRowInto(message, shared, 10 + row.length);
+  t.same(shared.subarray(10 + row.length, next), masker.maskDataRow(Buffer.from(row)));
+});
