@@ -239,6 +239,11 @@ const STRING_VALUES = [
   '`',
   'é',
   'orders',
+  '\u0001',
+  'a\nb',
+  '\t',
+  '\u{1F600}',
+  '\u2028',
 ];
 
 function numberValues(digits: number): string[] {
