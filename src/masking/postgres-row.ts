@@ -56,13 +56,6 @@ export class PostgresRowMasker {
    * staged that far to the right, so that writing never overtakes bytes still to be moved.
    */
   #lift = 0;
-  /**
-   * A DataView over the ArrayBuffer the last row lives in (rows of one received chunk share it):
-   * one bounds-checked load for each field length instead of four. Reads are at the row's
-   * byteOffset and only after the row's own bounds are checked.
-   */
-  #view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
-
   constructor(plan: MaskingPlan, columns: readonly ResultColumn[], formats?: readonly number[]) {
     this.#fields = new FieldMasker(plan, columns, 'postgres', formats);
     this.masked = this.#fields.masked;
@@ -120,16 +113,13 @@ export class PostgresRowMasker {
     const fields = this.#fields;
     const detecting = fields.detecting;
     const prefilter = fields.prefilter;
-    let view = this.#view;
-    if (view.buffer !== message.buffer) this.#view = view = new DataView(message.buffer);
-    const base = message.byteOffset;
     let changes = 0;
     let shift = 0;
     let lift = 0;
     let pos = 7;
     for (let i = 0; i < n; i++) {
       if (pos + 4 > length) throw new Error('DataRow is truncated');
-      const len = view.getInt32(base + pos);
+      const len = readInt32(message, pos);
       pos += 4;
       if (len < 0) continue;
       const end = pos + len;
@@ -176,22 +166,13 @@ export class PostgresRowMasker {
    */
   #rewrite(message: Buffer, out: Buffer, offset: number, total: number): void {
     const stage = offset + this.#lift;
-    // Short moves read the original row, which must not be the bytes being rewritten: rewriting
-    // a row over itself could copy a masked field's original bytes into a kept one.
-    if (message.buffer === out.buffer) {
-      const from = out.byteOffset + offset;
-      const to = out.byteOffset + stage + message.length;
-      if (message.byteOffset < to && from < message.byteOffset + message.length) {
-        throw new Error('the output buffer overlaps the DataRow');
-      }
-    }
     setBytes.call(out, message, stage);
     let w = offset;
     let r = 0;
     for (let k = 0; k < this.#changes; k++) {
       const start = this.#start[k] as number;
       const end = this.#end[k] as number;
-      w = move(message, out, stage, r, start - 4, w);
+      w = move(out, stage, r, start - 4, w);
       switch (this.#write[k]) {
         case Write.Null:
           writeInt32(out, -1, w);
@@ -231,20 +212,24 @@ export class PostgresRowMasker {
       }
       r = end;
     }
-    move(message, out, stage, r, message.length, w);
+    move(out, stage, r, message.length, w);
     writeInt32(out, total - 1, offset + 1);
   }
 }
 
 /**
- * Puts message[from, to) at out[w] (its copy sits at out[stage + from]); returns the position
- * after it. Nothing to do when the output is in step with the copy.
+ * Moves bytes [from, to) of the row from its copy at out[stage + from] to out[w]; returns the
+ * position after them. Nothing to do when the output is in step with the copy. Everything is
+ * read from the copy, never from the message again: the message may even be the bytes being
+ * written (a listener masking in place), and writing never overtakes what is still to be read.
  */
-function move(message: Buffer, out: Buffer, stage: number, from: number, to: number, w: number): number {
+function move(out: Buffer, stage: number, from: number, to: number, w: number): number {
   const src = stage + from;
+  const n = to - from;
   if (w !== src) {
-    if (to - from < SHORT_MOVE) for (let j = from; j < to; j++) out[w + j - from] = message[j] as number;
-    else out.copyWithin(w, src, stage + to);
+    // w < src always, so a forward byte loop is safe even where the two ranges overlap.
+    if (n < SHORT_MOVE) for (let j = 0; j < n; j++) out[w + j] = out[src + j] as number;
+    else out.copyWithin(w, src, src + n);
   }
-  return w + to - from;
+  return w + n;
 }

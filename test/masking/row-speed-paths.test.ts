@@ -451,21 +451,41 @@ t.test('rows read at any byte offset of any ArrayBuffer, interleaved', async (t)
   }
 });
 
-t.test('a row is never rewritten over itself', async (t) => {
-  const plan = new MaskingPlan([{ kind: 'mask', strategy: REDACT, because: 'x' }, null], compiledPolicy());
-  const columns = Array.from({ length: 2 }, (_, i): ResultColumn => ({
+t.test('a row can be rewritten over itself (masking in place), with the same bytes', async (t) => {
+  const hash = compileStrategy('hash', 0, key);
+  const plan = new MaskingPlan(
+    [
+      { kind: 'mask', strategy: hash, because: 'h' },
+      null,
+      { kind: 'mask', strategy: REDACT, because: 'x' },
+      null,
+    ],
+    compiledPolicy(),
+  );
+  const columns = Array.from({ length: 4 }, (_, i): ResultColumn => ({
     name: `c${i}`,
     type: 'text',
     typeOid: 25,
   }));
   const masker = new PostgresRowMasker(plan, columns);
-  const row = dataRow([Buffer.from('secret value'), Buffer.from('kept')]);
-  const shared = Buffer.alloc(row.length + 64);
-  row.copy(shared, 10);
-  const message = shared.subarray(10, 10 + row.length);
-  t.throws(() => masker.maskDataRowInto(message, shared, 0), /overlaps/);
-  t.throws(() => masker.maskDataRowInto(message, shared, 12), /overlaps/);
-  // Disjoint parts of one ArrayBuffer are fine.
-  const next = masker.maskDataRowInto(message, shared, 10 + row.length);
-  t.same(shared.subarray(10 + row.length, next), masker.maskDataRow(Buffer.from(row)));
+  const long = 'a kept value long enough to be moved with copyWithin';
+  for (const vals of [
+    ['x', long, 'secret value', 'kept'],
+    ['a longer value than its hash', 'k', 'secret value that is long', long],
+  ]) {
+    const row = dataRow(vals.map((v) => Buffer.from(v)));
+    const want = masker.maskDataRow(Buffer.from(row));
+    for (const [at, into] of [
+      [10, 10],
+      [10, 0],
+      [10, 4],
+      [0, 20],
+      [3, 9],
+    ] as const) {
+      const shared = Buffer.alloc(row.length + 100, 0xee);
+      row.copy(shared, at);
+      const next = masker.maskDataRowInto(shared.subarray(at, at + row.length), shared, into);
+      t.same(shared.subarray(into, next), want, `row at ${at}, written at ${into}`);
+    }
+  }
 });
