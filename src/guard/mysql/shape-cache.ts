@@ -27,9 +27,9 @@ import { isLiteralNode } from './literals.js';
  * The first text of a shape is parsed and becomes a candidate (its text and classification, not
  * its AST). The second text of the shape runs the check: the first text is parsed again beside
  * the probe; if they pass, that text and every later one of the shape are decided from the first
- * text's classification; if not, the shape is refused and its texts are always parsed. A shape
- * seen once costs one parse, as without this cache; each shape seen more than once costs two
- * extra parses, once.
+ * text's classification; if not, the shape is refused and its texts are always parsed. The first
+ * text of a shape costs one parse, as without this cache; the second costs two (three when the
+ * shape is refused); later ones none.
  */
 export type ShapeEntry =
   | {

@@ -117,8 +117,8 @@ function unquote(literal: string): string {
 }
 
 /**
- * Longer texts are not given a shape: a shape entry holds the text, its key and (until verified)
- * its AST, and long generated statements rarely repeat.
+ * Longer texts are not given a shape: a shape entry holds the key and (until verified) the text,
+ * and long generated statements rarely repeat.
  */
 const MAX_SHAPED_TEXT = 16 * 1024;
 
