@@ -228,13 +228,13 @@ async function main(): Promise<void> {
   if (!plan) throw new Error('expected a plan');
 
   /** A masker built straight from per-column actions (same policy), for the breakdown rows. */
+  const key = Buffer.from('bench-key');
   const maskerFor = (actions: ColumnAction[]) =>
     new PostgresRowMasker(new MaskingPlan(actions, policy), columns);
   const onlyRule = (column: number, strategy: 'email' | 'partial' | 'redact'): ColumnAction[] =>
     columns.map((_, i) =>
       i === column ? { kind: 'mask', strategy: compileStrategy(strategy, 4, key), because: 'bench' } : null,
     );
-  const key = Buffer.from('bench-key');
 
   let sink = 0;
   const scenario = (name: string, run: () => void): Scenario => ({ name, run, times: [] });
