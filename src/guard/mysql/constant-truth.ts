@@ -139,7 +139,27 @@ function compareScalars(op: string, l: Scalar, r: Scalar): boolean | undefined {
   }
 }
 
+/**
+ * A WHERE that names no column has the same value for every row (`1 IN (1)`, `X'01'`,
+ * `1 BETWEEN 0 AND 2`, `EXISTS (SELECT ...)` without a column): it keeps all rows or none, so it
+ * does not bound the statement unless it is known to be false. The check looks at node types
+ * only, never at a literal's value.
+ */
 export function isUnboundedFilter(where: unknown, reads: LiteralReads): boolean {
   if (where === undefined || where === null) return true;
-  return constantTruth(where, reads) === true;
+  const truth = constantTruth(where, reads);
+  if (truth !== undefined) return truth;
+  return !namesColumn(where);
+}
+
+function namesColumn(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (Array.isArray(value)) return value.some(namesColumn);
+  const node = value as Node;
+  if (node.type === 'column_ref') return true;
+  for (const key in node) {
+    const child = node[key];
+    if (typeof child === 'object' && child !== null && namesColumn(child)) return true;
+  }
+  return false;
 }

@@ -148,7 +148,27 @@ export function constantTruth(node: unknown): boolean | undefined {
 }
 
 /** A DML filter that does not limit the rows touched: absent, or constant-true. */
+/**
+ * A WHERE that names no column has the same value for every row (`1 IN (1)`,
+ * `1 BETWEEN 0 AND 2`, `EXISTS (SELECT 1)`, `$1`): it keeps all rows or none, so it does not bound
+ * the statement unless it is known to be false.
+ */
 export function isUnboundedFilter(where: unknown): boolean {
   if (where === undefined || where === null) return true;
-  return constantTruth(where) === true;
+  const truth = constantTruth(where);
+  if (truth !== undefined) return truth;
+  return !namesColumn(where);
+}
+
+function namesColumn(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (Array.isArray(value)) return value.some(namesColumn);
+  const node = value as Record<string, unknown>;
+  // WHERE CURRENT OF names the cursor's current row.
+  if ('ColumnRef' in node || 'CurrentOfExpr' in node) return true;
+  for (const key in node) {
+    const child = node[key];
+    if (typeof child === 'object' && child !== null && namesColumn(child)) return true;
+  }
+  return false;
 }
