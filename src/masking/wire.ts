@@ -404,9 +404,18 @@ export class MysqlRowMasker {
     let changes = 0;
     let total = payload.length;
     for (let i = 0; i < n; i++) {
-      const [len, used] = readLenEnc(payload, pos);
+      // Most values are shorter than 251 bytes: a one-byte length, read without a tuple.
+      const first = payload[pos];
+      let len: number;
       const head = pos;
-      pos += used;
+      if (first !== undefined && first < 0xfb) {
+        len = first;
+        pos++;
+      } else {
+        const [value, used] = readLenEnc(payload, pos);
+        len = value;
+        pos += used;
+      }
       if (len < 0) continue;
       const end = pos + len;
       if (end > payload.length) throw new Error('row is truncated');
