@@ -203,6 +203,12 @@ export const configSchema = z.strictObject({
         .optional()
         .describe('certificate of the listeners; absent: a self-signed pair is made at start'),
       publicUrl: z.url().optional().describe('the URL clients use to reach the HTTP listener'),
+      workers: z
+        .union([z.number().int().min(1).max(256), z.literal('auto')])
+        .default(1)
+        .describe(
+          'processes serving the listeners (auto: one per core); the wire listeners are shared by all of them, HTTP (MCP, API, metrics) is served by the first',
+        ),
     })
     .prefault({}),
   identity: z

@@ -1,4 +1,12 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import {
+  AggregatorRegistry,
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  type MetricObjectWithValues,
+  type MetricValue,
+} from 'prom-client';
 import type { Channel, DecisionAction } from './types.js';
 
 export interface MetricSources {
@@ -122,4 +130,20 @@ export class GatewayMetrics {
   get contentType(): string {
     return this.registry.contentType;
   }
+
+  /** The current values, to be summed with other worker processes' by `renderSummed`. */
+  snapshot(): Promise<MetricSnapshot> {
+    return this.registry.getMetricsAsJSON();
+  }
+}
+
+/** One process's metrics as values (what a worker hands the primary). */
+export type MetricSnapshot = MetricObjectWithValues<MetricValue<string>>[];
+
+/** The exposition text of several processes' metrics: counters, histograms and gauges summed. */
+export async function renderSummed(
+  snapshots: MetricSnapshot[],
+): Promise<{ text: string; contentType: string }> {
+  const registry = AggregatorRegistry.aggregate(snapshots);
+  return { text: await registry.metrics(), contentType: registry.contentType };
 }

@@ -22,6 +22,8 @@ export interface HttpServerOptions {
   logger: Logger;
   /** The URL clients use to reach this server; derived from the listen address when absent. */
   publicUrl?: string;
+  /** Renders /metrics (several worker processes: all of theirs, summed); the gateway's own by default. */
+  renderMetrics?: () => Promise<{ text: string; contentType: string }>;
 }
 
 /** The HTTP listener: /mcp, /api/tokens, /api/approvals, /healthz, /readyz, /metrics and the OAuth protected-resource metadata. */
@@ -69,8 +71,10 @@ export class HttpServer {
     if (path === '/readyz') return this.#readiness(res);
     if (path === '/metrics') {
       const metrics = this.#options.gateway.metrics;
-      const text = await metrics.render();
-      res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' });
+      const { text, contentType } = this.#options.renderMetrics
+        ? await this.#options.renderMetrics()
+        : { text: await metrics.render(), contentType: metrics.contentType };
+      res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
       res.end(text);
       return;
     }

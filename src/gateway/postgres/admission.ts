@@ -38,6 +38,7 @@ export async function admitStatement(
 ): Promise<Admission> {
   const ready = session.recorderReady();
   if (!ready.ok) {
+    session.metrics.failed(session.context.channel, RECORDING_UNAVAILABLE);
     // Nothing runs that cannot be recorded (onStoreFailure: refuse); no event can be written either.
     return { ok: false, error: refusal(RECORDING_UNAVAILABLE, `statement refused: ${ready.reason}`) };
   }
@@ -83,6 +84,7 @@ export async function admitStatement(
 }
 
 export function recordDecision(session: WireSession, statementId: string, verdict: GuardVerdict): void {
+  session.metrics.decided(verdict.action, session.context.channel);
   session.recording.onDecision({
     statementId,
     action: verdict.action,
@@ -95,5 +97,6 @@ export function recordDecision(session: WireSession, statementId: string, verdic
 
 function denied(session: WireSession, statementId: string, message: string): Admission {
   session.recording.onError({ statementId, code: INSUFFICIENT_PRIVILEGE, message });
+  session.metrics.failed(session.context.channel, INSUFFICIENT_PRIVILEGE);
   return { ok: false, error: refusal(INSUFFICIENT_PRIVILEGE, message) };
 }

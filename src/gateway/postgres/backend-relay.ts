@@ -58,6 +58,10 @@ interface CurrentResult {
   readonly masker: WireRowMasker | null;
   readonly rows: RowRecording;
   readonly statementId: string;
+  /** Fields a rule masks in each row (for the masked-fields metric). */
+  readonly maskedPerRow: number;
+  /** Rows the masker rewrote. */
+  rewritten: number;
 }
 
 const HEADER = 5;
@@ -525,6 +529,7 @@ export class BackendRelay {
     const out = masker.dialect === 'postgres' ? masker.maskDataRow(message) : message;
     result.rows.add(out, 0, out.length);
     if (out === message) return Step.Forward;
+    result.rewritten++;
     this.#replacement = out;
     return Step.Replace;
   }
@@ -574,6 +579,8 @@ export class BackendRelay {
       masker,
       rows: new RowRecording(this.#host.session.recording, statementId, formats),
       statementId,
+      maskedPerRow: masked?.filter(Boolean).length ?? 0,
+      rewritten: 0,
     };
   }
 
@@ -602,13 +609,20 @@ export class BackendRelay {
       result.rows.flush();
       rowCount = result.rows.rows;
     }
-    this.#host.session.recording.onResultEnd({
+    const session = this.#host.session;
+    const durationMs = this.#host.now() - run.startedAt;
+    session.recording.onResultEnd({
       statementId: run.statementId,
       rowCount,
       truncated: false,
       command: tag,
-      durationMs: this.#host.now() - run.startedAt,
+      durationMs,
     });
+    session.metrics.finished(
+      session.context.channel,
+      durationMs / 1000,
+      result === null ? 0 : result.rewritten * result.maskedPerRow,
+    );
     return Step.Forward;
   }
 
@@ -617,5 +631,6 @@ export class BackendRelay {
     this.#result?.rows.flush();
     this.#result = null;
     this.#host.session.recording.onError({ statementId, code, message });
+    this.#host.session.metrics.failed(this.#host.session.context.channel, code);
   }
 }

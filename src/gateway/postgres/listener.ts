@@ -15,6 +15,11 @@ export interface PostgresListener {
   readonly address: { host: string; port: number };
   /** SHA-256 fingerprint of the listener's certificate. */
   readonly fingerprint: string;
+  /**
+   * Honours a CancelRequest that quotes a key this listener issued (another worker process passed
+   * it on); false when the key is not one of this listener's.
+   */
+  cancel(processId: number, secretKey: number): boolean;
   /** Stops accepting, ends every session, and resolves when the server is closed. */
   close(): Promise<void>;
 }
@@ -23,6 +28,11 @@ export interface PostgresListenerOptions {
   /** Overrides server.postgres.listen (tests: 127.0.0.1:0). */
   listen?: string;
   clock?: () => number;
+  /**
+   * A CancelRequest quoting a key this listener did not issue. With several worker processes the
+   * request may have reached the wrong one: pass it on to the others (each checks its own keys).
+   */
+  onForeignCancel?: (processId: number, secretKey: number) => void;
 }
 
 /** The parts of an assembled gateway the listener uses. */
@@ -63,6 +73,15 @@ export async function startPostgresListener(
     now,
   };
 
+  const cancel = (processId: number, secretKey: number): boolean => {
+    const target = cancelKeys.lookup(processId, secretKey);
+    if (target === undefined) return false;
+    sendCancelRequest(target.host, target.port, target.key).catch((err: unknown) =>
+      log.warn({ err: (err as Error).message }, 'forwarding a cancel request failed'),
+    );
+    return true;
+  };
+
   const accept = (socket: Socket): void => {
     const remote = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : undefined;
     let session: ClientSession | undefined;
@@ -81,12 +100,8 @@ export async function startPostgresListener(
       },
       onMessage: (message, frame) => session?.onMessage(message, frame),
       onCancel: (processId, secretKey) => {
-        const target = cancelKeys.lookup(processId, secretKey);
         // An unknown key is ignored, as Postgres does: the sender learns nothing.
-        if (target === undefined) return;
-        sendCancelRequest(target.host, target.port, target.key).catch((err: unknown) =>
-          log.warn({ err: (err as Error).message }, 'forwarding a cancel request failed'),
-        );
+        if (!cancel(processId, secretKey)) options.onForeignCancel?.(processId, secretKey);
       },
       onError: (error) => {
         log.info({ remote, code: error.code, err: error.message }, 'postgres connection ended early');
@@ -120,6 +135,7 @@ export async function startPostgresListener(
   return {
     address,
     fingerprint: tls.fingerprint,
+    cancel,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
