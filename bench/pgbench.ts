@@ -15,6 +15,7 @@
  * 127.0.0.1:5432 (trust for postgres) and Redis on 127.0.0.1:6379.
  */
 import { execFile, fork, spawn, type ChildProcess } from 'node:child_process';
+import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -43,7 +44,32 @@ interface GatewayRss {
 
 // ---------------------------------------------------------------- the gateway child process
 
+/**
+ * `SLUICE_BENCH_WORKERS` > 1: this process is a cluster primary with that many gateway workers on
+ * one port (as `server.workers` runs them in `sluice serve`); it reports ready when all are.
+ */
+async function serveWorkers(count: number): Promise<void> {
+  const port = await freePort();
+  const ready: GatewayReady[] = [];
+  for (let i = 0; i < count; i++) {
+    const worker = cluster.fork({ SLUICE_BENCH_PORT: String(port) });
+    worker.on('message', (message: GatewayReady) => {
+      if (message.kind !== 'ready') return;
+      ready.push(message);
+      if (ready.length === count) process.send?.(ready[0]);
+    });
+  }
+  process.on('message', (message: { kind: string }) => {
+    if (message.kind === 'stop') {
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.kill();
+      process.exit(0);
+    }
+  });
+}
+
 async function serveGateway(configText: string, prefix: string, dir: string): Promise<void> {
+  const port = process.env.SLUICE_BENCH_PORT;
+  if (port) configText = configText.replace('listen: 127.0.0.1:0', `listen: 127.0.0.1:${port}`);
   const { parseConfigText } = await import('../src/config/load.js');
   const { assembleGateway } = await import('../src/cli/assemble.js');
   const { startPostgresListener } = await import('../src/gateway/postgres/listener.js');
@@ -277,19 +303,26 @@ state: { dir: state }
     if (variant.includes('no-masking')) config = config.replace(/ {4}masking:\n(?: {6}.*\n)+/, '');
     if (variant.includes('file-recording'))
       config = config.replace(/recording: .*\n/, 'recording: { store: file }\n');
-    const gateway = fork(fileURLToPath(import.meta.url), ['--gateway'], {
-      env: {
-        ...process.env,
-        SLUICE_BENCH_CONFIG: config,
-        SLUICE_BENCH_PREFIX: prefix,
-        SLUICE_BENCH_DIR: dir,
-      },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      // SLUICE_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir /tmp/p": profile the gateway.
-      execArgv: process.env.SLUICE_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [],
-    });
-    children.push(gateway);
-    const ready = await new Promise<GatewayReady>((resolve) => gateway.once('message', resolve));
+    const startGateway = async (workers: number): Promise<{ child: ChildProcess; ready: GatewayReady }> => {
+      const child = fork(fileURLToPath(import.meta.url), ['--gateway'], {
+        env: {
+          ...process.env,
+          SLUICE_BENCH_CONFIG: config,
+          SLUICE_BENCH_PREFIX: prefix,
+          SLUICE_BENCH_DIR: dir,
+          SLUICE_BENCH_WORKERS: String(workers),
+        },
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        // SLUICE_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir /tmp/p": profile the gateway.
+        execArgv: process.env.SLUICE_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [],
+      });
+      children.push(child);
+      const ready = await new Promise<GatewayReady>((resolve) => child.once('message', resolve));
+      return { child, ready };
+    };
+    const { child: gateway, ready } = await startGateway(1);
+    // The same gateway as two worker processes sharing the port (server.workers: 2).
+    const twoWorkers = process.env.SLUICE_BENCH_SKIP_WORKERS ? undefined : await startGateway(2);
 
     const bouncer = (await haveCommand('pgbouncer')) ? await freePort() : undefined;
     if (bouncer !== undefined) {
@@ -307,10 +340,30 @@ state: { dir: state }
       if (bouncer !== undefined) {
         paths.push(['pgbouncer', () => pgbench(bouncer, 'postgres', database, clients, seconds, {}, dir)]);
       }
+      // pgbouncer here speaks plain TCP to pgbench, so Sluice is measured without TLS too (sslmode=disable);
+      // SLUICE_BENCH_SSLMODE=require measures Sluice over TLS instead.
+      const sslmode = process.env.SLUICE_BENCH_SSLMODE ?? 'disable';
       paths.push([
         'sluice',
-        () => pgbench(ready.port, 'bench', 'bench', clients, seconds, { PGPASSWORD: ready.token }, dir),
+        () =>
+          pgbench(
+            ready.port,
+            'bench',
+            'bench',
+            clients,
+            seconds,
+            { PGPASSWORD: ready.token, PGSSLMODE: sslmode },
+            dir,
+          ),
       ]);
+      if (twoWorkers) {
+        const { port, token } = twoWorkers.ready;
+        paths.push([
+          'sluice ×2',
+          () =>
+            pgbench(port, 'bench', 'bench', clients, seconds, { PGPASSWORD: token, PGSSLMODE: sslmode }, dir),
+        ]);
+      }
       for (const [name, measure] of paths) {
         const result = await measure();
         results.set(`${name}/${clients}`, result);
@@ -331,7 +384,11 @@ state: { dir: state }
         ]);
       }
     }
-    console.log(`\npgbench -S (select-only, simple protocol), ${seconds} s per run, scale 1`);
+    twoWorkers?.child.send({ kind: 'stop' });
+    console.log(
+      `\npgbench -S (select-only, simple protocol), ${seconds} s per run, scale 1; ` +
+        `Sluice with sslmode=${process.env.SLUICE_BENCH_SSLMODE ?? 'disable'}; sluice ×2: two worker processes`,
+    );
     if (rows.length > 0)
       printTable(
         ['clients', 'path', 'tps', '× direct', '× pgbouncer', 'p50 µs', 'p50 added µs', 'p99 µs'],
@@ -400,7 +457,10 @@ state: { dir: state }
   }
 }
 
-if (process.argv.includes('--gateway')) {
+const benchWorkers = Number(process.env.SLUICE_BENCH_WORKERS ?? 1);
+if (process.argv.includes('--gateway') && cluster.isPrimary && benchWorkers > 1) {
+  await serveWorkers(benchWorkers);
+} else if (process.argv.includes('--gateway')) {
   await serveGateway(
     process.env.SLUICE_BENCH_CONFIG ?? '',
     process.env.SLUICE_BENCH_PREFIX ?? 'sluice:bench:',
