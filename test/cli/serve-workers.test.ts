@@ -103,6 +103,7 @@ t.test(
     });
     const primary = served.child.pid as number;
     t.equal(workerPids(primary).length, 2, 'the primary runs two workers');
+    await until(() => [...served.log().matchAll(/"channel":"postgres","host"/g)].length === 2, 5_000);
     const ports = [...served.log().matchAll(/"channel":"postgres","host":"127\.0\.0\.1","port":(\d+)/g)].map(
       (m) => Number(m[1]),
     );

@@ -6,6 +6,7 @@ import {
   rowDescription,
 } from '../../protocols/postgres/codec/index.js';
 import type { WireRowMasker } from '../../src/masking/stage.js';
+import { GatewayMetrics } from '../../src/gateway/metrics.js';
 import type { WireSession } from '../../src/gateway/gateway.js';
 import { BackendRelay } from '../../src/gateway/postgres/backend-relay.js';
 import { ExpectationQueue } from '../../src/gateway/postgres/expectation-queue.js';
@@ -78,6 +79,8 @@ function relayThrough(input: Buffer, split: (remaining: number, index: number) =
         onResultEnd() {},
         onError() {},
       },
+      context: { channel: 'postgres' },
+      metrics: new GatewayMetrics({ openSessions: () => 0, recorder: () => undefined }),
     } as unknown as WireSession;
     const masking: WireMasking = {
       plan: () => new Promise((r) => setTimeout(() => r(fakeMasker), 1)),
