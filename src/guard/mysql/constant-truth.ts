@@ -7,6 +7,7 @@
  * (`id = 5`) is decided by the shapes of its sides alone and notes nothing.
  */
 import { isLiteralNode, literalValue, type LiteralReads } from './literals.js';
+import { compareConstants } from '../compare-constants.js';
 
 type Node = Record<string, unknown>;
 
@@ -117,26 +118,7 @@ function compareScalars(op: string, l: Scalar, r: Scalar): boolean | undefined {
   if (op === 'IS') return r === null ? l === null : undefined;
   if (op === 'IS NOT') return r === null ? l !== null : undefined;
   if (l === null || r === null) return undefined;
-  const x = typeof l === typeof r ? l : String(l);
-  const y = typeof l === typeof r ? r : String(r);
-  switch (op) {
-    case '=':
-    case '<=>':
-      return x === y;
-    case '!=':
-    case '<>':
-      return x !== y;
-    case '<':
-      return x < y;
-    case '>':
-      return x > y;
-    case '<=':
-      return x <= y;
-    case '>=':
-      return x >= y;
-    default:
-      return undefined;
-  }
+  return compareConstants(op, l, r);
 }
 
 /**

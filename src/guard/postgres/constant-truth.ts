@@ -1,3 +1,5 @@
+import { compareConstants } from '../compare-constants.js';
+
 /**
  * Whether a WHERE (or a join condition) holds for every row: `1=1`, `true`, `'a'='a'`, `1`,
  * `x = x`, `1=1 OR id=5`, `NOT false`. An UPDATE or DELETE filtered by such a condition touches
@@ -84,25 +86,8 @@ function compare(op: string, left: unknown, right: unknown): boolean | undefined
     const a = comparable(l);
     const b = comparable(r);
     if (a === undefined || b === undefined) return undefined;
-    const x = typeof a === typeof b ? a : String(a);
-    const y = typeof a === typeof b ? b : String(b);
-    switch (op) {
-      case '=':
-        return x === y;
-      case '<>':
-      case '!=':
-        return x !== y;
-      case '<':
-        return x < y;
-      case '>':
-        return x > y;
-      case '<=':
-        return x <= y;
-      case '>=':
-        return x >= y;
-      default:
-        return undefined;
-    }
+    // `<=>` is not a Postgres operator: a user-defined one could mean anything.
+    return op === '<=>' ? undefined : compareConstants(op, a, b);
   }
   if ((op === '=' || op === '<=' || op === '>=') && sameExpression(left, right)) return true;
   return undefined;
