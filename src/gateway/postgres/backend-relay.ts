@@ -1,4 +1,4 @@
-import { errorResponse } from '../../../protocols/postgres/codec/index.js';
+import { commandComplete, errorResponse, noticeResponse } from '../../../protocols/postgres/codec/index.js';
 import type { NoticeFields } from '../../../protocols/postgres/codec/index.js';
 import type { WireRowMasker } from '../../masking/stage.js';
 import type { WireSession } from '../gateway.js';
@@ -14,6 +14,7 @@ import {
   type RowShape,
   tagRowCount,
 } from './backend-messages.js';
+import { copyOutHasHeader } from './copy-out.js';
 import type { ExpectationQueue } from './expectation-queue.js';
 import { RowRecording } from './row-recording.js';
 import { type Expectation, formatOf, type PortalEntry, type StatementRun } from './session-state.js';
@@ -24,6 +25,11 @@ export interface BackendRelayHost {
   readonly session: WireSession;
   readonly masking: WireMasking;
   readonly queue: ExpectationQueue;
+  /**
+   * The policy's limits.maxRows: rows one result may send the client (per portal in the extended
+   * protocol, lines for COPY ... TO STDOUT). Undefined only for a relay tested on its own framing.
+   */
+  readonly maxRows?: number;
   /** Queues bytes for the client; false when its socket is full (the relay then pauses the target). */
   writeClient(bytes: Buffer): boolean;
   /** Calls `resume` once the client's socket has drained. */
@@ -53,6 +59,20 @@ const enum Step {
   Wait,
 }
 
+/**
+ * The row limit of one result. Once `sent` reaches `limit` the result is cut: its remaining rows
+ * are read from the target and dropped (never sent, never recorded), and its end reaches the
+ * client as a WARNING notice and a CommandComplete counting the rows sent. The target is not
+ * cancelled: a CancelRequest can arrive after the statement ended and hit the client's next one;
+ * reading on is bounded by the statement timeout, whose cancel ends a result that runs too long.
+ */
+interface RowBudget {
+  /** Rows this result may still send when it started (less than maxRows for a resumed portal). */
+  readonly limit: number;
+  sent: number;
+  cut: boolean;
+}
+
 /** The result set being relayed: its masking, its recording, and whether it was refused. */
 interface CurrentResult {
   readonly masker: WireRowMasker | null;
@@ -62,7 +82,24 @@ interface CurrentResult {
   readonly maskedPerRow: number;
   /** Rows the masker rewrote. */
   rewritten: number;
+  readonly budget: RowBudget;
+  /** The portal an Execute reads: its rows count against the limit across Executes. */
+  readonly portal: PortalEntry | undefined;
 }
+
+/** A COPY ... TO STDOUT being relayed: its lines count against the row limit. */
+interface CopyOutResult {
+  readonly binary: boolean;
+  /** A text or CSV header line is still to come (it is not a row). */
+  header: boolean;
+  readonly budget: RowBudget;
+}
+
+/** Binary COPY: the file signature that starts its first CopyData, and the trailer (a field count of -1). */
+const BINARY_COPY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
+const BINARY_COPY_HEADER = BINARY_COPY_SIGNATURE.length + 8;
+/** SQLSTATE of a warning (class 01). */
+const WARNING = '01000';
 
 const HEADER = 5;
 /**
@@ -97,6 +134,8 @@ export class BackendRelay {
   #closed = false;
   #replacement: Buffer | null = null;
   #result: CurrentResult | null = null;
+  #copyOut: CopyOutResult | null = null;
+  readonly #maxRows: number;
   #rowsSinceRecordingWait = 0;
   /** The answer to a refused result: rows are dropped until it ends. */
   #refusedResult = false;
@@ -109,6 +148,7 @@ export class BackendRelay {
 
   constructor(host: BackendRelayHost) {
     this.#host = host;
+    this.#maxRows = host.maxRows ?? Number.POSITIVE_INFINITY;
   }
 
   push(chunk: Buffer): void {
@@ -401,6 +441,7 @@ export class BackendRelay {
     this.#untilSync = false;
     this.#refusedResult = false;
     this.#result = null;
+    this.#copyOut = null;
     return Step.Forward;
   }
 
@@ -427,8 +468,7 @@ export class BackendRelay {
       case Backend.CommandComplete:
         return this.#endResult(readCommandTag(buf, start, end), run);
       case Backend.ErrorResponse:
-        this.#recordError(run.statementId, buf, start, end);
-        return Step.Forward;
+        return this.#resultError(run, buf, start, end);
       case Backend.EmptyQueryResponse:
         return Step.Forward;
       case Backend.ReadyForQuery:
@@ -436,13 +476,16 @@ export class BackendRelay {
         host.copyIn(false);
         this.#refusedResult = false;
         this.#result = null;
+        this.#copyOut = null;
         host.runEnded(run);
         return Step.Forward;
       case Backend.CopyInResponse:
         host.copyIn(true);
         return Step.Forward;
       case Backend.CopyOutResponse:
+        return this.#startCopyOut(run, buf, start, end, this.#maxRows);
       case Backend.CopyData:
+        return this.#copyData(buf, start, end);
       case Backend.CopyDone:
         return Step.Forward;
       default:
@@ -477,25 +520,34 @@ export class BackendRelay {
         host.runEnded(run);
         return step;
       }
-      case Backend.ErrorResponse:
+      case Backend.ErrorResponse: {
+        const cut = this.#cutBudget();
         if (run !== undefined) {
           this.#recordError(run.statementId, buf, start, end);
           host.runEnded(run);
         }
         this.#result?.rows.flush();
         this.#result = null;
+        this.#copyOut = null;
         if (this.#refusedResult) {
           this.#refusedResult = false;
           host.queue.shift();
           this.#untilSync = true;
           return Step.Replace;
         }
-        return this.#extendedError(type, buf, start, end);
+        const step = this.#extendedError(type, buf, start, end);
+        if (cut === null) return step;
+        this.#replacement = Buffer.concat([this.#cutNotice(cut), buf.subarray(start, end)]);
+        return Step.Replace;
+      }
       case Backend.CopyInResponse:
         host.copyIn(true);
         return Step.Forward;
       case Backend.CopyOutResponse:
+        if (run === undefined) return Step.Forward;
+        return this.#startCopyOut(run, buf, start, end, this.#portalLimit(head.portal));
       case Backend.CopyData:
+        return this.#copyData(buf, start, end);
       case Backend.CopyDone:
         return Step.Forward;
       default:
@@ -515,11 +567,19 @@ export class BackendRelay {
       }
       throw new BackendProtocolError('DataRow without a RowDescription');
     }
+    const budget = result.budget;
+    if (budget.cut) return Step.Replace;
+    if (budget.sent >= budget.limit) {
+      // The client has every row the policy lets it have: the rest is read and dropped, unrecorded.
+      budget.cut = true;
+      return Step.Replace;
+    }
     if (++this.#rowsSinceRecordingWait > ROWS_PER_RECORDING_WAIT) {
       this.#rowsSinceRecordingWait = 0;
       result.rows.flush();
       return this.#wait(this.#host.recordingWritten());
     }
+    budget.sent++;
     const masker = result.masker;
     if (masker === null) {
       result.rows.add(buf, start, end);
@@ -550,14 +610,14 @@ export class BackendRelay {
     const cached = statement.maskers.get(key);
     const known = shape;
     if (cached !== undefined || statement.maskers.has(key)) {
-      this.#startResult(run.statementId, known, known.formats, cached ?? null);
+      this.#startResult(run.statementId, known, known.formats, cached ?? null, portal);
       return this.#dataRow(buf, start, end);
     }
     return this.#wait(
       this.#host.masking.plan(known, run, known.formats).then(
         (masker) => {
           statement.maskers.set(key, masker);
-          this.#startResult(run.statementId, known, known.formats, masker);
+          this.#startResult(run.statementId, known, known.formats, masker, portal);
         },
         (err: unknown) => this.#refuseResult(run.statementId, err),
       ),
@@ -569,6 +629,7 @@ export class BackendRelay {
     shape: RowShape,
     formats: readonly number[],
     masker: WireRowMasker | null,
+    portal?: PortalEntry,
   ): void {
     const masked = masker?.dialect === 'postgres' ? masker.ruleMasked : masker?.masked;
     this.#host.session.recording.onColumns({
@@ -581,7 +642,78 @@ export class BackendRelay {
       statementId,
       maskedPerRow: masked?.filter(Boolean).length ?? 0,
       rewritten: 0,
+      budget: { limit: this.#portalLimit(portal), sent: 0, cut: false },
+      portal,
     };
+  }
+
+  /** Rows a result may send: maxRows, less what earlier Executes of the same portal sent. */
+  #portalLimit(portal: PortalEntry | undefined): number {
+    return Math.max(0, this.#maxRows - (portal?.rowsSent ?? 0));
+  }
+
+  #startCopyOut(run: StatementRun, buf: Buffer, start: number, end: number, limit: number): Step {
+    if (end - start < HEADER + 1) throw new BackendProtocolError('malformed CopyOutResponse');
+    const binary = buf[start + HEADER] === 1;
+    const index = run.copyOuts ?? 0;
+    run.copyOuts = index + 1;
+    this.#copyOut = {
+      binary,
+      header: !binary && copyOutHasHeader(run.verdict.parsed, index),
+      budget: { limit, sent: 0, cut: false },
+    };
+    return Step.Forward;
+  }
+
+  /**
+   * A line of COPY ... TO STDOUT: the backend sends one CopyData per row. Not rows: a text or CSV
+   * header line, and binary COPY's file header and trailer (which still go out after a cut, so
+   * that the client's file stays well formed).
+   */
+  #copyData(buf: Buffer, start: number, end: number): Step {
+    const copy = this.#copyOut;
+    if (copy === null) return Step.Forward;
+    if (copy.header) {
+      copy.header = false;
+      return Step.Forward;
+    }
+    if (copy.binary && !binaryCopyHoldsRow(buf, start + HEADER, end)) return Step.Forward;
+    const budget = copy.budget;
+    if (budget.cut) return Step.Replace;
+    if (budget.sent >= budget.limit) {
+      budget.cut = true;
+      return Step.Replace;
+    }
+    budget.sent++;
+    return Step.Forward;
+  }
+
+  /** The row budget of the result now relayed, when that result was cut. */
+  #cutBudget(): RowBudget | null {
+    const budget = this.#result?.budget ?? this.#copyOut?.budget;
+    return budget?.cut === true ? budget : null;
+  }
+
+  #cutNotice(budget: RowBudget): Buffer {
+    return noticeResponse({
+      severity: 'WARNING',
+      code: WARNING,
+      message: `result cut at ${this.#maxRows} rows by the policy's row limit (limits.maxRows)`,
+      detail:
+        budget.limit < this.#maxRows
+          ? `Earlier Executes of this portal sent ${this.#maxRows - budget.limit} rows; this one sent ${budget.sent}. The rest was read from the database and discarded.`
+          : `${budget.sent} rows were sent; the rest was read from the database and discarded.`,
+    });
+  }
+
+  /** An ErrorResponse ends a simple Query's statement; after a cut the client also hears why its rows stopped. */
+  #resultError(run: StatementRun, buf: Buffer, start: number, end: number): Step {
+    const cut = this.#cutBudget();
+    this.#recordError(run.statementId, buf, start, end);
+    this.#copyOut = null;
+    if (cut === null) return Step.Forward;
+    this.#replacement = Buffer.concat([this.#cutNotice(cut), buf.subarray(start, end)]);
+    return Step.Replace;
   }
 
   /**
@@ -603,19 +735,33 @@ export class BackendRelay {
   #endResult(tag: string, run: StatementRun): Step {
     if (this.#refusedResult) return Step.Replace;
     const result = this.#result;
+    const copy = this.#copyOut;
     this.#result = null;
+    this.#copyOut = null;
     let rowCount = tagRowCount(tag);
     if (result !== null) {
       result.rows.flush();
       rowCount = result.rows.rows;
+      if (result.portal !== undefined) {
+        result.portal.rowsSent = (result.portal.rowsSent ?? 0) + result.budget.sent;
+      }
+    }
+    const budget = result?.budget ?? copy?.budget;
+    const truncated = budget?.cut === true;
+    let command = tag;
+    if (truncated) {
+      // The client ends the result normally, told by the tag how many rows it has, and why.
+      rowCount = budget.sent;
+      command = cutTag(tag, run, budget.sent);
+      this.#replacement = Buffer.concat([this.#cutNotice(budget), commandComplete(command)]);
     }
     const session = this.#host.session;
     const durationMs = this.#host.now() - run.startedAt;
     session.recording.onResultEnd({
       statementId: run.statementId,
       rowCount,
-      truncated: false,
-      command: tag,
+      truncated,
+      command,
       durationMs,
     });
     session.metrics.finished(
@@ -623,7 +769,7 @@ export class BackendRelay {
       durationMs / 1000,
       result === null ? 0 : result.rewritten * result.maskedPerRow,
     );
-    return Step.Forward;
+    return truncated ? Step.Replace : Step.Forward;
   }
 
   #recordError(statementId: string, buf: Buffer, start: number, end: number): void {
@@ -633,4 +779,40 @@ export class BackendRelay {
     this.#host.session.recording.onError({ statementId, code, message });
     this.#host.session.metrics.failed(this.#host.session.context.channel, code);
   }
+}
+
+/** Commands whose tag ends in a row count, as Postgres writes them. */
+const COUNTED_TAGS: Readonly<Record<string, string>> = {
+  SELECT: 'SELECT',
+  INSERT: 'INSERT 0',
+  UPDATE: 'UPDATE',
+  DELETE: 'DELETE',
+  MERGE: 'MERGE',
+  FETCH: 'FETCH',
+  COPY: 'COPY',
+};
+
+/**
+ * The tag of a cut result: the target's own with its count replaced by the rows sent, or, when
+ * the target suspended the portal instead (no tag), one made from the statement's command.
+ */
+function cutTag(tag: string, run: StatementRun, sent: number): string {
+  if (/ \d+$/.test(tag)) return tag.replace(/\d+$/, String(sent));
+  if (tag !== '') return tag;
+  const command = run.verdict.statements.length === 1 ? run.verdict.statements[0]?.command : undefined;
+  return `${COUNTED_TAGS[command ?? ''] ?? 'SELECT'} ${sent}`;
+}
+
+/**
+ * Whether a binary COPY CopyData (payload at buf[from, end)) carries a row: not when it is only
+ * the file header, the trailer (field count -1), or both (an empty COPY).
+ */
+function binaryCopyHoldsRow(buf: Buffer, from: number, end: number): boolean {
+  let pos = from;
+  const signatureEnd = pos + BINARY_COPY_SIGNATURE.length;
+  if (end >= pos + BINARY_COPY_HEADER && buf.subarray(pos, signatureEnd).equals(BINARY_COPY_SIGNATURE)) {
+    pos += BINARY_COPY_HEADER + buf.readUInt32BE(signatureEnd + 4);
+  }
+  if (pos >= end) return false;
+  return !(end - pos === 2 && buf.readInt16BE(pos) === -1);
 }

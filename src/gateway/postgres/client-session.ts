@@ -74,6 +74,7 @@ export class ClientSession {
       session: parts.wire,
       masking: parts.masking,
       queue: this.#queue,
+      maxRows: parts.wire.policy.limits.maxRows,
       writeClient: (bytes) => connection.write(bytes),
       whenClientDrained: (resume) => clientDrained(connection, resume),
       pauseTarget: () => this.#targetSocket.pause(),

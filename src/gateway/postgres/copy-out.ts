@@ -41,6 +41,39 @@ export function copyOutStatements(sql: string, parsed: unknown): CopyOut[] {
   return out;
 }
 
+/**
+ * Whether the `index`-th COPY ... TO STDOUT of a parsed text sends a header line first (HEADER in
+ * text or CSV format). The row limit does not count that line as a row. Anything but a plain
+ * `HEADER`, `HEADER true|on|1` reads as no header, so a line of doubt counts as a row (fail closed).
+ */
+export function copyOutHasHeader(parsed: unknown, index: number): boolean {
+  const stmts = (parsed as { stmts?: ParsedStatement[] } | undefined)?.stmts;
+  if (!Array.isArray(stmts)) return false;
+  let seen = 0;
+  for (const raw of stmts) {
+    const copy = raw.stmt?.CopyStmt as Node | undefined;
+    if (copy === undefined || copy.is_from === true) continue;
+    if (copy.filename !== undefined || copy.is_program === true) continue;
+    if (seen++ !== index) continue;
+    const options = Array.isArray(copy.options) ? (copy.options as Node[]) : [];
+    let header = false;
+    for (const option of options) {
+      const def = option.DefElem as Node | undefined;
+      if (def?.defname === 'header') header = headerValue(def.arg as Node | undefined);
+    }
+    return header;
+  }
+  return false;
+}
+
+function headerValue(arg: Node | undefined): boolean {
+  if (arg === undefined) return true;
+  if (arg.Boolean !== undefined) return (arg.Boolean as Node).boolval === true;
+  if (arg.Integer !== undefined) return (arg.Integer as Node).ival === 1;
+  const text = (arg.String as Node | undefined)?.sval;
+  return typeof text === 'string' && ['true', 'on', '1'].includes(text.toLowerCase());
+}
+
 function selectFor(copy: Node, text: string): CopyOut {
   const relation = copy.relation as Node | undefined;
   if (relation !== undefined) {

@@ -27,6 +27,11 @@ export interface PortalEntry {
   described: boolean;
   /** Columns from the answer to Describe portal (with the real format codes), null for NoData. */
   shape: RowShape | null | undefined;
+  /**
+   * Rows of this portal the client has received, over all its Executes: the policy's row limit
+   * holds per portal, so that Execute with a row count cannot fetch past it a piece at a time.
+   */
+  rowsSent?: number;
 }
 
 /** One execution of a statement, recorded from statement to result end. */
@@ -39,6 +44,8 @@ export interface StatementRun {
   readonly cursor?: CursorLineage;
   /** A cancel for the statement timeout was sent. */
   cancelled: boolean;
+  /** COPY ... TO STDOUT results of this run relayed so far (to find each one's HEADER option). */
+  copyOuts?: number;
 }
 
 /**
