@@ -6,6 +6,7 @@ import { LruCache } from './lru.js';
 import { MySqlStatements } from './mysql/statements.js';
 import { classifyPostgres } from './postgres/classify.js';
 import { PostgresParser } from './postgres/parser.js';
+import { PostgresShapes, type PgParsedText } from './postgres/shape-cache.js';
 import type { PreparedChange, PreparedStatementLookup } from './prepared.js';
 import { sideEffectTable, type SideEffectFunctions } from './side-effect-functions.js';
 import { sortEffects } from './statement-facts.js';
@@ -14,8 +15,10 @@ import { sortEffects } from './statement-facts.js';
  * What the guard understood of a SQL text.
  *
  * `parsed` is the dialect parser's own output, for column lineage (masking):
- * - postgres: exactly what libpg-query's `parse` returns, `{ version, stmts: [{ stmt,
- *   stmt_location?, stmt_len? }] }` (stmt_location/stmt_len are UTF-8 byte offsets);
+ * - postgres: what libpg-query's `parse` returns, `{ version, stmts: [{ stmt, stmt_location?,
+ *   stmt_len? }] }` (stmt_location/stmt_len are UTF-8 byte offsets). For a text decided by its
+ *   shape (postgres/shape-cache.ts) it is the frozen parse of the first text of that shape: the
+ *   same tree apart from constant values and source positions;
  * - mysql: an array with node-sql-parser's AST (`astify(..., { database: 'MySQL' })`) for each
  *   statement, in order, and `null` for a statement node-sql-parser does not parse and the guard
  *   classified by its keywords (KILL, FLUSH, PREPARE, ...); or `undefined` when the text was
@@ -39,8 +42,9 @@ export interface StatementAnalyzerOptions {
   /** Analyses kept per dialect (least recently used evicted). Default 2000; 0 disables. */
   cacheSize?: number;
   /**
-   * MySQL statement shapes (texts with their literal values abstracted) whose classification is
-   * kept for other texts of the same shape; see mysql/shape-cache.ts. Default 2000; 0 disables.
+   * Statement shapes (texts with their literal values abstracted) whose classification is kept
+   * for other texts of the same shape, per dialect; see mysql/shape-cache.ts and
+   * postgres/shape-cache.ts. Default 2000; 0 disables.
    */
   shapeCacheSize?: number;
   /**
@@ -82,6 +86,7 @@ export function createStatementAnalyzer(options: StatementAnalyzerOptions = {}):
 class CachedStatementAnalyzer implements StatementAnalyzer {
   readonly #postgres = new PostgresParser();
   readonly #postgresFunctions: ReadonlyMap<string, readonly Effect[]>;
+  readonly #postgresShapes: PostgresShapes | undefined;
   readonly #mysql: MySqlStatements;
   readonly #cache: Record<Dialect, LruCache<string, CacheEntry>>;
   readonly #maxTextLength: Readonly<Record<Dialect, number>>;
@@ -91,8 +96,10 @@ class CachedStatementAnalyzer implements StatementAnalyzer {
     const size = options.cacheSize ?? 2000;
     this.#cache = { postgres: new LruCache(size), mysql: new LruCache(size) };
     this.#postgresFunctions = sideEffectTable('postgres', options.sideEffectFunctions?.postgres);
+    const shapeCacheSize = options.shapeCacheSize ?? 2000;
+    this.#postgresShapes = shapeCacheSize > 0 ? new PostgresShapes(shapeCacheSize) : undefined;
     this.#mysql = new MySqlStatements(sideEffectTable('mysql', options.sideEffectFunctions?.mysql), {
-      shapeCacheSize: options.shapeCacheSize ?? 2000,
+      shapeCacheSize,
     });
   }
 
@@ -126,16 +133,21 @@ class CachedStatementAnalyzer implements StatementAnalyzer {
     return entry.classified ? resolveExecutes(entry, prepared) : entry.analysis;
   }
 
+  readonly #parsePostgres = (sql: string): PgParsedText => {
+    const parsed = this.#postgres.parse(sql);
+    const ctx = { parser: this.#postgres, functions: this.#postgresFunctions };
+    return { parsed, classified: classifyPostgres(sql, parsed, ctx) };
+  };
+
   #analyzeText(sql: string, dialect: Dialect): CacheEntry {
     let classified: ClassifiedStatement[];
     let parsed: unknown;
     try {
       if (dialect === 'postgres') {
-        parsed = this.#postgres.parse(sql);
-        classified = classifyPostgres(sql, parsed as ReturnType<PostgresParser['parse']>, {
-          parser: this.#postgres,
-          functions: this.#postgresFunctions,
-        });
+        const shapes = this.#postgresShapes;
+        const run = shapes ? shapes.analyze(sql, this.#parsePostgres) : this.#parsePostgres(sql);
+        parsed = run.parsed;
+        classified = run.classified;
       } else {
         const result = this.#mysql.analyze(sql);
         parsed = result.parsed;

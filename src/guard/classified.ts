@@ -12,4 +12,9 @@ export interface ClassifiedStatement {
   execute?: { name: string; base: StatementSummary };
   /** DEALLOCATE name | ALL. */
   deallocate?: { name: string } | { all: true };
+  /**
+   * The classification looked at a constant's value (`WHERE 1` against `WHERE 0`): it must not
+   * serve another text that differs only in its constants (Postgres shape cache).
+   */
+  literalValuesRead?: true;
 }

@@ -7,6 +7,7 @@ import type {
   SessionContext,
 } from '../gateway/types.js';
 import type { Catalog, CatalogRelation, CatalogSnapshot } from './catalog.js';
+import { deepFreeze } from '../guard/deep-freeze.js';
 import { analyseStatement, type LineageEnvironment } from './lineage/analyse.js';
 import type { Query, Statement } from './lineage/ir.js';
 import { lowerParsed, parseStatements, readyParsers, viewQuery } from './lineage/parse.js';
@@ -43,6 +44,12 @@ export class LineageMasking implements MaskingStage {
   readonly #options: LineageMaskingOptions;
   readonly #warned = new WeakSet<CompiledMaskingPolicy>();
   readonly #views = new WeakMap<CatalogRelation, Query>();
+  /**
+   * Lineage statements per guard parse: a parse is shared by every text the guard's caches answer
+   * with it (the same text, or a text of the same shape), so it is lowered once. Frozen, since
+   * every result planned from it reads them.
+   */
+  readonly #lowered = new WeakMap<object, readonly Statement[]>();
 
   constructor(options: LineageMaskingOptions) {
     this.#options = options;
@@ -188,11 +195,19 @@ export class LineageMasking implements MaskingStage {
     return new MaskingPlan(actions, policy);
   }
 
-  async #statements(context: Omit<MaskingContext, 'cursor'>): Promise<Statement[]> {
+  async #statements(context: Omit<MaskingContext, 'cursor'>): Promise<readonly Statement[]> {
     const dialect = context.session.dialect;
     if (dialect === 'postgres') await readyParsers();
-    if (context.verdict.parsed !== undefined) return lowerParsed(dialect, context.verdict.parsed);
-    return parseStatements(dialect, context.sql);
+    const parsed = context.verdict.parsed;
+    if (typeof parsed !== 'object' || parsed === null) {
+      return parsed !== undefined ? lowerParsed(dialect, parsed) : parseStatements(dialect, context.sql);
+    }
+    let lowered = this.#lowered.get(parsed);
+    if (lowered === undefined) {
+      lowered = deepFreeze(lowerParsed(dialect, parsed));
+      this.#lowered.set(parsed, lowered);
+    }
+    return lowered;
   }
 
   async #snapshot(target: string): Promise<CatalogSnapshot> {

@@ -1,21 +1,16 @@
 import { GuardError } from '../errors.js';
+import type { LiteralSpan } from '../literal-shape.js';
 
 /** One statement of a MySQL text, as the server will split it. */
 export interface MySqlPiece {
   text: string;
 }
 
-/**
- * A literal whose value the shape cache may abstract (see shape.ts): a plain single-quoted
- * string (no escapes, no doubled quotes, no introducer such as `_utf8` or `N` before it) or an
- * unsigned integer of at most 15 digits that stands alone as a word. `start`/`end` are offsets in
- * the text, the quotes included.
+/*
+ * The literals the shape cache may abstract (see ../literal-shape.ts), for MySQL: a plain
+ * single-quoted string (no escapes, no doubled quotes, no introducer such as `_utf8` or `N` before
+ * it) or an unsigned integer of at most 15 digits that stands alone as a word.
  */
-export interface LiteralSpan {
-  start: number;
-  end: number;
-  kind: 'string' | 'number';
-}
 
 /**
  * node-sql-parser reads a longer integer as `bigint` rather than `number` (from 2^53), so its

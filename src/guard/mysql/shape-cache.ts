@@ -1,9 +1,8 @@
-import type { StatementSummary } from '../../gateway/types.js';
-import type { LiteralSpan } from './lexer.js';
+import type { LiteralSpan, ShapeSummary } from '../literal-shape.js';
 import { isLiteralNode } from './literals.js';
 
 /**
- * Classifications of MySQL texts by shape (see shape.ts), so that a text never seen before, whose
+ * Classifications of MySQL texts by shape (see ../literal-shape.ts), so that a text never seen before, whose
  * shape was, is decided without parsing it again: agents inline their values
  * (`... WHERE id = 42`) far more often than they use placeholders.
  *
@@ -41,31 +40,6 @@ export type ShapeEntry =
     }
   | { state: 'verified'; summaries: readonly ShapeSummary[] }
   | { state: 'refused' };
-
-/** A statement's classification without its text: one per statement of the shape, in order. */
-export type ShapeSummary = Readonly<Omit<StatementSummary, 'text'>>;
-
-export function shapeSummary(summary: StatementSummary): ShapeSummary {
-  return Object.freeze({
-    command: summary.command,
-    effects: Object.freeze([...summary.effects]) as StatementSummary['effects'],
-    objects: Object.freeze([...summary.objects]) as string[],
-    unbounded: summary.unbounded,
-  });
-}
-
-export function sameSummary(a: ShapeSummary, b: ShapeSummary): boolean {
-  return (
-    a.command === b.command &&
-    a.unbounded === b.unbounded &&
-    sameList(a.effects, b.effects) &&
-    sameList(a.objects, b.objects)
-  );
-}
-
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}
 
 /**
  * Whether two ASTs are equal apart from the `value` of literal nodes where both values are

@@ -5,15 +5,16 @@ import { GuardError } from '../errors.js';
 import { LruCache } from '../lru.js';
 import { StatementFacts } from '../statement-facts.js';
 import { classifyMySqlAst, type MySqlClassifyContext } from './classify.js';
-import { splitMySql, type LiteralSpan, type MySqlPiece } from './lexer.js';
 import {
-  sameApartFromLiterals,
+  literalShape,
+  probeText,
   sameSummary,
   shapeSummary,
-  type ShapeEntry,
+  type LiteralSpan,
   type ShapeSummary,
-} from './shape-cache.js';
-import { literalShape, probeText } from './shape.js';
+} from '../literal-shape.js';
+import { splitMySql, type MySqlPiece } from './lexer.js';
+import { sameApartFromLiterals, type ShapeEntry } from './shape-cache.js';
 
 type Node = Record<string, unknown>;
 

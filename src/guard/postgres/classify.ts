@@ -40,11 +40,22 @@ function classifyStatement(text: string, stmt: Node, ctx: PgClassifyContext): Cl
   else visit(stmt, facts, ctx);
   const command = commandTag(key, body);
   const summary = facts.summary(text, command);
+  const classified: ClassifiedStatement = { summary, ...extras(key, body, facts, summary) };
+  if (facts.literalValuesRead) classified.literalValuesRead = true;
+  return classified;
+}
+
+/** What a PREPARE, EXECUTE or DEALLOCATE does to the session's prepared statements. */
+function extras(
+  key: string,
+  body: Node,
+  facts: StatementFacts,
+  summary: ClassifiedStatement['summary'],
+): Omit<ClassifiedStatement, 'summary'> {
   if (key === 'PrepareStmt' && typeof body.name === 'string') {
     const inner = asNode(body.query);
     const innerKey = inner ? (Object.keys(inner)[0] ?? '') : '';
     return {
-      summary,
       prepare: {
         name: body.name,
         body: { ...summary, command: commandTag(innerKey, asNode(inner?.[innerKey]) ?? {}) },
@@ -52,18 +63,14 @@ function classifyStatement(text: string, stmt: Node, ctx: PgClassifyContext): Cl
     };
   }
   if (key === 'ExecuteStmt' && typeof body.name === 'string') {
-    return {
-      summary,
-      execute: { name: body.name, base: { ...summary, effects: sortEffects(facts.effects) } },
-    };
+    return { execute: { name: body.name, base: { ...summary, effects: sortEffects(facts.effects) } } };
   }
   if (key === 'DeallocateStmt') {
     return {
-      summary,
       deallocate: body.isall === true || typeof body.name !== 'string' ? { all: true } : { name: body.name },
     };
   }
-  return { summary };
+  return {};
 }
 
 /**
@@ -162,11 +169,12 @@ function optionEnabled(options: unknown, name: string): boolean {
 }
 
 /** `transaction_read_only` set to false, i.e. READ WRITE: a read-only session made writable. */
-function makesReadWrite(options: unknown): boolean {
+function makesReadWrite(options: unknown, facts: StatementFacts): boolean {
   for (const item of asArray(options)) {
     const def = asNode(asNode(item)?.DefElem);
     if (!def || def.defname !== 'transaction_read_only') continue;
     const value = asNode(asNode(def.arg)?.A_Const);
+    facts.noteLiteralRead();
     const ival = asNode(value?.ival);
     if (ival && (ival.ival === undefined || ival.ival === 0)) return true;
   }
@@ -192,7 +200,7 @@ const HANDLERS = new Map<string, Handler>([
     'UpdateStmt',
     (body, facts, ctx) => {
       facts.add('write');
-      if (isUnboundedFilter(body.whereClause)) facts.markUnbounded();
+      if (isUnboundedFilter(body.whereClause, facts)) facts.markUnbounded();
       visit(body, facts, ctx);
     },
   ],
@@ -200,7 +208,7 @@ const HANDLERS = new Map<string, Handler>([
     'DeleteStmt',
     (body, facts, ctx) => {
       facts.add('delete');
-      if (isUnboundedFilter(body.whereClause)) facts.markUnbounded();
+      if (isUnboundedFilter(body.whereClause, facts)) facts.markUnbounded();
       visit(body, facts, ctx);
     },
   ],
@@ -211,7 +219,7 @@ const HANDLERS = new Map<string, Handler>([
       for (const clause of asArray(body.mergeWhenClauses)) {
         if (asNode(asNode(clause)?.MergeWhenClause)?.commandType === 'CMD_DELETE') facts.add('delete');
       }
-      if (isUnboundedFilter(body.joinCondition)) facts.markUnbounded();
+      if (isUnboundedFilter(body.joinCondition, facts)) facts.markUnbounded();
       visit(body, facts, ctx);
     },
   ],
@@ -282,7 +290,7 @@ const HANDLERS = new Map<string, Handler>([
     'TransactionStmt',
     (body, facts) => {
       facts.add('transaction');
-      if (makesReadWrite(body.options)) facts.add('session');
+      if (makesReadWrite(body.options, facts)) facts.add('session');
       const kind = String(body.kind);
       // Two-phase commit leaves a transaction (and its locks) behind, outside any session.
       if (kind.includes('PREPARE')) facts.add('admin');

@@ -1,4 +1,8 @@
 import { compareConstants } from '../compare-constants.js';
+import type { StatementFacts } from '../statement-facts.js';
+
+/** Where a look at a constant's value is noted (the shape cache reuses no analysis that looked). */
+type LiteralReads = Pick<StatementFacts, 'noteLiteralRead'>;
 
 /**
  * Whether a WHERE (or a join condition) holds for every row: `1=1`, `true`, `'a'='a'`, `1`,
@@ -74,33 +78,46 @@ function comparable(c: Constant): number | string | boolean | undefined {
 }
 
 /** Structural equality ignoring source positions: `x = x`, `lower(a) = lower(a)`. */
-function sameExpression(a: unknown, b: unknown): boolean {
+function sameExpression(a: unknown, b: unknown, reads: LiteralReads): boolean {
   const strip = (_key: string, value: unknown) => (_key === 'location' ? undefined : value);
-  return a !== undefined && JSON.stringify(a, strip) === JSON.stringify(b, strip);
+  if (a === undefined) return false;
+  const left = JSON.stringify(a, strip);
+  const right = JSON.stringify(b, strip);
+  // `x + 1 = x + 1` holds and `x + 1 = x + 2` does not: when both sides hold constants, their
+  // values decide (when one side has none, the two differ whatever the other's values).
+  if (left.includes('"A_Const"') && right.includes('"A_Const"')) reads.noteLiteralRead();
+  return left === right;
 }
 
-function compare(op: string, left: unknown, right: unknown): boolean | undefined {
+function compare(op: string, left: unknown, right: unknown, reads: LiteralReads): boolean | undefined {
   const l = constantOf(left);
   const r = constantOf(right);
   if (l && r) {
+    reads.noteLiteralRead();
     const a = comparable(l);
     const b = comparable(r);
     if (a === undefined || b === undefined) return undefined;
     // `<=>` is not a Postgres operator: a user-defined one could mean anything.
     return op === '<=>' ? undefined : compareConstants(op, a, b);
   }
-  if ((op === '=' || op === '<=' || op === '>=') && sameExpression(left, right)) return true;
+  if ((op === '=' || op === '<=' || op === '>=') && sameExpression(left, right, reads)) return true;
   return undefined;
 }
 
-/** The truth value of a condition when it does not depend on the row, else undefined. */
-export function constantTruth(node: unknown): boolean | undefined {
+/**
+ * The truth value of a condition when it does not depend on the row, else undefined. Notes on
+ * `reads` when the answer depends on a constant's value (`WHERE 1` against `WHERE 0`).
+ */
+export function constantTruth(node: unknown, reads: LiteralReads): boolean | undefined {
   const c = constantOf(node);
-  if (c) return truthOf(c);
+  if (c) {
+    reads.noteLiteralRead();
+    return truthOf(c);
+  }
   const bool = child(node, 'BoolExpr');
   if (bool) {
     const args = Array.isArray(bool.args) ? (bool.args as unknown[]) : [];
-    const truths = args.map(constantTruth);
+    const truths = args.map((arg) => constantTruth(arg, reads));
     switch (bool.boolop) {
       case 'AND_EXPR':
         if (truths.some((t) => t === false)) return false;
@@ -120,7 +137,7 @@ export function constantTruth(node: unknown): boolean | undefined {
   if (expr && expr.kind === 'AEXPR_OP') {
     const names = Array.isArray(expr.name) ? (expr.name as unknown[]) : [];
     const op = child(names[names.length - 1], 'String')?.sval;
-    if (typeof op === 'string') return compare(op, expr.lexpr, expr.rexpr);
+    if (typeof op === 'string') return compare(op, expr.lexpr, expr.rexpr, reads);
   }
   const nullTest = child(node, 'NullTest');
   if (nullTest) {
@@ -138,9 +155,9 @@ export function constantTruth(node: unknown): boolean | undefined {
  * `1 BETWEEN 0 AND 2`, `EXISTS (SELECT 1)`, `$1`): it keeps all rows or none, so it does not bound
  * the statement unless it is known to be false.
  */
-export function isUnboundedFilter(where: unknown): boolean {
+export function isUnboundedFilter(where: unknown, reads: LiteralReads): boolean {
   if (where === undefined || where === null) return true;
-  const truth = constantTruth(where);
+  const truth = constantTruth(where, reads);
   if (truth !== undefined) return truth;
   return !namesColumn(where);
 }

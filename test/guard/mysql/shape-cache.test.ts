@@ -1,8 +1,8 @@
 import t from 'tap';
 import { createStatementAnalyzer, type Analysis } from '../../../src/guard/analyzer.js';
-import { splitMySql, type LiteralSpan } from '../../../src/guard/mysql/lexer.js';
+import { splitMySql } from '../../../src/guard/mysql/lexer.js';
 import { sameApartFromLiterals } from '../../../src/guard/mysql/shape-cache.js';
-import { literalShape, probeText } from '../../../src/guard/mysql/shape.js';
+import { literalShape, probeText, type LiteralSpan } from '../../../src/guard/literal-shape.js';
 import { rows } from '../fixtures/statement-rows.js';
 
 /** Everything a decision rests on, and the statement texts, in one comparable string. */

@@ -1,7 +1,18 @@
-import type { LiteralSpan } from './lexer.js';
+import type { StatementSummary } from '../gateway/types.js';
 
 /**
- * The shape of a MySQL text: the text itself with the value of each abstractable literal (see
+ * A literal whose value a shape cache may abstract: a plain single-quoted string or an unsigned
+ * integer that stands alone as a word, as each dialect's lexer decides (mysql/lexer.ts,
+ * postgres/literal-spans.ts). `start`/`end` are offsets in the text, the quotes included.
+ */
+export interface LiteralSpan {
+  start: number;
+  end: number;
+  kind: 'string' | 'number';
+}
+
+/**
+ * The shape of a SQL text: the text itself with the value of each abstractable literal (see
  * LiteralSpan) replaced by a marker for its kind, as pg_stat_statements normalises a query. Two
  * texts with the same shape differ only inside those literals: every keyword, identifier, comment,
  * space and punctuation outside them is the same, character for character.
@@ -25,7 +36,7 @@ export function literalShape(sql: string, spans: readonly LiteralSpan[]): string
 /**
  * The text with every abstracted literal changed to another value of the same shape: each string
  * to a distinct neutral word, each digit of each number to the next digit. Parsing this beside the
- * original shows whether node-sql-parser read any of those literals as something other than a
+ * original shows whether the parser read any of those literals as something other than a
  * literal value (a name, a keyword, a structure).
  */
 export function probeText(sql: string, spans: readonly LiteralSpan[]): string {
@@ -44,4 +55,29 @@ export function probeText(sql: string, spans: readonly LiteralSpan[]): string {
     from = span.end;
   });
   return out + sql.slice(from);
+}
+
+/** A statement's classification without its text: one per statement of the shape, in order. */
+export type ShapeSummary = Readonly<Omit<StatementSummary, 'text'>>;
+
+export function shapeSummary(summary: StatementSummary): ShapeSummary {
+  return Object.freeze({
+    command: summary.command,
+    effects: Object.freeze([...summary.effects]) as StatementSummary['effects'],
+    objects: Object.freeze([...summary.objects]) as string[],
+    unbounded: summary.unbounded,
+  });
+}
+
+export function sameSummary(a: ShapeSummary, b: ShapeSummary): boolean {
+  return (
+    a.command === b.command &&
+    a.unbounded === b.unbounded &&
+    sameList(a.effects, b.effects) &&
+    sameList(a.objects, b.objects)
+  );
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
 }
