@@ -22,6 +22,30 @@ const duration = (fallback: string) =>
       return ms;
     });
 
+/** A size in bytes: a number, or a number with a unit (`500MB`, `10GiB`). */
+const BYTE_UNITS: Record<string, number> = {
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
+};
+const byteSize = z.union([z.number().int().positive(), z.string()]).transform((value, ctx) => {
+  if (typeof value === 'number') return value;
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]+)?$/i.exec(value.trim());
+  const unit = BYTE_UNITS[(match?.[2] ?? 'b').toLowerCase()];
+  const bytes = match && unit !== undefined ? Math.floor(Number(match[1]) * unit) : 0;
+  if (bytes < 1) {
+    ctx.addIssue({ code: 'custom', message: `expected a size such as 500MiB or 10GB, got "${value}"` });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
 /** `host:port`; a bare port means loopback. */
 const listenAddress = z
   .string()
@@ -262,8 +286,19 @@ export const configSchema = z.strictObject({
     .strictObject({
       store: z.enum(['redis', 'file']).default('file').describe('redis: Redis Streams; file: JSONL files'),
       redis: z.strictObject({ url: z.string().default('redis://127.0.0.1:6379') }).prefault({}),
-      file: z.strictObject({ dir: z.string().default('recordings') }).prefault({}),
-      retention: duration('30d').describe('recordings older than this expire (Redis)'),
+      file: z
+        .strictObject({
+          dir: z.string().default('recordings'),
+          maxBytes: byteSize
+            .optional()
+            .describe(
+              'past this total size (bytes, or 500MiB, 10GiB), the oldest finished sessions are deleted',
+            ),
+        })
+        .prefault({}),
+      retention: duration('30d').describe(
+        'recordings whose last event is older than this are deleted (Redis and files)',
+      ),
       maxEventsPerSession: z
         .number()
         .int()

@@ -36,7 +36,12 @@ export function createRecorder(
           retentionMs: rec.retention,
           clock: tuning.clock,
         })
-      : new FileEventStore(resolve(config.baseDir, rec.file.dir));
+      : new FileEventStore(resolve(config.baseDir, rec.file.dir), {
+          retentionMs: rec.retention,
+          maxBytes: rec.file.maxBytes,
+          clock: tuning.clock,
+          logger: log,
+        });
   return new ChainedRecorder(
     store,
     {

@@ -3,8 +3,10 @@ import { createReadStream } from 'node:fs';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { Logger } from 'pino';
 import { storedJson } from './chain.js';
 import { RecordingError } from './errors.js';
+import { appendIndexLines, INDEX_FILE, sweepRecordingDir, type SweepResult } from './file-retention.js';
 import { parseEvent } from './parse.js';
 import { matches } from './redis-reader.js';
 import type { EventStore } from './store.js';
@@ -17,7 +19,17 @@ import type {
   SessionSummaryStart,
 } from './types.js';
 
-const INDEX_FILE = 'index.jsonl';
+/** How often retention runs at most; more often when the retention is short. */
+const SWEEP_EVERY_MS = 60 * 60_000;
+
+export interface FileStoreRetention {
+  /** Sessions whose last event is older than this are deleted, with their index lines. */
+  retentionMs: number;
+  /** Past this many bytes of session files, finished sessions are deleted, oldest first. */
+  maxBytes?: number;
+  clock?: () => number;
+  logger?: Logger;
+}
 
 /**
  * The file name of a session's recording. Session ids are UUIDs; anything else (a hostile id must
@@ -37,15 +49,88 @@ type IndexLine =
 /**
  * Append-only JSONL files: `<dir>/<session>.jsonl` holds one event per line, `<dir>/index.jsonl`
  * one line when a session starts and one when it ends (for listing without reading every file).
+ *
+ * With `retention`, sessions older than it (and, past `maxBytes`, the oldest finished ones) are
+ * deleted at start, then every hour (or half the retention when that is shorter), and as soon as
+ * a tenth of `maxBytes` has been written since the last pass. Sessions this store is writing are
+ * never deleted; see `sweepRecordingDir` for sessions other processes write to the same directory.
  */
 export class FileEventStore implements EventStore {
   /** Lines are built (copied) from the bodies before they are written. */
   readonly copiesBodies = true;
   /** Last seq written per session, so a retried batch is not appended twice. */
   private readonly written = new Map<string, number>();
+  /**
+   * File names of the sessions being written (started, not ended), which retention never deletes.
+   * Read live by a pass, so a session whose first events land during a pass is spared too.
+   */
+  private readonly openFiles = new Set<string>();
   private made = false;
+  private sweeping: Promise<SweepResult> | undefined;
+  private sweepAgain: Promise<SweepResult> | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
+  /** Bytes appended since the last retention pass began (for `maxBytes`). */
+  private sinceSweep = 0;
+  private closed = false;
 
-  constructor(private readonly dir: string) {}
+  constructor(
+    private readonly dir: string,
+    private readonly retention?: FileStoreRetention,
+  ) {
+    if (retention === undefined) return;
+    const run = (): void => void this.sweep().catch(() => undefined);
+    const every = Math.max(1_000, Math.min(SWEEP_EVERY_MS, Math.floor(retention.retentionMs / 2)));
+    this.timers.push(setTimeout(run, 0).unref(), setInterval(run, every).unref());
+  }
+
+  /**
+   * One retention pass. Asked while one runs, it runs once more after it (however often it was
+   * asked), so that what was written meanwhile is judged too. Failures are logged and rethrown;
+   * the next pass tries again.
+   */
+  sweep(): Promise<SweepResult> {
+    const retention = this.retention;
+    if (retention === undefined || this.closed)
+      return Promise.resolve({ deleted: [], bytes: 0, locked: false });
+    if (this.sweeping !== undefined) {
+      this.sweepAgain ??= this.sweeping
+        .catch(() => undefined)
+        .then(() => {
+          this.sweepAgain = undefined;
+          return this.sweep();
+        });
+      return this.sweepAgain;
+    }
+    this.sweeping = (async () => {
+      this.sinceSweep = 0;
+      try {
+        await mkdir(this.dir, { recursive: true });
+        const result = await sweepRecordingDir(
+          this.dir,
+          {
+            retentionMs: retention.retentionMs,
+            maxBytes: retention.maxBytes,
+            clock: retention.clock ?? Date.now,
+          },
+          this.openFiles,
+          sessionFileName,
+        );
+        if (result.deleted.length > 0) {
+          retention.logger?.info(
+            { event: 'recording.retention', deleted: result.deleted.length, bytes: result.bytes },
+            `deleted ${result.deleted.length} expired session recordings`,
+          );
+        }
+        return result;
+      } catch (err) {
+        retention.logger?.warn({ err, event: 'recording.retention.failed' }, 'recording retention failed');
+        throw err;
+      } finally {
+        this.sweeping = undefined;
+      }
+    })();
+    return this.sweeping;
+  }
 
   health(): { ok: true } {
     return { ok: true };
@@ -72,17 +157,34 @@ export class FileEventStore implements EventStore {
         index.push({ id: event.session, endedAt: event.ts, events: event.seq, lastHash: event.hash });
       }
     }
+    let bytes = 0;
     for (const [session, lines] of bySession) {
-      await appendFile(join(this.dir, sessionFileName(session)), lines.join('\n') + '\n');
+      const text = lines.join('\n') + '\n';
+      bytes += text.length;
+      const file = sessionFileName(session);
+      this.openFiles.add(file);
+      await appendFile(join(this.dir, file), text);
       this.written.set(session, last.get(session) ?? 0);
     }
     if (index.length > 0) {
-      await appendFile(join(this.dir, INDEX_FILE), index.map((l) => JSON.stringify(l)).join('\n') + '\n');
+      await appendIndexLines(this.dir, index.map((l) => JSON.stringify(l)).join('\n') + '\n');
     }
-    for (const event of events) if (event.type === 'session.end') this.written.delete(event.session);
+    for (const event of events) {
+      if (event.type !== 'session.end') continue;
+      this.written.delete(event.session);
+      this.openFiles.delete(sessionFileName(event.session));
+    }
+    const maxBytes = this.retention?.maxBytes;
+    if (maxBytes !== undefined && (this.sinceSweep += bytes) > maxBytes / 10) {
+      void this.sweep().catch(() => undefined);
+    }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    await Promise.all([this.sweeping, this.sweepAgain].map((p) => p?.catch(() => undefined)));
+  }
 }
 
 export class FileRecordingReader implements RecordingReader {
@@ -96,7 +198,10 @@ export class FileRecordingReader implements RecordingReader {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;
     }
+    // The index is a set of lines, not a log to replay in order: a line may appear twice, and an
+    // end line before its start line, when retention rewrote the index while sessions were written.
     const sessions = new Map<string, SessionSummary>();
+    const ends = new Map<string, Extract<IndexLine, { endedAt: number }>>();
     for (const line of text.split('\n')) {
       if (line.trim() === '') continue;
       let entry: IndexLine;
@@ -105,24 +210,34 @@ export class FileRecordingReader implements RecordingReader {
       } catch {
         continue; // a torn last line of a crashed writer
       }
-      if ('start' in entry) {
-        sessions.set(entry.id, { id: entry.id, ...entry.start, events: 0 });
-      } else {
-        const s = sessions.get(entry.id);
-        if (s !== undefined)
-          Object.assign(s, { endedAt: entry.endedAt, events: entry.events, lastHash: entry.lastHash });
-      }
+      if ('start' in entry) sessions.set(entry.id, { id: entry.id, ...entry.start, events: 0 });
+      else ends.set(entry.id, entry);
+    }
+    for (const [id, end] of ends) {
+      const s = sessions.get(id);
+      if (s !== undefined)
+        Object.assign(s, { endedAt: end.endedAt, events: end.events, lastHash: end.lastHash });
     }
     const listed = [...sessions.values()].filter((s) => matches(s, filter));
+    const gone = new Set<string>();
     for (const s of listed) {
-      if (s.endedAt === undefined) s.events = await this.countEvents(s.id);
+      if (s.endedAt !== undefined) continue;
+      const events = await this.countEvents(s.id);
+      if (events === undefined) gone.add(s.id);
+      else s.events = events;
     }
-    return listed.sort((a, b) => a.startedAt - b.startedAt);
+    return listed.filter((s) => !gone.has(s.id)).sort((a, b) => a.startedAt - b.startedAt);
   }
 
-  private async countEvents(session: string): Promise<number> {
+  /** Undefined when the session's file is gone (retention deleted it after the index was read). */
+  private async countEvents(session: string): Promise<number | undefined> {
     let count = 0;
-    for await (const _ of this.readEvents(session)) count++;
+    try {
+      for await (const _ of this.readEvents(session)) count++;
+    } catch (err) {
+      if (err instanceof RecordingError && err.code === 'ERR_RECORDING_NOT_FOUND') return undefined;
+      throw err;
+    }
     return count;
   }
 
