@@ -28,6 +28,8 @@ export interface CatalogSnapshot {
 /** Per target: loaded on first use, cached, reloaded after `invalidate()` (call it after DDL). */
 export interface Catalog {
   snapshot(): Promise<CatalogSnapshot>;
+  /** The snapshot `snapshot()` would give now, when it is loaded already; else undefined. */
+  loaded(): CatalogSnapshot | undefined;
   invalidate(): void;
 }
 
@@ -80,7 +82,7 @@ export function createCatalogSnapshot(input: SnapshotInput): CatalogSnapshot {
 /** A catalog over a fixed snapshot (tests, and targets whose schema never changes). */
 export function createStaticCatalog(input: SnapshotInput): Catalog {
   const snapshot = createCatalogSnapshot(input);
-  return { snapshot: () => Promise.resolve(snapshot), invalidate: () => undefined };
+  return { snapshot: () => Promise.resolve(snapshot), loaded: () => snapshot, invalidate: () => undefined };
 }
 
 /**
@@ -89,19 +91,27 @@ export function createStaticCatalog(input: SnapshotInput): Catalog {
  */
 export function createCachedCatalog(load: () => Promise<CatalogSnapshot>): Catalog {
   let current: Promise<CatalogSnapshot> | undefined;
+  let settled: CatalogSnapshot | undefined;
   return {
     snapshot() {
       if (!current) {
         const loading = load();
         current = loading;
-        loading.catch(() => {
-          if (current === loading) current = undefined;
-        });
+        loading.then(
+          (snapshot) => {
+            if (current === loading) settled = snapshot;
+          },
+          () => {
+            if (current === loading) current = undefined;
+          },
+        );
       }
       return current;
     },
+    loaded: () => settled,
     invalidate() {
       current = undefined;
+      settled = undefined;
     },
   };
 }

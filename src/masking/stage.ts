@@ -50,6 +50,12 @@ export class LineageMasking implements MaskingStage {
    * every result planned from it reads them.
    */
   readonly #lowered = new WeakMap<object, readonly Statement[]>();
+  /**
+   * Column actions decided per lowered statements and result columns, with the policy and
+   * catalog snapshot they were decided under: a statement of a known shape planned again is a
+   * lookup. An entry serves only the same policy object and the same (still loaded) snapshot.
+   */
+  readonly #actions = new WeakMap<readonly Statement[], Map<string, DecidedActions>>();
 
   constructor(options: LineageMaskingOptions) {
     this.#options = options;
@@ -66,13 +72,21 @@ export class LineageMasking implements MaskingStage {
     context: MaskingContext,
     formats?: readonly number[],
   ): Promise<WireRowMasker | null> {
-    const plan = await this.maskingPlan(columns, context);
-    if (!plan?.active) return null;
-    const masker =
-      context.session.dialect === 'postgres'
-        ? new PostgresRowMasker(plan, columns, formats)
-        : new MysqlRowMasker(plan, columns);
-    return masker.masked.some(Boolean) ? masker : null;
+    return wireMasker(await this.maskingPlan(columns, context), columns, context, formats);
+  }
+
+  /**
+   * `planForWire` answered without waiting, when nothing needs loading or analysing: no masking
+   * for the caller, detectors only, or a plan decided before for the same statements and columns
+   * under the same policy and catalog snapshot. Undefined: call `planForWire`.
+   */
+  cachedPlanForWire(
+    columns: ResultColumn[],
+    context: MaskingContext,
+    formats?: readonly number[],
+  ): WireRowMasker | null | undefined {
+    const plan = this.#cachedPlan(columns, context);
+    return plan === undefined ? undefined : wireMasker(plan, columns, context, formats);
   }
 
   /**
@@ -142,57 +156,86 @@ export class LineageMasking implements MaskingStage {
 
   /** The plan of one result set, or null when the caller has no masking at all. */
   async maskingPlan(columns: ResultColumn[], context: MaskingContext): Promise<MaskingPlan | null> {
+    const cached = this.#cachedPlan(columns, context);
+    if (cached !== undefined) return cached;
+    // Not cached: the caller has column rules (see #cachedPlan), so lineage decides.
     const { session } = context;
+    const policy = this.#policy(session) as CompiledMaskingPolicy;
+    const catalog = this.#options.catalogFor(session.target);
+    let snapshot = await catalog.snapshot();
+    if (wireNamesUnknown(columns, snapshot)) {
+      // The wire names a relation the catalog has not seen: DDL happened since it was loaded.
+      catalog.invalidate();
+      snapshot = await catalog.snapshot();
+    }
+    const statements = await this.#statements(context);
+    const env = this.#environment(snapshot, session);
+    const { origins, context: planContext } = resolveOrigins(
+      columns,
+      statements,
+      snapshot,
+      env,
+      policy,
+      context.cursor,
+    );
+    const actions = decideActions(columns, origins, policy, planContext);
+    if (context.cursor === undefined) {
+      let byColumns = this.#actions.get(statements);
+      if (byColumns === undefined) {
+        byColumns = new Map();
+        this.#actions.set(statements, byColumns);
+      }
+      // Bounded: one statement's results rarely come with more than a few column lists.
+      if (byColumns.size < 16) byColumns.set(columnsKey(columns), { policy, snapshot, actions });
+    }
+    const log = this.#options.logger;
+    if (log.isLevelEnabled('debug')) {
+      log.debug(
+        {
+          session: session.id,
+          masked: actions.flatMap((a, i) =>
+            a?.kind === 'mask' ? [`${columns[i]?.name}: ${a.strategy.name}`] : [],
+          ),
+          unresolved: planContext.unresolved,
+        },
+        'masking plan',
+      );
+    }
+    return finalPlan(actions, columns, context, policy);
+  }
+
+  /** The caller's masking policy, or undefined when nothing is masked for it; warns once per policy. */
+  #policy(session: SessionContext): CompiledMaskingPolicy | undefined {
     const policy = this.#options.rulesFor(session);
-    if (!policy) return null;
-    if (!this.#warned.has(policy)) {
+    if (policy && !this.#warned.has(policy)) {
       this.#warned.add(policy);
       for (const w of policy.warnings) this.#options.logger.warn(w);
     }
-    let actions: ColumnAction[];
+    return policy;
+  }
+
+  /** The plan when it needs no loading or analysis (see cachedPlanForWire); undefined otherwise. */
+  #cachedPlan(columns: ResultColumn[], context: MaskingContext): MaskingPlan | null | undefined {
+    const policy = this.#policy(context.session);
+    if (!policy) return null;
     if (!policy.hasColumnRules) {
       // Detectors only: no lineage needed, every text column is scanned.
-      actions = columns.map(() => (policy.detectorRules.length > 0 ? { kind: 'detect' } : null));
-    } else {
-      const catalog = this.#options.catalogFor(session.target);
-      let snapshot = await catalog.snapshot();
-      if (wireNamesUnknown(columns, snapshot)) {
-        // The wire names a relation the catalog has not seen: DDL happened since it was loaded.
-        catalog.invalidate();
-        snapshot = await catalog.snapshot();
-      }
-      const statements = await this.#statements(context);
-      const env = this.#environment(snapshot, session);
-      const { origins, context: planContext } = resolveOrigins(
+      const detect = policy.detectorRules.length > 0;
+      return finalPlan(
+        columns.map(() => (detect ? { kind: 'detect' } : null)),
         columns,
-        statements,
-        snapshot,
-        env,
+        context,
         policy,
-        context.cursor,
       );
-      actions = decideActions(columns, origins, policy, planContext);
-      const log = this.#options.logger;
-      if (log.isLevelEnabled('debug')) {
-        log.debug(
-          {
-            session: session.id,
-            masked: actions.flatMap((a, i) =>
-              a?.kind === 'mask' ? [`${columns[i]?.name}: ${a.strategy.name}`] : [],
-            ),
-            unresolved: planContext.unresolved,
-          },
-          'masking plan',
-        );
-      }
     }
-    // Detectors look at text values only.
-    actions = actions.map((a, i) =>
-      a?.kind === 'detect' && valueClass(columns[i] as ResultColumn, session.dialect, 0) === 'other'
-        ? null
-        : a,
-    );
-    return new MaskingPlan(actions, policy);
+    const parsed = context.verdict.parsed;
+    if (context.cursor !== undefined || typeof parsed !== 'object' || parsed === null) return undefined;
+    const statements = this.#lowered.get(parsed);
+    const decided = statements && this.#actions.get(statements)?.get(columnsKey(columns));
+    if (decided === undefined || decided.policy !== policy) return undefined;
+    const snapshot = this.#options.catalogFor(context.session.target).loaded();
+    if (snapshot !== decided.snapshot) return undefined;
+    return finalPlan(decided.actions, columns, context, policy);
   }
 
   async #statements(context: Omit<MaskingContext, 'cursor'>): Promise<readonly Statement[]> {
@@ -228,4 +271,50 @@ export class LineageMasking implements MaskingStage {
       },
     };
   }
+}
+
+interface DecidedActions {
+  policy: CompiledMaskingPolicy;
+  snapshot: CatalogSnapshot;
+  actions: readonly ColumnAction[];
+}
+
+/** Everything of a result's columns that lineage and the plan read. */
+function columnsKey(columns: readonly ResultColumn[]): string {
+  let key = '';
+  for (const c of columns) {
+    key += `${c.name}\u0000${c.type}\u0000${c.typeOid ?? ''}\u0000${c.tableOid ?? ''}\u0000${c.columnAttr ?? ''}\u0000`;
+    key += `${c.orgSchema ?? ''}\u0000${c.orgTable ?? ''}\u0000${c.orgName ?? ''}\u0001`;
+  }
+  return key;
+}
+
+function finalPlan(
+  actions: readonly ColumnAction[],
+  columns: readonly ResultColumn[],
+  context: MaskingContext,
+  policy: CompiledMaskingPolicy,
+): MaskingPlan {
+  // Detectors look at text values only.
+  const dialect = context.session.dialect;
+  return new MaskingPlan(
+    actions.map((a, i) =>
+      a?.kind === 'detect' && valueClass(columns[i] as ResultColumn, dialect, 0) === 'other' ? null : a,
+    ),
+    policy,
+  );
+}
+
+function wireMasker(
+  plan: MaskingPlan | null,
+  columns: ResultColumn[],
+  context: MaskingContext,
+  formats: readonly number[] | undefined,
+): WireRowMasker | null {
+  if (!plan?.active) return null;
+  const masker =
+    context.session.dialect === 'postgres'
+      ? new PostgresRowMasker(plan, columns, formats)
+      : new MysqlRowMasker(plan, columns);
+  return masker.masked.some(Boolean) ? masker : null;
 }

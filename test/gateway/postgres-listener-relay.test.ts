@@ -84,6 +84,8 @@ function relayThrough(input: Buffer, split: (remaining: number, index: number) =
     } as unknown as WireSession;
     const masking: WireMasking = {
       plan: () => new Promise((r) => setTimeout(() => r(fakeMasker), 1)),
+      // Never cached: every result waits for its plan, which is what this test exercises.
+      cachedPlan: () => undefined,
       cursorLineage: async () => undefined,
       precheck: async () => undefined,
       masksAnything: async () => true,

@@ -452,6 +452,12 @@ export class BackendRelay {
     switch (type) {
       case Backend.RowDescription: {
         const shape = readRowDescription(buf, start, end);
+        // A statement of a known shape has its plan already: no pause of the target for it.
+        const ready = host.masking.cachedPlan(shape, run, shape.formats);
+        if (ready !== undefined) {
+          this.#startResult(run.statementId, shape, shape.formats, ready);
+          return Step.Forward;
+        }
         return this.#wait(
           host.masking.plan(shape, run, shape.formats).then(
             (masker) => {

@@ -8,6 +8,12 @@ import type { StatementRun } from './session-state.js';
 export interface WireMasking {
   /** A DataRow masker for a result set, or null to forward its rows as they are. May throw MaskingRefusal. */
   plan(shape: RowShape, run: StatementRun, formats: readonly number[]): Promise<WireRowMasker | null>;
+  /** `plan` without waiting, when it needs nothing loaded or analysed; undefined: call `plan`. */
+  cachedPlan(
+    shape: RowShape,
+    run: StatementRun,
+    formats: readonly number[],
+  ): WireRowMasker | null | undefined;
   /** The lineage of `DECLARE name CURSOR FOR ...`, to plan FETCH results with. */
   cursorLineage(sql: string, verdict: GuardVerdict): Promise<CursorLineage | undefined>;
   /**
@@ -20,13 +26,18 @@ export interface WireMasking {
 }
 
 export function sessionMasking(masking: LineageMasking, session: SessionContext): WireMasking {
+  const context = (run: StatementRun) => ({
+    session,
+    sql: run.sql,
+    verdict: run.verdict,
+    ...(run.cursor ? { cursor: run.cursor } : {}),
+  });
   return {
     plan(shape, run, formats) {
-      return masking.planForWire(
-        shape.columns,
-        { session, sql: run.sql, verdict: run.verdict, ...(run.cursor ? { cursor: run.cursor } : {}) },
-        formats,
-      );
+      return masking.planForWire(shape.columns, context(run), formats);
+    },
+    cachedPlan(shape, run, formats) {
+      return masking.cachedPlanForWire(shape.columns, context(run), formats);
     },
     cursorLineage(sql, verdict) {
       return masking.cursorLineage({ session, sql, verdict });
