@@ -92,7 +92,7 @@ export class Gateway {
     this.config = parts.config;
     this.logger = parts.logger;
     this.metrics = new GatewayMetrics({
-      openSessions: () => this.openSessions,
+      openSessions: (channel) => this.openSessionsOn(channel),
       recorder: () => {
         const stats = parts.recorder.stats?.();
         return (
@@ -243,6 +243,19 @@ export class Gateway {
 
   get openSessions(): number {
     return this.#sessions.size + this.#wireSessions.size;
+  }
+
+  /**
+   * Sessions open now on one channel: MCP and CLI sessions, and the wire listeners' (a Postgres
+   * connection's session opens after its login and closes with the connection; a MySQL one holds
+   * a session with a dedicated target connection). Counted when asked (a scrape), so nothing on a
+   * session's path keeps a count that could drift.
+   */
+  openSessionsOn(channel: Channel): number {
+    let open = 0;
+    for (const session of this.#sessions) if (session.context.channel === channel) open++;
+    for (const session of this.#wireSessions) if (session.context.channel === channel) open++;
+    return open;
   }
 
   /** The engine of a target, for gateway-internal reads (catalog loading). */

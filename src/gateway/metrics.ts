@@ -10,9 +10,23 @@ import {
 import type { Channel, DecisionAction } from './types.js';
 
 export interface MetricSources {
-  openSessions: () => number;
+  /** Sessions open now on one channel (MCP sessions and wire connections alike). */
+  openSessions: (channel: Channel) => number;
   recorder: () => { ready: boolean; queued: number; written: number; dropped: number } | undefined;
 }
+
+/**
+ * Every channel a session can arrive by: `sluice_open_sessions` has a series for each, zero
+ * included, so that a channel whose last session closed reads 0 rather than vanishing. Written as
+ * a record so that a channel added to `Channel` cannot be left out here.
+ */
+const CHANNELS = Object.keys({
+  'mcp-stdio': true,
+  'mcp-http': true,
+  postgres: true,
+  mysql: true,
+  cli: true,
+} satisfies Record<Channel, true>) as Channel[];
 
 /**
  * The gateway's Prometheus metrics, in a registry of its own (no process-global state). The
@@ -62,10 +76,11 @@ export class GatewayMetrics {
     });
     new Gauge({
       name: 'sluice_open_sessions',
-      help: 'Sessions open now (MCP databases, psql and mysql connections)',
+      help: 'Sessions open now, by channel (MCP databases, psql and mysql connections)',
+      labelNames: ['channel'],
       registers,
       collect() {
-        this.set(sources.openSessions());
+        for (const channel of CHANNELS) this.set({ channel }, sources.openSessions(channel));
       },
     });
     new Gauge({

@@ -115,7 +115,11 @@ t.test('/metrics parses as Prometheus text and its counters move when statements
     counter(after, 'sluice_masked_fields_total', { channel: 'mcp-http' }) > maskedBefore,
     'masked fields counted',
   );
-  t.equal(counter(after, 'sluice_open_sessions', {}), 1, 'the MCP session on pg is open');
+  t.equal(
+    counter(after, 'sluice_open_sessions', { channel: 'mcp-http' }),
+    1,
+    'the MCP session on pg is open',
+  );
   const duration = after.get('sluice_statement_duration_seconds');
   // This parser keeps a histogram's buckets (not its labels): the +Inf bucket is the count.
   t.equal(Number(duration?.metrics[0]?.buckets?.['+Inf']), 2, 'both allowed statements were timed');
