@@ -69,7 +69,7 @@ export class FileEventStore implements EventStore {
   private sweeping: Promise<SweepResult> | undefined;
   private sweepAgain: Promise<SweepResult> | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
-  /** Bytes appended since the last retention pass began (for `maxBytes`). */
+  /** Characters (near enough bytes) appended since the last retention pass began, for `maxBytes`. */
   private sinceSweep = 0;
   private closed = false;
 
@@ -118,7 +118,7 @@ export class FileEventStore implements EventStore {
         if (result.deleted.length > 0) {
           retention.logger?.info(
             { event: 'recording.retention', deleted: result.deleted.length, bytes: result.bytes },
-            `deleted ${result.deleted.length} expired session recordings`,
+            `retention deleted ${result.deleted.length} session recordings (expired or over maxBytes)`,
           );
         }
         return result;
