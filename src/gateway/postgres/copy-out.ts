@@ -23,7 +23,7 @@ export type CopyOut = { select: string } | null;
 export function copyOutStatements(sql: string, parsed: unknown): CopyOut[] {
   const stmts = (parsed as { stmts?: ParsedStatement[] } | undefined)?.stmts;
   if (!Array.isArray(stmts)) return [];
-  const bytes = Buffer.from(sql, 'utf8');
+  let bytes: Buffer | undefined;
   const out: CopyOut[] = [];
   for (const raw of stmts) {
     const copy = raw.stmt?.CopyStmt as Node | undefined;
@@ -34,6 +34,7 @@ export function copyOutStatements(sql: string, parsed: unknown): CopyOut[] {
       copy.is_program === true
     )
       continue;
+    bytes ??= Buffer.from(sql, 'utf8');
     const start = raw.stmt_location ?? 0;
     const text = bytes.toString('utf8', start, raw.stmt_len ? start + raw.stmt_len : bytes.length);
     out.push(selectFor(copy, text));
