@@ -4,8 +4,8 @@
  * dialect's parser alone on the same statements, measured in the same run — the part of an
  * uncached decision the guard cannot avoid.
  *
- * For MySQL also: texts with their values inline, each one new, decided by the shape cache once
- * their shape has been seen (with the parser alone on the same texts as the baseline).
+ * For both dialects also: texts with their values inline, each one new, decided by the shape cache
+ * once their shape has been seen (with the parser alone on the same texts as the baseline).
  *
  *   npx tsc -p tsconfig.json --outDir dist && node dist/bench/guard.js
  */
@@ -52,11 +52,31 @@ const MIX: Record<Dialect, string[]> = {
 };
 
 /**
- * The MySQL mix with its values inline, as agents usually send them: each call of a function with
- * a new `n` is a text never seen before, of the same shape (see src/guard/mysql/shape-cache.ts).
- * `n` stays at four digits so that the shape does not change. SHOW ... LIKE and KILL are not
- * parsed by node-sql-parser (classified by their keywords), so their shapes are never reused.
+ * The mixes with their values inline, as agents (and pgbench) send them: each call of a function
+ * with a new `n` is a text never seen before, of the same shape (src/guard/mysql/shape-cache.ts,
+ * src/guard/postgres/shape-cache.ts). `n` stays at four digits so that the shape does not change.
+ * Never reused: MySQL SHOW ... LIKE and KILL (not parsed by node-sql-parser, classified by their
+ * keywords); Postgres statements other than SELECT, INSERT, UPDATE and DELETE, and constants in
+ * ORDER BY / GROUP BY (output positions).
  */
+const POSTGRES_INLINE: ((n: number) => string)[] = [
+  (n) => `SELECT id, name FROM customers WHERE id = ${n}`,
+  (n) =>
+    `SELECT o.id, sum(l.amount) FROM orders o JOIN order_lines l ON l.order_id = o.id WHERE o.created_at > now() - interval '${n % 9} days' GROUP BY o.id ORDER BY 2 DESC LIMIT 20`,
+  (n) =>
+    `WITH recent AS (SELECT * FROM orders WHERE created_at > '2026-11-${n % 28}') SELECT customer_id, count(*) FROM recent GROUP BY customer_id`,
+  (n) => `SELECT rank() OVER (PARTITION BY region ORDER BY amount DESC), * FROM sales WHERE region = 'r${n}'`,
+  (n) => `SELECT data->>'k${n}' FROM events WHERE data @> '{"type":"click"}'`,
+  (n) => `UPDATE orders SET status = 'shipped' WHERE id = ${n}`,
+  (n) => `INSERT INTO audit (who, what) VALUES ('agent-${n}', 'read ${n}')`,
+  (n) => `DELETE FROM sessions WHERE expires_at < '2026-11-24' AND user_id = ${n}`,
+  (n) =>
+    `SELECT c.relname FROM pg_catalog.pg_class c WHERE pg_catalog.pg_table_is_visible(c.oid) AND c.relname = 't${n}'`,
+  (n) => `SELECT abalance FROM pgbench_accounts WHERE aid = ${n}`,
+  (n) => `SET statement_timeout = ${n}`,
+  (n) => `SELECT pg_terminate_backend(${n})`,
+];
+
 const MYSQL_INLINE: ((n: number) => string)[] = [
   (n) => `SELECT id, name FROM customers WHERE id = ${n}`,
   (n) =>
@@ -114,29 +134,37 @@ async function timeDecisions(
   return samples;
 }
 
+const INLINE: Record<Dialect, ((n: number) => string)[]> = { postgres: POSTGRES_INLINE, mysql: MYSQL_INLINE };
+
 /** Each text is new (text cache miss); from the third round on, its shape is known. */
-async function timeInline(analyzer: StatementAnalyzer, from: number, rounds: number): Promise<number[]> {
+async function timeInline(
+  analyzer: StatementAnalyzer,
+  dialect: Dialect,
+  from: number,
+  rounds: number,
+): Promise<number[]> {
   const samples: number[] = [];
   for (let r = 0; r < rounds; r++) {
-    for (const text of MYSQL_INLINE) {
+    for (const text of INLINE[dialect]) {
       const sql = text(from + r);
       const start = process.hrtime.bigint();
-      policy.decide(await analyzer.analyze(sql, 'mysql'));
+      policy.decide(await analyzer.analyze(sql, dialect));
       samples.push(Number(process.hrtime.bigint() - start) / 1000);
     }
   }
   return samples;
 }
 
-function timeInlineParser(from: number, rounds: number): number[] {
+function timeInlineParser(dialect: Dialect, from: number, rounds: number): number[] {
   const mysql = new NodeSqlParser.Parser();
   const samples: number[] = [];
   for (let r = 0; r < rounds; r++) {
-    for (const text of MYSQL_INLINE) {
+    for (const text of INLINE[dialect]) {
       const sql = text(from + r);
       const start = process.hrtime.bigint();
       try {
-        mysql.astify(sql, { database: 'MySQL' });
+        if (dialect === 'postgres') parseSync(sql);
+        else mysql.astify(sql, { database: 'MySQL' });
       } catch {
         // SHOW ... LIKE and KILL are not in node-sql-parser's grammar.
       }
@@ -176,14 +204,21 @@ async function main(): Promise<void> {
         throw new Error(`${dialect} bench statement does not analyse: ${sql}: ${analysis.error}`);
     }
   }
-  // The inline mix too; and say how many of its statements the shape cache serves.
-  let servedByShape = 0;
-  for (let n = 1000; n < 1003; n++) {
-    for (const text of MYSQL_INLINE) {
-      const analysis = await check.analyze(text(n), 'mysql');
-      if (!analysis.ok)
-        throw new Error(`mysql bench statement does not analyse: ${text(n)}: ${analysis.error}`);
-      if (n === 1002 && analysis.parsed === undefined) servedByShape++;
+  // The inline mixes too; and say how many of their statements the shape cache serves (MySQL:
+  // no parse handed out; Postgres: the shape's one frozen parse, the same object each time).
+  const servedByShape: Record<Dialect, number> = { postgres: 0, mysql: 0 };
+  for (const dialect of ['postgres', 'mysql'] as const) {
+    for (const text of INLINE[dialect]) {
+      let previous: unknown;
+      for (let n = 1000; n < 1004; n++) {
+        const analysis = await check.analyze(text(n), dialect);
+        if (!analysis.ok)
+          throw new Error(`${dialect} bench statement does not analyse: ${text(n)}: ${analysis.error}`);
+        const byShape =
+          dialect === 'mysql' ? analysis.parsed === undefined : n > 1002 && analysis.parsed === previous;
+        if (n === 1003 && byShape) servedByShape[dialect]++;
+        previous = analysis.parsed;
+      }
     }
   }
   const rows: (string | number)[][] = [];
@@ -201,13 +236,13 @@ async function main(): Promise<void> {
     rows.push([dialect, 'baseline: parser alone', fmt(median(baseline)), fmt(p95(baseline)), '']);
     rows.push([dialect, 'guard, uncached', fmt(median(cold)), fmt(p95(cold)), '30']);
     rows.push([dialect, 'guard, cached', fmt(median(warm)), fmt(p95(warm)), '5']);
-    if (dialect === 'mysql') {
+    {
       // Texts never seen before: the parser alone on them, then the guard with its caches on.
-      timeInlineParser(1000, rounds / 4);
-      const inlineBaseline = timeInlineParser(2000, rounds);
+      timeInlineParser(dialect, 1000, rounds / 4);
+      const inlineBaseline = timeInlineParser(dialect, 2000, rounds);
       const shaped = createStatementAnalyzer();
-      await timeInline(shaped, 3000, rounds / 4); // first and second text of each shape
-      const byShape = await timeInline(shaped, 4000, rounds);
+      await timeInline(shaped, dialect, 3000, rounds / 4); // first and second text of each shape
+      const byShape = await timeInline(shaped, dialect, 4000, rounds);
       rows.push([
         dialect,
         'baseline: parser alone, values inline',
@@ -223,7 +258,8 @@ async function main(): Promise<void> {
     `mix: ${MIX.postgres.length} Postgres and ${MIX.mysql.length} MySQL statements (reads, writes, catalog, ddl, admin);`,
   );
   console.log(
-    `uncached: no text or shape cache, every text parsed; values inline: ${MYSQL_INLINE.length} MySQL statements, a new text each time, ${servedByShape} of them decided by shape`,
+    `uncached: no text or shape cache, every text parsed; values inline: ${POSTGRES_INLINE.length} Postgres and ${MYSQL_INLINE.length} MySQL statements, ` +
+      `a new text each time, ${servedByShape.postgres} and ${servedByShape.mysql} of them decided by shape`,
   );
 }
 
