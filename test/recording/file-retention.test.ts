@@ -306,3 +306,18 @@ t.test('recording.file.maxBytes takes a number of bytes or a size with a unit, n
   t.throws(() => parse('lots'), /maxBytes/);
   t.throws(() => parse('0'), /maxBytes/);
 });
+
+t.test('passes repeat on a timer (every half retention when that is under an hour)', async (t) => {
+  const dir = tempDir();
+  let now = NOW;
+  const store = new FileEventStore(dir, { retentionMs: 2_000, clock: () => now });
+  t.teardown(() => store.close());
+  await store.append(session('short-lived', NOW));
+  await store.sweep(); // nothing is old yet
+  t.ok(existsSync(join(dir, 'short-lived.jsonl')));
+  now += 5_000;
+  for (let i = 0; i < 40 && existsSync(join(dir, 'short-lived.jsonl')); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  t.notOk(existsSync(join(dir, 'short-lived.jsonl')), 'the next timed pass deleted it');
+});
