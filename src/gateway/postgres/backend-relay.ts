@@ -619,6 +619,13 @@ export class BackendRelay {
       this.#startResult(run.statementId, known, known.formats, cached ?? null, portal);
       return this.#dataRow(buf, start, end);
     }
+    // A statement of a known shape has its plan already: no pause of the target for it.
+    const ready = this.#host.masking.cachedPlan(known, run, known.formats);
+    if (ready !== undefined) {
+      statement.maskers.set(key, ready);
+      this.#startResult(run.statementId, known, known.formats, ready, portal);
+      return this.#dataRow(buf, start, end);
+    }
     return this.#wait(
       this.#host.masking.plan(known, run, known.formats).then(
         (masker) => {
