@@ -9,6 +9,7 @@ export const nullSessionRecorder: SessionRecorder = Object.freeze({
   onApproval: noop,
   onColumns: noop,
   onRows: noop,
+  onDataRows: noop,
   onResultEnd: noop,
   onError: noop,
   onSessionEnd: noop,

@@ -1,4 +1,5 @@
 import { canonicalJson, canonicalRow, isPlainRow } from './canonical.js';
+import type { EncodedDataRows } from './encoded-data-rows.js';
 
 /**
  * Room kept before the rows for the event's leading members, `{"offset":<n>,"prevHash":"<64 hex>",
@@ -103,6 +104,16 @@ export class RowBatch {
       for (let i = start; i < end; i++) this.appendArray(`[${canonicalRow(rows[i] ?? [])}]`);
     }
     this.count += end - start;
+  }
+
+  /** Appends rows [from, to) of `rows`, already in canonical form: one copy of their bytes. */
+  appendEncoded(rows: EncodedDataRows, from: number, to: number): void {
+    // Each row has a leading comma; the batch's first row goes after its own bracket instead.
+    const start = rows.endOf(from) + (this.end === HEAD_ROOM + 1 ? 1 : 0);
+    const end = rows.endOf(to);
+    this.reserve(end - start);
+    this.end += rows.bytes.copy(this.buffer, this.end, start, end);
+    this.count += to - from;
   }
 
   /**

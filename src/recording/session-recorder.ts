@@ -1,5 +1,6 @@
 import type { SessionContext } from '../gateway/types.js';
 import { GENESIS_HASH, sealBytes, sealText, type Sealed } from './chain.js';
+import type { EncodedDataRows } from './encoded-data-rows.js';
 import { EVENT_LAYOUTS } from './event-layout.js';
 import { BatchBufferPool, RowBatch } from './row-batch.js';
 import type { EventType, SealedEvent, SessionRecorder, SessionSummaryStart } from './types.js';
@@ -126,21 +127,41 @@ export class ChainedSessionRecorder implements SessionRecorder {
 
   onRows(statementId: string, rows: unknown[][]): void {
     if (this.ended || rows.length === 0) return;
+    let at = 0;
+    this.gatherRows(statementId, rows.length, (batch, count) => {
+      batch.append(rows, at, at + count);
+      at += count;
+    });
+  }
+
+  onDataRows(statementId: string, rows: EncodedDataRows): void {
+    if (this.ended || rows.count === 0) return;
+    let at = 0;
+    this.gatherRows(statementId, rows.count, (batch, n) => {
+      batch.appendEncoded(rows, at, at + n);
+      at += n;
+    });
+  }
+
+  /**
+   * Adds `count` rows to the pending batch, `append` writing the next `n` of them into the batch
+   * given. Rows go in chunks of a few: a batch overshoots batchBytes by at most one chunk, and
+   * both row paths seal their batches at the same rows.
+   */
+  private gatherRows(statementId: string, count: number, append: (batch: RowBatch, n: number) => void): void {
     if (this.pending !== undefined && this.pending.statementId !== statementId) this.flushRows();
     const seen = this.rowsSeen.get(statementId) ?? 0;
-    this.rowsSeen.set(statementId, seen + rows.length);
+    this.rowsSeen.set(statementId, seen + count);
     if (this.rowsTruncated) return;
-    // Serialize in chunks of a few rows: one native call per chunk, and a batch overshoots
-    // batchBytes by at most one chunk.
-    for (let i = 0; i < rows.length;) {
+    for (let i = 0; i < count;) {
       let pending = this.pending;
       if (pending === undefined) {
         pending = new RowBatch(statementId, seen + i, this.buffers);
         this.pending = pending;
       }
-      const end = Math.min(rows.length, i + ROWS_PER_CHUNK, i + this.limits.batchRows - pending.count);
-      pending.append(rows, i, end);
-      i = end;
+      const n = Math.min(count - i, ROWS_PER_CHUNK, this.limits.batchRows - pending.count);
+      append(pending, n);
+      i += n;
       if (pending.count >= this.limits.batchRows || pending.bytes >= this.limits.batchBytes) {
         this.flushRows();
         if (this.rowsTruncated) return;

@@ -1,4 +1,5 @@
 import type { DecisionAction, SessionContext } from '../gateway/types.js';
+import type { EncodedDataRows } from './encoded-data-rows.js';
 
 /**
  * The recorder as the gateway sees it. Every `on*` call is synchronous and cheap: it seals an
@@ -48,6 +49,14 @@ export interface SessionRecorder {
   onColumns(e: { statementId: string; columns: RecordedColumn[] }): void;
   /** Rows as the caller received them (masked). The recorder copies them before returning. */
   onRows(statementId: string, rows: unknown[][]): void;
+  /**
+   * Rows of a Postgres result as the client received them (masked), already encoded from their
+   * DataRow bytes: recorded exactly as `onRows` records the same rows decoded to strings (see
+   * EncodedDataRows), without a string per field. The recorder copies them before returning; the
+   * caller may then clear and reuse `rows`. Optional: a recorder without it gets decoded rows
+   * through `onRows`.
+   */
+  onDataRows?(statementId: string, rows: EncodedDataRows): void;
   onResultEnd(e: {
     statementId: string;
     rowCount: number;
