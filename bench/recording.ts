@@ -39,7 +39,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 /** Rounds of the listener table, which reports medians. */
 const LISTENER_ROUNDS = Number(process.env.BENCH_LISTENER_ROUNDS ?? 7);
 /** As the relay: rows recorded between waits for the recorder (backend-relay.ts). */
-const ROWS_PER_RECORDING_WAIT = 20_000;
+const ROWS_PER_RECORDING_WAIT = Number(process.env.BENCH_RECORDING_WAIT ?? 20_000);
 /** The recorder's row batches (env to try other sizes; the defaults otherwise). */
 const SESSION_LIMITS = {
   ...DEFAULT_SESSION_LIMITS,
@@ -333,7 +333,12 @@ async function listener(recorders: { off: Recorder; sealOnly: Recorder; on: Reco
     for (const s of scenarios) await runListener(link, s.recorder, s.path); // warm-up
     const results = scenarios.map(() => [] as Run[]);
     for (let round = 0; round < LISTENER_ROUNDS; round++) {
-      for (const [i, s] of scenarios.entries()) results[i]?.push(await runListener(link, s.recorder, s.path));
+      // Each round starts with another scenario, so none always follows the same one.
+      for (let k = 0; k < scenarios.length; k++) {
+        const i = (round + k) % scenarios.length;
+        const s = scenarios[i] as (typeof scenarios)[number];
+        results[i]?.push(await runListener(link, s.recorder, s.path));
+      }
     }
     const median = (xs: number[]) => {
       const sorted = [...xs].sort((a, b) => a - b);

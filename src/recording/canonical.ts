@@ -65,10 +65,22 @@ export function canonicalRow(row: readonly unknown[]): string {
   return out + ']';
 }
 
+/** What JSON.stringify escapes in a string: quote, backslash, controls, and (lone) surrogates. */
+// eslint-disable-next-line no-control-regex -- the controls are exactly what must be found
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/**
+ * A string as JSON.stringify writes it; most need no escape and are just quoted (cheaper than
+ * JSON.stringify for the short strings events are made of).
+ */
+export function quoteJson(value: string): string {
+  return NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`;
+}
+
 function write(value: unknown, depth: number): string {
   switch (typeof value) {
     case 'string':
-      return JSON.stringify(value);
+      return quoteJson(value);
     case 'number':
       return Number.isFinite(value) ? JSON.stringify(value) : JSON.stringify(String(value));
     case 'boolean':

@@ -1,4 +1,4 @@
-import { canonicalJson } from './canonical.js';
+import { canonicalJson, quoteJson } from './canonical.js';
 import type { EventType } from './types.js';
 
 /** The members every event has besides its payload. */
@@ -53,7 +53,9 @@ export class EventLayout {
     for (const member of this.members) {
       const value = member.from === 'payload' ? payload[member.key] : envelope[member.key];
       if (value === undefined) continue;
-      out += (first ? member.first : member.next) + canonicalJson(value);
+      out += first ? member.first : member.next;
+      // Strings are most members (ids, names, SQL): quoted without the general walk.
+      out += typeof value === 'string' ? quoteJson(value) : canonicalJson(value);
       first = false;
     }
     return out + '}';

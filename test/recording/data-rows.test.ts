@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { runRecordings } from '../../src/cli/recordings.js';
 import { loadConfigFile } from '../../src/config/load.js';
 import { RowRecording } from '../../src/gateway/postgres/row-recording.js';
+import { quoteJson } from '../../src/recording/canonical.js';
 import { verifyChain } from '../../src/recording/chain.js';
 import { createRecorder } from '../../src/recording/create.js';
 import { NEEDS_ROOM, NOT_UTF8, writeJsonHexString, writeJsonString } from '../../src/recording/json-bytes.js';
@@ -385,3 +386,18 @@ t.test('rows recorded from bytes to Redis pass `recordings verify`', async (t) =
   t.equal(code, 0, out);
   t.match(out, `OK ${session.id} ${batches} events`);
 });
+
+t.test(
+  'a string quoted without JSON.stringify is what JSON.stringify writes, for every code unit',
+  async (t) => {
+    let failure: string | undefined;
+    for (let unit = 0; unit < 0x10000 && failure === undefined; unit++) {
+      const c = String.fromCharCode(unit);
+      for (const s of [c, `a${c}b`, `${c}\ud83d\ude00`, `\ud83d${c}`]) {
+        if (quoteJson(s) !== JSON.stringify(s))
+          failure = `code unit ${unit.toString(16)} in ${JSON.stringify(s)}`;
+      }
+    }
+    t.equal(failure, undefined, 'no string differs');
+  },
+);
