@@ -39,6 +39,7 @@ export class GatewayMetrics {
   readonly maskedFields: Counter<'channel'>;
   readonly approvalWait: Histogram<'outcome'>;
   readonly errors: Counter<'channel' | 'code'>;
+  readonly truncated: Counter<'channel'>;
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
@@ -72,6 +73,12 @@ export class GatewayMetrics {
       name: 'sluice_statement_errors_total',
       help: 'Statements that ended in an error, by channel and error code',
       labelNames: ['channel', 'code'],
+      registers,
+    });
+    this.truncated = new Counter({
+      name: 'sluice_results_truncated_total',
+      help: "Results cut at the policy's row limit (limits.maxRows), by channel",
+      labelNames: ['channel'],
       registers,
     });
     new Gauge({
@@ -125,9 +132,11 @@ export class GatewayMetrics {
     this.statements.inc({ decision, channel });
   }
 
-  finished(channel: Channel, seconds: number, maskedFields: number): void {
+  /** A statement's result ended; `truncated`: cut at the policy's row limit. */
+  finished(channel: Channel, seconds: number, maskedFields: number, truncated = false): void {
     this.duration.observe({ channel }, seconds);
     if (maskedFields > 0) this.maskedFields.inc({ channel }, maskedFields);
+    if (truncated) this.truncated.inc({ channel });
   }
 
   failed(channel: Channel, code: string): void {

@@ -265,7 +265,7 @@ export class StatementPipeline {
       this.#stages.onExecuted?.(this.#session, verdict);
     }
     const durationMs = this.#now() - started;
-    this.#stages.metrics?.finished(this.#session.channel, durationMs / 1000, maskedFields);
+    this.#stages.metrics?.finished(this.#session.channel, durationMs / 1000, maskedFields, truncated);
     recording.onResultEnd({ statementId, rowCount: delivered, truncated, command, durationMs });
     return { statementId, command, rowCount: delivered, truncated, durationMs, verdict };
   }

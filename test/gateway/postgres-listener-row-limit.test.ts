@@ -60,6 +60,12 @@ function recordedRows(events: RecordingEvent[]): unknown[][] {
   return events.filter((e) => e.type === 'result.rows').flatMap((e) => e.rows as unknown[][]);
 }
 
+/** sluice_results_truncated_total for the Postgres listener. */
+async function truncatedResults(): Promise<number> {
+  const { values } = await h.parts.gateway.metrics.truncated.get();
+  return values.find((v) => v.labels.channel === 'postgres')?.value ?? 0;
+}
+
 const ids = (rows: { id: number }[]) => rows.map((r) => r.id);
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
@@ -70,8 +76,10 @@ t.test(
     const token = await h.mint(subject);
     const { client, notices } = await clientWithNotices({ subject, token });
     t.teardown(() => client.end());
+    const cutBefore = await truncatedResults();
     const result = await client.query('SELECT id, label FROM big ORDER BY id');
     t.same(ids(result.rows), range(1, MAX));
+    t.equal(await truncatedResults(), cutBefore + 1, 'counted in sluice_results_truncated_total');
     t.equal(result.command, 'SELECT');
     t.equal(result.rowCount, MAX, 'the tag carries the rows sent');
     t.equal(notices.length, 1);

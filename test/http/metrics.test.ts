@@ -34,6 +34,7 @@ policies:
     when: { groups: [agents] }
     statements: { default: deny, allow: [read] }
     masking: [{ detect: [email], strategy: redact }]
+    limits: { maxRows: 3 }
 recording: { store: file, file: { dir: recordings } }
 state: { dir: state }
 `,
@@ -86,6 +87,7 @@ t.test('/metrics parses as Prometheus text and its counters move when statements
   });
   const deniedBefore = counter(before, 'sluice_statements_total', { decision: 'deny', channel: 'mcp-http' });
   const maskedBefore = counter(before, 'sluice_masked_fields_total', { channel: 'mcp-http' });
+  const truncatedBefore = counter(before, 'sluice_results_truncated_total', { channel: 'mcp-http' });
 
   const token = await parts.authenticator.mint({ subject: 'agent', groups: ['agents'] });
   const client = new Client({ name: 'metrics-test', version: '1.0.0' });
@@ -101,11 +103,20 @@ t.test('/metrics parses as Prometheus text and its counters move when statements
     arguments: { database: 'pg', sql: "SELECT 'someone@example.com' AS contact" },
   });
   await client.callTool({ name: 'query', arguments: { database: 'pg', sql: 'DROP TABLE nothing' } });
+  await client.callTool({
+    name: 'query',
+    arguments: { database: 'pg', sql: 'SELECT generate_series(1, 10) AS n' },
+  });
 
   const after = await scrape(t);
   t.equal(
+    counter(after, 'sluice_results_truncated_total', { channel: 'mcp-http' }),
+    truncatedBefore + 1,
+    'the result past maxRows counted as cut',
+  );
+  t.equal(
     counter(after, 'sluice_statements_total', { decision: 'allow', channel: 'mcp-http' }),
-    allowedBefore + 2,
+    allowedBefore + 3,
   );
   t.equal(
     counter(after, 'sluice_statements_total', { decision: 'deny', channel: 'mcp-http' }),
@@ -122,5 +133,5 @@ t.test('/metrics parses as Prometheus text and its counters move when statements
   );
   const duration = after.get('sluice_statement_duration_seconds');
   // This parser keeps a histogram's buckets (not its labels): the +Inf bucket is the count.
-  t.equal(Number(duration?.metrics[0]?.buckets?.['+Inf']), 2, 'both allowed statements were timed');
+  t.equal(Number(duration?.metrics[0]?.buckets?.['+Inf']), 3, 'the allowed statements were timed');
 });

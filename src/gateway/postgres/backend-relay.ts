@@ -781,6 +781,7 @@ export class BackendRelay {
       session.context.channel,
       durationMs / 1000,
       result === null ? 0 : result.rewritten * result.maskedPerRow,
+      truncated,
     );
     return truncated ? Step.Replace : Step.Forward;
   }
