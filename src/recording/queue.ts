@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { DeferredSealing } from './session-recorder.js';
 import type { EventStore } from './store.js';
 import type { SealedEvent } from './types.js';
 
@@ -60,6 +61,11 @@ export class RecordingQueue {
   private outageAlerted = false;
   private closed = false;
   private readonly waiters: { target: number; resolve: () => void }[] = [];
+  /** Session recorders holding events to seal after this turn (see defer). */
+  private readonly deferred = new Set<DeferredSealing>();
+  /** Events recorded and not sealed yet: they count against the bound like queued ones. */
+  private unsealed = 0;
+  private sealScheduled = false;
 
   constructor(
     private readonly store: EventStore,
@@ -70,13 +76,19 @@ export class RecordingQueue {
     store.onReachable(() => this.resumeNow());
   }
 
+  /** Sealed events waiting for the store. */
   get length(): number {
     return this.events.length - this.head;
   }
 
+  /** Events accepted and not yet written: queued, or recorded and still to be sealed. */
+  private get waiting(): number {
+    return this.length + this.unsealed;
+  }
+
   stats(): { queued: number; queuedBytes: number; written: number; dropped: number } {
     return {
-      queued: this.length,
+      queued: this.waiting,
       queuedBytes: this.bytes,
       written: this.writtenTotal,
       dropped: this.droppedTotal,
@@ -84,7 +96,7 @@ export class RecordingQueue {
   }
 
   private full(): boolean {
-    return this.length >= this.options.maxEvents || this.bytes >= this.options.maxBytes;
+    return this.waiting >= this.options.maxEvents || this.bytes >= this.options.maxBytes;
   }
 
   /** False only under `continue` with a full queue: the caller must then drop (and count) the event. */
@@ -95,7 +107,7 @@ export class RecordingQueue {
   noteDropped(count = 1): void {
     if (!this.alerted) {
       this.logger.error(
-        { queued: this.length, bound: this.options.maxEvents },
+        { queued: this.waiting, bound: this.options.maxEvents },
         'recording queue is full: events are being dropped (onStoreFailure: continue)',
       );
       this.alerted = true;
@@ -115,11 +127,39 @@ export class RecordingQueue {
     if (this.full()) {
       return {
         ok: false,
-        reason: `recording queue is full: ${this.length} events are waiting for the store`,
+        reason: `recording queue is full: ${this.waiting} events are waiting for the store`,
       };
     }
     return { ok: true };
   }
+
+  /**
+   * Has `recorder` seal its pending events after the current turn (setImmediate), once the
+   * turn's socket writes are out: a statement reaches the target, and a result the client, before
+   * the events that record them are encoded and hashed. Everything deferred is sealed before a
+   * flush counts what it waits for, so flush() and close() still cover every event recorded.
+   */
+  defer(recorder: DeferredSealing): void {
+    this.unsealed++;
+    this.deferred.add(recorder);
+    if (this.sealScheduled) return;
+    this.sealScheduled = true;
+    setImmediate(this.sealDeferred);
+  }
+
+  private readonly sealDeferred = (): void => {
+    this.sealScheduled = false;
+    for (const recorder of this.deferred) {
+      try {
+        recorder.sealPending();
+      } catch (err) {
+        // Sealing runs after the statement's own turn: a failure here has no caller to tell.
+        this.logger.error({ err }, 'recording: events could not be sealed');
+      }
+    }
+    this.deferred.clear();
+    this.unsealed = 0;
+  };
 
   enqueue(event: SealedEvent): void {
     this.events.push(event);
@@ -151,8 +191,9 @@ export class RecordingQueue {
     return this.length >= this.options.batchEvents || this.bytes >= this.options.batchBytes;
   }
 
-  /** Resolves when every event enqueued before the call has been written. */
+  /** Resolves when every event recorded before the call has been written. */
   flush(): Promise<void> {
+    this.sealDeferred();
     const target = this.enqueuedTotal;
     if (this.writtenTotal >= target) return Promise.resolve();
     return new Promise((resolve) => {

@@ -10,6 +10,27 @@ export interface EventSink {
   accepting(): boolean;
   enqueue(event: SealedEvent): void;
   noteDropped(count?: number): void;
+  /**
+   * Called once for each event a recorder numbers and keeps to seal later: the sink has it
+   * `sealPending()` soon (after the current turn's I/O, and in any case before the sink flushes),
+   * and counts the event against its bound meanwhile. A sink without it has every event sealed at
+   * once.
+   */
+  defer?(recorder: DeferredSealing): void;
+}
+
+/** A recorder that holds numbered events to seal later, in order. */
+export interface DeferredSealing {
+  sealPending(): void;
+}
+
+/** An event numbered and timed when it happened, sealed later (see EventSink.defer). */
+interface NumberedEvent {
+  type: EventType;
+  payload: Record<string, unknown> | undefined;
+  ts: number;
+  seq: number;
+  rows: RowBatch | undefined;
 }
 
 export interface SessionLimits {
@@ -33,12 +54,17 @@ export const TRUNCATED_CODE = 'RECORDING_TRUNCATED';
 export const GAP_CODE = 'RECORDING_GAP';
 
 /**
- * Records one session as a hash chain. Each event is sealed (numbered, hashed, serialized) the
- * moment it happens and handed to the queue; rows are serialized on arrival, so a caller that
- * reuses its arrays afterwards cannot change what was recorded.
+ * Records one session as a hash chain. Each event is numbered and timed the moment it happens;
+ * it is sealed (serialized, hashed) and handed to the queue then too, or, when the queue defers
+ * sealing, right after the turn that recorded it, so that the statement and its result reach
+ * their destination before the recording work is done. Payloads are built from copies and rows
+ * are serialized on arrival, so a caller that reuses its arrays afterwards cannot change what is
+ * recorded.
  */
-export class ChainedSessionRecorder implements SessionRecorder {
+export class ChainedSessionRecorder implements SessionRecorder, DeferredSealing {
+  /** The number of the last event numbered (sealed or not). */
   private seq = 0;
+  private unsealed: NumberedEvent[] = [];
   private prevHash = GENESIS_HASH;
   private pending: RowBatch | undefined;
   /** Rows seen per statement so far, so each batch says where it starts. */
@@ -68,7 +94,16 @@ export class ChainedSessionRecorder implements SessionRecorder {
       startedAt,
     };
     // session.start is never dropped: every chain must begin with it.
-    this.seal('session.start', { ...start, via: session.identity.via }, startedAt, undefined, start);
+    this.seal(
+      {
+        type: 'session.start',
+        payload: { ...start, via: session.identity.via },
+        ts: startedAt,
+        seq: ++this.seq,
+        rows: undefined,
+      },
+      start,
+    );
   }
 
   get eventCount(): number {
@@ -231,28 +266,44 @@ export class ChainedSessionRecorder implements SessionRecorder {
     if (this.dropped > 0) {
       const count = this.dropped;
       this.dropped = 0;
-      this.seal(
+      this.record(
         'error',
         {
           code: GAP_CODE,
           message: `${count} events were not recorded: the recording queue was full while the store was unreachable`,
           dropped: count,
         },
-        this.clock(),
+        undefined,
       );
     }
-    this.seal(type, payload, this.clock(), rows);
+    this.record(type, payload, rows);
   }
 
-  /** Numbers, encodes and hashes an event (a payload, or a row batch for `result.rows`). */
-  private seal(
+  /** Numbers and times an event now; seals it now or, when the sink defers, after this turn. */
+  private record(
     type: EventType,
     payload: Record<string, unknown> | undefined,
-    ts: number,
-    rows?: RowBatch,
-    start?: SessionSummaryStart,
+    rows: RowBatch | undefined,
   ): void {
-    const seq = ++this.seq;
+    const event: NumberedEvent = { type, payload, ts: this.clock(), seq: ++this.seq, rows };
+    const sink = this.sink;
+    if (sink.defer === undefined) {
+      this.seal(event);
+      return;
+    }
+    this.unsealed.push(event);
+    sink.defer(this);
+  }
+
+  /** Seals the events numbered so far, in order (the sink calls it; see EventSink.defer). */
+  sealPending(): void {
+    const events = this.unsealed;
+    this.unsealed = [];
+    for (const event of events) this.seal(event);
+  }
+
+  /** Encodes and hashes a numbered event (a payload, or a row batch for `result.rows`) and hands it on. */
+  private seal({ type, payload, ts, seq, rows }: NumberedEvent, start?: SessionSummaryStart): void {
     const envelope = { prevHash: this.prevHash, seq, session: this.session.id, ts, type };
     const { hash, body }: Sealed =
       rows !== undefined

@@ -310,3 +310,44 @@ t.test('the NullRecorder accepts every call and records nothing', async (t) => {
   await recorder.flush();
   await recorder.close();
 });
+
+t.test('events are sealed after the turn that records them, in order, and flush covers them', async (t) => {
+  const { store, recorder, parsed } = setup();
+  const a = sessionContext();
+  const b = sessionContext();
+  const recA = recorder.startSession({ session: a });
+  const recB = recorder.startSession({ session: b });
+  recA.onStatement({ statementId: 'qa', sql: 'select 1' });
+  recB.onStatement({ statementId: 'qb', sql: 'select 2' });
+  const params = [7];
+  recA.onStatement({ statementId: 'qa2', sql: 'select $1', params });
+  t.equal(recorder.stats().queued, 5, 'counted at once: two session starts and three statements');
+  // The turn that recorded them ends; their sealing runs after its I/O.
+  await new Promise((r) => setImmediate(r));
+  recA.onResultEnd({ statementId: 'qa', rowCount: 1, truncated: false, command: 'SELECT 1', durationMs: 1 });
+  // flush() in the same turn as a recording still waits for that event.
+  await recorder.flush();
+  t.equal(store.events.length, 6, 'every event recorded before flush() is written');
+  recA.onSessionEnd({ reason: 'done' });
+  recB.onSessionEnd({ reason: 'done' });
+  await recorder.flush();
+  const events = parsed();
+  for (const session of [a, b]) {
+    const own = events.filter((e) => e.session === session.id);
+    t.match(await verifyChain(session.id, own), { ok: true }, 'each chain is whole and in order');
+  }
+  t.same(
+    events.filter((e) => e.session === a.id).map((e) => [e.seq, e.type]),
+    [
+      [1, 'session.start'],
+      [2, 'statement'],
+      [3, 'statement'],
+      [4, 'result.end'],
+      [5, 'session.end'],
+    ],
+  );
+  t.match(
+    events.find((e) => e.statementId === 'qa2'),
+    { params: [7] },
+  );
+});
