@@ -71,11 +71,8 @@ function session(): SessionContext {
   };
 }
 
-/** Streams the result through the recorder; returns the stream time and the time until stored. */
-async function run(client: PgConnection, recorder: Recorder): Promise<Run> {
-  const rec = recorder.startSession({ session: session() });
-  const started = performance.now();
-  const cpuBefore = process.cpuUsage();
+/** The statement and its decision, as the gateway records them before a result. */
+function recordAllowedStatement(rec: SessionRecorder): void {
   rec.onStatement({ statementId: 'q1', sql: SQL });
   rec.onDecision({
     statementId: 'q1',
@@ -85,6 +82,14 @@ async function run(client: PgConnection, recorder: Recorder): Promise<Run> {
     effects: ['read'],
     objects: [],
   });
+}
+
+/** Streams the result through the recorder; returns the stream time and the time until stored. */
+async function run(client: PgConnection, recorder: Recorder): Promise<Run> {
+  const rec = recorder.startSession({ session: session() });
+  const started = performance.now();
+  const cpuBefore = process.cpuUsage();
+  recordAllowedStatement(rec);
   rec.onColumns({
     statementId: 'q1',
     columns: Array.from({ length: 10 }, (_, i) => ({ name: `c${i}`, type: 'text', masked: i === 7 })),
@@ -233,15 +238,7 @@ async function runListener(link: RelayLink, recorder: Recorder, path: 'bytes' | 
   const cpuBefore = process.cpuUsage();
   const recording = recorder.startSession({ session: session() });
   const rec = path === 'bytes' ? recording : stringPath(recording);
-  rec.onStatement({ statementId: 'q1', sql: SQL });
-  rec.onDecision({
-    statementId: 'q1',
-    action: 'allow',
-    reason: 'read',
-    rule: 'bench',
-    effects: ['read'],
-    objects: [],
-  });
+  recordAllowedStatement(rec);
   const socket = link.socket;
   let count = 0;
   await new Promise<void>((resolve, reject) => {

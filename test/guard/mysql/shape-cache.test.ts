@@ -1,17 +1,10 @@
 import t from 'tap';
-import { createStatementAnalyzer, type Analysis } from '../../../src/guard/analyzer.js';
+import { createStatementAnalyzer } from '../../../src/guard/analyzer.js';
 import { splitMySql } from '../../../src/guard/mysql/lexer.js';
 import { sameApartFromLiterals } from '../../../src/guard/mysql/shape-cache.js';
 import { literalShape, probeText, type LiteralSpan } from '../../../src/guard/literal-shape.js';
+import { literalVariants, verdictOf } from '../fixtures/literal-variants.js';
 import { rows } from '../fixtures/statement-rows.js';
-
-/** Everything a decision rests on, and the statement texts, in one comparable string. */
-function verdictOf(a: Analysis): string {
-  if (!a.ok) return `error ${a.code}`;
-  return a.statements
-    .map((s) => `${s.text} | ${s.command} | ${s.effects.join(',')} | ${s.objects.join(',')} | ${s.unbounded}`)
-    .join('\n');
-}
 
 /** Parses every text: the decision of record. */
 function reference() {
@@ -246,12 +239,6 @@ const STRING_VALUES = [
   '\u2028',
 ];
 
-function numberValues(digits: number): string[] {
-  return ['0', '1', '9', '2', '5']
-    .map((d) => d.repeat(digits))
-    .concat(digits > 1 ? ['1' + '0'.repeat(digits - 1)] : []);
-}
-
 function variants(sql: string): string[] {
   let spans: LiteralSpan[];
   try {
@@ -259,26 +246,7 @@ function variants(sql: string): string[] {
   } catch {
     return []; // refused by the lexer: no shape
   }
-  if (spans.length === 0) return [];
-  const out = [probeText(sql, spans)];
-  for (let v = 0; v < STRING_VALUES.length; v++) {
-    for (const mixed of [false, true]) {
-      let text = '';
-      let from = 0;
-      spans.forEach((span, j) => {
-        text += sql.slice(from, span.start);
-        const k = mixed ? v + j : v;
-        if (span.kind === 'string') text += `'${STRING_VALUES[k % STRING_VALUES.length] ?? ''}'`;
-        else {
-          const values = numberValues(span.end - span.start);
-          text += values[k % values.length] ?? '0';
-        }
-        from = span.end;
-      });
-      out.push(text + sql.slice(from));
-    }
-  }
-  return [...new Set(out)];
+  return literalVariants(sql, spans, STRING_VALUES);
 }
 
 t.test(

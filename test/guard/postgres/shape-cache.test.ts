@@ -1,18 +1,11 @@
 import t from 'tap';
 import { createStatementAnalyzer, type Analysis } from '../../../src/guard/analyzer.js';
-import { literalShape, probeText, type LiteralSpan } from '../../../src/guard/literal-shape.js';
+import { literalShape, type LiteralSpan } from '../../../src/guard/literal-shape.js';
 import { postgresLiteralSpans } from '../../../src/guard/postgres/literal-spans.js';
 import { sameApartFromConstants } from '../../../src/guard/postgres/shape-cache.js';
 import { lowerPostgres } from '../../../src/masking/lineage/postgres.js';
+import { literalVariants, verdictOf } from '../fixtures/literal-variants.js';
 import { rows } from '../fixtures/statement-rows.js';
-
-/** Everything a decision rests on, and the statement texts, in one comparable string. */
-function verdictOf(a: Analysis): string {
-  if (!a.ok) return `error ${a.code}`;
-  return a.statements
-    .map((s) => `${s.text} | ${s.command} | ${s.effects.join(',')} | ${s.objects.join(',')} | ${s.unbounded}`)
-    .join('\n');
-}
 
 /** What masking makes of the parse: the column lineage it lowers to. */
 function lineageOf(a: Analysis): string {
@@ -236,34 +229,8 @@ const STRING_VALUES = [
   '\u{1F600}',
 ];
 
-function numberValues(digits: number): string[] {
-  return ['0', '1', '9', '2', '5']
-    .map((d) => d.repeat(digits))
-    .concat(digits > 1 ? ['1' + '0'.repeat(digits - 1)] : []);
-}
-
 function variants(sql: string): string[] {
-  const spans = spansOf(sql);
-  if (spans === undefined || spans.length === 0) return [];
-  const out = [probeText(sql, spans)];
-  for (let v = 0; v < STRING_VALUES.length; v++) {
-    for (const mixed of [false, true]) {
-      let text = '';
-      let from = 0;
-      spans.forEach((span, j) => {
-        text += sql.slice(from, span.start);
-        const k = mixed ? v + j : v;
-        if (span.kind === 'string') text += `'${STRING_VALUES[k % STRING_VALUES.length] ?? ''}'`;
-        else {
-          const values = numberValues(span.end - span.start);
-          text += values[k % values.length] ?? '0';
-        }
-        from = span.end;
-      });
-      out.push(text + sql.slice(from));
-    }
-  }
-  return [...new Set(out)];
+  return literalVariants(sql, spansOf(sql) ?? [], STRING_VALUES);
 }
 
 t.test(
