@@ -50,7 +50,7 @@ const CHAR_FLAGS: Readonly<Uint8Array> = Uint8Array.from({ length: 128 }, (_, c)
 
 /** CHAR_FLAGS for every byte value; HIGH marks the bytes of non-ASCII characters. */
 const HIGH = 64;
-const BYTE_FLAGS: Readonly<Uint8Array> = Uint8Array.from({ length: 256 }, (_, c) =>
+export const BYTE_FLAGS: Readonly<Uint8Array> = Uint8Array.from({ length: 256 }, (_, c) =>
   c < 128 ? (CHAR_FLAGS[c] as number) : HIGH,
 );
 
@@ -110,7 +110,7 @@ export interface Prefilter {
   readonly longestWord?: number;
 }
 
-const FEATURE_KEYS = ['at', 'digits', 'dots', 'colons', 'upper', 'longestWord'] as const;
+export const FEATURE_KEYS = ['at', 'digits', 'dots', 'colons', 'upper', 'longestWord'] as const;
 /** FEATURE_KEYS indexes, rarest in ordinary text first: '@', ':', long words, dots, digits, capitals. */
 const QUICK_ORDER = [0, 3, 5, 2, 1, 4] as const;
 
@@ -170,6 +170,11 @@ export class DetectorPrefilter {
   readonly #counts = new Int32Array(FEATURE_KEYS.length);
   /** Whether the last scanned value was all ASCII (then latin1 and UTF-8 decode alike). */
   ascii = true;
+
+  /** The quick thresholds and the alternatives, as data (for the WebAssembly row kernel). */
+  get data(): { readonly quick: Int32Array; readonly conditions: Int32Array } {
+    return { quick: this.#quick, conditions: this.#conditions };
+  }
 
   constructor(detectors: readonly Detector[]) {
     const all = detectors.flatMap((d) => d.prefilters);
@@ -350,7 +355,7 @@ const B_LABEL = 8;
 const B_LOCAL = 16;
 /** [ .-]: a phone separator */
 const B_PHONE_SEP = 32;
-const BYTE_CLASS: Readonly<Uint8Array> = Uint8Array.from({ length: 256 }, (_, c) => {
+export const BYTE_CLASS: Readonly<Uint8Array> = Uint8Array.from({ length: 256 }, (_, c) => {
   if (c >= 128) return 0;
   const ch = String.fromCharCode(c);
   let k = 0;

@@ -1,5 +1,6 @@
 import type { ResultColumn } from '../gateway/types.js';
 import type { MaskingPlan } from './plan.js';
+import { encodeKernelPlan, KernelStop, rowKernel } from './wasm/row-kernel.js';
 import { FieldMasker, MASK_BYTES, Write } from './wire.js';
 
 const STAR = 0x2a;
@@ -56,6 +57,14 @@ export class PostgresRowMasker {
    * staged that far to the right, so that writing never overtakes bytes still to be moved.
    */
   #lift = 0;
+  /** The plan in the WebAssembly kernel's form: encoded on first use; null when it cannot help. */
+  #kernelPlan: Uint8Array | null | undefined;
+  /** After `maskRowsInto`: the input bytes and the rows it consumed, and the rows it changed. */
+  consumed = 0;
+  rows = 0;
+  changedRows = 0;
+  /** Whether the last row `maskDataRowInto` wrote was changed. */
+  #changed = false;
   constructor(plan: MaskingPlan, columns: readonly ResultColumn[], formats?: readonly number[]) {
     this.#fields = new FieldMasker(plan, columns, 'postgres', formats);
     this.masked = this.#fields.masked;
@@ -92,6 +101,7 @@ export class PostgresRowMasker {
    */
   maskDataRowInto(message: Buffer, out: Buffer, offset: number): number {
     const total = this.#decide(message);
+    this.#changed = total >= 0;
     if (total < 0) {
       if (offset + message.length > out.length) return -1;
       setBytes.call(out, message, offset);
@@ -100,6 +110,63 @@ export class PostgresRowMasker {
     if (offset + message.length + this.#lift > out.length) return -1;
     this.#rewrite(message, out, offset, total);
     return offset + total;
+  }
+
+  /**
+   * Masks the consecutive whole DataRows at the start of buf[start, end), at most `maxRows`, into
+   * `out` from `offset`: the run a listener read in one chunk. Returns the offset after what it
+   * wrote; `consumed` and `rows` tell how far it got. It stops at a message that is not a
+   * DataRow or is incomplete, and when `out` has no room for the next row (flush and call
+   * again: with an empty `out` too small for a row, it does nothing, and `maskDataRow` is for that
+   * row). Rows go through the WebAssembly kernel where it can mask them exactly as the JavaScript
+   * below does, and through `maskDataRowInto` otherwise; a malformed row throws, as there.
+   */
+  maskRowsInto(
+    buf: Buffer,
+    start: number,
+    end: number,
+    out: Buffer,
+    offset: number,
+    maxRows: number,
+  ): number {
+    let plan = this.#kernelPlan;
+    if (plan === undefined) {
+      plan = rowKernel() === null ? null : encodeKernelPlan(this.#fields.data);
+      this.#kernelPlan = plan;
+    }
+    const kernel = plan === null ? null : rowKernel();
+    let r = start;
+    let w = offset;
+    let rows = 0;
+    let changed = 0;
+    // After the kernel stopped at a row it hands back, that row goes to JavaScript directly.
+    let byJs = false;
+    while (rows < maxRows && r + 5 <= end && buf[r] === 0x44) {
+      const size = readInt32(buf, r + 1) + 1;
+      if (size < 5 || r + size > end) break;
+      if (kernel !== null && plan !== null && !byJs) {
+        const consumed = kernel.maskRows(plan, buf, r, end, out, w, maxRows - rows);
+        r += consumed;
+        w += kernel.written;
+        rows += kernel.rows;
+        changed += kernel.changed;
+        if (consumed > 0) {
+          byJs = kernel.status === KernelStop.RowForJs;
+          continue;
+        }
+      }
+      byJs = false;
+      const next = this.maskDataRowInto(buf.subarray(r, r + size), out, w);
+      if (next < 0) break;
+      w = next;
+      r += size;
+      rows++;
+      if (this.#changed) changed++;
+    }
+    this.consumed = r - start;
+    this.rows = rows;
+    this.changedRows = changed;
+    return w;
   }
 
   /** Walks and checks the row, noting the fields that change: the output length, or -1 when none does. */

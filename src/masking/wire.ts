@@ -21,7 +21,7 @@ import { REDACTED, type MaskStrategy } from './strategies.js';
 
 /** How values of a column are written. */
 export type ValueClass = 'text' | 'json' | 'jsonb-binary' | 'other';
-const CLASSES: readonly ValueClass[] = ['text', 'json', 'jsonb-binary', 'other'];
+export const VALUE_CLASSES: readonly ValueClass[] = ['text', 'json', 'jsonb-binary', 'other'];
 
 /** Postgres type OIDs whose text and binary forms are the same UTF-8 text. */
 const PG_TEXT_OIDS = new Set([25, 1043, 1042, 19, 18, 705, 142]);
@@ -151,6 +151,27 @@ const APPLY = 4;
 /** Scanned by the detectors. */
 const DETECT = 5;
 
+/** The operation numbers, for the WebAssembly row kernel's plan (wasm/row-kernel.ts). */
+export const FieldOp = { PASS, CONSTANT, PARTIAL, EMAIL, APPLY, DETECT } as const;
+
+/** A compiled plan as data: what the WebAssembly row kernel needs to mask as `FieldMasker` does. */
+export interface FieldMaskerData {
+  /** Per column, a `FieldOp`. */
+  readonly ops: Uint8Array;
+  /** Per column, what `partial` keeps. */
+  readonly keep: Int32Array;
+  /** Per column, the output of a CONSTANT operation (null: SQL NULL). */
+  readonly constants: readonly (Buffer | null)[];
+  /** Per column, the index of its value class in `VALUE_CLASSES`. */
+  readonly classIndex: Uint8Array;
+  readonly prefilter: DetectorPrefilter;
+  /** The detector rules in config order, each with its detectors (byte checks first) and constant outputs. */
+  readonly detectorRules: readonly {
+    readonly detectors: readonly Detector[];
+    readonly constants: readonly (Buffer | null | undefined)[];
+  }[];
+}
+
 /** What to write for a field, as `FieldMasker.decide` answers. */
 export const Write = {
   /** The original bytes. */
@@ -218,14 +239,14 @@ export class FieldMasker {
   readonly detecting: Uint8Array;
   /**
    * The policy's detector rules, each rule's detectors with those that check bytes first, and
-   * its output when constant (redact, null) encoded for each value class (CLASSES order).
+   * its output when constant (redact, null) encoded for each value class (VALUE_CLASSES order).
    */
   readonly #detectorRules: readonly {
     rule: DetectorRule;
     detectors: readonly Detector[];
     constants: readonly (Buffer | null | undefined)[];
   }[];
-  /** Per column, the index of its value class in CLASSES. */
+  /** Per column, the index of its value class in VALUE_CLASSES. */
   readonly #classIndex: Uint8Array;
 
   constructor(
@@ -255,16 +276,30 @@ export class FieldMasker {
       this.#ops[i] = op;
       this.#keep[i] = s?.keep ?? 0;
     });
-    this.#classIndex = Uint8Array.from(rewrites, (r) => Math.max(0, CLASSES.indexOf(r?.cls ?? 'other')));
+    this.#classIndex = Uint8Array.from(rewrites, (r) =>
+      Math.max(0, VALUE_CLASSES.indexOf(r?.cls ?? 'other')),
+    );
     this.prefilter = new DetectorPrefilter(plan.policy.detectorRules.flatMap((r) => r.detectors));
     this.#detectorRules = plan.policy.detectorRules.map((rule) => ({
       rule,
       detectors: [...rule.detectors].sort((a, b) => Number(!a.matchesBytes) - Number(!b.matchesBytes)),
-      constants: CLASSES.map((cls) => {
+      constants: VALUE_CLASSES.map((cls) => {
         const c = rule.strategy.constant;
         return c === undefined ? undefined : encode(c.value, cls);
       }),
     }));
+  }
+
+  /** The compiled plan as data, for the WebAssembly row kernel. */
+  get data(): FieldMaskerData {
+    return {
+      ops: this.#ops,
+      keep: this.#keep,
+      constants: this.#constants,
+      classIndex: this.#classIndex,
+      prefilter: this.prefilter,
+      detectorRules: this.#detectorRules,
+    };
   }
 
   /**

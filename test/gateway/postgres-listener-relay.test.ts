@@ -5,7 +5,12 @@ import {
   readyForQuery,
   rowDescription,
 } from '../../protocols/postgres/codec/index.js';
+import type { ResultColumn } from '../../src/gateway/types.js';
+import { MaskingPlan } from '../../src/masking/plan.js';
+import { PostgresRowMasker } from '../../src/masking/postgres-row.js';
 import type { WireRowMasker } from '../../src/masking/stage.js';
+import { compileStrategy } from '../../src/masking/strategies.js';
+import { compiledPolicy } from '../masking/fixtures/shop.js';
 import { GatewayMetrics } from '../../src/gateway/metrics.js';
 import type { WireSession } from '../../src/gateway/gateway.js';
 import { BackendRelay } from '../../src/gateway/postgres/backend-relay.js';
@@ -19,9 +24,13 @@ import type { WireMasking } from '../../src/gateway/postgres/wire-masking.js';
  */
 
 /** Masks field 1 of every row: its text is replaced by as many 'x' (a rewrite that keeps lengths varied). */
-const fakeMasker = {
-  dialect: 'postgres',
-  masked: [false, true],
+class FakeMasker {
+  readonly dialect = 'postgres';
+  readonly masked = [false, true];
+  consumed = 0;
+  rows = 0;
+  changedRows = 0;
+
   maskDataRow(message: Buffer): Buffer {
     const fields: (string | null)[] = [];
     let pos = 7;
@@ -33,10 +42,38 @@ const fakeMasker = {
     }
     if (fields[1] === null || fields[1] === undefined) return message;
     return dataRow([fields[0] ?? null, `<${'x'.repeat((fields[1]?.length ?? 0) % 7)}>`]);
-  },
-} as unknown as WireRowMasker;
+  }
 
-function stream(rows: number): { input: Buffer; expected: Buffer } {
+  /** The run contract of PostgresRowMasker.maskRowsInto, row by row with maskDataRow. */
+  maskRowsInto(
+    buf: Buffer,
+    start: number,
+    end: number,
+    out: Buffer,
+    offset: number,
+    maxRows: number,
+  ): number {
+    let r = start;
+    let w = offset;
+    let rows = 0;
+    while (rows < maxRows && r + 5 <= end && buf[r] === 0x44) {
+      const size = buf.readInt32BE(r + 1) + 1;
+      if (r + size > end) break;
+      const row = this.maskDataRow(buf.subarray(r, r + size));
+      if (w + row.length > out.length) break;
+      w += row.copy(out, w);
+      r += size;
+      rows++;
+    }
+    this.consumed = r - start;
+    this.rows = rows;
+    this.changedRows = rows;
+    return w;
+  }
+}
+const fakeMasker = new FakeMasker() as unknown as WireRowMasker;
+
+function stream(rows: number, masker: WireRowMasker = fakeMasker): { input: Buffer; expected: Buffer } {
   const head = rowDescription([
     { name: 'id', typeOid: 23 },
     { name: 'secret', typeOid: 25 },
@@ -47,17 +84,17 @@ function stream(rows: number): { input: Buffer; expected: Buffer } {
     const secret = i % 5 === 0 ? null : `secret-${i}-${'s'.repeat(i % 300)}`;
     const row = dataRow([String(i), secret]);
     input.push(row);
-    expected.push(
-      fakeMasker.dialect === 'postgres'
-        ? (fakeMasker as unknown as { maskDataRow(b: Buffer): Buffer }).maskDataRow(row)
-        : row,
-    );
+    expected.push(masker.dialect === 'postgres' ? masker.maskDataRow(row) : row);
   }
   const tail = [commandComplete(`SELECT ${rows}`), readyForQuery('I')];
   return { input: Buffer.concat([...input, ...tail]), expected: Buffer.concat([...expected, ...tail]) };
 }
 
-function relayThrough(input: Buffer, split: (remaining: number, index: number) => number): Promise<Buffer> {
+function relayThrough(
+  input: Buffer,
+  split: (remaining: number, index: number) => number,
+  masker: WireRowMasker = fakeMasker,
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const out: Buffer[] = [];
     const queue = new ExpectationQueue();
@@ -83,7 +120,7 @@ function relayThrough(input: Buffer, split: (remaining: number, index: number) =
       metrics: new GatewayMetrics({ openSessions: () => 0, recorder: () => undefined }),
     } as unknown as WireSession;
     const masking: WireMasking = {
-      plan: () => new Promise((r) => setTimeout(() => r(fakeMasker), 1)),
+      plan: () => new Promise((r) => setTimeout(() => r(masker), 1)),
       // Never cached: every result waits for its plan, which is what this test exercises.
       cachedPlan: () => undefined,
       cursorLineage: async () => undefined,
@@ -154,3 +191,24 @@ t.test('a masked result split at random offsets comes out whole', async (t) => {
     t.ok(out.equals(expected), `round ${round}, chunks up to ${max} bytes`);
   }
 });
+
+t.test(
+  'with the real masker (runs of rows through the WebAssembly kernel), chunks of any size',
+  async (t) => {
+    const columns: ResultColumn[] = [
+      { name: 'id', type: 'int4', typeOid: 23 },
+      { name: 'secret', type: 'text', typeOid: 25 },
+    ];
+    const plan = new MaskingPlan(
+      [null, { kind: 'mask', strategy: compileStrategy('partial', 3, Buffer.from('k')), because: 's' }],
+      compiledPolicy(),
+    );
+    const masker = new PostgresRowMasker(plan, columns);
+    const { input, expected } = stream(2000, new PostgresRowMasker(plan, columns));
+    t.not(input.equals(expected), true, 'the secrets are masked');
+    for (const size of [1, 2, 5, 7, 64, 333, 4096, 65_536]) {
+      const out = await relayThrough(input, () => size, masker);
+      t.ok(out.equals(expected), `chunks of ${size} bytes`);
+    }
+  },
+);

@@ -10,7 +10,20 @@ import {
 import { MaskingPlan, type ColumnAction } from '../../src/masking/plan.js';
 import { PostgresRowMasker } from '../../src/masking/postgres-row.js';
 import { compileStrategy, REDACT } from '../../src/masking/strategies.js';
-import { fieldRewrites, MysqlRowMasker, rewriteField } from '../../src/masking/wire.js';
+import { MysqlRowMasker } from '../../src/masking/wire.js';
+import {
+  COLUMN_TYPES,
+  dataRow,
+  DETECTOR_POLICIES,
+  generator,
+  key,
+  mysqlRow,
+  PIECES,
+  randomPlan,
+  reference,
+  STRATEGIES,
+  values,
+} from './fixtures/random-rows.js';
 import { compiledPolicy } from './fixtures/shop.js';
 
 /*
@@ -19,154 +32,6 @@ import { compiledPolicy } from './fixtures/shop.js';
  * plain path: every field through `rewriteField` (a string, the policy, the strategy), framed
  * by the independent builders below.
  */
-
-/** A small deterministic generator, so a failure reproduces. */
-function generator(seed: number) {
-  return (n: number): number => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return (seed >>> 8) % n;
-  };
-}
-
-/** A DataRow message built independently of the code under test. */
-function dataRow(fields: (Buffer | null)[]): Buffer {
-  const parts = fields.map((f) => {
-    const head = Buffer.alloc(4);
-    head.writeInt32BE(f === null ? -1 : f.length);
-    return f === null ? head : Buffer.concat([head, f]);
-  });
-  const body = Buffer.concat(parts);
-  const head = Buffer.alloc(7);
-  head[0] = 0x44;
-  head.writeInt32BE(6 + body.length, 1);
-  head.writeInt16BE(fields.length, 5);
-  return Buffer.concat([head, body]);
-}
-
-function lenEnc(n: number): Buffer {
-  if (n < 0xfb) return Buffer.from([n]);
-  const b = Buffer.alloc(3);
-  b[0] = 0xfc;
-  b.writeUInt16LE(n, 1);
-  return b;
-}
-
-/** A MySQL text-protocol row payload. */
-function mysqlRow(fields: (Buffer | null)[]): Buffer {
-  return Buffer.concat(
-    fields.map((f) => (f === null ? Buffer.from([0xfb]) : Buffer.concat([lenEnc(f.length), f]))),
-  );
-}
-
-/** The plain path, field by field; `untouched` when no field is rewritten (the row is passed on as is). */
-function reference(
-  plan: MaskingPlan,
-  columns: ResultColumn[],
-  dialect: 'postgres' | 'mysql',
-  formats: number[] | undefined,
-  values: (Buffer | null)[],
-): (Buffer | null)[] & { untouched?: boolean } {
-  const rewrites = fieldRewrites(plan, columns, dialect, formats);
-  let untouched = true;
-  const fields = values.map((v, i) => {
-    const rw = rewrites[i];
-    if (!rw || v === null) return v;
-    const out = rewriteField(rw, plan, v, 0, v.length, newFeatures());
-    if (out === undefined) return v;
-    untouched = false;
-    return out;
-  });
-  return Object.assign(fields, { untouched });
-}
-
-/** Values that hit every fast path and its edges: non-ASCII, invalid UTF-8, empty, PII, long runs. */
-const PIECES = [
-  'a',
-  'Z',
-  '9',
-  '@',
-  '.',
-  ' ',
-  '-',
-  ':',
-  'é',
-  '😀',
-  'example',
-  'com',
-  '\t',
-  '\u007f',
-  'x.y',
-  'alice@example.com',
-  'a@b.co',
-  '123-45-6789',
-  '4111 1111 1111 1111',
-  '+1 415-555-2671',
-  '10.0.0.1',
-  'fe80::1',
-  'GB82WEST12345698765432',
-  'Bearer abcdef1234567890',
-  'q8Xz3Lr9Vt2Mb7Ns5Kp1Wd4Hf6Jg0Yc8Ue3Ra7Ti',
-  'a much longer value, so that kept runs are moved by the native call',
-  '"quoted"',
-];
-
-function values(rand: (n: number) => number, width: number, binaryAt: Set<number>): (Buffer | null)[] {
-  return Array.from({ length: width }, (_, i) => {
-    if (rand(8) === 0) return null;
-    if (rand(10) === 0) return Buffer.alloc(0);
-    let s = '';
-    for (let k = rand(6); k > 0; k--) s += PIECES[rand(PIECES.length)] as string;
-    let b = Buffer.from(s);
-    if (rand(12) === 0) b = Buffer.concat([b, Buffer.from([0xff, 0xc3]), Buffer.from('tail')]); // invalid UTF-8
-    if (binaryAt.has(i)) b = Buffer.concat([Buffer.from([1]), b]); // jsonb binary: version byte
-    return b;
-  });
-}
-
-const key = Buffer.from('k');
-const STRATEGIES = ['email', 'partial', 'redact', 'hash', 'null'] as const;
-const COLUMN_TYPES: ResultColumn[] = [
-  { name: 't', type: 'text', typeOid: 25 },
-  { name: 'v', type: 'varchar', typeOid: 1043 },
-  { name: 'j', type: 'json', typeOid: 114 },
-  { name: 'jb', type: 'jsonb', typeOid: 3802 },
-  { name: 'n', type: 'int4', typeOid: 23 },
-  { name: 'u', type: 'mood', typeOid: 70001 },
-];
-const DETECTOR_POLICIES = [
-  compiledPolicy(
-    '',
-    '      - detect: [email, credit-card, us-ssn, phone, iban, ip, bearer-token, api-key]\n        strategy: redact',
-  ),
-  compiledPolicy(
-    '',
-    '      - detect: [email]\n        strategy: email\n      - detect: [us-ssn, credit-card]\n        strategy: partial\n        keep: 4\n' +
-      '      - detect: [ip, phone]\n        strategy: hash\n      - detect: [api-key, bearer-token, iban]\n        strategy: "null"',
-  ),
-];
-
-function randomPlan(
-  rand: (n: number) => number,
-  width: number,
-): { plan: MaskingPlan; columns: ResultColumn[] } {
-  const policy = DETECTOR_POLICIES[rand(DETECTOR_POLICIES.length)] as (typeof DETECTOR_POLICIES)[number];
-  const columns = Array.from({ length: width }, (_, i) => ({
-    ...(COLUMN_TYPES[rand(3) === 0 ? rand(COLUMN_TYPES.length) : 0] as ResultColumn),
-    name: `c${i}`,
-  }));
-  const actions: ColumnAction[] = columns.map(() => {
-    const r = rand(4);
-    if (r === 0) return null;
-    if (r === 1) return { kind: 'detect' };
-    const name = STRATEGIES[rand(STRATEGIES.length)] as (typeof STRATEGIES)[number];
-    return {
-      kind: 'mask',
-      strategy: rand(8) === 0 ? REDACT : compileStrategy(name, rand(6), key),
-      because: 'r',
-    };
-  });
-  return { plan: new MaskingPlan(actions, policy), columns };
-}
 
 t.test('PostgresRowMasker gives the bytes of the plain path, text and binary formats', async (t) => {
   const rand = generator(7);

@@ -1,5 +1,6 @@
 import { commandComplete, errorResponse, noticeResponse } from '../../../protocols/postgres/codec/index.js';
 import type { NoticeFields } from '../../../protocols/postgres/codec/index.js';
+import type { PostgresRowMasker } from '../../masking/postgres-row.js';
 import type { WireRowMasker } from '../../masking/stage.js';
 import type { WireSession } from '../gateway.js';
 import { GatewayError } from '../errors.js';
@@ -107,6 +108,8 @@ const HEADER = 5;
  * can be recorded, so neither the recording queue nor the relay grows with the result.
  */
 const ROWS_PER_RECORDING_WAIT = 20_000;
+/** Largest buffer one masked run of DataRows is written into. */
+const RUN_OUTPUT_BYTES = 256 * 1024;
 /** Largest backend message accepted (Postgres' own limit on a value is 1 GiB). */
 const MAX_BACKEND_MESSAGE = 1024 * 1024 * 1024 + 1024;
 
@@ -133,6 +136,8 @@ export class BackendRelay {
   #clientBlocked = false;
   #closed = false;
   #replacement: Buffer | null = null;
+  /** Set with `replacement` when it replaces a run of messages: their bytes (0: just the one). */
+  #consumed = 0;
   #result: CurrentResult | null = null;
   #copyOut: CopyOutResult | null = null;
   readonly #maxRows: number;
@@ -230,7 +235,8 @@ export class BackendRelay {
             this.#send(this.#replacement);
             this.#replacement = null;
           }
-          pos += size;
+          pos += this.#consumed > 0 ? this.#consumed : size;
+          this.#consumed = 0;
           runStart = pos;
         }
       } catch (err) {
@@ -591,12 +597,43 @@ export class BackendRelay {
       result.rows.add(buf, start, end);
       return Step.Forward;
     }
+    if (masker.dialect === 'postgres') {
+      const step = this.#maskRun(result, masker, buf, start);
+      if (step !== null) return step;
+    }
     const message = buf.subarray(start, end);
     const out = masker.dialect === 'postgres' ? masker.maskDataRow(message) : message;
     result.rows.add(out, 0, out.length);
     if (out === message) return Step.Forward;
     result.rewritten++;
     this.#replacement = out;
+    return Step.Replace;
+  }
+
+  /**
+   * Masks the run of whole DataRows that starts at buf[start] (this chunk's, up to the row limit
+   * and the next recording wait) in one call, into one new buffer that replaces them. Null when
+   * not even the first row was done (a row larger than the run buffer): it goes alone.
+   */
+  #maskRun(result: CurrentResult, masker: PostgresRowMasker, buf: Buffer, start: number): Step | null {
+    const budget = result.budget;
+    // The first row is already counted against both.
+    const more = Math.min(budget.limit - budget.sent, ROWS_PER_RECORDING_WAIT - this.#rowsSinceRecordingWait);
+    const out = Buffer.allocUnsafe(Math.min(RUN_OUTPUT_BYTES, 2 * (buf.length - start) + 1024));
+    const written = masker.maskRowsInto(buf, start, buf.length, out, 0, 1 + Math.max(0, more));
+    const rows = masker.rows;
+    if (rows === 0) return null;
+    budget.sent += rows - 1;
+    this.#rowsSinceRecordingWait += rows - 1;
+    result.rewritten += masker.changedRows;
+    const recording = result.rows;
+    for (let r = 0; r < written;) {
+      const next = r + 1 + out.readInt32BE(r + 1);
+      recording.add(out, r, next);
+      r = next;
+    }
+    this.#replacement = out.subarray(0, written);
+    this.#consumed = masker.consumed;
     return Step.Replace;
   }
 

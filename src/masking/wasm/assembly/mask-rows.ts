@@ -1,0 +1,500 @@
+/**
+ * The Postgres DataRow masker's inner loop, in AssemblyScript (compiled to WebAssembly by
+ * `npm run build:wasm`; the module is kept in ../row-kernel-module.ts). JavaScript reads bytes at
+ * 1-2 ns each and a field header at ~4 ns; this loop reads them at a fraction of that.
+ *
+ * It masks a run of whole DataRow messages from an input region into an output region, with a
+ * plan written into memory by `row-kernel.ts`, and does only what it can answer exactly as the
+ * JavaScript masker (`FieldMasker` in ../../wire.ts) would: constant masks, `partial` and `email`
+ * on ASCII text, the detectors' merged pre-filter, and the email, US SSN and phone detectors on
+ * bytes. Any other row (a value that is not ASCII, a detector without a byte version, a strategy
+ * that needs a string, a malformed row) stops the run at that row's first byte, and the caller
+ * masks it in JavaScript (which also throws for a malformed row).
+ */
+
+// Column operations.
+const PASS: u8 = 0;
+/** Writes pool constant `arg` (a length, -1 for NULL, then the bytes). */
+const CONSTANT: u8 = 1;
+/** Stars, keeping the last `arg` bytes (all stars when the value is not longer than that). */
+const PARTIAL: u8 = 2;
+/** The mask, then the domain from the '@'; the mask alone when the value is not an address. */
+const EMAIL: u8 = 3;
+/** The detectors; `arg` is the column's value class (0 text, 1 json, 2 jsonb-binary, 3 other). */
+const DETECT: u8 = 4;
+/** Any non-NULL value: the row goes to JavaScript. */
+const BY_JS: u8 = 5;
+
+// Why a run stopped.
+const END: i32 = 0;
+const NOT_A_ROW: i32 = 1;
+const ROW_FOR_JS: i32 = 2;
+const OUTPUT_FULL: i32 = 3;
+const ROW_LIMIT: i32 = 4;
+
+// Plan header, in i32 words at `plan`.
+const P_COLUMNS = 0;
+const P_OPS = 1;
+const P_ARGS = 2;
+const P_POOL = 3;
+const P_QUICK = 4;
+const P_RULES = 5;
+const P_DETECTORS = 6;
+const P_MASK = 7;
+const P_FLAGS = 8;
+const P_CLASSES = 9;
+const P_GROWTH = 10;
+// Results, in i32 words at `plan`.
+const R_STATUS = 12;
+const R_WRITTEN = 13;
+const R_ROWS = 14;
+const R_CHANGED = 15;
+/** Feature counts of the last pre-filtered value: at, digits, dots, colons, upper, longest word. */
+const R_COUNTS = 16;
+
+// Feature flags of a byte (detectors.ts, BYTE_FLAGS).
+const F_DIGIT: u32 = 1;
+const F_AT: u32 = 2;
+const F_DOT: u32 = 4;
+const F_COLON: u32 = 8;
+const F_WORD: u32 = 32;
+
+// Byte classes of the byte detectors (detectors.ts, BYTE_CLASS).
+const B_DIGIT: u32 = 1;
+const B_LETTER: u32 = 2;
+const B_WORD: u32 = 4;
+const B_LABEL: u32 = 8;
+const B_LOCAL: u32 = 16;
+const B_PHONE_SEP: u32 = 32;
+
+// Detector kinds.
+const D_EMAIL: i32 = 1;
+const D_SSN: i32 = 2;
+const D_PHONE: i32 = 3;
+
+/** A detector decision: keep the value, or it needs JavaScript; otherwise a pool constant. */
+const KEEP: i32 = -1;
+const NEEDS_JS: i32 = -2;
+
+let plan: usize = 0;
+let classes: usize = 0;
+
+@inline function word(index: i32): i32 {
+  return load<i32>(plan + (<usize>index << 2));
+}
+
+@inline function at(base: i32, offset: i32): usize {
+  return plan + <usize>base + <usize>offset;
+}
+
+@inline function readInt32(p: usize): i32 {
+  return <i32>bswap<u32>(load<u32>(p));
+}
+
+@inline function writeInt32(p: usize, value: i32): void {
+  store<u32>(p, bswap<u32>(<u32>value));
+}
+
+/** Copies n bytes forward (the regions never overlap). */
+@inline function copy(dst: usize, src: usize, n: usize): void {
+  while (n >= 16) {
+    v128.store(dst, v128.load(src));
+    dst += 16;
+    src += 16;
+    n -= 16;
+  }
+  if (n >= 8) {
+    store<u64>(dst, load<u64>(src));
+    dst += 8;
+    src += 8;
+    n -= 8;
+  }
+  while (n > 0) {
+    store<u8>(dst, load<u8>(src));
+    dst++;
+    src++;
+    n--;
+  }
+}
+
+/** Whether [start, end) is all ASCII. */
+function ascii(start: usize, end: usize): bool {
+  let high: u64 = 0;
+  let p = start;
+  while (p + 8 <= end) {
+    high |= load<u64>(p);
+    p += 8;
+  }
+  while (p < end) {
+    high |= <u64>load<u8>(p);
+    p++;
+  }
+  return (high & 0x8080808080808080) == 0;
+}
+
+/** As `plainEmailAt` in wire.ts: the '@', -1 when not plain ASCII, -2 when not an address. */
+function plainEmailAt(start: usize, end: usize): isize {
+  let found: isize = -1;
+  let ats = 0;
+  let lastDot: isize = -1;
+  for (let p = start; p < end; p++) {
+    const c = load<u8>(p);
+    if (c <= 0x20 || c >= 0x7f) return -1;
+    if (c == 0x40) {
+      ats++;
+      found = <isize>p;
+    } else if (c == 0x2e && p < end - 1) lastDot = <isize>p;
+  }
+  if (ats != 1 || found == <isize>start || lastDot < found + 2) return -2;
+  return found;
+}
+
+/** Writes pool constant `ref` at `w` as a field (length, bytes); returns the position after it. */
+function writeConstant(ref: i32, w: usize): usize {
+  const p = at(word(P_POOL), ref);
+  const len = load<i32>(p);
+  writeInt32(w, len);
+  if (len > 0) copy(w + 4, p + 4, <usize>len);
+  return w + 4 + (len > 0 ? <usize>len : 0);
+}
+
+// ---- the detectors' pre-filter (detectors.ts, DetectorPrefilter.candidate) ----
+
+/** Counts the features of [start, end) into R_COUNTS; false when no detector could match. */
+function candidate(start: usize, end: usize): bool {
+  const flags = at(word(P_FLAGS), 0);
+  let nAt = 0;
+  let nDigits = 0;
+  let nDots = 0;
+  let nColons = 0;
+  let nUpper = 0;
+  let longest = 0;
+  let run = 0;
+  for (let p = start; p < end; p++) {
+    const f = <u32>load<u8>(flags + <usize>load<u8>(p));
+    if (f == F_WORD) {
+      run++;
+      continue;
+    }
+    if (f & F_WORD) {
+      run++;
+      if (f & F_DIGIT) nDigits++;
+      else nUpper++;
+      continue;
+    }
+    if (run > longest) longest = run;
+    run = 0;
+    if (f == 0) continue;
+    if (f & F_AT) nAt++;
+    else if (f & F_DOT) nDots++;
+    else if (f & F_COLON) nColons++;
+  }
+  if (run > longest) longest = run;
+  const quick = word(P_QUICK);
+  const q = at(quick, 0);
+  if (
+    nAt < load<i32>(q) &&
+    nDigits < load<i32>(q, 4) &&
+    nDots < load<i32>(q, 8) &&
+    nColons < load<i32>(q, 12) &&
+    nUpper < load<i32>(q, 16) &&
+    longest < load<i32>(q, 20)
+  ) {
+    return false;
+  }
+  const counts = plan + (<usize>R_COUNTS << 2);
+  store<i32>(counts, nAt);
+  store<i32>(counts, nDigits, 4);
+  store<i32>(counts, nDots, 8);
+  store<i32>(counts, nColons, 12);
+  store<i32>(counts, nUpper, 16);
+  store<i32>(counts, longest, 20);
+  // The alternatives after the quick thresholds: i32 word count, then (count, feature, least...).
+  return anyAlternative(q + 24);
+}
+
+/** Whether one of the alternatives at `p` (word count, then each: n, n × (feature, least)) holds. */
+function anyAlternative(p: usize): bool {
+  const counts = plan + (<usize>R_COUNTS << 2);
+  const words = load<i32>(p);
+  let k: i32 = 0;
+  p += 4;
+  while (k < words) {
+    const n = load<i32>(p + (<usize>k << 2));
+    const end = k + 1 + 2 * n;
+    let holds = true;
+    for (let j = k + 1; j < end; j += 2) {
+      const feature = load<i32>(p + (<usize>j << 2));
+      const least = load<i32>(p + (<usize>(j + 1) << 2));
+      if (load<i32>(counts + (<usize>feature << 2)) < least) {
+        holds = false;
+        break;
+      }
+    }
+    if (holds) return true;
+    k = end;
+  }
+  return false;
+}
+
+// ---- the byte detectors (detectors.ts: emailInBytes, ssnInBytes, phoneInBytes) ----
+
+@inline function is(p: usize, end: usize, k: u32): bool {
+  return p < end && (<u32>load<u8>(classes + <usize>load<u8>(p)) & k) != 0;
+}
+
+function digits(p: usize, n: usize, end: usize): bool {
+  if (p + n > end) return false;
+  for (let j = p; j < p + n; j++) if ((<u32>load<u8>(classes + <usize>load<u8>(j)) & B_DIGIT) == 0) return false;
+  return true;
+}
+
+function emailIn(start: usize, end: usize): bool {
+  for (let i = start + 1; i < end; i++) {
+    if (load<u8>(i) != 0x40 || !is(i - 1, end, B_LOCAL)) continue;
+    for (let j = i + 1; j < end; j++) {
+      const c = load<u8>(j);
+      if (c == 0x2e) {
+        if (j == i + 1 || load<u8>(j - 1) == 0x2e) break;
+        if (is(j + 1, end, B_LETTER) && is(j + 2, end, B_LETTER)) return true;
+      } else if (!is(j, end, B_LABEL)) break;
+    }
+  }
+  return false;
+}
+
+function ssnIn(start: usize, end: usize): bool {
+  for (let i = start; i + 11 <= end; i++) {
+    if (!digits(i, 3, end)) continue;
+    if (i > start && (is(i - 1, end, B_DIGIT) || load<u8>(i - 1) == 0x2d)) continue;
+    const sep = load<u8>(i + 3);
+    if (sep != 0x2d && sep != 0x20) continue;
+    if (!digits(i + 4, 2, end) || load<u8>(i + 6) != sep || !digits(i + 7, 4, end)) continue;
+    if (is(i + 11, end, B_DIGIT) || (i + 11 < end && load<u8>(i + 11) == 0x2d)) continue;
+    const a = load<u8>(i);
+    const b = load<u8>(i + 1);
+    const c = load<u8>(i + 2);
+    if ((a == 0x30 && b == 0x30 && c == 0x30) || (a == 0x36 && b == 0x36 && c == 0x36) || a == 0x39) continue;
+    if (load<u8>(i + 4) == 0x30 && load<u8>(i + 5) == 0x30) continue;
+    if (load<u32>(i + 7) == 0x30303030) continue;
+    return true;
+  }
+  return false;
+}
+
+function phoneTail(r: usize, end: usize): bool {
+  return digits(r, 3, end) && is(r + 3, end, B_PHONE_SEP) && digits(r + 4, 4, end) && !is(r + 8, end, B_WORD);
+}
+
+function phoneCore(q: usize, end: usize): bool {
+  if (q < end && load<u8>(q) == 0x28 && digits(q + 1, 3, end) && q + 4 < end && load<u8>(q + 4) == 0x29) {
+    if (phoneTail(q + 5, end)) return true;
+    if (is(q + 5, end, B_PHONE_SEP) && phoneTail(q + 6, end)) return true;
+  }
+  return digits(q, 3, end) && is(q + 3, end, B_PHONE_SEP) && phoneTail(q + 4, end);
+}
+
+function phoneIn(start: usize, end: usize): bool {
+  for (let p = start; p < end; p++) {
+    if (p > start && (is(p - 1, end, B_WORD) || load<u8>(p - 1) == 0x2b)) continue;
+    if (phoneCore(p, end)) return true;
+    if (load<u8>(p) != 0x2b) continue;
+    for (let k: usize = 1; k <= 3 && is(p + k, end, B_DIGIT); k++) {
+      const q = p + 1 + k;
+      if (phoneCore(q, end)) return true;
+      if (is(q, end, B_PHONE_SEP) && phoneCore(q + 1, end)) return true;
+    }
+    let run: usize = 0;
+    while (is(p + 1 + run, end, B_DIGIT)) run++;
+    if (run >= 10 && run <= 15 && !is(p + 1 + run, end, B_WORD)) return true;
+  }
+  return false;
+}
+
+/**
+ * The detector rules on a pre-filtered candidate (FieldMasker.detected): the first rule, in
+ * config order, one of whose detectors finds something; its constant for the value class.
+ * Rules: i32 count; each: i32 detectors, their indexes, then 4 pool constants by value class
+ * (NEEDS_JS when the rule's strategy is not constant). Detectors: i32 offset of each one's record
+ * (i32 kind, 0 when it has no byte version; then its pre-filter alternatives as in `candidate`).
+ */
+function detect(cls: i32, start: usize, end: usize): i32 {
+  const rules = at(word(P_RULES), 0);
+  const detectors = at(word(P_DETECTORS), 0);
+  const from = cls == 2 ? start + 1 : start;
+  const nRules = load<i32>(rules);
+  let p = rules + 4;
+  for (let r = 0; r < nRules; r++) {
+    const n = load<i32>(p);
+    const constants = p + 4 + (<usize>n << 2);
+    for (let k = 0; k < n; k++) {
+      const d = load<i32>(p + 4 + (<usize>k << 2));
+      const record = plan + <usize>load<i32>(detectors + (<usize>d << 2));
+      if (!anyAlternative(record + 4)) continue;
+      const kind = load<i32>(record);
+      let found = false;
+      if (kind == D_EMAIL) found = emailIn(from, end);
+      else if (kind == D_SSN) found = ssnIn(from, end);
+      else if (kind == D_PHONE) found = phoneIn(from, end);
+      else return NEEDS_JS;
+      if (!found) continue;
+      return load<i32>(constants + (<usize>cls << 2));
+    }
+    p = constants + 16;
+  }
+  return KEEP;
+}
+
+/**
+ * Masks the whole DataRows of [input, input + length) into [output, output + room), at most
+ * `maxRows` of them, stopping at the first message that is not a DataRow, is incomplete, does not
+ * fit, or needs JavaScript. Returns the input bytes consumed; the status, the bytes written, the
+ * rows done and how many of them changed are left in the plan's result words.
+ */
+export function maskRows(planAt: usize, input: usize, length: usize, output: usize, room: usize, maxRows: i32): usize {
+  plan = planAt;
+  classes = at(word(P_CLASSES), 0);
+  const columns = word(P_COLUMNS);
+  const ops = at(word(P_OPS), 0);
+  const args = at(word(P_ARGS), 0);
+  const growth = <usize>word(P_GROWTH);
+  const mask = word(P_MASK);
+  const maskBytes = at(word(P_POOL), mask);
+  const maskLength = <usize>load<i32>(maskBytes);
+  const end = input + length;
+  let r = input;
+  let w = output;
+  let rows = 0;
+  let changed = 0;
+  let status = END;
+  while (true) {
+    if (rows >= maxRows) {
+      status = ROW_LIMIT;
+      break;
+    }
+    if (r + 5 > end) break;
+    if (load<u8>(r) != 0x44) {
+      status = NOT_A_ROW;
+      break;
+    }
+    const size = <usize>readInt32(r + 1) + 1;
+    if (size < 7 || size > 0x40000000) {
+      status = ROW_FOR_JS;
+      break;
+    }
+    if (r + size > end) break;
+    if (w + size + growth > output + room) {
+      status = OUTPUT_FULL;
+      break;
+    }
+    const rowEnd = r + size;
+    if (<i32>bswap<u16>(load<u16>(r + 5)) != columns) {
+      status = ROW_FOR_JS;
+      break;
+    }
+    // Kept bytes are copied in runs: from `run` up to the field being changed.
+    let run = r;
+    let o = w;
+    let p = r + 7;
+    let fallback = false;
+    let rewrites = 0;
+    for (let i = 0; i < columns; i++) {
+      if (p + 4 > rowEnd) {
+        fallback = true;
+        break;
+      }
+      const len = readInt32(p);
+      const head = p;
+      p += 4;
+      if (len < 0) continue;
+      const fieldEnd = p + <usize>len;
+      if (fieldEnd > rowEnd) {
+        fallback = true;
+        break;
+      }
+      const op = load<u8>(ops + <usize>i);
+      if (op == PASS) {
+        p = fieldEnd;
+        continue;
+      }
+      if (op == CONSTANT) {
+        copy(o, run, head - run);
+        o = writeConstant(load<i32>(args + (<usize>i << 2)), o + (head - run));
+        run = fieldEnd;
+      } else if (op == PARTIAL) {
+        if (!ascii(p, fieldEnd)) {
+          fallback = true;
+          break;
+        }
+        const keep = <usize>load<i32>(args + (<usize>i << 2));
+        const kept = <usize>len > keep ? keep : 0;
+        copy(o, run, p - run);
+        o += p - run;
+        const stars = <usize>len - kept;
+        memory.fill(o, 0x2a, stars);
+        o += stars;
+        run = fieldEnd - kept;
+      } else if (op == EMAIL) {
+        const found = plainEmailAt(p, fieldEnd);
+        if (found == -1) {
+          fallback = true;
+          break;
+        }
+        copy(o, run, head - run);
+        o += head - run;
+        if (found == -2) {
+          o = writeConstant(mask, o);
+          run = fieldEnd;
+        } else {
+          writeInt32(o, <i32>(maskLength + fieldEnd - <usize>found));
+          copy(o + 4, maskBytes + 4, maskLength);
+          o += 4 + maskLength;
+          run = <usize>found;
+        }
+      } else if (op == DETECT) {
+        if (!candidate(p, fieldEnd)) {
+          p = fieldEnd;
+          continue;
+        }
+        const decided = detect(load<i32>(args + (<usize>i << 2)), p, fieldEnd);
+        if (decided == NEEDS_JS) {
+          fallback = true;
+          break;
+        }
+        if (decided == KEEP) {
+          p = fieldEnd;
+          continue;
+        }
+        copy(o, run, head - run);
+        o = writeConstant(decided, o + (head - run));
+        run = fieldEnd;
+      } else {
+        fallback = true;
+        break;
+      }
+      rewrites++;
+      p = fieldEnd;
+    }
+    if (fallback || p != rowEnd) {
+      status = ROW_FOR_JS;
+      break;
+    }
+    copy(o, run, rowEnd - run);
+    o += rowEnd - run;
+    writeInt32(w + 1, <i32>(o - w - 1));
+    w = o;
+    r = rowEnd;
+    rows++;
+    if (rewrites > 0) changed++;
+  }
+  store<i32>(plan + (<usize>R_STATUS << 2), status);
+  store<i32>(plan + (<usize>R_CHANGED << 2), changed);
+  store<i32>(plan + (<usize>R_WRITTEN << 2), <i32>(w - output));
+  store<i32>(plan + (<usize>R_ROWS << 2), rows);
+  return r - input;
+}
+
+/** Where memory past the module's own data starts. */
+export function heapBase(): usize {
+  return __heap_base;
+}

@@ -1,0 +1,301 @@
+import { BYTE_CLASS, BYTE_FLAGS, type Detector, FEATURE_KEYS, type Prefilter } from '../detectors.js';
+import { FieldOp, type FieldMaskerData, MASK_BYTES } from '../wire.js';
+import { ROW_KERNEL_WASM } from './row-kernel-binary.js';
+
+/**
+ * The WebAssembly row kernel (assembly/mask-rows.ts) as the Postgres row masker uses it: a run of
+ * whole DataRows is copied into the kernel's memory, masked there in one call, and the result
+ * copied out. One instance serves the process; it is synchronous, so a call never interleaves
+ * with another masker's. A plan is encoded once per masker (`encodeKernelPlan`) and loaded into
+ * the kernel's memory when a call comes from a different masker than the last.
+ */
+
+/** Why a run stopped (assembly/mask-rows.ts). */
+export const KernelStop = { End: 0, NotARow: 1, RowForJs: 2, OutputFull: 3, RowLimit: 4 } as const;
+
+// Kernel operations (assembly/mask-rows.ts).
+const K_PASS = 0;
+const K_CONSTANT = 1;
+const K_PARTIAL = 2;
+const K_EMAIL = 3;
+const K_DETECT = 4;
+const K_BY_JS = 5;
+// Detector kinds with a byte check in the kernel; 0 is any other (the row goes to JavaScript).
+const KERNEL_DETECTORS: Readonly<Record<string, number>> = { email: 1, 'us-ssn': 2, phone: 3 };
+/** The rule's output for a value class is not a constant: JavaScript applies the strategy. */
+const NOT_CONSTANT = -2;
+
+const HEADER_WORDS = 32;
+const R_STATUS = 12;
+const R_WRITTEN = 13;
+const R_ROWS = 14;
+const R_CHANGED = 15;
+
+const PLAN_BYTES = 64 * 1024;
+const INPUT_BYTES = 256 * 1024;
+const OUTPUT_BYTES = 320 * 1024;
+
+/** Builds a plan's bytes: i32 words little-endian, with byte arrays padded to 4. */
+class PlanWriter {
+  bytes = new Uint8Array(1024);
+  view = new DataView(this.bytes.buffer);
+  length = HEADER_WORDS * 4;
+  #room(n: number): void {
+    if (this.length + n <= this.bytes.length) return;
+    const next = new Uint8Array(Math.max(this.bytes.length * 2, this.length + n));
+    next.set(this.bytes);
+    this.bytes = next;
+    this.view = new DataView(next.buffer);
+  }
+  header(word: number, value: number): void {
+    this.view.setInt32(word * 4, value, true);
+  }
+  int(value: number): number {
+    this.#room(4);
+    const at = this.length;
+    this.view.setInt32(at, value, true);
+    this.length += 4;
+    return at;
+  }
+  set(at: number, value: number): void {
+    this.view.setInt32(at, value, true);
+  }
+  raw(data: Uint8Array): number {
+    const padded = (data.length + 3) & ~3;
+    this.#room(padded);
+    const at = this.length;
+    this.bytes.set(data, at);
+    this.length += padded;
+    return at;
+  }
+  /** A pool constant: its length (-1 for NULL), then its bytes. */
+  constant(value: Uint8Array | null): number {
+    const at = this.int(value === null ? -1 : value.length);
+    if (value !== null) this.raw(value);
+    return at;
+  }
+}
+
+/** A detector's pre-filter alternatives in the kernel's form: words, then each: n, n × (feature, least). */
+function alternatives(w: PlanWriter, prefilters: readonly Prefilter[]): void {
+  const words: number[] = [];
+  // No pre-filter at all holds for every value (as `candidateFunction` does).
+  const list = prefilters.length === 0 ? [{}] : prefilters;
+  for (const p of list) {
+    const named = FEATURE_KEYS.flatMap((k, j) => ((p[k] ?? 0) > 0 ? [j, p[k] ?? 0] : []));
+    words.push(named.length / 2, ...named);
+  }
+  w.int(words.length);
+  for (const x of words) w.int(x);
+}
+
+/**
+ * The kernel's plan for a compiled field masker, or null when the kernel would hand every row
+ * back (no column it can mask itself) or the plan is too large for its region.
+ */
+export function encodeKernelPlan(data: FieldMaskerData): Uint8Array | null {
+  const n = data.ops.length;
+  const w = new PlanWriter();
+  w.header(0, n);
+  const ops = new Uint8Array(n);
+  const args = new Int32Array(n);
+  let growth = 0;
+  let kernelColumns = 0;
+  // Per value class, the largest detector constant: how much a detected field may grow.
+  const detectGrowth = [0, 0, 0, 0];
+  for (const rule of data.detectorRules) {
+    rule.constants.forEach((c, cls) => {
+      if (c) detectGrowth[cls] = Math.max(detectGrowth[cls] as number, c.length);
+    });
+  }
+  const constantAt = new Map<Buffer | null, number>();
+  const poolStart = w.length;
+  w.header(3, poolStart);
+  const mask = w.constant(MASK_BYTES);
+  w.header(7, mask - poolStart);
+  const poolRef = (c: Buffer | null): number => {
+    let at = constantAt.get(c);
+    if (at === undefined) {
+      at = w.constant(c) - poolStart;
+      constantAt.set(c, at);
+    }
+    return at;
+  };
+  for (let i = 0; i < n; i++) {
+    switch (data.ops[i]) {
+      case FieldOp.PASS:
+        ops[i] = K_PASS;
+        continue;
+      case FieldOp.CONSTANT: {
+        const c = data.constants[i] ?? null;
+        ops[i] = K_CONSTANT;
+        args[i] = poolRef(c);
+        growth += c?.length ?? 0;
+        break;
+      }
+      case FieldOp.PARTIAL:
+        ops[i] = K_PARTIAL;
+        args[i] = data.keep[i] as number;
+        break;
+      case FieldOp.EMAIL:
+        ops[i] = K_EMAIL;
+        growth += MASK_BYTES.length;
+        break;
+      case FieldOp.DETECT: {
+        const cls = data.classIndex[i] as number;
+        ops[i] = K_DETECT;
+        args[i] = cls;
+        growth += detectGrowth[cls] as number;
+        break;
+      }
+      default:
+        ops[i] = K_BY_JS;
+        continue;
+    }
+    kernelColumns++;
+  }
+  if (kernelColumns === 0) return null;
+  // Detector rules: constants per value class, then detector records.
+  const index = new Map<Detector, number>();
+  const ruleRefs = data.detectorRules.map((rule) =>
+    rule.constants.map((c) => (c === undefined ? NOT_CONSTANT : poolRef(c))),
+  );
+  w.header(1, w.raw(ops));
+  w.header(2, w.length);
+  for (const x of args) w.int(x);
+  const { quick, conditions } = data.prefilter.data;
+  w.header(4, w.length);
+  for (const x of quick) w.int(x);
+  w.int(conditions.length);
+  for (const x of conditions) w.int(x);
+  w.header(5, w.int(data.detectorRules.length));
+  data.detectorRules.forEach((rule, r) => {
+    w.int(rule.detectors.length);
+    for (const d of rule.detectors) {
+      if (!index.has(d)) index.set(d, index.size);
+      w.int(index.get(d) as number);
+    }
+    for (const ref of ruleRefs[r] as number[]) w.int(ref);
+  });
+  const table = w.length;
+  w.header(6, table);
+  for (let k = 0; k < index.size; k++) w.int(0);
+  for (const [d, k] of index) {
+    w.set(table + 4 * k, w.length);
+    const kind = d.matchesBytes ? (KERNEL_DETECTORS[d.name] ?? 0) : 0;
+    w.int(kind);
+    alternatives(w, d.prefilters);
+  }
+  w.header(8, w.raw(BYTE_FLAGS));
+  w.header(9, w.raw(BYTE_CLASS));
+  w.header(10, growth);
+  if (w.length > PLAN_BYTES) return null;
+  return w.bytes.slice(0, w.length);
+}
+
+/** The part of the WebAssembly API used here (TypeScript's ES and Node libraries do not declare it). */
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+};
+interface KernelMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+
+type KernelMaskRows = (
+  plan: number,
+  input: number,
+  length: number,
+  output: number,
+  room: number,
+  max: number,
+) => number;
+
+/** The process's kernel instance and the regions of its memory. */
+export class RowKernel {
+  /** After `maskRows`: why the run stopped (`KernelStop`), bytes written, rows done and rows changed. */
+  status = 0;
+  written = 0;
+  rows = 0;
+  changed = 0;
+  readonly #mask: KernelMaskRows;
+  readonly #memory: Uint8Array;
+  readonly #results: Int32Array;
+  readonly #plan: number;
+  readonly #input: number;
+  readonly #output: number;
+  #loaded: Uint8Array | null = null;
+
+  constructor() {
+    const module = new WebAssembly.Module(Buffer.from(ROW_KERNEL_WASM, 'base64'));
+    const instance = new WebAssembly.Instance(module, {});
+    const exports = instance.exports as {
+      memory: KernelMemory;
+      maskRows: KernelMaskRows;
+      heapBase: () => number;
+    };
+    const base = (exports.heapBase() + 63) & ~63;
+    this.#plan = base;
+    this.#input = base + PLAN_BYTES;
+    this.#output = this.#input + INPUT_BYTES;
+    const needed = this.#output + OUTPUT_BYTES;
+    const memory = exports.memory;
+    memory.grow(Math.ceil((needed - memory.buffer.byteLength) / 65536));
+    this.#memory = new Uint8Array(memory.buffer);
+    this.#results = new Int32Array(memory.buffer, this.#plan, HEADER_WORDS);
+    this.#mask = exports.maskRows;
+  }
+
+  /**
+   * Masks whole DataRows from buf[start, end) into out[offset...], at most `maxRows`; returns the
+   * input bytes consumed (0 when the first row is not done: see `status`).
+   */
+  maskRows(
+    plan: Uint8Array,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+    out: Uint8Array,
+    offset: number,
+    maxRows: number,
+  ): number {
+    const memory = this.#memory;
+    const room = Math.min(OUTPUT_BYTES, out.length - offset);
+    const length = Math.min(end - start, INPUT_BYTES, room);
+    if (this.#loaded !== plan) {
+      memory.set(plan, this.#plan);
+      this.#loaded = plan;
+    }
+    memory.set(buf.subarray(start, start + length), this.#input);
+    const consumed = this.#mask(
+      this.#plan,
+      this.#input,
+      length,
+      this.#output,
+      room,
+      Math.min(maxRows, 0x7fffffff),
+    );
+    const results = this.#results;
+    this.status = results[R_STATUS] as number;
+    this.written = results[R_WRITTEN] as number;
+    this.rows = results[R_ROWS] as number;
+    this.changed = results[R_CHANGED] as number;
+    if (this.written > 0) out.set(memory.subarray(this.#output, this.#output + this.written), offset);
+    return consumed;
+  }
+}
+
+let shared: RowKernel | null | undefined;
+
+/** The process's kernel; null where WebAssembly (with SIMD) is not available: JavaScript masks then. */
+export function rowKernel(): RowKernel | null {
+  if (shared === undefined) {
+    try {
+      shared = new RowKernel();
+    } catch {
+      shared = null;
+    }
+  }
+  return shared;
+}
