@@ -279,6 +279,32 @@ async function main(): Promise<void> {
       frame(stream, (msg) => out.push(msg));
       sink += out.bytes;
     }),
+    scenario('(a) runs: framed, whole runs copied', () => {
+      const out = Buffer.allocUnsafe(64 * 1024);
+      const set = Uint8Array.prototype.set;
+      let bytes = 0;
+      let w = 0;
+      let pos = 0;
+      const length = stream.length;
+      while (pos < length) {
+        // Frame every message that fits the output, then copy them as one run.
+        const start = pos;
+        const room = out.length - w;
+        while (pos + 5 <= length) {
+          const end = pos + 1 + stream.readInt32BE(pos + 1);
+          if (end - start > room) break;
+          pos = end;
+        }
+        if (pos === start) {
+          bytes += w;
+          w = 0;
+          continue;
+        }
+        set.call(out, stream.subarray(start, pos), w);
+        w += pos - start;
+      }
+      sink += bytes + w;
+    }),
     scenario('(b) column masking, 3 of 10', into(columnMasker)),
     scenario('(b) runs, kernel', runs(columnMasker)),
     scenario('(b) same, maskDataRow (allocating)', () => {

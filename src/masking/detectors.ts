@@ -355,7 +355,7 @@ const B_LABEL = 8;
 const B_LOCAL = 16;
 /** [ .-]: a phone separator */
 const B_PHONE_SEP = 32;
-export const BYTE_CLASS: Readonly<Uint8Array> = Uint8Array.from({ length: 256 }, (_, c) => {
+const BYTE_CLASS: Readonly<Uint8Array> = Uint8Array.from({ length: 256 }, (_, c) => {
   if (c >= 128) return 0;
   const ch = String.fromCharCode(c);
   let k = 0;

@@ -1,4 +1,4 @@
-import { BYTE_CLASS, BYTE_FLAGS, type Detector, FEATURE_KEYS, type Prefilter } from '../detectors.js';
+import { BYTE_FLAGS, type Detector, FEATURE_KEYS, type Prefilter } from '../detectors.js';
 import { FieldOp, type FieldMaskerData, MASK_BYTES } from '../wire.js';
 import { ROW_KERNEL_WASM } from './row-kernel-binary.js';
 
@@ -187,7 +187,6 @@ export function encodeKernelPlan(data: FieldMaskerData): Uint8Array | null {
     alternatives(w, d.prefilters);
   }
   w.header(8, w.raw(BYTE_FLAGS));
-  w.header(9, w.raw(BYTE_CLASS));
   w.header(10, growth);
   if (w.length > PLAN_BYTES) return null;
   return w.bytes.slice(0, w.length);

@@ -42,7 +42,6 @@ const P_RULES = 5;
 const P_DETECTORS = 6;
 const P_MASK = 7;
 const P_FLAGS = 8;
-const P_CLASSES = 9;
 const P_GROWTH = 10;
 // Results, in i32 words at `plan`.
 const R_STATUS = 12;
@@ -59,7 +58,7 @@ const F_DOT: u32 = 4;
 const F_COLON: u32 = 8;
 const F_WORD: u32 = 32;
 
-// Byte classes of the byte detectors (detectors.ts, BYTE_CLASS).
+// Byte classes of the byte detectors (detectors.ts, BYTE_CLASS; see inClass).
 const B_DIGIT: u32 = 1;
 const B_LETTER: u32 = 2;
 const B_WORD: u32 = 4;
@@ -77,7 +76,6 @@ const KEEP: i32 = -1;
 const NEEDS_JS: i32 = -2;
 
 let plan: usize = 0;
-let classes: usize = 0;
 
 @inline function word(index: i32): i32 {
   return load<i32>(plan + (<usize>index << 2));
@@ -160,8 +158,14 @@ function writeConstant(ref: i32, w: usize): usize {
 
 // ---- the detectors' pre-filter (detectors.ts, DetectorPrefilter.candidate) ----
 
-/** Counts the features of [start, end) into R_COUNTS; false when no detector could match. */
+/**
+ * Counts the features of [start, end) into R_COUNTS; false when no detector could match. Values
+ * up to 64 bytes are classified 16 bytes at a time (the classes of BYTE_FLAGS, as bit masks);
+ * longer ones byte by byte with the table.
+ */
 function candidate(start: usize, end: usize): bool {
+  const length = end - start;
+  if (length <= 64) return candidateShort(start, length);
   const flags = at(word(P_FLAGS), 0);
   let nAt = 0;
   let nDigits = 0;
@@ -190,6 +194,61 @@ function candidate(start: usize, end: usize): bool {
     else if (f & F_COLON) nColons++;
   }
   if (run > longest) longest = run;
+  return decide(nAt, nDigits, nDots, nColons, nUpper, longest);
+}
+
+/** One bit per byte of a 16-byte vector whose lanes are all ones or all zeros. */
+@inline function bits(v: v128, shift: usize): u64 {
+  return <u64>i8x16.bitmask(v) << <u64>shift;
+}
+
+/**
+ * `candidate` for a value of at most 64 bytes: each class as a 64-bit mask (reading up to 15
+ * bytes past the value, inside the input region or the output region after it; those bits are
+ * cleared), counts by popcount, the longest word run by removing one bit of every run a step.
+ */
+function candidateShort(start: usize, length: usize): bool {
+  let word: u64 = 0;
+  let digit: u64 = 0;
+  let upper: u64 = 0;
+  let atSign: u64 = 0;
+  let dot: u64 = 0;
+  let colon: u64 = 0;
+  for (let k: usize = 0; k < length; k += 16) {
+    const v = v128.load(start + k);
+    const d = v128.and(i8x16.ge_u(v, i8x16.splat(0x30)), i8x16.le_u(v, i8x16.splat(0x39)));
+    const u = v128.and(i8x16.ge_u(v, i8x16.splat(0x41)), i8x16.le_u(v, i8x16.splat(0x5a)));
+    const l = v128.and(i8x16.ge_u(v, i8x16.splat(0x61)), i8x16.le_u(v, i8x16.splat(0x7a)));
+    const w = v128.or(
+      v128.or(d, u),
+      v128.or(l, v128.or(i8x16.eq(v, i8x16.splat(0x5f)), i8x16.eq(v, i8x16.splat(0x2d)))),
+    );
+    word |= bits(w, k);
+    digit |= bits(d, k);
+    upper |= bits(u, k);
+    atSign |= bits(i8x16.eq(v, i8x16.splat(0x40)), k);
+    dot |= bits(i8x16.eq(v, i8x16.splat(0x2e)), k);
+    colon |= bits(i8x16.eq(v, i8x16.splat(0x3a)), k);
+  }
+  const keep: u64 = length == 64 ? <u64>-1 : (<u64>1 << <u64>length) - 1;
+  let runs = word & keep;
+  let longest = 0;
+  while (runs != 0) {
+    runs &= runs >> 1;
+    longest++;
+  }
+  return decide(
+    <i32>popcnt(atSign & keep),
+    <i32>popcnt(digit & keep),
+    <i32>popcnt(dot & keep),
+    <i32>popcnt(colon & keep),
+    <i32>popcnt(upper & keep),
+    longest,
+  );
+}
+
+/** The quick thresholds, then the alternatives, on a value's feature counts. */
+function decide(nAt: i32, nDigits: i32, nDots: i32, nColons: i32, nUpper: i32, longest: i32): bool {
   const quick = word(P_QUICK);
   const q = at(quick, 0);
   if (
@@ -239,13 +298,28 @@ function anyAlternative(p: usize): bool {
 
 // ---- the byte detectors (detectors.ts: emailInBytes, ssnInBytes, phoneInBytes) ----
 
+/**
+ * Whether byte c is in class k (BYTE_CLASS of detectors.ts, as arithmetic: k is a constant at
+ * every call, so each test folds to a comparison or two).
+ */
+@inline function inClass(c: u32, k: u32): bool {
+  const digit = c - 0x30 < 10;
+  const letter = (c | 0x20) - 0x61 < 26;
+  if (k == B_DIGIT) return digit;
+  if (k == B_LETTER) return letter;
+  if (k == B_WORD) return letter || digit || c == 0x5f;
+  if (k == B_LABEL) return letter || digit || c == 0x2d;
+  if (k == B_LOCAL) return letter || digit || c == 0x2e || c == 0x5f || c == 0x25 || c == 0x2b || c == 0x2d;
+  return c == 0x20 || c == 0x2e || c == 0x2d; // B_PHONE_SEP
+}
+
 @inline function is(p: usize, end: usize, k: u32): bool {
-  return p < end && (<u32>load<u8>(classes + <usize>load<u8>(p)) & k) != 0;
+  return p < end && inClass(<u32>load<u8>(p), k);
 }
 
 function digits(p: usize, n: usize, end: usize): bool {
   if (p + n > end) return false;
-  for (let j = p; j < p + n; j++) if ((<u32>load<u8>(classes + <usize>load<u8>(j)) & B_DIGIT) == 0) return false;
+  for (let j = p; j < p + n; j++) if (<u32>load<u8>(j) - 0x30 >= 10) return false;
   return true;
 }
 
@@ -353,7 +427,6 @@ function detect(cls: i32, start: usize, end: usize): i32 {
  */
 export function maskRows(planAt: usize, input: usize, length: usize, output: usize, room: usize, maxRows: i32): usize {
   plan = planAt;
-  classes = at(word(P_CLASSES), 0);
   const columns = word(P_COLUMNS);
   const ops = at(word(P_OPS), 0);
   const args = at(word(P_ARGS), 0);
