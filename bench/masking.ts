@@ -25,6 +25,7 @@ import { type ColumnAction, MaskingPlan } from '../src/masking/plan.js';
 import { compileStrategy } from '../src/masking/strategies.js';
 import { PostgresRowMasker } from '../src/masking/postgres-row.js';
 import { machineLine, printTable } from './machine.js';
+import { relayOnce, resultChunks } from './relay-harness.js';
 
 const ROWS = 100_000;
 const RUNS = 7;
@@ -189,17 +190,17 @@ const detectorRules = `      - detect: [email, credit-card, us-ssn, phone, iban,
 
 interface Scenario {
   name: string;
-  run: () => void;
+  run: () => void | Promise<void>;
   times: number[];
 }
 
 /** Runs the scenarios round-robin, so load from other processes falls on all of them alike. */
-function measure(scenarios: Scenario[]): void {
-  for (const s of scenarios) s.run(); // warm-up
+async function measure(scenarios: Scenario[]): Promise<void> {
+  for (const s of scenarios) await s.run(); // warm-up
   for (let r = 0; r < RUNS; r++) {
     for (const s of scenarios) {
       const t0 = performance.now();
-      s.run();
+      await s.run();
       s.times.push((performance.now() - t0) / 1000);
     }
   }
@@ -236,8 +237,10 @@ async function main(): Promise<void> {
       i === column ? { kind: 'mask', strategy: compileStrategy(strategy, 4, key), because: 'bench' } : null,
     );
 
+  const relayed = resultChunks(columns, stream);
+  const relayedSparse = resultChunks(columns, sparse);
   let sink = 0;
-  const scenario = (name: string, run: () => void): Scenario => ({ name, run, times: [] });
+  const scenario = (name: string, run: () => void | Promise<void>): Scenario => ({ name, run, times: [] });
   /** Rows written straight into the coalescing buffer (no allocation per row). */
   const into =
     (masker: PostgresRowMasker, source = stream) =>
@@ -323,6 +326,20 @@ async function main(): Promise<void> {
     scenario('(x) email column only', into(maskerFor(onlyRule(2, 'email')))),
     scenario('(x) partial column only', into(maskerFor(onlyRule(3, 'partial')))),
     scenario('(x) redact column only', into(maskerFor(onlyRule(4, 'redact')))),
+    // The same streams through the Postgres listener's relay, in 64 KiB chunks: what a client of
+    // the listener gets, with the relay's own framing as the baseline.
+    scenario('(r) relay: pass-through', async () => {
+      sink += await relayOnce(relayed, null);
+    }),
+    scenario('(r) relay: column masking, 3 of 10', async () => {
+      sink += await relayOnce(relayed, columnMasker);
+    }),
+    scenario('(r) relay: detectors, 7 text columns', async () => {
+      sink += await relayOnce(relayed, detectMasker);
+    }),
+    scenario('(r) relay: detectors, PII in 1% of rows', async () => {
+      sink += await relayOnce(relayedSparse, detectMasker);
+    }),
     scenario('(d) MCP path: decode + mask', () => {
       let n = 0;
       frame(stream, (msg) => {
@@ -345,7 +362,7 @@ async function main(): Promise<void> {
       ? results
       : results.filter((r, i) => i === 0 || only.some((o) => r.name.startsWith(`(${o})`)));
   results.splice(0, results.length, ...chosen);
-  measure(results);
+  await measure(results);
   const base = median(results[0]?.times ?? [1]);
   console.log(machineLine());
   console.log(

@@ -619,19 +619,15 @@ export class BackendRelay {
     const budget = result.budget;
     // The first row is already counted against both.
     const more = Math.min(budget.limit - budget.sent, ROWS_PER_RECORDING_WAIT - this.#rowsSinceRecordingWait);
-    const out = Buffer.allocUnsafe(Math.min(RUN_OUTPUT_BYTES, 2 * (buf.length - start) + 1024));
+    const available = buf.length - start;
+    const out = Buffer.allocUnsafe(Math.min(RUN_OUTPUT_BYTES, available + (available >> 2) + 1024));
     const written = masker.maskRowsInto(buf, start, buf.length, out, 0, 1 + Math.max(0, more));
     const rows = masker.rows;
     if (rows === 0) return null;
     budget.sent += rows - 1;
     this.#rowsSinceRecordingWait += rows - 1;
     result.rewritten += masker.changedRows;
-    const recording = result.rows;
-    for (let r = 0; r < written;) {
-      const next = r + 1 + out.readInt32BE(r + 1);
-      recording.add(out, r, next);
-      r = next;
-    }
+    result.rows.addRun(out, 0, written, rows);
     this.#replacement = out.subarray(0, written);
     this.#consumed = masker.consumed;
     return Step.Replace;

@@ -56,6 +56,19 @@ export class RowRecording {
     }
   }
 
+  /** Records the `count` whole DataRow messages of buf[start, end). */
+  addRun(buf: Buffer, start: number, end: number, count: number): void {
+    if (this.#discards) {
+      this.#rows += count;
+      return;
+    }
+    for (let r = start; r < end;) {
+      const next = r + 1 + buf.readInt32BE(r + 1);
+      this.add(buf, r, next);
+      r = next;
+    }
+  }
+
   flush(): void {
     const encoded = this.#encoded;
     if (encoded !== undefined) {
