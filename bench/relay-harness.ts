@@ -66,8 +66,10 @@ export function relayOnce(chunks: readonly Buffer[], masker: WireRowMasker | nul
     session,
     masking,
     queue,
-    writeClient: (out) => {
+    // A client that keeps up: each write is done at once.
+    writeClient: (out, written) => {
       bytes += out.length;
+      written?.();
       return true;
     },
     whenClientDrained: (resume) => resume(),

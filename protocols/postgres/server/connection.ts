@@ -95,15 +95,18 @@ export class PgServerConnection {
   /**
    * Queues a message for the client. Writes made in one tick go out together (cork/uncork).
    * Returns false when the socket's buffer is full; reading then pauses until it drains.
+   * `written` is called once the socket is done with `message` (written, or the socket failed),
+   * so its buffer may be used again; not at all when the connection is already closed.
    */
-  write(message: Buffer): boolean {
+  write(message: Buffer, written?: () => void): boolean {
     if (this.stateNow === 'closed') return false;
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
       process.nextTick(this.uncork);
     }
-    const ok = this.socket.write(message);
+    const ok =
+      written === undefined ? this.socket.write(message) : this.socket.write(message, () => written());
     if (!ok && !this.writeBlocked) {
       this.writeBlocked = true;
       this.socket.once('drain', this.onDrain);

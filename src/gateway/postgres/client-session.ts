@@ -75,7 +75,7 @@ export class ClientSession {
       masking: parts.masking,
       queue: this.#queue,
       maxRows: parts.wire.policy.limits.maxRows,
-      writeClient: (bytes) => connection.write(bytes),
+      writeClient: (bytes, written) => connection.write(bytes, written),
       whenClientDrained: (resume) => clientDrained(connection, resume),
       pauseTarget: () => this.#targetSocket.pause(),
       resumeTarget: () => this.#targetSocket.resume(),
