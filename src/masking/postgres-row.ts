@@ -151,6 +151,8 @@ export class PostgresRowMasker {
         rows += kernel.rows;
         changed += kernel.changed;
         if (consumed > 0) {
+          // Out of room: the caller flushes and calls again.
+          if (kernel.status === KernelStop.OutputFull) break;
           byJs = kernel.status === KernelStop.RowForJs;
           continue;
         }
