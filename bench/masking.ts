@@ -3,15 +3,19 @@
  *
  *   npx tsc -p tsconfig.json --outDir dist && node dist/bench/masking.js
  *
- * A synthetic result of 100k Postgres DataRows (10 columns, mixed types, ~160 bytes a row) is
- * framed out of one stream buffer and forwarded into a 64 KiB coalescing output buffer (as a
- * listener does before one socket write). Scenarios:
- *   (a) pass-through framing: split into DataRows and forward the original bytes;
- *   (b) column masking of 3 of 10 columns (email, partial, redact) with the wire masker;
- *   (c) every content detector over all 7 text columns (PII in every row, and in 1% of rows);
- *   (d) MCP path: each DataRow decoded to JSON values, then masked with the plan;
- *   (x) the wire masker on a plan that masks nothing: its field walk and the copy, the floor
- *       under (b) and (c); then each column rule of (b) alone.
+ * A synthetic result of 100k Postgres DataRows (10 columns, mixed types, ~160 bytes a row) in one
+ * stream buffer. Scenarios:
+ *   (a) pass-through framing: each DataRow framed and copied into a 64 KiB output buffer (as a
+ *       listener does before one socket write): the baseline of every ratio; also whole runs of
+ *       rows framed and copied with one native call each (memcpy speed);
+ *   (b) column masking of 3 of 10 columns (email, partial, redact): row by row in JavaScript, and
+ *       in runs through the WebAssembly kernel (`maskRowsInto`, what the listener does);
+ *   (c) every content detector over all 7 text columns (PII in every row, and in 1% of rows),
+ *       row by row and in runs;
+ *   (x) the JavaScript masker on a plan that masks nothing (walk and copy), then each rule of (b);
+ *   (r) the same streams through the Postgres listener's relay in 64 KiB chunks: pass-through,
+ *       (b) and (c) (bench/relay-harness.ts);
+ *   (d) MCP path: each DataRow decoded to JSON values, then masked with the plan.
  * `node dist/bench/masking.js b c` runs (a) and the named scenarios only (for profiling).
  */
 import { performance } from 'node:perf_hooks';

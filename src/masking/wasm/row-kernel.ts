@@ -25,7 +25,18 @@ const KERNEL_DETECTORS: Readonly<Record<string, number>> = { email: 1, 'us-ssn':
 /** The rule's output for a value class is not a constant: JavaScript applies the strategy. */
 const NOT_CONSTANT = -2;
 
+// The plan's header, in i32 words (assembly/mask-rows.ts: P_*, R_*); offsets are from the plan's start.
 const HEADER_WORDS = 32;
+const P_COLUMNS = 0;
+const P_OPS = 1;
+const P_ARGS = 2;
+const P_POOL = 3;
+const P_QUICK = 4;
+const P_RULES = 5;
+const P_DETECTORS = 6;
+const P_MASK = 7;
+const P_FLAGS = 8;
+const P_GROWTH = 10;
 const R_STATUS = 12;
 const R_WRITTEN = 13;
 const R_ROWS = 14;
@@ -96,7 +107,7 @@ function alternatives(w: PlanWriter, prefilters: readonly Prefilter[]): void {
 export function encodeKernelPlan(data: FieldMaskerData): Uint8Array | null {
   const n = data.ops.length;
   const w = new PlanWriter();
-  w.header(0, n);
+  w.header(P_COLUMNS, n);
   const ops = new Uint8Array(n);
   const args = new Int32Array(n);
   let growth = 0;
@@ -110,9 +121,9 @@ export function encodeKernelPlan(data: FieldMaskerData): Uint8Array | null {
   }
   const constantAt = new Map<Buffer | null, number>();
   const poolStart = w.length;
-  w.header(3, poolStart);
+  w.header(P_POOL, poolStart);
   const mask = w.constant(MASK_BYTES);
-  w.header(7, mask - poolStart);
+  w.header(P_MASK, mask - poolStart);
   const poolRef = (c: Buffer | null): number => {
     let at = constantAt.get(c);
     if (at === undefined) {
@@ -160,15 +171,15 @@ export function encodeKernelPlan(data: FieldMaskerData): Uint8Array | null {
   const ruleRefs = data.detectorRules.map((rule) =>
     rule.constants.map((c) => (c === undefined ? NOT_CONSTANT : poolRef(c))),
   );
-  w.header(1, w.raw(ops));
-  w.header(2, w.length);
+  w.header(P_OPS, w.raw(ops));
+  w.header(P_ARGS, w.length);
   for (const x of args) w.int(x);
   const { quick, conditions } = data.prefilter.data;
-  w.header(4, w.length);
+  w.header(P_QUICK, w.length);
   for (const x of quick) w.int(x);
   w.int(conditions.length);
   for (const x of conditions) w.int(x);
-  w.header(5, w.int(data.detectorRules.length));
+  w.header(P_RULES, w.int(data.detectorRules.length));
   data.detectorRules.forEach((rule, r) => {
     w.int(rule.detectors.length);
     for (const d of rule.detectors) {
@@ -178,7 +189,7 @@ export function encodeKernelPlan(data: FieldMaskerData): Uint8Array | null {
     for (const ref of ruleRefs[r] as number[]) w.int(ref);
   });
   const table = w.length;
-  w.header(6, table);
+  w.header(P_DETECTORS, table);
   for (let k = 0; k < index.size; k++) w.int(0);
   for (const [d, k] of index) {
     w.set(table + 4 * k, w.length);
@@ -186,8 +197,8 @@ export function encodeKernelPlan(data: FieldMaskerData): Uint8Array | null {
     w.int(kind);
     alternatives(w, d.prefilters);
   }
-  w.header(8, w.raw(BYTE_FLAGS));
-  w.header(10, growth);
+  w.header(P_FLAGS, w.raw(BYTE_FLAGS));
+  w.header(P_GROWTH, growth);
   if (w.length > PLAN_BYTES) return null;
   return w.bytes.slice(0, w.length);
 }
