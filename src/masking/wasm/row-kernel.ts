@@ -22,6 +22,12 @@ const K_DETECT = 4;
 const K_BY_JS = 5;
 // Detector kinds with a byte check in the kernel; 0 is any other (the row goes to JavaScript).
 const KERNEL_DETECTORS: Readonly<Record<string, number>> = { email: 1, 'us-ssn': 2, phone: 3 };
+/**
+ * The kinds in the order the kernel tries them within a rule, then kind 0. Phone before SSN: a
+ * value that passes phone's pre-filter (10 digits) passes SSN's (9) too, so this spares a phone
+ * number the SSN scan and costs an SSN (9 digits, failing phone's mask test) nothing.
+ */
+const KERNEL_ORDER: readonly number[] = [1, 3, 2, 0];
 /** The rule's output for a value class is not a constant: JavaScript applies the strategy. */
 const NOT_CONSTANT = -2;
 
@@ -33,9 +39,9 @@ const P_ARGS = 2;
 const P_POOL = 3;
 const P_QUICK = 4;
 const P_RULES = 5;
-const P_DETECTORS = 6;
 const P_MASK = 7;
 const P_FLAGS = 8;
+const P_ALTERNATIVES = 9;
 const P_GROWTH = 10;
 const R_STATUS = 12;
 const R_WRITTEN = 13;
@@ -87,17 +93,63 @@ class PlanWriter {
   }
 }
 
-/** A detector's pre-filter alternatives in the kernel's form: words, then each: n, n × (feature, least). */
-function alternatives(w: PlanWriter, prefilters: readonly Prefilter[]): void {
-  const words: number[] = [];
-  // No pre-filter at all holds for every value (as `candidateFunction` does).
-  const list = prefilters.length === 0 ? [{}] : prefilters;
-  for (const p of list) {
-    const named = FEATURE_KEYS.flatMap((k, j) => ((p[k] ?? 0) > 0 ? [j, p[k] ?? 0] : []));
-    words.push(named.length / 2, ...named);
+/** At most this many distinct pre-filter alternatives: one bit each in the kernel's u32 `held`. */
+const MAX_ALTERNATIVES = 32;
+/** The kernel compares counts as i16, capped at this. */
+const MAX_LEAST = 0x7fff;
+
+/**
+ * The distinct pre-filter alternatives of the plan, each as its least count by FEATURE_KEYS
+ * index (0 where it names none). The kernel tests them all at once per candidate value; the
+ * pre-filter and each detector are masks of them.
+ */
+class AlternativeTable {
+  readonly list: number[][] = [];
+  #bit(least: readonly number[]): number {
+    let k = this.list.findIndex((a) => a.every((x, j) => x === least[j]));
+    if (k < 0) {
+      k = this.list.length;
+      this.list.push([...least]);
+    }
+    return k;
   }
-  w.int(words.length);
-  for (const x of words) w.int(x);
+  /** The mask of a detector's alternatives; no pre-filter at all holds for every value (as `candidateFunction` does). */
+  detector(prefilters: readonly Prefilter[]): number {
+    const list = prefilters.length === 0 ? [{}] : prefilters;
+    let mask = 0;
+    for (const p of list) mask |= 1 << this.#bit(FEATURE_KEYS.map((k) => p[k] ?? 0));
+    return mask | 0;
+  }
+  /** The mask of the merged pre-filter's alternatives (DetectorPrefilter conditions: n, n × (feature, least)). */
+  conditions(conditions: Int32Array): number {
+    let mask = 0;
+    for (let k = 0; k < conditions.length;) {
+      const least = FEATURE_KEYS.map(() => 0);
+      const end = k + 1 + 2 * (conditions[k] as number);
+      for (k++; k < end; k += 2) least[conditions[k] as number] = conditions[k + 1] as number;
+      mask |= 1 << this.#bit(least);
+    }
+    return mask | 0;
+  }
+  /** Whether the kernel can test them: few enough, and every least count within its i16 compare. */
+  get fits(): boolean {
+    return this.list.length <= MAX_ALTERNATIVES && this.list.every((a) => a.every((x) => x <= MAX_LEAST));
+  }
+  /** Groups of 8 alternatives, each as 6 vectors (by feature) of 8 i16 least counts; unused lanes are in no mask. */
+  vectors(): Uint8Array {
+    const groups = Math.ceil(this.list.length / 8);
+    const bytes = new Uint8Array(groups * 6 * 16);
+    const view = new DataView(bytes.buffer);
+    for (let g = 0; g < groups; g++) {
+      for (let f = 0; f < FEATURE_KEYS.length; f++) {
+        for (let lane = 0; lane < 8; lane++) {
+          const least = this.list[g * 8 + lane]?.[f] ?? MAX_LEAST;
+          view.setInt16(((g * 6 + f) * 8 + lane) * 2, least, true);
+        }
+      }
+    }
+    return bytes;
+  }
 }
 
 /**
@@ -166,8 +218,7 @@ export function encodeKernelPlan(data: FieldMaskerData): Uint8Array | null {
     kernelColumns++;
   }
   if (kernelColumns === 0) return null;
-  // Detector rules: constants per value class, then detector records.
-  const index = new Map<Detector, number>();
+  // Detector rules: each detector's alternatives mask and kind in place, then constants per value class.
   const ruleRefs = data.detectorRules.map((rule) =>
     rule.constants.map((c) => (c === undefined ? NOT_CONSTANT : poolRef(c))),
   );
@@ -177,26 +228,26 @@ export function encodeKernelPlan(data: FieldMaskerData): Uint8Array | null {
   const { quick, conditions } = data.prefilter.data;
   w.header(P_QUICK, w.length);
   for (const x of quick) w.int(x);
-  w.int(conditions.length);
-  for (const x of conditions) w.int(x);
+  const table = new AlternativeTable();
+  const prefilterMask = table.conditions(conditions);
   w.header(P_RULES, w.int(data.detectorRules.length));
   data.detectorRules.forEach((rule, r) => {
-    w.int(rule.detectors.length);
-    for (const d of rule.detectors) {
-      if (!index.has(d)) index.set(d, index.size);
-      w.int(index.get(d) as number);
+    const kindOf = (d: Detector): number => (d.matchesBytes ? (KERNEL_DETECTORS[d.name] ?? 0) : 0);
+    // Within a rule the order does not change the answer (FieldMasker.detected), so the kernel
+    // takes its byte detectors in KERNEL_ORDER and the others last.
+    const rank = (d: Detector): number => KERNEL_ORDER.indexOf(kindOf(d));
+    const detectors = [...rule.detectors].sort((a, b) => rank(a) - rank(b));
+    w.int(detectors.length);
+    for (const d of detectors) {
+      w.int(table.detector(d.prefilters));
+      w.int(kindOf(d));
     }
     for (const ref of ruleRefs[r] as number[]) w.int(ref);
   });
-  const table = w.length;
-  w.header(P_DETECTORS, table);
-  for (let k = 0; k < index.size; k++) w.int(0);
-  for (const [d, k] of index) {
-    w.set(table + 4 * k, w.length);
-    const kind = d.matchesBytes ? (KERNEL_DETECTORS[d.name] ?? 0) : 0;
-    w.int(kind);
-    alternatives(w, d.prefilters);
-  }
+  if (!table.fits) return null;
+  w.header(P_ALTERNATIVES, w.int(Math.ceil(table.list.length / 8)));
+  w.int(prefilterMask);
+  w.raw(table.vectors());
   w.header(P_FLAGS, w.raw(BYTE_FLAGS));
   w.header(P_GROWTH, growth);
   if (w.length > PLAN_BYTES) return null;
@@ -249,7 +300,8 @@ export class RowKernel {
     this.#plan = base;
     this.#input = base + PLAN_BYTES;
     this.#output = this.#input + INPUT_BYTES;
-    const needed = this.#output + OUTPUT_BYTES;
+    // Slack after the output region: the kernel's copies write whole 16-byte blocks.
+    const needed = this.#output + OUTPUT_BYTES + 16;
     const memory = exports.memory;
     memory.grow(Math.ceil((needed - memory.buffer.byteLength) / 65536));
     this.#memory = new Uint8Array(memory.buffer);

@@ -39,17 +39,15 @@ const P_ARGS = 2;
 const P_POOL = 3;
 const P_QUICK = 4;
 const P_RULES = 5;
-const P_DETECTORS = 6;
 const P_MASK = 7;
 const P_FLAGS = 8;
+const P_ALTERNATIVES = 9;
 const P_GROWTH = 10;
 // Results, in i32 words at `plan`.
 const R_STATUS = 12;
 const R_WRITTEN = 13;
 const R_ROWS = 14;
 const R_CHANGED = 15;
-/** Feature counts of the last pre-filtered value: at, digits, dots, colons, upper, longest word. */
-const R_COUNTS = 16;
 
 // Feature flags of a byte (detectors.ts, BYTE_FLAGS).
 const F_DIGIT: u32 = 1;
@@ -76,6 +74,8 @@ const KEEP: i32 = -1;
 const NEEDS_JS: i32 = -2;
 
 let plan: usize = 0;
+/** The pre-filter alternatives the last candidate value meets: bit k for alternative k. */
+let held: u32 = 0;
 
 @inline function word(index: i32): i32 {
   return load<i32>(plan + (<usize>index << 2));
@@ -93,26 +93,15 @@ let plan: usize = 0;
   store<u32>(p, bswap<u32>(<u32>value));
 }
 
-/** Copies n bytes forward (the regions never overlap). */
+/**
+ * Copies n bytes forward (the regions never overlap) in whole 16-byte blocks, so a short copy
+ * takes no branch on its length: up to 15 bytes after dst + n are overwritten with what follows
+ * src + n. Output is only ever written forward, so those bytes are written again by what comes
+ * next, or lie past what the run returns (row-kernel.ts leaves slack after the output region for
+ * the last copy, and reads past the input stay inside memory).
+ */
 @inline function copy(dst: usize, src: usize, n: usize): void {
-  while (n >= 16) {
-    v128.store(dst, v128.load(src));
-    dst += 16;
-    src += 16;
-    n -= 16;
-  }
-  if (n >= 8) {
-    store<u64>(dst, load<u64>(src));
-    dst += 8;
-    src += 8;
-    n -= 8;
-  }
-  while (n > 0) {
-    store<u8>(dst, load<u8>(src));
-    dst++;
-    src++;
-    n--;
-  }
+  for (let k: usize = 0; k < n; k += 16) v128.store(dst + k, v128.load(src + k));
 }
 
 /** Whether [start, end) is all ASCII. */
@@ -159,13 +148,13 @@ function writeConstant(ref: i32, w: usize): usize {
 // ---- the detectors' pre-filter (detectors.ts, DetectorPrefilter.candidate) ----
 
 /**
- * Counts the features of [start, end) into R_COUNTS; false when no detector could match. Values
+ * Counts the features of [start, end) (see `decide`); false when no detector could match. Values
  * up to 64 bytes are classified 16 bytes at a time (the classes of BYTE_FLAGS, as bit masks);
  * longer ones byte by byte with the table.
  */
-function candidate(start: usize, end: usize): bool {
+function candidate(start: usize, end: usize, quick: usize): bool {
   const length = end - start;
-  if (length <= 64) return candidateShort(start, length);
+  if (length <= 64) return candidateShort(start, length, quick);
   const flags = at(word(P_FLAGS), 0);
   let nAt = 0;
   let nDigits = 0;
@@ -194,7 +183,7 @@ function candidate(start: usize, end: usize): bool {
     else if (f & F_COLON) nColons++;
   }
   if (run > longest) longest = run;
-  return decide(nAt, nDigits, nDots, nColons, nUpper, longest);
+  return decide(quick, nAt, nDigits, nDots, nColons, nUpper, longest);
 }
 
 /** One bit per byte of a 16-byte vector whose lanes are all ones or all zeros. */
@@ -203,11 +192,33 @@ function candidate(start: usize, end: usize): bool {
 }
 
 /**
+ * The byte vectors `candidateShort` compares with, in memory: V8 builds a vector constant from
+ * immediates with three instructions at every use, where a load from here is one.
+ */
+const BYTE_VECTORS = memory.data<u8>([
+  0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30,
+  9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9,
+  0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41,
+  25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25,
+  0x61, 0x61, 0x61, 0x61, 0x61, 0x61, 0x61, 0x61, 0x61, 0x61, 0x61, 0x61, 0x61, 0x61, 0x61, 0x61,
+  0x5f, 0x5f, 0x5f, 0x5f, 0x5f, 0x5f, 0x5f, 0x5f, 0x5f, 0x5f, 0x5f, 0x5f, 0x5f, 0x5f, 0x5f, 0x5f,
+  0x2d, 0x2d, 0x2d, 0x2d, 0x2d, 0x2d, 0x2d, 0x2d, 0x2d, 0x2d, 0x2d, 0x2d, 0x2d, 0x2d, 0x2d, 0x2d,
+  0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
+  0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0x2e,
+  0x3a, 0x3a, 0x3a, 0x3a, 0x3a, 0x3a, 0x3a, 0x3a, 0x3a, 0x3a, 0x3a, 0x3a, 0x3a, 0x3a, 0x3a, 0x3a,
+]);
+
+/** Vector k of BYTE_VECTORS: '0', 9, 'A', 25, 'a', '_', '-', '@', '.', ':' in every lane. */
+@inline function bytes(k: usize): v128 {
+  return v128.load(BYTE_VECTORS + (k << 4));
+}
+
+/**
  * `candidate` for a value of at most 64 bytes: each class as a 64-bit mask (reading up to 15
  * bytes past the value, inside the input region or the output region after it; those bits are
  * cleared), counts by popcount, the longest word run by removing one bit of every run a step.
  */
-function candidateShort(start: usize, length: usize): bool {
+@inline function candidateShort(start: usize, length: usize, quick: usize): bool {
   let word: u64 = 0;
   let digit: u64 = 0;
   let upper: u64 = 0;
@@ -216,19 +227,17 @@ function candidateShort(start: usize, length: usize): bool {
   let colon: u64 = 0;
   for (let k: usize = 0; k < length; k += 16) {
     const v = v128.load(start + k);
-    const d = v128.and(i8x16.ge_u(v, i8x16.splat(0x30)), i8x16.le_u(v, i8x16.splat(0x39)));
-    const u = v128.and(i8x16.ge_u(v, i8x16.splat(0x41)), i8x16.le_u(v, i8x16.splat(0x5a)));
-    const l = v128.and(i8x16.ge_u(v, i8x16.splat(0x61)), i8x16.le_u(v, i8x16.splat(0x7a)));
-    const w = v128.or(
-      v128.or(d, u),
-      v128.or(l, v128.or(i8x16.eq(v, i8x16.splat(0x5f)), i8x16.eq(v, i8x16.splat(0x2d)))),
-    );
+    // A range test as one unsigned comparison: c - low <= high - low.
+    const d = i8x16.le_u(i8x16.sub(v, bytes(0)), bytes(1));
+    const u = i8x16.le_u(i8x16.sub(v, bytes(2)), bytes(3));
+    const l = i8x16.le_u(i8x16.sub(v, bytes(4)), bytes(3));
+    const w = v128.or(v128.or(d, u), v128.or(l, v128.or(i8x16.eq(v, bytes(5)), i8x16.eq(v, bytes(6)))));
     word |= bits(w, k);
     digit |= bits(d, k);
     upper |= bits(u, k);
-    atSign |= bits(i8x16.eq(v, i8x16.splat(0x40)), k);
-    dot |= bits(i8x16.eq(v, i8x16.splat(0x2e)), k);
-    colon |= bits(i8x16.eq(v, i8x16.splat(0x3a)), k);
+    atSign |= bits(i8x16.eq(v, bytes(7)), k);
+    dot |= bits(i8x16.eq(v, bytes(8)), k);
+    colon |= bits(i8x16.eq(v, bytes(9)), k);
   }
   const keep: u64 = length == 64 ? <u64>-1 : (<u64>1 << <u64>length) - 1;
   let runs = word & keep;
@@ -238,6 +247,7 @@ function candidateShort(start: usize, length: usize): bool {
     longest++;
   }
   return decide(
+    quick,
     <i32>popcnt(atSign & keep),
     <i32>popcnt(digit & keep),
     <i32>popcnt(dot & keep),
@@ -247,10 +257,12 @@ function candidateShort(start: usize, length: usize): bool {
   );
 }
 
-/** The quick thresholds, then the alternatives, on a value's feature counts. */
-function decide(nAt: i32, nDigits: i32, nDots: i32, nColons: i32, nUpper: i32, longest: i32): bool {
-  const quick = word(P_QUICK);
-  const q = at(quick, 0);
+/**
+ * The quick thresholds, then the alternatives, on a value's feature counts. Every alternative of
+ * the pre-filter and of each detector is tested here at once (8 to a vector, no branch per
+ * condition) into `held`; the pre-filter and each detector then need only a mask test.
+ */
+@inline function decide(q: usize, nAt: i32, nDigits: i32, nDots: i32, nColons: i32, nUpper: i32, longest: i32): bool {
   if (
     nAt < load<i32>(q) &&
     nDigits < load<i32>(q, 4) &&
@@ -261,39 +273,37 @@ function decide(nAt: i32, nDigits: i32, nDots: i32, nColons: i32, nUpper: i32, l
   ) {
     return false;
   }
-  const counts = plan + (<usize>R_COUNTS << 2);
-  store<i32>(counts, nAt);
-  store<i32>(counts, nDigits, 4);
-  store<i32>(counts, nDots, 8);
-  store<i32>(counts, nColons, 12);
-  store<i32>(counts, nUpper, 16);
-  store<i32>(counts, longest, 20);
-  // The alternatives after the quick thresholds: i32 word count, then (count, feature, least...).
-  return anyAlternative(q + 24);
+  return alternatives(nAt, nDigits, nDots, nColons, nUpper, longest);
 }
 
-/** Whether one of the alternatives at `p` (word count, then each: n, n × (feature, least)) holds. */
-function anyAlternative(p: usize): bool {
-  const counts = plan + (<usize>R_COUNTS << 2);
-  const words = load<i32>(p);
-  let k: i32 = 0;
-  p += 4;
-  while (k < words) {
-    const n = load<i32>(p + (<usize>k << 2));
-    const end = k + 1 + 2 * n;
-    let holds = true;
-    for (let j = k + 1; j < end; j += 2) {
-      const feature = load<i32>(p + (<usize>j << 2));
-      const least = load<i32>(p + (<usize>(j + 1) << 2));
-      if (load<i32>(counts + (<usize>feature << 2)) < least) {
-        holds = false;
-        break;
-      }
-    }
-    if (holds) return true;
-    k = end;
+/** `decide` past the quick thresholds (a call: most values stop before it). */
+function alternatives(nAt: i32, nDigits: i32, nDots: i32, nColons: i32, nUpper: i32, longest: i32): bool {
+  // The table: i32 groups, u32 mask of the pre-filter's alternatives, then per group of 8
+  // alternatives 6 vectors of i16 least counts, by feature (row-kernel.ts, alternativeTable).
+  // Counts are capped at 0x7fff, which no least count exceeds.
+  const table = at(word(P_ALTERNATIVES), 0);
+  const groups = load<i32>(table);
+  const cAt = i16x8.splat(<i16>min(nAt, 0x7fff));
+  const cDigits = i16x8.splat(<i16>min(nDigits, 0x7fff));
+  const cDots = i16x8.splat(<i16>min(nDots, 0x7fff));
+  const cColons = i16x8.splat(<i16>min(nColons, 0x7fff));
+  const cUpper = i16x8.splat(<i16>min(nUpper, 0x7fff));
+  const cLongest = i16x8.splat(<i16>min(longest, 0x7fff));
+  let bits: u32 = 0;
+  let p = table + 8;
+  for (let g = 0; g < groups; g++) {
+    const meets = v128.and(
+      v128.and(
+        v128.and(i16x8.ge_s(cAt, v128.load(p)), i16x8.ge_s(cDigits, v128.load(p, 16))),
+        v128.and(i16x8.ge_s(cDots, v128.load(p, 32)), i16x8.ge_s(cColons, v128.load(p, 48))),
+      ),
+      v128.and(i16x8.ge_s(cUpper, v128.load(p, 64)), i16x8.ge_s(cLongest, v128.load(p, 80))),
+    );
+    bits |= <u32>i16x8.bitmask(meets) << (<u32>g << 3);
+    p += 96;
   }
-  return false;
+  held = bits;
+  return (bits & load<u32>(table, 4)) != 0;
 }
 
 // ---- the byte detectors (detectors.ts: emailInBytes, ssnInBytes, phoneInBytes) ----
@@ -388,24 +398,23 @@ function phoneIn(start: usize, end: usize): bool {
 /**
  * The detector rules on a pre-filtered candidate (FieldMasker.detected): the first rule, in
  * config order, one of whose detectors finds something; its constant for the value class.
- * Rules: i32 count; each: i32 detectors, their indexes, then 4 pool constants by value class
- * (NEEDS_JS when the rule's strategy is not constant). Detectors: i32 offset of each one's record
- * (i32 kind, 0 when it has no byte version; then its pre-filter alternatives as in `candidate`).
+ * Rules: i32 count; each: i32 detectors, each one's u32 mask of its pre-filter alternatives in
+ * `held` and i32 kind (0 when it has no byte version), then 4 pool constants by value class
+ * (NEEDS_JS when the rule's strategy is not constant). The masks are in the rule itself: a
+ * detector's mask is then one load, not three dependent ones.
  */
 function detect(cls: i32, start: usize, end: usize): i32 {
   const rules = at(word(P_RULES), 0);
-  const detectors = at(word(P_DETECTORS), 0);
   const from = cls == 2 ? start + 1 : start;
+  const meets = held;
   const nRules = load<i32>(rules);
   let p = rules + 4;
   for (let r = 0; r < nRules; r++) {
     const n = load<i32>(p);
-    const constants = p + 4 + (<usize>n << 2);
-    for (let k = 0; k < n; k++) {
-      const d = load<i32>(p + 4 + (<usize>k << 2));
-      const record = plan + <usize>load<i32>(detectors + (<usize>d << 2));
-      if (!anyAlternative(record + 4)) continue;
-      const kind = load<i32>(record);
+    const constants = p + 4 + (<usize>n << 3);
+    for (let d = p + 4; d < constants; d += 8) {
+      if ((meets & load<u32>(d)) == 0) continue;
+      const kind = load<i32>(d, 4);
       let found = false;
       if (kind == D_EMAIL) found = emailIn(from, end);
       else if (kind == D_SSN) found = ssnIn(from, end);
@@ -431,6 +440,8 @@ export function maskRows(planAt: usize, input: usize, length: usize, output: usi
   const ops = at(word(P_OPS), 0);
   const args = at(word(P_ARGS), 0);
   const growth = <usize>word(P_GROWTH);
+  // The pre-filter's quick thresholds, read from here rather than through the header per field.
+  const quick = at(word(P_QUICK), 0);
   const mask = word(P_MASK);
   const maskBytes = at(word(P_POOL), mask);
   const maskLength = <usize>load<i32>(maskBytes);
@@ -525,7 +536,7 @@ export function maskRows(planAt: usize, input: usize, length: usize, output: usi
           run = <usize>found;
         }
       } else if (op == DETECT) {
-        if (!candidate(p, fieldEnd)) {
+        if (!candidate(p, fieldEnd, quick)) {
           p = fieldEnd;
           continue;
         }
