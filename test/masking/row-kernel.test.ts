@@ -267,3 +267,33 @@ t.test('partial and email on ASCII text stay in the kernel; other values go to J
   t.same(got.bytes, Buffer.concat(rows.map((r) => reference.maskDataRow(r))));
   t.equal(kernelRows - before, 3, 'the three rows of plain ASCII and NULLs, not the others');
 });
+
+t.test('values around the 64-byte vector path and longer, with PII at either end', async (t) => {
+  const columns: ResultColumn[] = [
+    { name: 'a', type: 'text', typeOid: 25 },
+    { name: 'b', type: 'text', typeOid: 25 },
+  ];
+  const policy = compiledPolicy(
+    '',
+    '      - detect: [email, us-ssn, phone]\n        strategy: redact\n      - detect: [ip]\n        strategy: "null"',
+  );
+  const plan = new MaskingPlan([{ kind: 'detect' }, { kind: 'detect' }], policy);
+  const masker = new PostgresRowMasker(plan, columns);
+  const reference = new PostgresRowMasker(plan, columns);
+  const pii = ['a@b.co', '123-45-6789', '+1 415-555-2671', '(415) 555-2671', 'x', '12345678901'];
+  const rows: Buffer[] = [];
+  for (let length = 56; length <= 72; length++) {
+    for (const p of pii) {
+      const filler = 'q'.repeat(Math.max(0, length - p.length - 1));
+      rows.push(dataRow([Buffer.from(`${p} ${filler}`), Buffer.from(`${filler} ${p}`)]));
+    }
+  }
+  for (const p of pii)
+    rows.push(dataRow([Buffer.from(`${'w'.repeat(200)} ${p}`), Buffer.from(`${p} ${'Z'.repeat(300)}`)]));
+  const expected = rows.map((r) => reference.maskDataRow(r));
+  t.ok(expected.filter((e, i) => e !== rows[i]).length > 50, 'most rows have something detected');
+  for (const room of [1 << 16, 700]) {
+    const got = runThrough(masker, Buffer.concat(rows), room, 1000);
+    t.ok(got.bytes.equals(Buffer.concat(expected)), `the same bytes, output room ${room}`);
+  }
+});
