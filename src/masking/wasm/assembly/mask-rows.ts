@@ -150,11 +150,16 @@ function writeConstant(ref: i32, w: usize): usize {
 /**
  * Counts the features of [start, end) (see `decide`); false when no detector could match. Values
  * up to 64 bytes are classified 16 bytes at a time (the classes of BYTE_FLAGS, as bit masks);
- * longer ones byte by byte with the table.
+ * longer ones byte by byte with the table. Inlined, with `candidateShort` and `decide`, in the
+ * field loop: a call per scanned field (and another per candidate) cost more than the work.
  */
-function candidate(start: usize, end: usize, quick: usize): bool {
+@inline function candidate(start: usize, end: usize, quick: usize): bool {
   const length = end - start;
-  if (length <= 64) return candidateShort(start, length, quick);
+  return length <= 64 ? candidateShort(start, length, quick) : candidateLong(start, end, quick);
+}
+
+/** `candidate` for a value of more than 64 bytes (a call: most values are shorter). */
+function candidateLong(start: usize, end: usize, quick: usize): bool {
   const flags = at(word(P_FLAGS), 0);
   let nAt = 0;
   let nDigits = 0;
@@ -276,8 +281,8 @@ const BYTE_VECTORS = memory.data<u8>([
   return alternatives(nAt, nDigits, nDots, nColons, nUpper, longest);
 }
 
-/** `decide` past the quick thresholds (a call: most values stop before it). */
-function alternatives(nAt: i32, nDigits: i32, nDots: i32, nColons: i32, nUpper: i32, longest: i32): bool {
+/** `decide` past the quick thresholds. */
+@inline function alternatives(nAt: i32, nDigits: i32, nDots: i32, nColons: i32, nUpper: i32, longest: i32): bool {
   // The table: i32 groups, u32 mask of the pre-filter's alternatives, then per group of 8
   // alternatives 6 vectors of i16 least counts, by feature (row-kernel.ts, alternativeTable).
   // Counts are capped at 0x7fff, which no least count exceeds.
