@@ -386,8 +386,12 @@ function phoneCore(q: usize, end: usize): bool {
 function phoneIn(start: usize, end: usize): bool {
   for (let p = start; p < end; p++) {
     if (p > start && (is(p - 1, end, B_WORD) || load<u8>(p - 1) == 0x2b)) continue;
-    if (phoneCore(p, end)) return true;
-    if (load<u8>(p) != 0x2b) continue;
+    // phoneCore needs a '(' or a digit first: a '+' only starts the international form.
+    const c = <u32>load<u8>(p);
+    if (c != 0x2b) {
+      if ((c == 0x28 || c - 0x30 < 10) && phoneCore(p, end)) return true;
+      continue;
+    }
     for (let k: usize = 1; k <= 3 && is(p + k, end, B_DIGIT); k++) {
       const q = p + 1 + k;
       if (phoneCore(q, end)) return true;
