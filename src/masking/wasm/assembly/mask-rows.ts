@@ -136,9 +136,8 @@ function plainEmailAt(start: usize, end: usize): isize {
   return found;
 }
 
-/** Writes pool constant `ref` at `w` as a field (length, bytes); returns the position after it. */
-function writeConstant(ref: i32, w: usize): usize {
-  const p = at(word(P_POOL), ref);
+/** Writes the pool constant at `p` at `w` as a field (length, bytes); returns the position after it. */
+function writeConstant(p: usize, w: usize): usize {
   const len = load<i32>(p);
   writeInt32(w, len);
   if (len > 0) copy(w + 4, p + 4, <usize>len);
@@ -412,8 +411,7 @@ function phoneIn(start: usize, end: usize): bool {
  * (NEEDS_JS when the rule's strategy is not constant). The masks are in the rule itself: a
  * detector's mask is then one load, not three dependent ones.
  */
-function detect(cls: i32, start: usize, end: usize): i32 {
-  const rules = at(word(P_RULES), 0);
+function detect(rules: usize, cls: i32, start: usize, end: usize): i32 {
   const from = cls == 2 ? start + 1 : start;
   const meets = held;
   const nRules = load<i32>(rules);
@@ -452,7 +450,9 @@ export function maskRows(planAt: usize, input: usize, length: usize, output: usi
   // The pre-filter's quick thresholds, read from here rather than through the header per field.
   const quick = at(word(P_QUICK), 0);
   const mask = word(P_MASK);
-  const maskBytes = at(word(P_POOL), mask);
+  const pool = at(word(P_POOL), 0);
+  const maskBytes = pool + <usize>mask;
+  const rules = at(word(P_RULES), 0);
   const maskLength = <usize>load<i32>(maskBytes);
   const end = input + length;
   let r = input;
@@ -512,7 +512,7 @@ export function maskRows(planAt: usize, input: usize, length: usize, output: usi
       }
       if (op == CONSTANT) {
         copy(o, run, head - run);
-        o = writeConstant(load<i32>(args + (<usize>i << 2)), o + (head - run));
+        o = writeConstant(pool + <usize>load<i32>(args + (<usize>i << 2)), o + (head - run));
         run = fieldEnd;
       } else if (op == PARTIAL) {
         if (!ascii(p, fieldEnd)) {
@@ -536,7 +536,7 @@ export function maskRows(planAt: usize, input: usize, length: usize, output: usi
         copy(o, run, head - run);
         o += head - run;
         if (found == -2) {
-          o = writeConstant(mask, o);
+          o = writeConstant(maskBytes, o);
           run = fieldEnd;
         } else {
           writeInt32(o, <i32>(maskLength + fieldEnd - <usize>found));
@@ -549,7 +549,7 @@ export function maskRows(planAt: usize, input: usize, length: usize, output: usi
           p = fieldEnd;
           continue;
         }
-        const decided = detect(load<i32>(args + (<usize>i << 2)), p, fieldEnd);
+        const decided = detect(rules, load<i32>(args + (<usize>i << 2)), p, fieldEnd);
         if (decided == NEEDS_JS) {
           fallback = true;
           break;
@@ -559,7 +559,7 @@ export function maskRows(planAt: usize, input: usize, length: usize, output: usi
           continue;
         }
         copy(o, run, head - run);
-        o = writeConstant(decided, o + (head - run));
+        o = writeConstant(pool + <usize>decided, o + (head - run));
         run = fieldEnd;
       } else {
         fallback = true;
