@@ -1,6 +1,6 @@
 /**
  * The Postgres DataRow masker's inner loop, in AssemblyScript (compiled to WebAssembly by
- * `npm run build:wasm`; the module is kept in ../row-kernel-module.ts). JavaScript reads bytes at
+ * `npm run build:wasm`; the module is kept in ../row-kernel-binary.ts). JavaScript reads bytes at
  * 1-2 ns each and a field header at ~4 ns; this loop reads them at a fraction of that.
  *
  * It masks a run of whole DataRow messages from an input region into an output region, with a
@@ -283,7 +283,7 @@ const BYTE_VECTORS = memory.data<u8>([
 /** `decide` past the quick thresholds. */
 @inline function alternatives(nAt: i32, nDigits: i32, nDots: i32, nColons: i32, nUpper: i32, longest: i32): bool {
   // The table: i32 groups, u32 mask of the pre-filter's alternatives, then per group of 8
-  // alternatives 6 vectors of i16 least counts, by feature (row-kernel.ts, alternativeTable).
+  // alternatives 6 vectors of i16 least counts, by feature (row-kernel.ts, AlternativeTable).
   // Counts are capped at 0x7fff, which no least count exceeds.
   const table = at(word(P_ALTERNATIVES), 0);
   const groups = load<i32>(table);
