@@ -21,7 +21,7 @@ import { REDACTED, type MaskStrategy } from './strategies.js';
 
 /** How values of a column are written. */
 export type ValueClass = 'text' | 'json' | 'jsonb-binary' | 'other';
-export const VALUE_CLASSES: readonly ValueClass[] = ['text', 'json', 'jsonb-binary', 'other'];
+const VALUE_CLASSES: readonly ValueClass[] = ['text', 'json', 'jsonb-binary', 'other'];
 
 /** Postgres type OIDs whose text and binary forms are the same UTF-8 text. */
 const PG_TEXT_OIDS = new Set([25, 1043, 1042, 19, 18, 705, 142]);
