@@ -11,6 +11,7 @@ import { DEMO_HELP } from './help.js';
 import type { CommandIO } from './io.js';
 import { createLogger } from './logger.js';
 import { startListeners } from './listeners.js';
+import { firstBusyPort, parsePort } from './port-check.js';
 
 /** `sluice demo`: everything on loopback, nothing to install but Node. */
 export async function runDemo(argv: string[], io: CommandIO, signal?: AbortSignal): Promise<number> {
@@ -37,8 +38,21 @@ export async function runDemo(argv: string[], io: CommandIO, signal?: AbortSigna
   }
   const dir = resolve(values.dir ?? '.sluice-demo');
   mkdirSync(dir, { recursive: true });
-  const httpPort = Number(values['http-port'] ?? 8080);
-  const pgPort = Number(values['pg-port'] ?? 15432);
+  const httpPort = parsePort(values['http-port'], 8080, '--http-port');
+  const pgPort = parsePort(values['pg-port'], 15432, '--pg-port');
+  if (typeof httpPort === 'string' || typeof pgPort === 'string') {
+    io.stderr(`sluice demo: ${typeof httpPort === 'string' ? httpPort : pgPort}\n`);
+    return 2;
+  }
+  // Checked before the embedded Postgres starts (it takes a while), so a clash is told at once.
+  const busy = await firstBusyPort('127.0.0.1', [
+    { port: httpPort, what: 'HTTP: MCP and API', flag: '--http-port' },
+    { port: pgPort, what: 'Postgres listener', flag: '--pg-port' },
+  ]);
+  if (busy) {
+    io.stderr(`sluice demo: ${busy}\n`);
+    return 1;
+  }
   const redisUrl = values.redis ?? 'redis://127.0.0.1:6379';
   const redisUp = values.redis === 'off' ? false : await reachable(redisUrl);
 

@@ -44,12 +44,13 @@ Runs Sluice with nothing to set up: an embedded Postgres (PGlite) seeded with a 
 a demo policy (agents: reads allowed, email and card numbers masked, writes reviewed, DDL
 denied; dba: everything), file recordings, the HTTP (MCP) and Postgres listeners on loopback,
 and two ready tokens. Approvals use Redis when one answers at --redis (default
-redis://127.0.0.1:6379); without it, reviewed statements are refused.
+redis://127.0.0.1:6379); without it, reviewed statements are refused. A port that is
+taken is reported before anything starts (exit status 1).
 
 Options:
   --dir DIR        where the demo keeps its config, key and recordings (default .sluice-demo)
-  --http-port N    HTTP listener port (default 8080)
-  --pg-port N      Postgres listener port (default 15432)
+  --http-port N    HTTP listener port (default 8080; 0: any free port)
+  --pg-port N      Postgres listener port (default 15432; 0: any free port)
   --redis URL|off  Redis for approvals (default redis://127.0.0.1:6379)
   --help           this text
 `;
