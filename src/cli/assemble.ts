@@ -133,7 +133,12 @@ export async function assembleGateway(
               return { ...(await approvals.stage.approvalStatus(id, identity)) };
             } catch (err) {
               // Not found and not yours answer alike: a request id tells nothing to a stranger.
-              if (err instanceof ApprovalError) throw new GatewayError('ERR_APPROVAL_DENIED', err.message);
+              if (
+                err instanceof ApprovalError &&
+                (err.code === 'ERR_APPROVAL_NOT_FOUND' || err.code === 'ERR_APPROVAL_FORBIDDEN')
+              ) {
+                throw new GatewayError('ERR_APPROVAL_UNKNOWN', `approval request ${id} was not found`);
+              }
               throw err;
             }
           },

@@ -231,7 +231,7 @@ export class Gateway {
   /** The state of an approval request as its requester (or an approver) may see it. */
   async approvalStatus(requestId: string, identity: Identity): Promise<Record<string, unknown>> {
     if (!this.#parts.approvalStatus) {
-      throw new GatewayError('ERR_APPROVAL_DENIED', 'approvals are not enabled on this gateway');
+      throw new GatewayError('ERR_APPROVALS_DISABLED', 'approvals are not enabled on this gateway');
     }
     return this.#parts.approvalStatus(requestId, identity);
   }

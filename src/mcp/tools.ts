@@ -95,7 +95,7 @@ export class McpToolSession {
         catalogRead: true,
       });
       if (result.rows.length === 0) {
-        return errorResult(`table "${table}" was not found in ${database}`);
+        return errorResult(`table "${table}" was not found in ${database}`, 'ERR_TABLE_NOT_FOUND');
       }
       const columns = result.rows.map((r) => ({
         name: r[1],

@@ -126,3 +126,45 @@ t.test('a denied request is refused with the reason', async (t) => {
   const list = await api('/api/approvals', dbaToken);
   t.equal(list.status, 200);
 });
+
+t.test(
+  'approval_status of an unknown id, and of another caller’s request, answer ERR_APPROVAL_UNKNOWN alike',
+  async (t) => {
+    const unknown = await client.callTool({
+      name: 'approval_status',
+      arguments: { requestId: '00000000-0000-4000-8000-000000000000' },
+    });
+    t.equal(unknown.isError, true);
+    const error = (unknown.structuredContent as { error: { code: string; message: string } }).error;
+    t.equal(error.code, 'ERR_APPROVAL_UNKNOWN');
+    t.match(error.message, /was not found/);
+
+    // A request of the agent's, asked about by another agent: the same answer as a made-up id.
+    const first = await client.callTool({
+      name: 'query',
+      arguments: { database: 'shop', sql: "UPDATE stock SET qty = 1 WHERE sku = 'pen'" },
+    });
+    const id = (first.structuredContent as { approval: { requestId: string } }).approval.requestId;
+    const otherToken = await parts.authenticator.mint({ subject: 'agent-8', groups: ['agents'] });
+    const other = new Client({ name: 'approvals-test-other', version: '1.0.0' });
+    await other.connect(
+      new StreamableHTTPClientTransport(new URL(`${http.baseUrl}/mcp`), {
+        requestInit: { headers: { authorization: `Bearer ${otherToken}` } },
+      }),
+    );
+    t.teardown(() => other.close());
+    const foreign = await other.callTool({ name: 'approval_status', arguments: { requestId: id } });
+    const foreignError = (foreign.structuredContent as { error: { code: string; message: string } }).error;
+    t.equal(foreignError.code, 'ERR_APPROVAL_UNKNOWN');
+    t.equal(foreignError.message, `approval request ${id} was not found`);
+  },
+);
+
+t.test('describe_table of a missing table carries an error code in structuredContent', async (t) => {
+  const missing = await client.callTool({
+    name: 'describe_table',
+    arguments: { database: 'shop', table: 'no_such_table' },
+  });
+  t.equal(missing.isError, true);
+  t.same((missing.structuredContent as { error: { code: string } }).error.code, 'ERR_TABLE_NOT_FOUND');
+});

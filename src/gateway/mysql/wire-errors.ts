@@ -65,6 +65,9 @@ export function toWireError(err: unknown): { wire: MysqlWireError; expected: boo
       };
     case 'ERR_UNKNOWN_TARGET':
     case 'ERR_TARGET_NOT_ALLOWED':
+    case 'ERR_APPROVAL_UNKNOWN':
+    case 'ERR_APPROVALS_DISABLED':
+    case 'ERR_TABLE_NOT_FOUND':
       return {
         wire: { errno: MysqlErrno.DbAccessDenied, sqlstate: '42000', message: err.message },
         expected: true,
