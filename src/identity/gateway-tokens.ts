@@ -10,7 +10,10 @@ import { fromJoseError } from './jose-errors.js';
 export const GATEWAY_TOKEN_TYPE = 'sluice+jwt';
 export const GATEWAY_TOKEN_USE = 'sluice';
 
-/** Our own clocks may drift a little between `sluice token` on one host and `serve` on another. */
+/**
+ * Our own clocks may drift a little between `sluice token` on one host and `serve` on another:
+ * tolerated for iat and nbf only. Expiry is exact (checked after jose's own checks).
+ */
 const GATEWAY_CLOCK_SKEW_S = 5;
 const MAX_SUBJECT_LENGTH = 256;
 const MAX_GROUPS = 256;
@@ -101,6 +104,11 @@ export function createGatewayTokens(
       ));
     } catch (err) {
       throw fromJoseError(err);
+    }
+    // The skew above is for a token minted on another host (its iat may be a little ahead of this
+    // clock); the gateway set the expiry itself, so it holds to the second.
+    if (typeof payload.exp === 'number' && clock() >= payload.exp * 1000) {
+      throw new AuthError('ERR_TOKEN_EXPIRED', 'the token has expired');
     }
     if (payload['token_use'] !== GATEWAY_TOKEN_USE) {
       throw new AuthError('ERR_TOKEN_CLAIMS', 'token_use is not "sluice"');

@@ -218,3 +218,17 @@ t.test('a state directory that cannot hold the key stops start-up, naming the pa
     message: /not-a-dir\/state\/gateway-key\.pem: cannot be (read|written) \(ENOTDIR\)/,
   });
 });
+
+t.test(
+  'a gateway token is refused from the second it expires: no clock skew on its own expiry',
+  async (t) => {
+    const { auth, advance } = await setup();
+    const issued = await auth.issue({ subject: 'ana', groups: ['dba'], ttlMs: 60_000 });
+    advance(59_000);
+    t.equal((await auth.authenticate(issued.token, { channel: 'test' })).subject, 'ana', 'valid until exp');
+    advance(1_000);
+    await expectRefusal(t, auth.authenticate(issued.token, { channel: 'test' }), 'ERR_TOKEN_EXPIRED');
+    advance(3_000);
+    await expectRefusal(t, auth.authenticate(issued.token, { channel: 'test' }), 'ERR_TOKEN_EXPIRED');
+  },
+);
