@@ -240,7 +240,9 @@ export const configSchema = z.strictObject({
       oidc: z.array(oidcIssuer).default([]),
       gatewayTokens: z
         .strictObject({
-          ttl: duration('15m').describe('lifetime of Sluice tokens (the most a token may ask for); expiry is exact, the OIDC clockSkew does not apply (5 s on iat only, for tokens minted on another host)'),
+          ttl: duration('15m').describe(
+            'lifetime of Sluice tokens (the most a token may ask for); expiry is exact, the OIDC clockSkew does not apply (5 s on iat only, for tokens minted on another host)',
+          ),
           signingKey: secretRef.optional().describe('PEM private key (Ed25519 or P-256)'),
           issuer: z.string().default('sluice').describe('iss of Sluice tokens'),
         })
