@@ -26,6 +26,14 @@ export class StatementFacts {
     if (this.#describing === 0) this.effects.add(effect);
   }
 
+  /**
+   * Something the classifier cannot vouch for even where it does not run (an unknown function in
+   * a plain EXPLAIN may still be folded by the planner): `unknown`, inside described regions too.
+   */
+  refuse(): void {
+    this.effects.add('unknown');
+  }
+
   addAll(effects: readonly Effect[]): void {
     for (const e of effects) this.add(e);
   }

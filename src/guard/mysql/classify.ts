@@ -12,6 +12,9 @@ export interface MySqlClassifyContext {
 /** Statement node types that may also appear nested (subqueries, INSERT ... SELECT). */
 const NESTED_STATEMENTS = new Set(['select', 'insert', 'replace', 'update', 'delete']);
 
+/** SHOW statements that reveal credentials or other sessions' state (see also statements.ts). */
+const ADMIN_SHOWS: ReadonlySet<string> = new Set(['grants', 'processlist', 'engine', 'profile', 'profiles']);
+
 /**
  * Session variables that only change how values are shown. sql_mode in particular is not here:
  * ANSI_QUOTES and NO_BACKSLASH_ESCAPES change how the server splits strings, which would let a
@@ -84,7 +87,8 @@ export function classifyMySqlAst(ast: Node, facts: StatementFacts, ctx: MySqlCla
       classifySet(ast, facts, ctx);
       return 'SET';
     case 'show':
-      facts.add('read');
+      // Grants carry the gateway account's password hash; the process list, other sessions' SQL.
+      facts.add(ADMIN_SHOWS.has(String(ast.keyword).toLowerCase()) ? 'admin' : 'read');
       walk(ast, facts, ctx);
       return 'SHOW';
     case 'desc':

@@ -80,12 +80,18 @@ const KEYWORD_EFFECTS: ReadonlyArray<readonly [RegExp, string, readonly Effect[]
   ],
   [/^(CREATE|ALTER|DROP|RENAME|TRUNCATE)\b/, 'DDL', ['ddl']],
   // Plain BEGIN only: MariaDB's `BEGIN NOT ATOMIC ... END` is a compound statement, not a transaction.
+  // A prepared XA transaction outlives the session; RECOVER and COMMIT/ROLLBACK of an xid reach
+  // other sessions' ones.
+  [/^XA\s+(PREPARE|RECOVER|COMMIT|ROLLBACK)\b/, 'XA', ['transaction', 'admin']],
   [
     /^(BEGIN(\s+WORK)?\s*$|XA\b|SAVEPOINT\b|RELEASE\s+SAVEPOINT\b|ROLLBACK\b|COMMIT\b|START\s+TRANSACTION\b)/,
     'TRANSACTION',
     ['transaction'],
   ],
   [/^(SIGNAL|RESIGNAL)\b/, 'SIGNAL', ['procedural']],
+  // The gateway account's own grants carry its password hash; the process list and the engine
+  // status carry other sessions' SQL text.
+  [/^SHOW\s+(GRANTS|CREATE\s+USER|(FULL\s+)?PROCESSLIST|ENGINE\b|PROFILES?\b)/, 'SHOW', ['admin']],
   [/^(HELP|SHOW)\b/, 'SHOW', ['read']],
 ];
 

@@ -3,6 +3,7 @@ import { GuardError } from '../errors.js';
 import { sortEffects, StatementFacts } from '../statement-facts.js';
 import type { ClassifiedStatement } from '../classified.js';
 import { commandTag } from './command-tag.js';
+import { isAdmittedBuiltin } from './admitted-functions.js';
 import { isUnboundedFilter } from './constant-truth.js';
 import type { PgParseResult, PostgresParser } from './parser.js';
 import { bytesIfNeeded, statementText } from './parser.js';
@@ -81,6 +82,7 @@ function extras(
 export function visit(node: unknown, facts: StatementFacts, ctx: PgClassifyContext): void {
   if (typeof node !== 'object' || node === null) return;
   if (Array.isArray(node)) {
+    if (repeatsAnOption(node)) facts.add('unknown');
     for (const item of node) visit(item, facts, ctx);
     return;
   }
@@ -91,10 +93,32 @@ export function visit(node: unknown, facts: StatementFacts, ctx: PgClassifyConte
     const value = obj[key];
     if (typeof value !== 'object' || value === null) continue;
     const handler = HANDLERS.get(key);
-    if (handler) handler(value as Node, facts, ctx);
-    else if (isStatementNodeName(key)) facts.add('unknown');
+    if (handler) {
+      // Handlers read their own options and may not walk them: repeats are checked here.
+      const options = (value as Node).options;
+      if (Array.isArray(options) && repeatsAnOption(options)) facts.add('unknown');
+      handler(value as Node, facts, ctx);
+    } else if (isStatementNodeName(key)) facts.add('unknown');
     else visit(value, facts, ctx);
   }
+}
+
+/**
+ * An option list (DefElem items: EXPLAIN, COPY, VACUUM, CREATE ... WITH, BEGIN, ...) naming one
+ * option twice. Postgres takes the last occurrence in some lists and refuses repeats in others;
+ * the guard refuses them everywhere rather than guess which occurrence is in force.
+ */
+function repeatsAnOption(list: unknown[]): boolean {
+  if (list.length < 2 || asNode(list[0])?.DefElem === undefined) return false;
+  const seen = new Set<string>();
+  for (const item of list) {
+    const def = asNode(asNode(item)?.DefElem);
+    if (typeof def?.defname !== 'string') continue;
+    const key = `${String(def.defnamespace ?? '')}.${def.defname.toLowerCase()}`;
+    if (seen.has(key)) return true;
+    seen.add(key);
+  }
+  return false;
 }
 
 function isStatementNodeName(key: string): boolean {
@@ -139,8 +163,11 @@ const functionCall: Handler = (body, facts, ctx) => {
   const last = names[names.length - 1];
   if (last !== undefined) {
     facts.addObject(`${names.join('.')}()`);
-    const effects = ctx.functions.get(last.toLowerCase());
+    // Declared effects first (the defaults and the configuration; `[]` declares a function pure),
+    // then the allow-list of built-ins; any other function is not understood.
+    const effects = ctx.functions.get(names.join('.').toLowerCase()) ?? ctx.functions.get(last.toLowerCase());
     if (effects) facts.addAll(effects);
+    else if (!isAdmittedBuiltin(names)) facts.refuse();
   }
   visit(body.args, facts, ctx);
   visit(body.agg_order, facts, ctx);
@@ -148,24 +175,31 @@ const functionCall: Handler = (body, facts, ctx) => {
   visit(body.over, facts, ctx);
 };
 
-/** An option given as `(ANALYZE)`, `(ANALYZE true)` or `(ANALYZE off)`. */
+/**
+ * An option given as `(ANALYZE)`, `(ANALYZE true)` or `(ANALYZE off)`. Any occurrence that is not
+ * a recognised "off" counts (a repeated option is refused by `visit` as well).
+ */
 function optionEnabled(options: unknown, name: string): boolean {
   for (const item of asArray(options)) {
     const def = asNode(asNode(item)?.DefElem);
-    if (!def || def.defname !== name) continue;
-    const arg = asNode(def.arg);
-    if (!arg) return true;
-    const word = asNode(arg.String)?.sval ?? asNode(arg.Boolean)?.boolval;
-    // An Integer node omits a zero ival.
-    const integer = asNode(arg.Integer);
-    if (integer) return integer.ival !== undefined && integer.ival !== 0;
-    // Anything other than a recognised "off" counts as on: the statement may run.
-    return !(
-      word === false ||
-      (typeof word === 'string' && ['false', 'off', '0', 'no'].includes(word.toLowerCase()))
-    );
+    if (!def || typeof def.defname !== 'string' || def.defname.toLowerCase() !== name) continue;
+    if (optionOn(def)) return true;
   }
   return false;
+}
+
+function optionOn(def: Node): boolean {
+  const arg = asNode(def.arg);
+  if (!arg) return true;
+  const word = asNode(arg.String)?.sval ?? asNode(arg.Boolean)?.boolval;
+  // An Integer node omits a zero ival.
+  const integer = asNode(arg.Integer);
+  if (integer) return integer.ival !== undefined && integer.ival !== 0;
+  // Anything other than a recognised "off" counts as on: the statement may run.
+  return !(
+    word === false ||
+    (typeof word === 'string' && ['false', 'off', '0', 'no'].includes(word.toLowerCase()))
+  );
 }
 
 /** `transaction_read_only` set to false, i.e. READ WRITE: a read-only session made writable. */
