@@ -29,8 +29,14 @@ export class PreparedStatements implements PreparedStatementLookup {
     return this.#byName.get(name);
   }
 
+  /**
+   * A name prepared again without a DEALLOCATE in between stands for both bodies: Postgres refuses
+   * the second PREPARE (the first stays) while MySQL replaces the first, and the guard decides
+   * before the target answers. An EXECUTE of it is judged by every effect of either.
+   */
   register(name: string, body: StatementSummary): void {
-    this.#byName.set(name, body);
+    const earlier = this.#byName.get(name);
+    this.#byName.set(name, earlier === undefined ? body : mergeSummaries([earlier, body]));
   }
 
   /**

@@ -23,6 +23,7 @@ policies:
   - name: agents
     when: { groups: [agents] }
     statements: { allow: [read] }
+guard: { sideEffectFunctions: { postgres: { pg_sleep: [] } } }
 recording: { store: file }
 state: { dir: ${join(dir, 'state')} }
 logging: { level: info }

@@ -6,6 +6,8 @@ import { DEFAULT_POLICY, startHarness, SUBJECT } from './postgres-listener-harne
 
 const h = await startHarness(t, {
   policy: DEFAULT_POLICY.replace('statementTimeout: 30s', 'statementTimeout: 1s'),
+  // pg_sleep is refused by default (it holds a backend); these tests use it as a slow statement.
+  extra: 'guard: { sideEffectFunctions: { postgres: { pg_sleep: [] } } }',
 });
 const strict = await startHarness(t, { allowPlaintextAuth: false, idleTimeout: '1s' });
 

@@ -1,70 +1,10 @@
 import t from 'tap';
-import { connect, type Socket } from 'node:net';
 import postgres from 'postgres';
 import { serialize } from 'pg-protocol/dist/serializer';
+import { RawClient, sqlstate } from './postgres-raw-client.js';
 import { startHarness, SUBJECT } from './postgres-listener-harness.js';
 
 const h = await startHarness(t);
-
-/** A bare protocol client: logs in, then sends bytes and reads back typed messages. */
-class RawClient {
-  readonly #socket: Socket;
-  #buffer = Buffer.alloc(0);
-  #waiters: (() => void)[] = [];
-
-  private constructor(socket: Socket) {
-    this.#socket = socket;
-    socket.on('data', (chunk: Buffer) => {
-      this.#buffer = Buffer.concat([this.#buffer, chunk]);
-      for (const w of this.#waiters.splice(0)) w();
-    });
-  }
-
-  static async login(port: number, token: string): Promise<RawClient> {
-    const socket = connect({ host: '127.0.0.1', port });
-    await new Promise((r) => socket.once('connect', r));
-    const client = new RawClient(socket);
-    socket.write(serialize.startup({ user: SUBJECT, database: 'shop' }));
-    await client.until('R');
-    socket.write(serialize.password(token));
-    await client.until('Z');
-    return client;
-  }
-
-  send(bytes: Buffer): void {
-    this.#socket.write(bytes);
-  }
-
-  /** Messages until (and including) one of type `last`: [type, body] pairs. */
-  async until(last: string): Promise<[string, Buffer][]> {
-    const out: [string, Buffer][] = [];
-    for (;;) {
-      while (this.#buffer.length >= 5) {
-        const size = this.#buffer.readInt32BE(1) + 1;
-        if (this.#buffer.length < size) break;
-        const type = String.fromCharCode(this.#buffer[0] as number);
-        out.push([type, this.#buffer.subarray(5, size)]);
-        this.#buffer = this.#buffer.subarray(size);
-        if (type === last) return out;
-      }
-      await new Promise<void>((r) => this.#waiters.push(r));
-    }
-  }
-
-  close(): void {
-    this.#socket.end(serialize.end());
-  }
-}
-
-function sqlstate(body: Buffer): string | undefined {
-  const at = body.indexOf(Buffer.from([0x43]));
-  for (let pos = 0; pos < body.length && body[pos] !== 0;) {
-    const end = body.indexOf(0, pos + 1);
-    if (body[pos] === 0x43) return body.toString('utf8', pos + 1, end);
-    pos = end + 1;
-  }
-  return at < 0 ? undefined : undefined;
-}
 
 t.test('node-postgres runs parameterised queries and gets masked rows', async (t) => {
   const client = await h.client();

@@ -33,6 +33,8 @@ const h = await startHarness(t, {
         strategy: email
     limits: { maxRows: ${MAX}, statementTimeout: 3s }
 `,
+  // pg_sleep is refused by default (it holds a backend); one test uses it to slow the rows.
+  extra: 'guard: { sideEffectFunctions: { postgres: { pg_sleep: [] } } }',
 });
 
 interface Notice {

@@ -342,3 +342,25 @@ t.test('pathologically deep expressions are refused, not crashed on', async (t) 
   const my = await analyzer.analyze(parens, 'mysql');
   t.equal(my.ok, false);
 });
+
+t.test('a name prepared twice without DEALLOCATE executes as both bodies', async (t) => {
+  // Postgres keeps the first body (the second PREPARE fails), MySQL takes the second; the guard
+  // decides before the target answers, so EXECUTE must be judged by every effect of either.
+  const analyzer = createStatementAnalyzer();
+  const session = new PreparedStatements();
+  for (const sql of ['PREPARE p AS DELETE FROM t', 'PREPARE p AS SELECT 1']) {
+    const a = await analyzer.analyze(sql, 'postgres');
+    if (a.ok && a.preparedChanges) session.apply(a.preparedChanges);
+  }
+  const run = await analyzer.analyze('EXECUTE p', 'postgres', session);
+  t.same(effectsOf(run), [['read', 'delete']]);
+  t.equal(run.ok && run.statements[0]?.unbounded, true, 'still unbounded');
+  session.apply([{ kind: 'deallocate', name: 'p' }]);
+  const again = await analyzer.analyze('PREPARE p AS SELECT 1', 'postgres');
+  if (again.ok && again.preparedChanges) session.apply(again.preparedChanges);
+  t.same(
+    effectsOf(await analyzer.analyze('EXECUTE p', 'postgres', session)),
+    [['read']],
+    'after DEALLOCATE, only the new body',
+  );
+});

@@ -164,6 +164,8 @@ export class BackendRelay {
    * still answers is dropped here.
    */
   #untilSync = false;
+  /** Parses the target refused or skipped since the last Sync: undone when ReadyForQuery comes. */
+  readonly #refusedParses: (() => void)[] = [];
 
   constructor(host: BackendRelayHost) {
     this.#host = host;
@@ -358,6 +360,7 @@ export class BackendRelay {
       case 'execute':
         return this.#executeMessage(head, type, buf, start, end);
       case 'parse':
+        if (type === Backend.ErrorResponse && head.refused) this.#refusedParses.push(head.refused);
         return this.#simpleAnswer(Backend.ParseComplete, type, buf, start, end);
       case 'bind':
         return this.#simpleAnswer(Backend.BindComplete, type, buf, start, end);
@@ -464,8 +467,11 @@ export class BackendRelay {
     const queue = this.#host.queue;
     for (let head = queue.shift(); head !== undefined; head = queue.shift()) {
       if (head.kind === 'execute' && head.run !== undefined) this.#host.runEnded(head.run);
+      if (head.kind === 'parse' && head.refused) this.#refusedParses.push(head.refused);
       if (head.kind === 'sync') break;
     }
+    // Undone latest first: two Parses of one name in the pipeline restore the name as it was.
+    for (let undo = this.#refusedParses.pop(); undo !== undefined; undo = this.#refusedParses.pop()) undo();
     this.#untilSync = false;
     this.#refusedResult = false;
     this.#result = null;
@@ -499,8 +505,11 @@ export class BackendRelay {
           ),
         );
       }
-      case Backend.CommandComplete:
-        return this.#endResult(readCommandTag(buf, start, end), run);
+      case Backend.CommandComplete: {
+        const tag = readCommandTag(buf, start, end);
+        run.confirmed?.(tag);
+        return this.#endResult(tag, run);
+      }
       case Backend.ErrorResponse:
         return this.#resultError(run, buf, start, end);
       case Backend.EmptyQueryResponse:
@@ -543,6 +552,7 @@ export class BackendRelay {
         host.queue.shift();
         if (run === undefined) return Step.Forward;
         const tag = type === Backend.CommandComplete ? readCommandTag(buf, start, end) : '';
+        run.confirmed?.(tag);
         if (this.#refusedResult) {
           // The client has its error: it hears nothing more until ReadyForQuery.
           this.#refusedResult = false;

@@ -153,7 +153,7 @@ export class FrontendGate {
       });
       return this.#refuseQuery(maskingRefusal);
     }
-    await this.#noteCursors(sql, verdict);
+    const declared = await this.#declaredCursor(sql, verdict);
     if (verdict.statements.some((s) => PREPARED_CHANGES.has(s.command))) this.#statements.clear();
     const run: StatementRun = {
       statementId,
@@ -162,6 +162,7 @@ export class FrontendGate {
       startedAt: host.now(),
       cancelled: false,
       ...(cursor ? { cursor } : {}),
+      ...(declared ? { confirmed: this.#cursorConfirmation(declared) } : {}),
     };
     host.queue.push({ kind: 'query', run });
     host.runStarted(run);
@@ -188,21 +189,42 @@ export class FrontendGate {
       });
       return this.#refuseExtended(maskingRefusal);
     }
-    await this.#noteCursors(message.sql, verdict);
-    this.#statements.set(message.statement, {
-      name: message.statement,
+    const declared = await this.#declaredCursor(message.sql, verdict);
+    const name = message.statement;
+    const previous = this.#statements.get(name);
+    // Messages after this Parse (a pipelined Bind) already refer to the new statement; should the
+    // target refuse the Parse, it skips them too, and the name is put back as it was.
+    const entry: PreparedEntry = {
+      name,
       sql: message.sql,
       verdict,
       described: false,
       shape: undefined,
       maskers: new Map(),
-    });
+      ...(declared ? { declares: declared } : {}),
+    };
+    this.#statements.set(name, entry);
     // A named statement can be run with SQL EXECUTE too: the guard must judge that by this body.
-    if (message.statement !== '') {
-      host.prepared?.registerAnalysis(message.statement, { ok: true, statements: verdict.statements });
-    }
-    host.queue.push({ kind: 'parse' });
+    if (name !== '') host.prepared?.registerAnalysis(name, { ok: true, statements: verdict.statements });
+    host.queue.push({ kind: 'parse', refused: () => this.#parseRefused(entry, previous) });
     return this.#forward(frame.raw);
+  }
+
+  /**
+   * The target refused a Parse (or skipped it after an earlier error): a named statement that
+   * existed keeps its old body (Postgres does not replace it); the unnamed one is gone (Postgres
+   * drops it before parsing). The relay calls these latest first, so each finds its own entry.
+   */
+  #parseRefused(entry: PreparedEntry, previous: PreparedEntry | undefined): void {
+    const name = entry.name;
+    if (this.#statements.get(name) !== entry) return;
+    if (name !== '' && previous !== undefined) {
+      this.#statements.set(name, previous);
+      this.#host.prepared?.registerAnalysis(name, { ok: true, statements: previous.verdict.statements });
+      return;
+    }
+    this.#statements.delete(name);
+    if (name !== '') this.#host.prepared?.deallocate(name);
   }
 
   #bind(message: Bind, frame: FrontendFrame): Promise<void> | void {
@@ -275,6 +297,7 @@ export class FrontendGate {
       startedAt: host.now(),
       cancelled: false,
       ...(cursor ? { cursor } : {}),
+      ...(statement.declares ? { confirmed: this.#cursorConfirmation(statement.declares) } : {}),
     };
     if (!portal.described && !statement.described) {
       // Rows may come without a RowDescription (the client did not ask): ask for it ourselves,
@@ -404,11 +427,24 @@ export class FrontendGate {
     });
   }
 
-  /** DECLARE CURSOR: remember the cursor's lineage so that FETCH results are masked by it. */
-  async #noteCursors(sql: string, verdict: GuardVerdict): Promise<void> {
-    if (!verdict.statements.some((s) => s.command === 'DECLARE CURSOR')) return;
-    const lineage = await this.#host.masking.cursorLineage(sql, verdict);
-    if (lineage) this.#cursors.set(lineage.name, lineage);
+  /** DECLARE CURSOR: the cursor's lineage, by which its FETCH results are masked. */
+  async #declaredCursor(sql: string, verdict: GuardVerdict): Promise<CursorLineage | undefined> {
+    if (!verdict.statements.some((s) => s.command === 'DECLARE CURSOR')) return undefined;
+    return this.#host.masking.cursorLineage(sql, verdict);
+  }
+
+  /**
+   * The lineage becomes the cursor's only when the target confirms the DECLARE (its
+   * CommandComplete): a DECLARE the target refuses (the name is taken) leaves the live cursor's
+   * lineage as it was. The first DECLARE of the text is the one the lineage describes.
+   */
+  #cursorConfirmation(lineage: CursorLineage): (tag: string) => void {
+    let pending = true;
+    return (tag) => {
+      if (!pending || tag !== 'DECLARE CURSOR') return;
+      pending = false;
+      this.#cursors.set(lineage.name, lineage);
+    };
   }
 
   /** The cursor a FETCH or MOVE in this text reads, when the session declared it. */

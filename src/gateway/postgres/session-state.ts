@@ -15,6 +15,8 @@ export interface PreparedEntry {
   shape: RowShape | null | undefined;
   /** Masking plans by result format list: a plan is decided once per statement and formats. */
   readonly maskers: Map<string, WireRowMasker | null>;
+  /** A DECLARE CURSOR: the cursor's lineage, taken up when an Execute of it completes. */
+  readonly declares?: CursorLineage;
 }
 
 /** A portal made by Bind. */
@@ -44,6 +46,11 @@ export interface StatementRun {
   readonly cursor?: CursorLineage;
   /** A cancel for the statement timeout was sent. */
   cancelled: boolean;
+  /**
+   * Called with the tag of each CommandComplete of the run: session state that follows from the
+   * statement (a cursor's lineage) is taken up only once the target has confirmed it.
+   */
+  readonly confirmed?: (tag: string) => void;
   /** COPY ... TO STDOUT results of this run relayed so far (to find each one's HEADER option). */
   copyOuts?: number;
 }
@@ -56,7 +63,8 @@ export interface StatementRun {
 export type Expectation =
   /** A simple Query: results, then ReadyForQuery. */
   | { kind: 'query'; run: StatementRun }
-  | { kind: 'parse' }
+  /** `refused`: the target answered the Parse with an error (its statement name is restored). */
+  | { kind: 'parse'; refused?: () => void }
   | { kind: 'bind' }
   | { kind: 'describe-statement'; statement: PreparedEntry | undefined }
   /** `swallow`: the relay asked (to learn the shape of a portal); the client must not see the answer. */
