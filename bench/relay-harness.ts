@@ -61,6 +61,7 @@ export function relayOnce(chunks: readonly Buffer[], masker: WireRowMasker | nul
     cursorLineage: async () => undefined,
     precheck: async () => undefined,
     masksAnything: async () => masker !== null,
+    errorScreen: async () => null,
   };
   const relay = new BackendRelay({
     session,

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { UNDECIDED_SCREEN } from '../masking/error-screen.js';
 import type { SessionRecorder } from '../recording/types.js';
 import type { ApprovalStage } from './approval.js';
 import { GatewayError, targetError } from './errors.js';
 import type { GatewayMetrics } from './metrics.js';
 import type {
+  ErrorScreen,
   GuardStage,
   GuardVerdict,
   MaskingStage,
@@ -13,6 +15,9 @@ import type {
   SessionContext,
   TargetEngine,
 } from './types.js';
+
+/** Fields of a driver's error (node-postgres, mysql2) that hold the target's own text. */
+const TARGET_TEXT_FIELDS = ['message', 'sqlMessage', 'detail', 'hint', 'where', 'internalQuery'] as const;
 
 /** A column as the caller receives it. */
 export interface DeliveredColumn {
@@ -186,6 +191,32 @@ export class StatementPipeline {
     }
   }
 
+  /**
+   * A target error as the masking screen lets it reach the caller (and the recording): for a
+   * statement that involves masked data its text is withheld, keeping the SQLSTATE and errno.
+   */
+  async #screenedTargetError(
+    err: unknown,
+    request: StatementRequest,
+    verdict: GuardVerdict,
+  ): Promise<unknown> {
+    if (err instanceof GatewayError || request.catalogRead || !this.#stages.masking.errorScreen) return err;
+    const error = targetError(err, this.#session.target);
+    const shape = (typeof err === 'object' && err !== null ? err : {}) as Record<string, unknown>;
+    const texts = TARGET_TEXT_FIELDS.map((f) => shape[f]).filter((v): v is string => typeof v === 'string');
+    let screen: ErrorScreen | null;
+    try {
+      screen = await this.#stages.masking.errorScreen({ session: this.#session, sql: request.sql, verdict });
+    } catch {
+      screen = UNDECIDED_SCREEN;
+    }
+    if (screen === null || !screen.withholds(texts, error.sqlstate)) return error;
+    return new GatewayError('ERR_TARGET', `${this.#session.target}: ${screen.message(error.sqlstate)}`, {
+      ...(error.sqlstate !== undefined ? { sqlstate: error.sqlstate } : {}),
+      ...(error.errno !== undefined ? { errno: error.errno } : {}),
+    });
+  }
+
   async #execute(
     statementId: string,
     request: StatementRequest,
@@ -257,7 +288,7 @@ export class StatementPipeline {
       });
       command = summary.command;
     } catch (err) {
-      if (!truncated) throw err;
+      if (!truncated) throw await this.#screenedTargetError(err, request, verdict);
       command = `SELECT ${delivered}`;
     } finally {
       request.signal?.removeEventListener('abort', onCallerAbort);

@@ -100,6 +100,17 @@ export interface MaskingContext {
   verdict: GuardVerdict;
 }
 
+/**
+ * What of a target's error or notice text may reach the caller, for one statement: text that may
+ * carry a masked value is withheld whole (the SQLSTATE stays).
+ */
+export interface ErrorScreen {
+  /** Whether text with these fields (message, detail, hint, context, ...) and SQLSTATE must be withheld. */
+  withholds(texts: readonly (string | undefined)[], code?: string): boolean;
+  /** The message sent in place of a withheld one. */
+  message(code: string | undefined, kind?: 'error' | 'notice'): string;
+}
+
 /** The masking stage: a plan per result set, or a refusal. */
 export interface MaskingStage {
   /**
@@ -109,4 +120,6 @@ export interface MaskingStage {
    */
   precheck?(context: MaskingContext): Promise<void>;
   plan(columns: ResultColumn[], context: MaskingContext): Promise<RowMasker | null>;
+  /** The screen on the target's error text for a statement; null: its errors pass as they are. */
+  errorScreen?(context: MaskingContext): Promise<ErrorScreen | null>;
 }

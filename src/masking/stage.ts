@@ -8,7 +8,13 @@ import type {
 } from '../gateway/types.js';
 import type { Catalog, CatalogRelation, CatalogSnapshot } from './catalog.js';
 import { deepFreeze } from '../guard/deep-freeze.js';
-import { analyseStatement, type LineageEnvironment } from './lineage/analyse.js';
+import {
+  analyseStatement,
+  analyseView,
+  type LineageEnvironment,
+  type StatementLineage,
+} from './lineage/analyse.js';
+import { TargetTextScreen } from './error-screen.js';
 import type { Query, Statement } from './lineage/ir.js';
 import { lowerParsed, parseStatements, readyParsers, viewQuery } from './lineage/parse.js';
 import { type CursorLineage, resolveOrigins, wireNamesUnknown } from './origins.js';
@@ -123,6 +129,64 @@ export class LineageMasking implements MaskingStage {
       );
       decideActions(columns, origins, policy, planContext);
     }
+  }
+
+  /**
+   * The screen on the target's error and notice text for a statement (see TargetTextScreen), or
+   * null when its text passes as it is: the caller has no masking, or the statement touches no
+   * table with a masked column (read, through views, or named as a write's target) and reads
+   * nothing lineage cannot see. Decided when an error or notice arrives, so a statement that
+   * succeeds pays nothing for it.
+   */
+  async errorScreen(context: MaskingContext): Promise<TargetTextScreen | null> {
+    const policy = this.#policy(context.session);
+    if (!policy) return null;
+    const detectorsOnly = policy.detectorRules.length > 0 ? new TargetTextScreen(policy, undefined) : null;
+    if (!policy.hasColumnRules) return detectorsOnly;
+    const snapshot = await this.#snapshot(context.session.target);
+    const env = this.#environment(snapshot, context.session);
+    const masked = new Set<string>();
+    let opaque = false;
+    const involve = (rel: CatalogRelation) => {
+      for (const column of rel.columns) {
+        if (policy.columnRule(rel.schema, rel.name, column))
+          masked.add(`${rel.schema}.${rel.name}.${column}`);
+      }
+    };
+    const take = (lineage: StatementLineage) => {
+      lineage.tablesRead.forEach(involve);
+      opaque ||= lineage.opaque;
+    };
+    let statements: readonly Statement[];
+    try {
+      statements = await this.#statements(context);
+    } catch {
+      return new TargetTextScreen(policy, 'a statement lineage cannot read');
+    }
+    for (const statement of statements) {
+      if (statement.kind === 'fetch') {
+        if (context.cursor?.name === statement.cursor.toLowerCase()) take(context.cursor.lineage);
+        else opaque = true;
+      } else take(analyseStatement(statement, env));
+    }
+    // Writes are not lowered to lineage: the tables a statement names (its targets, a source of
+    // INSERT ... SELECT or UPDATE ... FROM) count too, since a constraint error quotes their rows.
+    for (const summary of context.verdict.statements) {
+      for (const object of summary.objects) {
+        if (object.endsWith('()')) continue;
+        const parts = object.split('.');
+        const rel = snapshot.lookup(
+          parts.length > 1 ? parts[parts.length - 2] : undefined,
+          parts[parts.length - 1] ?? '',
+        );
+        if (rel === undefined) continue;
+        if (rel.kind === 'view') take(analyseView(rel, env));
+        else involve(rel);
+      }
+    }
+    if (masked.size > 0) return new TargetTextScreen(policy, [...masked].sort().join(', '));
+    if (opaque) return new TargetTextScreen(policy, 'relations lineage cannot see', context.sql);
+    return detectorsOnly;
   }
 
   /**

@@ -128,6 +128,7 @@ function relayThrough(
       cursorLineage: async () => undefined,
       precheck: async () => undefined,
       masksAnything: async () => true,
+      errorScreen: async () => null,
     };
     let paused = false;
     const pending: Buffer[] = [];

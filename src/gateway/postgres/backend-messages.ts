@@ -93,6 +93,19 @@ export function readErrorFields(buf: Buffer, start: number, end: number): { code
   return { code, message };
 }
 
+/** Every field of an ErrorResponse or NoticeResponse, by its field type byte. */
+export function readNoticeFieldMap(buf: Buffer, start: number, end: number): Map<number, string> {
+  const fields = new Map<number, string>();
+  let pos = start + 5;
+  while (pos < end && buf[pos] !== 0) {
+    const field = buf[pos] as number;
+    const valueEnd = cstringEnd(buf, pos + 1, end);
+    fields.set(field, buf.toString('utf8', pos + 1, valueEnd));
+    pos = valueEnd + 1;
+  }
+  return fields;
+}
+
 /** Name and value of a ParameterStatus ('S'). */
 export function readParameterStatus(buf: Buffer, start: number, end: number): [string, string] {
   const nameEnd = cstringEnd(buf, start + 5, end);

@@ -18,6 +18,8 @@ import {
 import { copyOutHasHeader } from './copy-out.js';
 import type { ExpectationQueue } from './expectation-queue.js';
 import { RowRecording } from './row-recording.js';
+import { UNDECIDED_SCREEN } from '../../masking/error-screen.js';
+import { screenedTargetText } from './target-text.js';
 import { type Expectation, formatOf, type PortalEntry, type StatementRun } from './session-state.js';
 import type { WireMasking } from './wire-masking.js';
 
@@ -164,6 +166,8 @@ export class BackendRelay {
    * still answers is dropped here.
    */
   #untilSync = false;
+  /** An error or notice being handled has passed its run's screen. */
+  #screening = false;
   /** Parses the target refused or skipped since the last Sync: undone when ReadyForQuery comes. */
   readonly #refusedParses: (() => void)[] = [];
 
@@ -339,6 +343,10 @@ export class BackendRelay {
   #handle(buf: Buffer, start: number, end: number): Step {
     const type = buf[start] as number;
     if (type === Backend.DataRow) return this.#dataRow(buf, start, end);
+    if ((type === Backend.ErrorResponse || type === Backend.NoticeResponse) && !this.#screening) {
+      const run = this.#runAtHead();
+      if (run !== undefined) return this.#screenTargetText(run, buf, start, end);
+    }
     if (type === Backend.NoticeResponse || type === Backend.NotificationResponse) return Step.Forward;
     if (type === Backend.ParameterStatus) {
       const [name, value] = readParameterStatus(buf, start, end);
@@ -409,6 +417,44 @@ export class BackendRelay {
         }
         return Step.Replace;
     }
+  }
+
+  /** The statement whose answers come next, if they come from one the client ran. */
+  #runAtHead(): StatementRun | undefined {
+    const head = this.#host.queue.peek();
+    return head?.kind === 'query' || head?.kind === 'execute' ? head.run : undefined;
+  }
+
+  /**
+   * An error or notice of a run passes the run's screen first (decided, asynchronously, by the
+   * first one that arrives): withheld text is replaced by a message of the same kind and SQLSTATE,
+   * which is then handled (ends the run, is recorded) as the target's own would have been.
+   */
+  #screenTargetText(run: StatementRun, buf: Buffer, start: number, end: number): Step {
+    const screen = run.errorScreen;
+    if (screen === undefined) {
+      return this.#wait(
+        this.#host.masking.errorScreen(run).then(
+          (decided) => {
+            run.errorScreen = decided;
+          },
+          () => {
+            run.errorScreen = UNDECIDED_SCREEN;
+          },
+        ),
+      );
+    }
+    const screened = screen === null ? null : screenedTargetText(screen, buf, start, end);
+    this.#screening = true;
+    let step: Step;
+    try {
+      step = screened === null ? this.#handle(buf, start, end) : this.#handle(screened, 0, screened.length);
+    } finally {
+      this.#screening = false;
+    }
+    if (screened === null || step !== Step.Forward) return step;
+    this.#replacement = screened;
+    return Step.Replace;
   }
 
   /** The answers to the relay's own probe: noted, never forwarded. */

@@ -1,7 +1,7 @@
 import type { NoticeFields } from '../../../protocols/postgres/codec/index.js';
 import type { CursorLineage } from '../../masking/index.js';
 import type { WireRowMasker } from '../../masking/stage.js';
-import type { GuardVerdict } from '../types.js';
+import type { ErrorScreen, GuardVerdict } from '../types.js';
 import type { RowShape } from './backend-messages.js';
 
 /** A statement prepared with Parse, as the guard decided it (only allowed ones are kept). */
@@ -51,6 +51,11 @@ export interface StatementRun {
    * statement (a cursor's lineage) is taken up only once the target has confirmed it.
    */
   readonly confirmed?: (tag: string) => void;
+  /**
+   * The screen on the target's error and notice text, once an error or notice of the run asked
+   * for it (null: the text passes as it is).
+   */
+  errorScreen?: ErrorScreen | null;
   /** COPY ... TO STDOUT results of this run relayed so far (to find each one's HEADER option). */
   copyOuts?: number;
 }

@@ -1,6 +1,6 @@
 import type { CursorLineage, LineageMasking } from '../../masking/index.js';
 import type { WireRowMasker } from '../../masking/stage.js';
-import type { GuardVerdict, SessionContext } from '../types.js';
+import type { ErrorScreen, GuardVerdict, SessionContext } from '../types.js';
 import type { RowShape } from './backend-messages.js';
 import type { StatementRun } from './session-state.js';
 
@@ -21,6 +21,8 @@ export interface WireMasking {
    * policy refuses: filters on masked columns, values derived from them, outputs it cannot trace.
    */
   precheck(sql: string, verdict: GuardVerdict, cursor: CursorLineage | undefined): Promise<void>;
+  /** The screen on the target's error and notice text for a run; null: it passes as it is. */
+  errorScreen(run: StatementRun): Promise<ErrorScreen | null>;
   /** Whether the session's policy masks anything at all. */
   masksAnything(sql: string, verdict: GuardVerdict): Promise<boolean>;
 }
@@ -44,6 +46,9 @@ export function sessionMasking(masking: LineageMasking, session: SessionContext)
     },
     precheck(sql, verdict, cursor) {
       return masking.precheck({ session, sql, verdict, ...(cursor ? { cursor } : {}) });
+    },
+    errorScreen(run) {
+      return masking.errorScreen(context(run));
     },
     async masksAnything(sql, verdict) {
       return (await masking.maskingPlan([], { session, sql, verdict })) !== null;
