@@ -36,6 +36,11 @@ export interface MysqlQueryOptions {
   params?: readonly unknown[] | undefined;
   signal?: AbortSignal | undefined;
   timeoutMs?: number | undefined;
+  /**
+   * The statement may leave session state (user variables, settings, a transaction, locks): its
+   * pooled connection is closed afterwards instead of going back to the pool for another caller.
+   */
+  changesSession?: boolean | undefined;
 }
 
 export type MysqlQueryResult =
@@ -403,12 +408,13 @@ class StatementRun {
       // connection) or anything unexpected may have broken it.
       const fatal = (err as { fatal?: unknown }).fatal === true;
       const reusable = !fatal && (error.code === 'ERR_TARGET_QUERY' || error.code === 'ERR_TARGET_PARAMS');
-      if (reusable) this.#connection.release();
+      if (reusable && !this.#options.changesSession) this.#connection.release();
       else this.#connection.destroy();
       this.#reject(error);
       return;
     }
-    this.#connection.release();
+    if (this.#options.changesSession) this.#connection.destroy();
+    else this.#connection.release();
     if (this.#sawColumns || this.#ok === undefined) {
       this.#resolve({ kind: 'rows', rowCount: this.#rowCount });
     } else {

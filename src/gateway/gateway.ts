@@ -182,7 +182,11 @@ export class Gateway {
         context,
         dedicated ?? this.#engine(target),
         recording,
-        { maxRows: policy.limits.maxRows, statementTimeoutMs: policy.limits.statementTimeout },
+        {
+          maxRows: policy.limits.maxRows,
+          statementTimeoutMs: policy.limits.statementTimeout,
+          sharedConnections: dedicated === undefined,
+        },
       ),
       recording,
       (s) => {

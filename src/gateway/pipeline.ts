@@ -60,6 +60,16 @@ export interface StatementOutcome {
 export interface StatementLimits {
   maxRows: number;
   statementTimeoutMs: number;
+  /**
+   * The engine's connections are shared with other sessions (MCP): a statement that may change
+   * session state has its connection closed afterwards, so the next caller starts clean.
+   */
+  sharedConnections?: boolean;
+}
+
+/** Whether a statement may leave session state behind: anything but plain reads. */
+function mayChangeSession(verdict: GuardVerdict): boolean {
+  return verdict.statements.some((s) => s.effects.some((e) => e !== 'read'));
 }
 
 export interface PipelineStages {
@@ -285,6 +295,7 @@ export class StatementPipeline {
         ...(request.params ? { params: request.params } : {}),
         signal: stop.signal,
         timeoutMs: this.#limits.statementTimeoutMs,
+        ...(this.#limits.sharedConnections && mayChangeSession(verdict) ? { changesSession: true } : {}),
       });
       command = summary.command;
     } catch (err) {

@@ -66,6 +66,11 @@ export interface QueryOptions {
   params?: unknown[];
   signal?: AbortSignal;
   timeoutMs?: number;
+  /**
+   * The statement may leave session state (settings, variables, a transaction, locks, cursors):
+   * on a shared pool its connection is closed afterwards, never handed to another caller.
+   */
+  changesSession?: boolean;
 }
 
 export interface QuerySummary {

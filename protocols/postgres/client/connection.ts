@@ -150,6 +150,14 @@ export class PgConnection {
   }
 
   /**
+   * Marks the connection as carrying session state its user left (a statement the caller knows
+   * may change it without Postgres saying so, e.g. `SELECT set_config(...)`): no pool reuses it.
+   */
+  markSessionChanged(): void {
+    this.#sessionChanged = true;
+  }
+
+  /**
    * Runs one query. Without `params` it is a simple Query (several statements allowed); with
    * `params` it is Parse/Bind/Describe/Execute/Sync on the unnamed statement and portal. Settles
    * at ReadyForQuery, so the connection is ready again when it does, also after an error.

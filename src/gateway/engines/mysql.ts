@@ -95,7 +95,12 @@ export function createMysqlEngine(
             return sink.row(convertRow(values, converters));
           },
         },
-        { params: queryOptions.params, signal: queryOptions.signal, timeoutMs: queryOptions.timeoutMs },
+        {
+          params: queryOptions.params,
+          signal: queryOptions.signal,
+          timeoutMs: queryOptions.timeoutMs,
+          changesSession: queryOptions.changesSession,
+        },
       );
       const command = commandOf(sql);
       // A result set from WITH ... SELECT, VALUES or TABLE is a SELECT to the caller.

@@ -162,7 +162,7 @@ export function createPostgresEngine(
     dialect: 'postgres',
 
     async query(sql: string, sink: ResultSink, queryOptions: QueryOptions = {}): Promise<QuerySummary> {
-      const { params, signal, timeoutMs } = queryOptions;
+      const { params, signal, timeoutMs, changesSession } = queryOptions;
       const connection = await pool.acquire(signal).catch((err: unknown) => {
         throw err instanceof PostgresEngineError ? err : connectError(err, target.name, address, scrub);
       });
@@ -201,6 +201,7 @@ export function createPostgresEngine(
             log.debug({ err: (err as Error).message }, 'type name lookup failed');
           });
         }
+        if (changesSession) connection.markSessionChanged();
         pool.release(connection);
       }
     },
