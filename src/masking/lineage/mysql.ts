@@ -199,6 +199,11 @@ function lowerExpr(n: unknown): Expr {
     if (column === '*') return { kind: 'star', qualifier: qualifier(n) };
     return { kind: 'column', path: [...qualifier(n), column] };
   }
+  // A user variable may hold a value an earlier statement read (`SELECT @v := ssn ...`,
+  // `SELECT ssn INTO @v`, `SET @v = (SELECT ...)`): where it comes from is not in this statement.
+  if (type === 'var' && n.prefix === '@') {
+    return { kind: 'unresolved', reason: `user variable @${String(n.name)} may hold any value read before` };
+  }
   // COUNT(*) counts rows; it reads no column's value.
   if (type === 'star') return { kind: 'const' };
   if (CONSTANT_TYPES.has(type) && !isObject(n.expr)) return { kind: 'const' };
