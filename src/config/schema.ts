@@ -262,7 +262,9 @@ export const configSchema = z.strictObject({
           mysql: z.record(z.string(), z.array(effectSchema)).default({}),
         })
         .prefault({})
-        .describe('functions with side effects, merged over the built-in list; [] marks a function pure'),
+        .describe(
+          'effects of functions, merged over the built-in list; a Postgres function neither on the built-in allow-list nor here is unknown; [] marks a function pure',
+        ),
       cacheSize: z.number().int().min(0).default(2000).describe('decisions cached per dialect'),
       maxTextLength: z
         .strictObject({
