@@ -47,7 +47,7 @@ function echoes(texts: readonly (string | undefined)[], sql: string): boolean {
 }
 
 export class TargetTextScreen implements ErrorScreen {
-  /** Masked columns the statement involves, or why it may involve any (undefined: detectors only). */
+  /** Why the statement's text is withheld, as a clause (undefined: only when a detector matches). */
   readonly #because: string | undefined;
   readonly #policy: CompiledMaskingPolicy;
   /** Lowercased statement text, when only unseen relations (no masked table) made the screen. */
@@ -73,7 +73,7 @@ export class TargetTextScreen implements ErrorScreen {
     const state = code ? ` (SQLSTATE ${code})` : '';
     const why =
       this.#because !== undefined
-        ? `the statement involves masked data (${this.#because})`
+        ? this.#because
         : `a masking detector of policy ${this.#policy.policy} matched it`;
     const what = kind === 'error' ? 'reported an error' : 'sent a notice';
     return `the database ${what}${state}; its text is withheld because ${why}`;

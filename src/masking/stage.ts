@@ -161,7 +161,7 @@ export class LineageMasking implements MaskingStage {
     try {
       statements = await this.#statements(context);
     } catch {
-      return new TargetTextScreen(policy, 'a statement lineage cannot read');
+      return new TargetTextScreen(policy, 'the statement cannot be read for masking');
     }
     for (const statement of statements) {
       if (statement.kind === 'fetch') {
@@ -184,8 +184,17 @@ export class LineageMasking implements MaskingStage {
         else involve(rel);
       }
     }
-    if (masked.size > 0) return new TargetTextScreen(policy, [...masked].sort().join(', '));
-    if (opaque) return new TargetTextScreen(policy, 'relations lineage cannot see', context.sql);
+    if (masked.size > 0)
+      return new TargetTextScreen(
+        policy,
+        `the statement involves masked data (${[...masked].sort().join(', ')})`,
+      );
+    if (opaque)
+      return new TargetTextScreen(
+        policy,
+        'the statement reads values whose origin cannot be traced',
+        context.sql,
+      );
     return detectorsOnly;
   }
 
