@@ -157,17 +157,22 @@ async function mcpClient(t: { teardown(fn: () => unknown): void }): Promise<Clie
   return client;
 }
 
-const pgBefore = await pgState();
-const myBefore = await myState();
-
-t.test('Postgres listener, simple and extended protocol: every denied statement is refused', async (t) => {
-  const client = new pg.Client({
+/** A node-postgres client for the Postgres listener (connect it yourself). */
+function listenerClient(): pg.Client {
+  return new pg.Client({
     host: '127.0.0.1',
     port: pgListener.address.port,
     user: 'agent-1',
     password: token,
     database: 'shop',
   });
+}
+
+const pgBefore = await pgState();
+const myBefore = await myState();
+
+t.test('Postgres listener, simple and extended protocol: every denied statement is refused', async (t) => {
+  const client = listenerClient();
   const notices: string[] = [];
   client.on('notice', (n) => notices.push(JSON.stringify(n)));
   await client.connect();
@@ -197,13 +202,7 @@ t.test('Postgres listener, simple and extended protocol: every denied statement 
 });
 
 t.test('Postgres listener: benign reads are allowed and come back masked', async (t) => {
-  const client = new pg.Client({
-    host: '127.0.0.1',
-    port: pgListener.address.port,
-    user: 'agent-1',
-    password: token,
-    database: 'shop',
-  });
+  const client = listenerClient();
   await client.connect();
   t.teardown(() => client.end());
   for (const attack of benign('postgres')) {

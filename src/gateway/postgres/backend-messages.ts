@@ -80,17 +80,8 @@ export function readCommandTag(buf: Buffer, start: number, end: number): string 
 
 /** SQLSTATE and message of an ErrorResponse ('E'). */
 export function readErrorFields(buf: Buffer, start: number, end: number): { code: string; message: string } {
-  let code = 'XX000';
-  let message = '';
-  let pos = start + 5;
-  while (pos < end && buf[pos] !== 0) {
-    const field = buf[pos] as number;
-    const valueEnd = cstringEnd(buf, pos + 1, end);
-    if (field === 0x43) code = buf.toString('utf8', pos + 1, valueEnd);
-    else if (field === 0x4d) message = buf.toString('utf8', pos + 1, valueEnd);
-    pos = valueEnd + 1;
-  }
-  return { code, message };
+  const fields = readNoticeFieldMap(buf, start, end);
+  return { code: fields.get(0x43) ?? 'XX000', message: fields.get(0x4d) ?? '' };
 }
 
 /** Every field of an ErrorResponse or NoticeResponse, by its field type byte. */
