@@ -122,16 +122,81 @@ function compareScalars(op: string, l: Scalar, r: Scalar): boolean | undefined {
 }
 
 /**
- * A WHERE that names no column has the same value for every row (`1 IN (1)`, `X'01'`,
- * `1 BETWEEN 0 AND 2`, `EXISTS (SELECT ...)` without a column): it keeps all rows or none, so it
- * does not bound the statement unless it is known to be false. The check looks at node types
- * only, never at a literal's value.
+ * Whether an UPDATE or DELETE filter leaves the statement unbounded. As on Postgres, the text
+ * proves a bound only by pinning a bare column to values that do not depend on the row
+ * (`id = 5`, `id = ?`, `id IN (1, 2)`; one such conjunct of an AND, or one in every branch of an
+ * OR); `WHERE 1e0`, `WHERE id`, `id > 0`, `name LIKE '%'` or `id IN (SELECT ...)` may hold for
+ * every row. The check looks at node types only, except where a constant's truth decides
+ * (`WHERE 0 OR id = 5`).
  */
 export function isUnboundedFilter(where: unknown, reads: LiteralReads): boolean {
   if (where === undefined || where === null) return true;
-  const truth = constantTruth(where, reads);
-  if (truth !== undefined) return truth;
-  return !namesColumn(where);
+  // node-sql-parser binds `||` tighter than `=`; MySQL (without PIPES_AS_CONCAT) reads it as a
+  // low-precedence OR, so `id = 1 || 1` is `(id = 1) OR 1` on the server. A tree holding one is
+  // not the server's tree and proves no bound.
+  if (holdsOperator(where, '||')) return true;
+  return !pinsRows(where, reads);
+}
+
+function pinsRows(value: unknown, reads: LiteralReads): boolean {
+  const node = asNode(value);
+  if (!node) return false;
+  if (node.type === 'binary_expr' && typeof node.operator === 'string') {
+    const op = node.operator.toUpperCase();
+    if (op === 'AND' || op === '&&') return pinsRows(node.left, reads) || pinsRows(node.right, reads);
+    if (op === 'OR' || op === '||') return pinsRows(node.left, reads) && pinsRows(node.right, reads);
+    if (
+      op === '=' &&
+      ((isColumn(node.left) && isRowIndependent(node.right)) ||
+        (isColumn(node.right) && isRowIndependent(node.left)))
+    )
+      return true;
+    if (op === 'IN') {
+      const list = asNode(node.right);
+      if (
+        isColumn(node.left) &&
+        list?.type === 'expr_list' &&
+        Array.isArray(list.value) &&
+        list.value.every(isRowIndependent)
+      )
+        return true;
+    }
+  }
+  // A condition known to be false touches no row (`WHERE 0 OR id = 5`).
+  return constantTruth(node, reads) === false;
+}
+
+function isColumn(value: unknown): boolean {
+  return asNode(value)?.type === 'column_ref';
+}
+
+/** An expression whose value is the same for every row: no column, no subquery. */
+function isRowIndependent(value: unknown): boolean {
+  return value !== undefined && value !== null && !namesColumn(value) && !holdsSubquery(value);
+}
+
+function holdsOperator(value: unknown, operator: string): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (Array.isArray(value)) return value.some((v) => holdsOperator(v, operator));
+  const node = value as Node;
+  if (node.type === 'binary_expr' && node.operator === operator) return true;
+  for (const key in node) {
+    const child = node[key];
+    if (typeof child === 'object' && child !== null && holdsOperator(child, operator)) return true;
+  }
+  return false;
+}
+
+function holdsSubquery(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (Array.isArray(value)) return value.some(holdsSubquery);
+  const node = value as Node;
+  if ('ast' in node || node.type === 'select') return true;
+  for (const key in node) {
+    const child = node[key];
+    if (typeof child === 'object' && child !== null && holdsSubquery(child)) return true;
+  }
+  return false;
 }
 
 function namesColumn(value: unknown): boolean {

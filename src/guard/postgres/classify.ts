@@ -4,7 +4,7 @@ import { sortEffects, StatementFacts } from '../statement-facts.js';
 import type { ClassifiedStatement } from '../classified.js';
 import { commandTag } from './command-tag.js';
 import { isAdmittedBuiltin } from './admitted-functions.js';
-import { isUnboundedFilter } from './constant-truth.js';
+import { isConstantFilter, isUnboundedFilter } from './constant-truth.js';
 import type { PgParseResult, PostgresParser } from './parser.js';
 import { bytesIfNeeded, statementText } from './parser.js';
 import { classifyPlPgSql } from './plpgsql.js';
@@ -253,7 +253,7 @@ const HANDLERS = new Map<string, Handler>([
       for (const clause of asArray(body.mergeWhenClauses)) {
         if (asNode(asNode(clause)?.MergeWhenClause)?.commandType === 'CMD_DELETE') facts.add('delete');
       }
-      if (isUnboundedFilter(body.joinCondition, facts)) facts.markUnbounded();
+      if (isConstantFilter(body.joinCondition, facts)) facts.markUnbounded();
       visit(body, facts, ctx);
     },
   ],

@@ -149,17 +149,89 @@ export function constantTruth(node: unknown, reads: LiteralReads): boolean | und
   return undefined;
 }
 
-/** A DML filter that does not limit the rows touched: absent, or constant-true. */
 /**
- * A WHERE that names no column has the same value for every row (`1 IN (1)`,
- * `1 BETWEEN 0 AND 2`, `EXISTS (SELECT 1)`, `$1`): it keeps all rows or none, so it does not bound
- * the statement unless it is known to be false.
+ * A join condition that does not limit the rows touched: absent, constant-true, or naming no
+ * column (`1 IN (1)`, `EXISTS (SELECT 1)`, `$1`): it keeps all rows or none. MERGE's ON is read
+ * this way; its source bounds what it touches.
  */
-export function isUnboundedFilter(where: unknown, reads: LiteralReads): boolean {
+export function isConstantFilter(where: unknown, reads: LiteralReads): boolean {
   if (where === undefined || where === null) return true;
   const truth = constantTruth(where, reads);
   if (truth !== undefined) return truth;
   return !namesColumn(where);
+}
+
+/**
+ * Whether an UPDATE or DELETE filter leaves the statement unbounded. The text proves a bound only
+ * by pinning a column to values that do not depend on the row: `id = 5`, `id = $1`,
+ * `id IN (1, 2)`, `id = ANY ($1)`, `WHERE CURRENT OF c`, one such conjunct of an AND or one in
+ * every branch of an OR. Every other condition (`id > 0`, `id IS NOT NULL`, `name LIKE '%'`,
+ * `id IN (SELECT ...)`, `NOT ...`) may hold for every row, and the text cannot tell, so it counts
+ * as unbounded: a human looks where the policy asks for one.
+ */
+export function isUnboundedFilter(where: unknown, reads: LiteralReads): boolean {
+  if (where === undefined || where === null) return true;
+  return !pinsRows(where, reads);
+}
+
+function pinsRows(node: unknown, reads: LiteralReads): boolean {
+  if (child(node, 'CurrentOfExpr')) return true;
+  const bool = child(node, 'BoolExpr');
+  if (bool) {
+    const args = Array.isArray(bool.args) ? (bool.args as unknown[]) : [];
+    if (bool.boolop === 'AND_EXPR') return args.some((arg) => pinsRows(arg, reads));
+    if (bool.boolop === 'OR_EXPR') return args.length > 0 && args.every((arg) => pinsRows(arg, reads));
+  }
+  const expr = child(node, 'A_Expr');
+  if (expr && isPlainEquals(expr.name)) {
+    switch (expr.kind) {
+      case 'AEXPR_OP':
+        if (
+          (isColumn(expr.lexpr) && isRowIndependent(expr.rexpr)) ||
+          (isColumn(expr.rexpr) && isRowIndependent(expr.lexpr))
+        )
+          return true;
+        break;
+      case 'AEXPR_IN':
+      case 'AEXPR_OP_ANY':
+        if (isColumn(expr.lexpr) && isRowIndependent(expr.rexpr)) return true;
+        break;
+    }
+  }
+  // A condition known to be false touches no row (`WHERE false OR id = 5`).
+  return constantTruth(node, reads) === false;
+}
+
+/** `=` as Postgres's own: bare, or `OPERATOR(pg_catalog.=)`; a user's `=` could mean anything. */
+function isPlainEquals(name: unknown): boolean {
+  const names = Array.isArray(name) ? (name as unknown[]) : [];
+  const parts = names.map((n) => child(n, 'String')?.sval);
+  return (
+    (parts.length === 1 && parts[0] === '=') ||
+    (parts.length === 2 && parts[0] === 'pg_catalog' && parts[1] === '=')
+  );
+}
+
+/** A bare column: `id::bool = true` holds for every non-zero id, so a cast of one does not pin. */
+function isColumn(node: unknown): boolean {
+  return child(node, 'ColumnRef') !== undefined;
+}
+
+/** An expression whose value is the same for every row: no column, no subquery. */
+function isRowIndependent(node: unknown): boolean {
+  return node !== undefined && node !== null && !namesColumn(node) && !holdsSubquery(node);
+}
+
+function holdsSubquery(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (Array.isArray(value)) return value.some(holdsSubquery);
+  const node = value as Record<string, unknown>;
+  if ('SubLink' in node) return true;
+  for (const key in node) {
+    const child = node[key];
+    if (typeof child === 'object' && child !== null && holdsSubquery(child)) return true;
+  }
+  return false;
 }
 
 function namesColumn(value: unknown): boolean {
