@@ -88,6 +88,45 @@ const cases: [string, string, string[], (string | null)[]][] = [
   ],
   ['SHOW returns no table data', 'SHOW TABLES', ['Tables_in_shop'], [null]],
   ['a statement on unmasked data passes', 'SELECT 1 + 1 AS two FROM dual', ['two'], [null]],
+  // Reads node-sql-parser has no grammar for, analysed through their equivalents (readable.ts).
+  [
+    'TABLE t is SELECT * FROM t',
+    'TABLE customers',
+    ['id', 'name', 'email', 'ssn'],
+    [null, null, 'email', 'partial'],
+  ],
+  [
+    'TABLE t with ORDER BY and LIMIT',
+    'TABLE customers ORDER BY id LIMIT 2',
+    ['id', 'name', 'email', 'ssn'],
+    [null, null, 'email', 'partial'],
+  ],
+  [
+    'NATURAL JOIN: the shared columns once, then the rest of each side',
+    "SELECT * FROM customers NATURAL JOIN (SELECT id, email, 'x' AS extra FROM customers) AS o",
+    ['id', 'email', 'name', 'ssn', 'extra'],
+    [null, 'email', null, 'partial', null],
+  ],
+  [
+    'NATURAL LEFT JOIN with named columns',
+    'SELECT c.ssn, o.id FROM customers c NATURAL LEFT OUTER JOIN customers o',
+    ['ssn', 'id'],
+    ['partial', null],
+  ],
+  ['VALUES ROW of constants', 'VALUES ROW(1, 2), ROW(3, 4)', ['column_0', 'column_1'], [null, null]],
+  [
+    'VALUES ROW holding a masked subquery',
+    'VALUES ROW((SELECT ssn FROM customers LIMIT 1), 1)',
+    ['column_0', 'column_1'],
+    ['partial', null],
+  ],
+  [
+    // The derived table's columns are not traced through a scalar subquery: everything is redacted.
+    'VALUES ROW in a derived table, holding a masked subquery',
+    'SELECT * FROM (VALUES ROW((SELECT ssn FROM customers LIMIT 1), 1)) AS v',
+    ['column_0', 'column_1'],
+    ['redact', 'redact'],
+  ],
 ];
 
 for (const [name, sql, columns, expected] of cases) {

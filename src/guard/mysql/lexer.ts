@@ -148,3 +148,46 @@ function skipQuoted(sql: string, open: number, quote: number): number {
   }
   return n;
 }
+
+/** A token of one MySQL statement: a word, a quoted name or string, or one punctuation character. */
+export interface MySqlToken {
+  kind: 'word' | 'quoted' | 'punct';
+  start: number;
+  end: number;
+  /** Upper-cased for words; the raw text otherwise. */
+  text: string;
+}
+
+/**
+ * The tokens of one statement (as splitMySql returns it), comments left out. Numbers are words;
+ * operators come one character at a time, which is enough for recognising clause keywords.
+ */
+export function tokenizeMySql(sql: string): MySqlToken[] {
+  const tokens: MySqlToken[] = [];
+  const n = sql.length;
+  let i = 0;
+  while (i < n) {
+    const c = sql.charCodeAt(i);
+    if (c === 0x27 || c === 0x22 || c === 0x60) {
+      const end = skipQuoted(sql, i, c);
+      tokens.push({ kind: 'quoted', start: i, end, text: sql.slice(i, end) });
+      i = end;
+    } else if (c === 0x23 || (c === 0x2d && sql.charCodeAt(i + 1) === 0x2d)) {
+      i = lineEnd(sql, i);
+    } else if (c === 0x2f && sql.charCodeAt(i + 1) === 0x2a) {
+      const close = sql.indexOf('*/', i + 2);
+      i = close < 0 ? n : close + 2;
+    } else if (isWordChar(c)) {
+      let end = i + 1;
+      while (end < n && isWordChar(sql.charCodeAt(end))) end++;
+      tokens.push({ kind: 'word', start: i, end, text: sql.slice(i, end).toUpperCase() });
+      i = end;
+    } else if (c > 0x20) {
+      tokens.push({ kind: 'punct', start: i, end: i + 1, text: sql[i] ?? '' });
+      i++;
+    } else {
+      i++;
+    }
+  }
+  return tokens;
+}

@@ -1,4 +1,4 @@
-import NodeSqlParser from 'node-sql-parser';
+import { astifyMySql } from './readable.js';
 import type { Effect } from '../../config/schema.js';
 import type { ClassifiedStatement } from '../classified.js';
 import { GuardError } from '../errors.js';
@@ -130,7 +130,6 @@ function unquote(literal: string): string {
 const MAX_SHAPED_TEXT = 16 * 1024;
 
 export class MySqlStatements {
-  readonly #parser = new NodeSqlParser.Parser();
   readonly #ctx: MySqlClassifyContext;
   readonly #shapes: LruCache<string, ShapeEntry> | undefined;
 
@@ -229,7 +228,7 @@ export class MySqlStatements {
   #statement(text: string, out: MySqlAnalysis & { parsed: (Node | null)[] }, depth: number): boolean {
     let result: unknown;
     try {
-      result = this.#parser.astify(text, { database: 'MySQL' });
+      result = astifyMySql(text);
     } catch (err) {
       const classified = this.#byKeywords(text, depth);
       if (classified) {

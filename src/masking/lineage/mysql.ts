@@ -1,3 +1,4 @@
+import { NATURAL_JOIN_MARKER } from '../../guard/mysql/readable.js';
 import type { Cte, Expr, FromItem, Query, Statement, Target } from './ir.js';
 
 /**
@@ -109,16 +110,22 @@ function nestJoins(items: FromItem[], raw: unknown[]): FromItem[] {
         left: prev,
         right: item,
         on: r.on ? lowerExpr(r.on) : undefined,
-        using: /natural/i.test(r.join)
-          ? 'natural'
-          : Array.isArray(r.using)
-            ? r.using.map(ident).filter((u): u is string => u !== undefined)
-            : undefined,
+        using:
+          /natural/i.test(r.join) || isNaturalMarker(r.using)
+            ? 'natural'
+            : Array.isArray(r.using)
+              ? r.using.map(ident).filter((u): u is string => u !== undefined)
+              : undefined,
         alias: undefined,
       };
     } else out.push(item);
   });
   return out;
+}
+
+/** `USING (<marker>)`: a NATURAL join the parser could not read as one (see readable.ts). */
+function isNaturalMarker(using: unknown): boolean {
+  return Array.isArray(using) && using.length === 1 && ident(using[0]) === NATURAL_JOIN_MARKER;
 }
 
 function keyExpr(n: unknown): Expr {

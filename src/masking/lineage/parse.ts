@@ -1,5 +1,5 @@
 import { loadModule, parse as parsePostgres, parseSync } from 'libpg-query';
-import nodeSqlParser from 'node-sql-parser';
+import { astifyMySql } from '../../guard/mysql/readable.js';
 import type { Dialect } from '../../gateway/types.js';
 import type { CatalogRelation } from '../catalog.js';
 import type { Query, Statement } from './ir.js';
@@ -15,7 +15,7 @@ export function lowerParsed(dialect: Dialect, parsed: unknown): Statement[] {
 export async function parseStatements(dialect: Dialect, sql: string): Promise<Statement[]> {
   try {
     if (dialect === 'postgres') return lowerPostgres(await parsePostgres(sql));
-    return lowerMysql(new nodeSqlParser.Parser().astify(sql, { database: 'MySQL' }));
+    return lowerMysql(astifyMySql(sql));
   } catch (err) {
     return [{ kind: 'unresolved', reason: `the statement does not parse (${(err as Error).message})` }];
   }
@@ -36,10 +36,7 @@ export function viewQuery(dialect: Dialect, view: CatalogRelation): Query {
     };
   let stmts: Statement[];
   try {
-    stmts =
-      dialect === 'postgres'
-        ? lowerPostgres(parseSync(text))
-        : lowerMysql(new nodeSqlParser.Parser().astify(text, { database: 'MySQL' }));
+    stmts = dialect === 'postgres' ? lowerPostgres(parseSync(text)) : lowerMysql(astifyMySql(text));
   } catch {
     stmts = [];
   }

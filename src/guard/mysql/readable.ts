@@ -1,0 +1,195 @@
+import { randomBytes } from 'node:crypto';
+import NodeSqlParser from 'node-sql-parser';
+import { tokenizeMySql, type MySqlToken } from './lexer.js';
+
+/**
+ * MySQL reads that node-sql-parser's grammar lacks, rewritten into the equivalent statements it
+ * has, for analysis only (the target always receives the caller's text):
+ *
+ * - `TABLE t [ORDER BY ...] [LIMIT ...]` is `SELECT * FROM t ...`;
+ * - `VALUES ROW(a, b), ROW(c, d)` (MariaDB: `VALUES (a, b), (c, d)`) is
+ *   `SELECT a, b UNION ALL SELECT c, d`, the same values in the same positions;
+ * - `a NATURAL [LEFT|RIGHT] [OUTER] JOIN b` is `a [LEFT|RIGHT] JOIN b USING (<marker>)`, and the
+ *   lineage lowering reads that marker as NATURAL (the shared columns once in `*`).
+ *
+ * A rewrite is tried only when the caller's text does not parse, and only where the tokens around
+ * it are the ones the rewrite expects; anything else is left for the parser to refuse.
+ */
+
+/** The USING column that stands for NATURAL; random per process, so no caller can write it. */
+export const NATURAL_JOIN_MARKER = `sluice_natural_${randomBytes(12).toString('hex')}`;
+
+const parser = new NodeSqlParser.Parser();
+
+/** node-sql-parser's `astify`, with the rewrites above when the text itself does not parse. */
+export function astifyMySql(text: string): unknown {
+  try {
+    return parser.astify(text, { database: 'MySQL' });
+  } catch (err) {
+    const readable = readableText(text);
+    if (readable === undefined) throw err;
+    try {
+      return parser.astify(readable, { database: 'MySQL' });
+    } catch {
+      throw err;
+    }
+  }
+}
+
+interface Edit {
+  start: number;
+  end: number;
+  text: string;
+}
+
+/** The rewritten text, or undefined when no rewrite applies. */
+export function readableText(text: string): string | undefined {
+  const tokens = tokenizeMySql(text);
+  const edits: Edit[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i];
+    if (token?.kind !== 'word') continue;
+    if (token.text === 'TABLE' && startsQuery(tokens, i)) {
+      edits.push({ start: token.start, end: token.end, text: 'SELECT * FROM' });
+    } else if (token.text === 'VALUES' && startsQuery(tokens, i)) {
+      const rows = valuesRows(tokens, i + 1, edits);
+      if (rows === undefined) return undefined;
+      edits.push({ start: token.start, end: token.end, text: '' });
+      i = rows - 1;
+    } else if (token.text === 'NATURAL') {
+      if (!naturalJoin(tokens, i, edits)) return undefined;
+    }
+  }
+  if (edits.length === 0) return undefined;
+  edits.sort((a, b) => b.start - a.start);
+  let out = text;
+  for (const edit of edits) out = out.slice(0, edit.start) + edit.text + out.slice(edit.end);
+  return out;
+}
+
+const QUERY_OPENERS = new Set(['UNION', 'ALL', 'DISTINCT', 'EXCEPT', 'INTERSECT']);
+
+/** A query expression starts here: at the beginning, after `(`, or after a set operator. */
+function startsQuery(tokens: readonly MySqlToken[], i: number): boolean {
+  const prev = tokens[i - 1];
+  if (prev === undefined) return true;
+  if (prev.kind === 'punct') return prev.text === '(';
+  return prev.kind === 'word' && QUERY_OPENERS.has(prev.text);
+}
+
+/**
+ * Edits each `ROW(...)` (or bare `(...)`) row into `SELECT ...`, rows joined by UNION ALL.
+ * Returns the index of the first token after the rows, or undefined when they are not rows.
+ */
+function valuesRows(tokens: readonly MySqlToken[], from: number, edits: Edit[]): number | undefined {
+  let i = from;
+  for (;;) {
+    const row = tokens[i];
+    let open = row;
+    if (row?.kind === 'word' && row.text === 'ROW') open = tokens[i + 1];
+    if (open?.kind !== 'punct' || open.text !== '(' || row === undefined) return undefined;
+    const close = matchingParen(tokens, tokens.indexOf(open));
+    const closeToken = close === undefined ? undefined : tokens[close];
+    if (closeToken === undefined || close === undefined || close === tokens.indexOf(open) + 1)
+      return undefined;
+    edits.push({ start: row.start, end: open.end, text: 'SELECT ' });
+    edits.push({ start: closeToken.start, end: closeToken.end, text: ' ' });
+    i = close + 1;
+    const next = tokens[i];
+    if (next?.kind === 'punct' && next.text === ',') {
+      edits.push({ start: next.start, end: next.end, text: ' UNION ALL ' });
+      i++;
+      continue;
+    }
+    return i;
+  }
+}
+
+function matchingParen(tokens: readonly MySqlToken[], open: number): number | undefined {
+  let depth = 0;
+  for (let i = open; i < tokens.length; i++) {
+    const t = tokens[i];
+    if (t?.kind !== 'punct') continue;
+    if (t.text === '(') depth++;
+    else if (t.text === ')' && --depth === 0) return i;
+  }
+  return undefined;
+}
+
+/** What may follow a joined table: the next join, the next clause, or the end of the query. */
+const AFTER_TABLE = new Set([
+  'JOIN',
+  'INNER',
+  'CROSS',
+  'LEFT',
+  'RIGHT',
+  'NATURAL',
+  'STRAIGHT_JOIN',
+  'WHERE',
+  'GROUP',
+  'HAVING',
+  'WINDOW',
+  'ORDER',
+  'LIMIT',
+  'UNION',
+  'EXCEPT',
+  'INTERSECT',
+  'FOR',
+  'LOCK',
+  'INTO',
+]);
+
+/** Words that are not an alias after a table name. */
+const NOT_ALIAS = new Set([...AFTER_TABLE, 'ON', 'USING', 'USE', 'IGNORE', 'FORCE', 'PARTITION', 'AS']);
+
+/**
+ * `NATURAL [LEFT|RIGHT] [OUTER] JOIN <table or (subquery)> [[AS] alias]`: drops NATURAL and adds
+ * `USING (<marker>)` after the table. False when the tokens do not have that form.
+ */
+function naturalJoin(tokens: readonly MySqlToken[], at: number, edits: Edit[]): boolean {
+  const natural = tokens[at];
+  if (!natural) return false;
+  let i = at + 1;
+  if (isWord(tokens[i], 'LEFT') || isWord(tokens[i], 'RIGHT')) i++;
+  if (isWord(tokens[i], 'OUTER')) i++;
+  if (!isWord(tokens[i], 'JOIN')) return false;
+  i++;
+  const first = tokens[i];
+  if (first === undefined) return false;
+  if (first.kind === 'punct' && first.text === '(') {
+    const close = matchingParen(tokens, i);
+    if (close === undefined) return false;
+    i = close + 1;
+  } else if (isName(first)) {
+    i++;
+    if (isPunct(tokens[i], '.') && isName(tokens[i + 1])) i += 2;
+  } else return false;
+  if (isWord(tokens[i], 'AS')) i++;
+  if (isName(tokens[i])) i++;
+  const next = tokens[i];
+  const ends =
+    next === undefined ||
+    (next.kind === 'word' && AFTER_TABLE.has(next.text)) ||
+    isPunct(next, ',') ||
+    isPunct(next, ')');
+  const last = tokens[i - 1];
+  if (!ends || last === undefined) return false;
+  edits.push({ start: natural.start, end: natural.end, text: '' });
+  edits.push({ start: last.end, end: last.end, text: ` USING (\`${NATURAL_JOIN_MARKER}\`)` });
+  return true;
+}
+
+function isWord(token: MySqlToken | undefined, word: string): boolean {
+  return token?.kind === 'word' && token.text === word;
+}
+
+function isPunct(token: MySqlToken | undefined, text: string): boolean {
+  return token?.kind === 'punct' && token.text === text;
+}
+
+/** A table name or alias: an unreserved word or a backquoted name. */
+function isName(token: MySqlToken | undefined): boolean {
+  if (token === undefined) return false;
+  if (token.kind === 'quoted') return token.text.startsWith('`');
+  return token.kind === 'word' && !NOT_ALIAS.has(token.text);
+}
