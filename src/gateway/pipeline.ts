@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { readsDiagnostics } from '../masking/diagnostics.js';
 import { UNDECIDED_SCREEN } from '../masking/error-screen.js';
+import { DiagnosticsArea } from './diagnostics-area.js';
 import type { SessionRecorder } from '../recording/types.js';
 import type { ApprovalStage } from './approval.js';
 import { GatewayError, targetError } from './errors.js';
@@ -99,6 +101,8 @@ export class StatementPipeline {
   readonly #recording: SessionRecorder;
   readonly #limits: StatementLimits;
   readonly #now: () => number;
+  /** MySQL: the statements a SHOW WARNINGS would report on. */
+  readonly #diagnostics = new DiagnosticsArea();
 
   constructor(
     stages: PipelineStages,
@@ -249,13 +253,24 @@ export class StatementPipeline {
     let truncated = false;
     let batch: unknown[][] = [];
     const recording = this.#recording;
+    const diagnostics = this.#session.dialect === 'mysql' && readsDiagnostics(request.sql);
 
     const sink = {
       columns: async (columns: ResultColumn[]) => {
         // The gateway's own catalog reads return names and types, not row data.
         masker = request.catalogRead
           ? null
-          : await this.#stages.masking.plan(columns, { session: this.#session, sql: request.sql, verdict });
+          : await this.#stages.masking.plan(columns, {
+              session: this.#session,
+              sql: request.sql,
+              verdict,
+              // A shared connection's diagnostics may be another caller's.
+              ...(diagnostics
+                ? {
+                    diagnosticsOf: this.#limits.sharedConnections ? 'unknown' : this.#diagnostics.sources(),
+                  }
+                : {}),
+            });
         const masked = masker?.masked;
         const described = columns.map((c, i) => ({
           name: c.name,
@@ -303,6 +318,7 @@ export class StatementPipeline {
       command = `SELECT ${delivered}`;
     } finally {
       request.signal?.removeEventListener('abort', onCallerAbort);
+      if (!request.catalogRead) this.#diagnostics.ran(request.sql, verdict, diagnostics);
       if (batch.length > 0) recording.onRows(statementId, batch);
       this.#stages.onExecuted?.(this.#session, verdict);
     }

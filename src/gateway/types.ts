@@ -103,6 +103,17 @@ export interface MaskingContext {
   session: SessionContext;
   sql: string;
   verdict: GuardVerdict;
+  /**
+   * For a MySQL `SHOW WARNINGS` / `SHOW ERRORS`: the statements whose diagnostics it returns, or
+   * 'unknown' when they cannot be told (too many, or a connection shared with other callers).
+   */
+  diagnosticsOf?: readonly DiagnosticsSource[] | 'unknown';
+}
+
+/** A statement that ran, as a later read of the diagnostics area reports on it. */
+export interface DiagnosticsSource {
+  sql: string;
+  verdict: GuardVerdict;
 }
 
 /**

@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import type {
+  DiagnosticsSource,
+  ErrorScreen,
   GuardVerdict,
   MaskingStage,
   ResultColumn,
@@ -14,7 +16,8 @@ import {
   type LineageEnvironment,
   type StatementLineage,
 } from './lineage/analyse.js';
-import { TargetTextScreen } from './error-screen.js';
+import { DiagnosticsMasker } from './diagnostics.js';
+import { TargetTextScreen, UNDECIDED_SCREEN } from './error-screen.js';
 import type { Query, Statement } from './lineage/ir.js';
 import { lowerParsed, parseStatements, readyParsers, viewQuery } from './lineage/parse.js';
 import { type CursorLineage, resolveOrigins, wireNamesUnknown } from './origins.js';
@@ -37,6 +40,8 @@ export interface MaskingContext {
   verdict: GuardVerdict;
   /** For FETCH: the lineage of the cursor's DECLARE, from `cursorLineage()`. */
   cursor?: CursorLineage;
+  /** For MySQL's SHOW WARNINGS: the statements it reports on (see the gateway's MaskingContext). */
+  diagnosticsOf?: readonly DiagnosticsSource[] | 'unknown';
 }
 
 /** A byte-level masker for one result set on the session's wire protocol. */
@@ -68,6 +73,8 @@ export class LineageMasking implements MaskingStage {
   }
 
   async plan(columns: ResultColumn[], context: MaskingContext): Promise<RowMasker | null> {
+    if (context.diagnosticsOf !== undefined)
+      return this.#diagnosticsMasker(columns, context.diagnosticsOf, context);
     const plan = await this.maskingPlan(columns, context);
     return plan?.active ? plan : null;
   }
@@ -275,6 +282,29 @@ export class LineageMasking implements MaskingStage {
       );
     }
     return finalPlan(actions, columns, context, policy);
+  }
+
+  /**
+   * SHOW WARNINGS / ERRORS: each Message is screened as the errors of the statements it reports
+   * on (see diagnostics.ts); null when none of them needs a screen.
+   */
+  async #diagnosticsMasker(
+    columns: ResultColumn[],
+    sources: readonly DiagnosticsSource[] | 'unknown',
+    context: MaskingContext,
+  ): Promise<RowMasker | null> {
+    if (!this.#policy(context.session)) return null;
+    const screens: ErrorScreen[] = [];
+    if (sources === 'unknown') screens.push(UNDECIDED_SCREEN);
+    else {
+      for (const source of sources) {
+        const screen = await this.errorScreen({ session: context.session, ...source }).catch(
+          () => UNDECIDED_SCREEN,
+        );
+        if (screen !== null) screens.push(screen);
+      }
+    }
+    return screens.length === 0 ? null : new DiagnosticsMasker(columns, screens);
   }
 
   /** The caller's masking policy, or undefined when nothing is masked for it; warns once per policy. */

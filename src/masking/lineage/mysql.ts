@@ -22,7 +22,16 @@ function ident(v: unknown): string | undefined {
   return undefined;
 }
 
-const NO_DATA_STATEMENTS = new Set(['show', 'set', 'use', 'transaction', 'explain', 'lock', 'unlock']);
+const NO_DATA_STATEMENTS = new Set([
+  'show',
+  'desc',
+  'set',
+  'use',
+  'transaction',
+  'explain',
+  'lock',
+  'unlock',
+]);
 
 export function lowerMysql(parsed: unknown): Statement[] {
   const stmts = Array.isArray(parsed) ? parsed : [parsed];
