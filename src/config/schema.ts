@@ -116,6 +116,12 @@ const maskingRule = z
       .max(64)
       .default(4)
       .describe('partial: how many trailing characters to keep'),
+    derived: z
+      .array(z.enum(['length', 'nullness']))
+      .default([])
+      .describe(
+        'derivations returned in clear: length (length(), char_length(), octet_length(), pg_column_size(); tells nullness too), nullness (IS NULL, IS NOT NULL, ISNULL()); others are masked',
+      ),
   })
   .refine((r) => (r.columns?.length ?? 0) + (r.detect?.length ?? 0) > 0, {
     message: 'a masking rule needs columns or detect',

@@ -49,11 +49,17 @@ export function decideActions(
   }
   const detect = policy.detectorRules.length > 0;
   return columns.map((column, i): ColumnAction => {
-    const origin = origins[i] ?? { taint: { sources: new Map(), derived: true }, unknown: true };
+    const origin: ColumnOrigin = origins[i] ?? {
+      taint: { sources: new Map(), derived: true },
+      unknown: true,
+    };
     const masked: { source: SourceColumn; strategy: MaskStrategy; rule: number }[] = [];
-    for (const source of origin.taint.sources.values()) {
+    for (const [key, source] of origin.taint.sources) {
       const rule = policy.columnRule(source.schema, source.table, source.column);
-      if (rule) masked.push({ source, strategy: rule.strategy, rule: rule.index });
+      // An aspect the rule returns in clear (`derived: [length]` and `length(ssn)`) masks nothing.
+      const aspect = origin.taint.aspects?.get(key);
+      if (rule && !(aspect !== undefined && rule.derived.has(aspect)))
+        masked.push({ source, strategy: rule.strategy, rule: rule.index });
     }
     let derived = origin.taint.derived;
     if (origin.unknown && (context.maskedRead.length > 0 || (context.opaque && policy.hasColumnRules))) {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { PolicyConfig } from '../config/schema.js';
 import type { Secret } from '../config/secret.js';
 import { DETECTOR_TABLE, type Detector, type TextFeatures } from './detectors.js';
+import type { Aspect } from './lineage/taint.js';
 import { compileStrategy, type MaskStrategy } from './strategies.js';
 
 /** A column rule as compiled: which config entry, and how to mask. */
@@ -11,6 +12,8 @@ export interface ColumnRule {
   /** The pattern that matched, as written in the config (for messages). */
   readonly pattern: string;
   readonly strategy: MaskStrategy;
+  /** Aspects of the column returned in clear (`derived:`); length tells nullness too. */
+  readonly derived: ReadonlySet<Aspect>;
 }
 
 export interface DetectorRule {
@@ -93,8 +96,10 @@ export function compileMaskingPolicy(
   const detectorRules: DetectorRule[] = [];
   policy.masking.forEach((rule, index) => {
     const strategy = compileStrategy(rule.strategy, rule.keep, key);
+    const derived = new Set<Aspect>(rule.derived);
+    if (derived.has('length')) derived.add('nullness');
     for (const pattern of rule.columns ?? []) {
-      patterns.push({ rule: { index, pattern, strategy }, pattern: compilePattern(pattern) });
+      patterns.push({ rule: { index, pattern, strategy, derived }, pattern: compilePattern(pattern) });
     }
     if (rule.detect && rule.detect.length > 0) {
       detectorRules.push({ index, detectors: rule.detect.map((d) => DETECTOR_TABLE[d]), strategy });

@@ -1,6 +1,7 @@
 import type { CatalogRelation, CatalogSnapshot } from '../catalog.js';
 import type { Cte, Expr, Filters, FromItem, Query, Statement, Target } from './ir.js';
 import {
+  aspectTaint,
   CLEAN,
   type SourceColumn,
   type Taint,
@@ -67,6 +68,19 @@ const PURE_SET_FUNCTIONS = new Set([
   'regexp_split_to_table',
   'string_to_table',
   'json_table',
+]);
+
+/**
+ * Builtins of one argument that tell only the length of a value (Postgres and MySQL spellings;
+ * pg_column_size is the stored size, which follows the length).
+ */
+const LENGTH_FUNCTIONS = new Set([
+  'length',
+  'char_length',
+  'character_length',
+  'octet_length',
+  'bit_length',
+  'pg_column_size',
 ]);
 
 /**
@@ -450,14 +464,23 @@ class Analysis {
           true,
         );
       case 'call': {
-        if (OPAQUE_FUNCTIONS.has(e.name) || this.#env.snapshot.isUserFunction(e.schema, e.name)) {
+        const user = this.#env.snapshot.isUserFunction(e.schema, e.name);
+        if (OPAQUE_FUNCTIONS.has(e.name) || user) {
           this.fail(`function ${e.name} may read data lineage cannot see`, true);
+        }
+        const builtin = !user && (e.schema === undefined || e.schema.toLowerCase() === 'pg_catalog');
+        if (builtin && e.args.length === 1 && e.args[0] !== undefined) {
+          if (LENGTH_FUNCTIONS.has(e.name)) return aspectTaint(this.expr(e.args[0], scope), 'length');
+          // MySQL's ISNULL(x) (Postgres has no such function; its `x ISNULL` is a null test).
+          if (e.name === 'isnull') return aspectTaint(this.expr(e.args[0], scope), 'nullness');
         }
         return unionTaints(
           e.args.map((a) => this.expr(a, scope)),
           true,
         );
       }
+      case 'nullness':
+        return aspectTaint(this.expr(e.arg, scope), 'nullness');
       case 'subquery': {
         const cols = this.query(e.query, scope);
         if (!cols) return CLEAN;

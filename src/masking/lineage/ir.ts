@@ -16,6 +16,8 @@ export type Expr =
   | { kind: 'compute'; args: Expr[] }
   /** A function call; `name` is lower-case, `schema` when qualified. */
   | { kind: 'call'; name: string; schema: string | undefined; args: Expr[] }
+  /** `x IS NULL` / `x IS NOT NULL`: tells only whether the value is null. */
+  | { kind: 'nullness'; arg: Expr }
   /** A subquery used as a value (scalar, ARRAY(...), EXISTS, IN). */
   | { kind: 'subquery'; query: Query; scalar: boolean }
   /** A literal, a parameter, or a value that depends on no relation. */

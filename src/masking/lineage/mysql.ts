@@ -227,7 +227,20 @@ function lowerExpr(n: unknown): Expr {
     const parts = isObject(n.name) ? list(n.name.name).map(ident) : [ident(n.name)];
     const name = (parts[parts.length - 1] ?? '').toLowerCase();
     const schema = parts.length > 1 ? parts[parts.length - 2] : undefined;
-    return { kind: 'call', name, schema, args: childExprs(n, ['name']) };
+    // The argument list one by one (so `LENGTH(ssn)` is a call of one argument), then the rest.
+    const argList = isObject(n.args) && n.args.type === 'expr_list' ? list(n.args.value) : undefined;
+    const args = argList
+      ? [...argList.map(lowerExpr), ...childExprs(n, ['name', 'args'])]
+      : childExprs(n, ['name']);
+    return { kind: 'call', name, schema, args };
+  }
+  if (
+    type === 'binary_expr' &&
+    (n.operator === 'IS' || n.operator === 'IS NOT') &&
+    isObject(n.right) &&
+    n.right.type === 'null'
+  ) {
+    return { kind: 'nullness', arg: lowerExpr(n.left) };
   }
   if (type === 'expr_list' && list(n.value).some((v) => isObject(v) && isObject(v.ast))) {
     // IN (SELECT ...): the subquery decides which rows, like any filter.

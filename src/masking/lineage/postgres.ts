@@ -338,6 +338,8 @@ function lowerExpr(n: unknown): Expr {
       const sub: Expr = { kind: 'subquery', query, scalar: b.subLinkType === 'EXPR_SUBLINK' };
       return b.testexpr ? { kind: 'compute', args: [lowerExpr(b.testexpr), sub] } : sub;
     }
+    case 'NullTest':
+      return { kind: 'nullness', arg: lowerExpr(b.arg) };
     case 'SortBy':
       return lowerExpr(b.node);
     case 'WindowDef':
