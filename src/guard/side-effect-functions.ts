@@ -136,6 +136,12 @@ const MYSQL: SideEffectFunctions = {
   benchmark: ['admin'],
   master_pos_wait: ['admin'],
   source_pos_wait: ['admin'],
+  master_gtid_wait: ['admin'],
+  wait_for_executed_gtid_set: ['admin'],
+  wait_until_sql_thread_after_gtids: ['admin'],
+  // MariaDB sequences: taking or setting a value writes the sequence.
+  nextval: ['write'],
+  setval: ['write'],
 };
 
 export const DEFAULT_SIDE_EFFECT_FUNCTIONS: Readonly<Record<Dialect, SideEffectFunctions>> = {

@@ -1,5 +1,6 @@
 import type { Effect } from '../../config/schema.js';
 import type { StatementFacts } from '../statement-facts.js';
+import { isAdmittedMySqlBuiltin } from './admitted-functions.js';
 import { isUnboundedFilter } from './constant-truth.js';
 import { literalValue } from './literals.js';
 
@@ -103,10 +104,15 @@ export function classifyMySqlAst(ast: Node, facts: StatementFacts, ctx: MySqlCla
       // Plain EXPLAIN plans its statement without running it (EXPLAIN ANALYZE is handled before parsing).
       facts.describing(() => walk(ast.expr, facts, ctx));
       return 'EXPLAIN';
-    case 'call':
+    case 'call': {
+      // The procedure is not a function call (its effect is `procedural`); its arguments are.
       facts.add('procedural');
-      walk(ast, facts, ctx);
+      const procedure = asNode(ast.expr);
+      const name = procedure ? functionName(procedure, facts) : undefined;
+      if (name !== undefined) facts.addObject(`${name.toLowerCase()}()`);
+      walk(procedure?.args, facts, ctx);
       return 'CALL';
+    }
     case 'lock':
     case 'unlock':
       facts.add('lock');
@@ -199,6 +205,13 @@ function functionName(node: Node, facts: StatementFacts): string | undefined {
   return typeof schema === 'string' ? `${schema}.${words.join('.')}` : words.join('.');
 }
 
+function argumentCount(call: Node): number {
+  const args = asNode(call.args);
+  if (!args) return 0;
+  if (Array.isArray(args.value)) return args.value.length;
+  return args.expr !== undefined && args.expr !== null ? 1 : 0;
+}
+
 /**
  * Walks every object and array below `node`, recording relations and function calls and
  * classifying nested statements, wherever they are.
@@ -226,8 +239,11 @@ function walk(node: unknown, facts: StatementFacts, ctx: MySqlClassifyContext, s
     if (name !== undefined) {
       facts.addObject(`${name}()`);
       const last = name.slice(name.lastIndexOf('.') + 1);
-      const effects = ctx.functions.get(last);
+      // Declared effects first (the defaults and the configuration; `[]` declares a function
+      // pure), then the allow-list of built-ins; any other function is not understood.
+      const effects = ctx.functions.get(name) ?? ctx.functions.get(last);
       if (effects) facts.addAll(effects);
+      else if (!isAdmittedMySqlBuiltin(name, argumentCount(obj))) facts.refuse();
     }
   }
   for (const key in obj) {
