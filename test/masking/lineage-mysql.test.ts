@@ -113,6 +113,18 @@ const cases: [string, string, string[], (string | null)[]][] = [
     ['ssn', 'id'],
     ['partial', null],
   ],
+  [
+    'JSON_TABLE over a constant document',
+    `SELECT * FROM JSON_TABLE('[{"a": 1}]', '$[*]' COLUMNS (rn FOR ORDINALITY, a INT PATH '$.a' DEFAULT '0' ON EMPTY, NESTED PATH '$.b[*]' COLUMNS (b INT PATH '$'))) AS jt`,
+    ['rn', 'a', 'b'],
+    [null, null, null],
+  ],
+  [
+    'JSON_TABLE over a masked column: every column derived from it',
+    "SELECT jt.v FROM (SELECT JSON_ARRAY(ssn) AS doc FROM customers) AS c, JSON_TABLE(c.doc, '$[*]' COLUMNS (v VARCHAR(20) PATH '$', n FOR ORDINALITY)) AS jt",
+    ['v'],
+    ['redact'],
+  ],
   ['VALUES ROW of constants', 'VALUES ROW(1, 2), ROW(3, 4)', ['column_0', 'column_1'], [null, null]],
   [
     'VALUES ROW holding a masked subquery',

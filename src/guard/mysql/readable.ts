@@ -10,7 +10,10 @@ import { tokenizeMySql, type MySqlToken } from './lexer.js';
  * - `VALUES ROW(a, b), ROW(c, d)` (MariaDB: `VALUES (a, b), (c, d)`) is
  *   `SELECT a, b UNION ALL SELECT c, d`, the same values in the same positions;
  * - `a NATURAL [LEFT|RIGHT] [OUTER] JOIN b` is `a [LEFT|RIGHT] JOIN b USING (<marker>)`, and the
- *   lineage lowering reads that marker as NATURAL (the shared columns once in `*`).
+ *   lineage lowering reads that marker as NATURAL (the shared columns once in `*`);
+ * - `JSON_TABLE(doc, path COLUMNS (...)) AS jt` is `(SELECT doc AS c1, doc AS c2, ...) AS jt`:
+ *   every column is computed from the document (an ordinality column from nothing), NESTED
+ *   columns included.
  *
  * A rewrite is tried only when the caller's text does not parse, and only where the tokens around
  * it are the ones the rewrite expects; anything else is left for the parser to refuse.
@@ -58,6 +61,10 @@ export function readableText(text: string): string | undefined {
       i = rows - 1;
     } else if (token.text === 'NATURAL') {
       if (!naturalJoin(tokens, i, edits)) return undefined;
+    } else if (token.text === 'JSON_TABLE' && isPunct(tokens[i + 1], '(')) {
+      const end = jsonTable(text, tokens, i, edits);
+      if (end === undefined) return undefined;
+      i = end;
     }
   }
   if (edits.length === 0) return undefined;
@@ -177,6 +184,94 @@ function naturalJoin(tokens: readonly MySqlToken[], at: number, edits: Edit[]): 
   edits.push({ start: natural.start, end: natural.end, text: '' });
   edits.push({ start: last.end, end: last.end, text: ` USING (\`${NATURAL_JOIN_MARKER}\`)` });
   return true;
+}
+
+/**
+ * `JSON_TABLE(doc, 'path' COLUMNS (defs))` at `at`: one edit replacing it with a derived table.
+ * Returns the index of its closing parenthesis, or undefined when it does not have that form.
+ */
+function jsonTable(
+  text: string,
+  tokens: readonly MySqlToken[],
+  at: number,
+  edits: Edit[],
+): number | undefined {
+  const open = at + 1;
+  const close = matchingParen(tokens, open);
+  if (close === undefined) return undefined;
+  const comma = topLevel(tokens, open + 1, close).find((i) => isPunct(tokens[i], ','));
+  const openToken = tokens[open];
+  const commaToken = comma === undefined ? undefined : tokens[comma];
+  if (comma === undefined || openToken === undefined || commaToken === undefined || comma === open + 1)
+    return undefined;
+  const doc = text.slice(openToken.end, commaToken.start).trim();
+  const path = tokens[comma + 1];
+  if (path?.kind !== 'quoted' || !isWord(tokens[comma + 2], 'COLUMNS')) return undefined;
+  const names = jsonTableColumns(tokens, comma + 3);
+  if (names === undefined || names.end !== close - 1 || names.columns.length === 0) return undefined;
+  const first = tokens[at];
+  const last = tokens[close];
+  if (!first || !last) return undefined;
+  const outputs = names.columns.map((c) => `${c.ordinality ? '0' : `(${doc})`} AS ${c.name}`);
+  edits.push({ start: first.start, end: last.end, text: `(SELECT ${outputs.join(', ')})` });
+  return close;
+}
+
+interface JsonTableColumn {
+  name: string;
+  ordinality: boolean;
+}
+
+/** The columns of `( defs )` opening at `open`, NESTED ones flattened; `end` is its `)`. */
+function jsonTableColumns(
+  tokens: readonly MySqlToken[],
+  open: number,
+): { columns: JsonTableColumn[]; end: number } | undefined {
+  if (!isPunct(tokens[open], '(')) return undefined;
+  const end = matchingParen(tokens, open);
+  if (end === undefined) return undefined;
+  const columns: JsonTableColumn[] = [];
+  const commas = topLevel(tokens, open + 1, end).filter((i) => isPunct(tokens[i], ','));
+  let start = open + 1;
+  for (const stop of [...commas, end]) {
+    const head = tokens[start];
+    if (head === undefined || start >= stop) return undefined;
+    if (isWord(head, 'NESTED')) {
+      let i = start + 1;
+      if (isWord(tokens[i], 'PATH')) i++;
+      if (tokens[i]?.kind !== 'quoted' || !isWord(tokens[i + 1], 'COLUMNS')) return undefined;
+      const nested = jsonTableColumns(tokens, i + 2);
+      if (nested === undefined || nested.end !== stop - 1) return undefined;
+      columns.push(...nested.columns);
+    } else {
+      const name =
+        head.kind === 'quoted' && head.text.startsWith('`')
+          ? head.text
+          : head.kind === 'word'
+            ? `\`${head.text.toLowerCase()}\``
+            : undefined;
+      if (name === undefined) return undefined;
+      columns.push({
+        name,
+        ordinality: isWord(tokens[start + 1], 'FOR') && isWord(tokens[start + 2], 'ORDINALITY'),
+      });
+    }
+    start = stop + 1;
+  }
+  return { columns, end };
+}
+
+/** Indexes of the tokens in [from, to) that are not inside parentheses. */
+function topLevel(tokens: readonly MySqlToken[], from: number, to: number): number[] {
+  const out: number[] = [];
+  let depth = 0;
+  for (let i = from; i < to; i++) {
+    const t = tokens[i];
+    if (isPunct(t, '(')) depth++;
+    else if (isPunct(t, ')')) depth--;
+    else if (depth === 0) out.push(i);
+  }
+  return out;
 }
 
 function isWord(token: MySqlToken | undefined, word: string): boolean {
