@@ -38,11 +38,17 @@ export interface RedisApprovalsOptions {
   estimateTimeoutMs?: number;
   /** Every step of a request (requested, notified, approved, denied, expired, executed). */
   onEvent?: (session: SessionContext, event: ApprovalEvent) => void;
-  /** Interval of onProgress calls while waiting; default 5 s. */
+  /**
+   * The first gap between onProgress calls while waiting (the first call comes at once); each gap
+   * doubles up to MAX_PROGRESS_GAP_MS. Default 5 s: calls at 0, 5, 15, 35, 75 s, then every minute.
+   */
   progressMs?: number;
   /** Re-read interval while waiting, in case a pub/sub message was lost; default 1 s. */
   pollMs?: number;
 }
+
+/** The longest gap between two progress calls while a statement waits. */
+const MAX_PROGRESS_GAP_MS = 60_000;
 
 /** Rounds of "approval consumed by a twin statement, open a new request" before giving up. */
 const MAX_ROUNDS = 3;
@@ -157,6 +163,7 @@ export class RedisApprovals implements ApprovalStage {
     const pollMs = this.#o.pollMs ?? 1_000;
     await watcher.ready();
     let nextProgress = this.#now();
+    let progressGap = progressMs;
     for (;;) {
       const current = await service.get(id);
       if (!current)
@@ -211,7 +218,8 @@ export class RedisApprovals implements ApprovalStage {
           // A caller that cannot take progress (a closed stream) still gets its outcome.
           this.#o.logger.warn({ err, requestId: id }, 'approvals: progress callback failed');
         }
-        nextProgress = now + progressMs;
+        nextProgress = now + progressGap;
+        progressGap = Math.min(progressGap * 2, Math.max(progressMs, MAX_PROGRESS_GAP_MS));
       }
       const wakeAt = Math.min(
         deadline,

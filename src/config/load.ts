@@ -11,6 +11,8 @@ export type Target = Omit<TargetConfig, 'password'> & { name: string; password: 
 export type Config = Omit<ParsedConfig, 'targets' | 'identity' | 'masking'> & {
   /** The folder of the config file; relative paths in the config are resolved against it. */
   baseDir: string;
+  /** The config file's absolute path, when it was read from one (for messages such as CLI lines). */
+  file?: string;
   targets: Map<string, Target>;
   identity: Omit<ParsedConfig['identity'], 'gatewayTokens'> & {
     gatewayTokens: Omit<ParsedConfig['identity']['gatewayTokens'], 'signingKey'> & {
@@ -39,7 +41,10 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
     const reason = (err as NodeJS.ErrnoException).code ?? 'unreadable';
     throw new ConfigError(path, [`the file cannot be read (${reason})`]);
   }
-  return parseConfigText(text, { source: path, baseDir: dirname(resolve(path)), env });
+  return {
+    ...parseConfigText(text, { source: path, baseDir: dirname(resolve(path)), env }),
+    file: resolve(path),
+  };
 }
 
 export function parseConfigText(

@@ -22,6 +22,24 @@ const duration = (fallback: string) =>
       return ms;
     });
 
+/** A duration that may be left out (undefined then). */
+const optionalDuration = () =>
+  z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined) return undefined;
+      const ms = parseDuration(text);
+      if (ms === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a duration such as 30s, 15m or 30d, got "${text}"`,
+        });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
 /** A size in bytes: a number, or a number with a unit (`500MB`, `10GiB`). */
 const BYTE_UNITS: Record<string, number> = {
   b: 1,
@@ -334,6 +352,9 @@ export const configSchema = z.strictObject({
       timeout: duration('10m').describe('a request not answered within this expires'),
       wait: duration('30s').describe(
         'how long an MCP query waits for approval before returning the request id',
+      ),
+      wireWait: optionalDuration().describe(
+        'how long a statement from psql or a MySQL client waits for approval before it is refused (at most timeout; default: timeout)',
       ),
       notify: z
         .array(z.strictObject({ webhook: z.url(), format: z.enum(['slack', 'json']).default('slack') }))

@@ -96,3 +96,38 @@ t.test('when the recording store is down every statement is refused with 57P03',
   await t.rejects(client.query('SELECT 1'), { code: '57P03', message: /recording store/ });
   await t.rejects(client.query({ text: 'SELECT $1::int AS n', values: [1] }), { code: '57P03' });
 });
+
+t.test(
+  'psql: the first notice says how long the statement waits and how to approve it; approvals.wireWait ends the wait',
+  async (t) => {
+    const short = await startHarness(t, {
+      policy: `
+  - name: agents
+    when: { groups: [ai-agents], targets: [shop] }
+    statements: { default: deny, allow: [read], review: [write] }
+`,
+      extra: `approvals: { approvers: { groups: [dba] }, timeout: 20s, wireWait: 2s }`,
+    });
+    const client = await short.client();
+    t.teardown(() => client.end());
+    const notices: string[] = [];
+    client.on('notice', (n) => notices.push(n.message ?? ''));
+    const started = Date.now();
+    await t.rejects(client.query("UPDATE notes SET body = 'late' WHERE id = 1"), {
+      code: '42501',
+      message: /statement not approved in time: request \S+/,
+    });
+    const waited = Date.now() - started;
+    t.ok(
+      waited >= 1_900 && waited < 10_000,
+      `refused after the wire wait (${waited} ms), not the 20 s timeout`,
+    );
+    t.match(
+      notices[0],
+      /^waiting for approval: request (\S+) \(waits up to 2s\); an approver runs: sluice approvals approve \1 --config /,
+    );
+    t.ok(notices.length <= 2, `${notices.length} notices in 2 s`);
+    t.equal((await short.direct('SELECT body FROM notes WHERE id = 1')).rows[0].body, 'first', 'nothing ran');
+    t.same((await client.query('SELECT 1 AS one')).rows, [{ one: 1 }], 'the session goes on');
+  },
+);

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { MysqlProtocolError, MysqlServerConnection } from '../../../protocols/mysql/server/index.js';
 import type { AssembledGateway } from '../assembled.js';
 import type { Config } from '../../config/load.js';
+import { wireApprovalWaitMs } from '../approval-notice.js';
 import { listenOn } from '../listen.js';
 import { loadListenerTls } from '../postgres/tls-material.js';
 import { MysqlClientSession } from './client-session.js';
@@ -54,7 +55,7 @@ export async function startMysqlListener(
     gateway: assembled.gateway,
     authenticator: assembled.authenticator,
     guard: assembled.guard,
-    approvalWaitMs: config.approvals.timeout,
+    approvalWaitMs: wireApprovalWaitMs(config),
     idleTimeoutMs: settings?.idleTimeout ?? 0,
     logger: log,
   };

@@ -1,5 +1,6 @@
 import type { NoticeFields } from '../../../protocols/postgres/codec/index.js';
 import type { WireSession } from '../gateway.js';
+import { approvalWaitNotices } from '../approval-notice.js';
 import type { GuardVerdict } from '../types.js';
 
 /** SQLSTATE 42501 insufficient_privilege: denied by policy, by an approver, or by masking. */
@@ -13,8 +14,10 @@ export const RECORDING_UNAVAILABLE = '57P03';
 export type Admission = { ok: true; verdict: GuardVerdict } | { ok: false; error: NoticeFields };
 
 export interface AdmissionOptions {
-  /** How long a statement under review waits for a human (approvals.timeout). */
+  /** How long a statement under review waits for a human (approvals.wireWait). */
   approvalWaitMs: number;
+  /** How an approver approves a request, for the first notice of a wait. */
+  approvalInstructions?: (requestId: string) => string;
   /** Tells the client something while it waits (a NoticeResponse). */
   notice: (message: string) => void;
   /** Aborted when the client goes away: an approval wait ends with it. */
@@ -50,11 +53,12 @@ export async function admitStatement(
     return denied(session, statementId, `statement denied: ${verdict.reason}`);
   }
   if (verdict.action === 'review') {
+    const notices = approvalWaitNotices(options.approvalWaitMs, options.approvalInstructions);
     const outcome = await session.approvals.review(session.context, sql, verdict, {
       waitMs: options.approvalWaitMs,
       signal: options.signal,
       statementId,
-      onProgress: (_message, requestId) => options.notice(`waiting for approval: request ${requestId}`),
+      onProgress: (_message, requestId) => options.notice(notices(requestId)),
     });
     switch (outcome.state) {
       case 'approved':

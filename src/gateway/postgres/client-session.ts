@@ -20,6 +20,7 @@ export interface ClientSessionParts {
   masking: WireMasking;
   prepared: PreparedRegistry | undefined;
   approvalWaitMs: number;
+  approvalInstructions?: (requestId: string) => string;
   /** Asks the target to cancel what this session runs there. */
   cancelTarget: () => void;
   /** Resolves when the recorder has written everything it was given so far. */
@@ -62,6 +63,7 @@ export class ClientSession {
       queue: this.#queue,
       prepared: parts.prepared,
       approvalWaitMs: parts.approvalWaitMs,
+      ...(parts.approvalInstructions ? { approvalInstructions: parts.approvalInstructions } : {}),
       signal: this.#abort.signal,
       writeTarget: (bytes) => this.#writeTarget(bytes),
       targetDrained: () => new Promise((resolve) => this.#targetSocket.once('drain', resolve)),

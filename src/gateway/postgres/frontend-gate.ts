@@ -44,6 +44,7 @@ export interface FrontendGateHost {
   readonly queue: ExpectationQueue;
   readonly prepared: PreparedRegistry | undefined;
   readonly approvalWaitMs: number;
+  readonly approvalInstructions?: (requestId: string) => string;
   /** Aborted when the client goes away. */
   readonly signal: AbortSignal;
   /** Queues bytes for the target; false when its socket is full. */
@@ -343,6 +344,7 @@ export class FrontendGate {
     const host = this.#host;
     return {
       approvalWaitMs: host.approvalWaitMs,
+      ...(host.approvalInstructions ? { approvalInstructions: host.approvalInstructions } : {}),
       notice: (m: string) => host.notice(m),
       signal: host.signal,
     };

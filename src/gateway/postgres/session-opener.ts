@@ -1,3 +1,4 @@
+import { approvalInstructions, wireApprovalWaitMs } from '../approval-notice.js';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -156,7 +157,8 @@ export async function openClientSession(
       link,
       masking: sessionMasking(parts.masking, wire.context),
       prepared: parts.guard.preparedStatements(sessionId),
-      approvalWaitMs: parts.config.approvals.timeout,
+      approvalWaitMs: wireApprovalWaitMs(parts.config),
+      approvalInstructions: approvalInstructions(parts.config),
       cancelTarget: () => {
         sendCancelRequest(target.host, target.port, link.backendKey).catch((err: unknown) =>
           log.warn(
