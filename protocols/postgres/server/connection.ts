@@ -180,6 +180,7 @@ export class PgServerConnection {
     pending.then(
       () => {
         this.busy = false;
+        this.lastActivity = Date.now();
         if (this.stateNow !== 'closed') this.pump();
       },
       (error: unknown) => {
@@ -339,12 +340,24 @@ export class PgServerConnection {
     else this.socket.resume();
   }
 
+  /**
+   * The client could send again, or was just sent something (a statement's results): the idle
+   * clock starts over.
+   */
+  noteActivity(): void {
+    this.lastActivity = Date.now();
+  }
+
   private armIdleTimer(ms: number): void {
     if (ms <= 0) return;
     this.idleTimer = setTimeout(() => {
+      // A statement that runs or waits (for its target, for an approval) is not idleness.
+      if (this.busy || this.options.isWorking?.() === true) {
+        this.lastActivity = Date.now();
+        return this.armIdleTimer(ms);
+      }
       const quiet = Date.now() - this.lastActivity;
-      // A long statement is not idleness: wait while the handler works.
-      if (this.busy || quiet < ms) return this.armIdleTimer(this.busy ? ms : ms - quiet);
+      if (quiet < ms) return this.armIdleTimer(ms - quiet);
       this.fail(
         new PgServerError(
           'ERR_PG_IDLE_TIMEOUT',

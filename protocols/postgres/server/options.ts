@@ -55,6 +55,11 @@ export interface PgServerConnectionOptions {
   readonly startupTimeoutMs?: number;
   /** Close a ready session that sends nothing for this long while idle. 0 or absent: never. */
   readonly idleTimeoutMs?: number;
+  /**
+   * Whether the session is still working for the client (a statement at its target, results
+   * on their way): not idle, whatever the time since the client last sent something.
+   */
+  readonly isWorking?: () => boolean;
   /** Cap on a message body (Query, Parse, Bind, CopyData, ...). Default 16 MiB. */
   readonly maxMessageBody?: number;
   readonly authenticate: (request: AuthenticationRequest) => Promise<AuthenticationResult>;

@@ -80,6 +80,8 @@ export class MysqlClientSession implements MysqlCommandHandler {
         { event: 'mysql.idle', remote: this.#remote, session: this.sessionId },
         'closing an idle client',
       );
+      // Recorded as what it was, before the socket's close reports a disconnect.
+      this.close('idle timeout');
       this.#disconnect();
     }, this.#parts.idleTimeoutMs);
     this.#idleTimer.unref();

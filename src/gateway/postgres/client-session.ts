@@ -77,7 +77,10 @@ export class ClientSession {
       masking: parts.masking,
       queue: this.#queue,
       maxRows: parts.wire.policy.limits.maxRows,
-      writeClient: (bytes, written) => connection.write(bytes, written),
+      writeClient: (bytes, written) => {
+        connection.noteActivity();
+        return connection.write(bytes, written);
+      },
       whenClientDrained: (resume) => clientDrained(connection, resume),
       pauseTarget: () => this.#targetSocket.pause(),
       resumeTarget: () => this.#targetSocket.resume(),
@@ -100,6 +103,11 @@ export class ClientSession {
     target.resume();
     const expiresAt = parts.wire.context.identity.expiresAt;
     if (expiresAt !== undefined) this.#armExpiry(expiresAt - parts.now());
+  }
+
+  /** Whether a statement is at the target or its results are on their way (not idle). */
+  get working(): boolean {
+    return this.#queue.length > 0;
   }
 
   onMessage(message: FrontendTypedMessage, frame: FrontendFrame): Promise<void> | void {

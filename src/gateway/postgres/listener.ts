@@ -82,13 +82,26 @@ export async function startPostgresListener(
     return true;
   };
 
+  /** The recorded end of a session whose connection the gateway closed. */
+  const endReasonOf = (code: string): string | undefined =>
+    code === 'ERR_PG_IDLE_TIMEOUT'
+      ? 'idle timeout'
+      : code === 'ERR_PG_SOCKET'
+        ? undefined
+        : code === 'ERR_PG_STARTUP_TIMEOUT'
+          ? 'startup timeout'
+          : 'protocol error';
+
   const accept = (socket: Socket): void => {
     const remote = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : undefined;
     let session: ClientSession | undefined;
+    /** Why the connection ended, when the gateway ended it (recorded as the session's end). */
+    let endReason: string | undefined;
     const connection: PgServerConnection = new PgServerConnection(socket, {
       tls: { key: tls.key, cert: tls.cert },
       allowPlaintextAuth: settings?.allowPlaintextAuth ?? false,
       idleTimeoutMs: settings?.idleTimeout ?? 0,
+      isWorking: () => session?.working ?? false,
       maxMessageBody: settings?.maxMessageSize ?? 64 * 1024 * 1024,
       authenticate: async (request) => {
         const opened = await openClientSession(parts, request, connection, remote);
@@ -104,13 +117,14 @@ export async function startPostgresListener(
         if (!cancel(processId, secretKey)) options.onForeignCancel?.(processId, secretKey);
       },
       onError: (error) => {
+        endReason ??= endReasonOf(error.code);
         log.info({ remote, code: error.code, err: error.message }, 'postgres connection ended early');
       },
       onClose: () => {
         connections.delete(connection);
         if (session !== undefined) {
           sessions.delete(session);
-          session.close('client disconnected');
+          session.close(endReason ?? 'client disconnected');
         }
       },
     });
