@@ -112,7 +112,12 @@ export class RedisApprovals implements ApprovalStage {
         by: grant.by,
         reason: `time-boxed grant ${grant.id} until ${new Date(grant.expiresAt).toISOString()}`,
       });
-      return { state: 'approved', requestId: grant.requestId, by: grant.by };
+      return {
+        state: 'approved',
+        requestId: grant.requestId,
+        by: grant.by,
+        reason: `time-boxed grant ${grant.id} until ${new Date(grant.expiresAt).toISOString()}`,
+      };
     }
     // A missing or nonsensical wait means "do not wait", never "wait forever".
     const waitMs = Number.isFinite(options.waitMs) ? Math.max(0, options.waitMs) : 0;
@@ -132,7 +137,13 @@ export class RedisApprovals implements ApprovalStage {
         // An approval given while the caller was away: the repeated statement consumed it.
         const by = request.decision?.by ?? 'unknown';
         this.#emit(session, options.statementId, { requestId: request.id, state: 'executed', by });
-        return { state: 'approved', requestId: request.id, by };
+        const reason = request.decision?.reason;
+        return { state: 'approved', requestId: request.id, by, ...(reason ? { reason } : {}) };
+      }
+      try {
+        options.onRequested?.(request.id);
+      } catch (err) {
+        this.#o.logger.warn({ err, requestId: request.id }, 'approvals: onRequested callback failed');
       }
       if (opened.kind === 'created') {
         this.#emit(session, options.statementId, {
@@ -181,7 +192,8 @@ export class RedisApprovals implements ApprovalStage {
             ...(current.decision?.reason ? { reason: current.decision.reason } : {}),
           });
           this.#emit(session, options.statementId, { requestId: id, state: 'executed', by });
-          return { state: 'approved', requestId: id, by };
+          const reason = current.decision?.reason;
+          return { state: 'approved', requestId: id, by, ...(reason ? { reason } : {}) };
         }
         case 'executed':
           return { state: 'retry' };

@@ -97,9 +97,9 @@ export async function assembleGateway(
           ...(options.clock ? { clock: options.clock } : {}),
           estimateRows: (session, sql) => estimateRows(ref.gateway!, analyzer, session, sql),
           onEvent: (session, event) => {
-            // The pipeline records the outcome it acts on (requested, approved, denied); the steps
-            // only the approval workflow sees are recorded from here.
-            if (event.state !== 'notified' && event.state !== 'executed' && event.state !== 'expired') return;
+            // The pipeline records the steps it acts on (requested, approved, executed, denied);
+            // the steps only the approval workflow sees are recorded from here.
+            if (event.state !== 'notified' && event.state !== 'expired') return;
             ref.gateway?.recordingOf(session.id)?.onApproval({
               statementId: event.statementId ?? '',
               requestId: event.requestId,

@@ -1,7 +1,7 @@
 import type { GuardVerdict, SessionContext } from './types.js';
 
 export type ApprovalOutcome =
-  | { state: 'approved'; requestId: string; by: string }
+  | { state: 'approved'; requestId: string; by: string; reason?: string }
   | { state: 'denied'; requestId?: string; reason: string }
   | { state: 'pending'; requestId: string; expiresAt: number };
 
@@ -13,6 +13,8 @@ export interface ApprovalWaitOptions {
   statementId?: string;
   /** Called while waiting, e.g. to send MCP progress or a Postgres NoticeResponse. */
   onProgress?: (message: string, requestId: string) => void;
+  /** Called when the statement's request is opened, or found already waiting, before the wait. */
+  onRequested?: (requestId: string) => void;
 }
 
 /** The approval stage: a statement under review waits here for a human. */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { readsDiagnostics } from '../masking/diagnostics.js';
 import { UNDECIDED_SCREEN } from '../masking/error-screen.js';
+import { ApprovalRecording } from './approval-recording.js';
 import { DiagnosticsArea } from './diagnostics-area.js';
 import type { SessionRecorder } from '../recording/types.js';
 import type { ApprovalStage } from './approval.js';
@@ -167,38 +168,26 @@ export class StatementPipeline {
   async #approve(statementId: string, request: StatementRequest, verdict: GuardVerdict): Promise<void> {
     if (verdict.action !== 'review') return;
     const waitStarted = this.#now();
+    const approval = new ApprovalRecording(this.#recording, statementId, this.#session.identity.subject);
     const outcome = await this.#stages.approvals.review(this.#session, request.sql, verdict, {
       waitMs: request.approvalWaitMs ?? 0,
       statementId,
       ...(request.signal ? { signal: request.signal } : {}),
       ...(request.onProgress ? { onProgress: request.onProgress } : {}),
+      onRequested: approval.requested,
     });
     this.#stages.metrics?.approvalWaited(outcome.state, (this.#now() - waitStarted) / 1000);
+    approval.outcome(outcome);
     switch (outcome.state) {
       case 'approved':
-        this.#recording.onApproval({
-          statementId,
-          requestId: outcome.requestId,
-          state: 'approved',
-          by: outcome.by,
-        });
         return;
       case 'pending':
-        this.#recording.onApproval({ statementId, requestId: outcome.requestId, state: 'requested' });
         throw new GatewayError(
           'ERR_APPROVAL_PENDING',
           `statement is waiting for approval: request ${outcome.requestId}; ask again with approval_status`,
           { sqlstate: '42501', detail: outcome.requestId },
         );
       case 'denied':
-        if (outcome.requestId) {
-          this.#recording.onApproval({
-            statementId,
-            requestId: outcome.requestId,
-            state: 'denied',
-            reason: outcome.reason,
-          });
-        }
         throw new GatewayError('ERR_APPROVAL_DENIED', `statement not approved: ${outcome.reason}`, {
           sqlstate: '42501',
         });

@@ -11,7 +11,7 @@ const SQL = "UPDATE orders SET status = 'void' WHERE id = 5";
 async function pipelineWith(t: { teardown(fn: () => unknown): void }) {
   const one = await gateway(t, prefix(t, await connect(t)));
   const runs: string[] = [];
-  const approvals: Array<{ state: string; requestId: string }> = [];
+  const approvals: Array<{ state: string; requestId: string; by?: string }> = [];
   const guard: GuardStage = { check: async (sql) => verdict(sql) };
   const engine: TargetEngine = {
     dialect: 'postgres',
@@ -25,7 +25,8 @@ async function pipelineWith(t: { teardown(fn: () => unknown): void }) {
   const recorder: SessionRecorder = {
     onStatement: noop,
     onDecision: noop,
-    onApproval: (e) => void approvals.push({ state: e.state, requestId: e.requestId }),
+    onApproval: (e) =>
+      void approvals.push({ state: e.state, requestId: e.requestId, ...(e.by ? { by: e.by } : {}) }),
     onColumns: noop,
     onRows: noop,
     onResultEnd: noop,
@@ -68,9 +69,15 @@ t.test('through the pipeline: pending, then approved and run once, then a new re
   t.equal((third as GatewayError).code, 'ERR_APPROVAL_PENDING', 'a replay needs a new approval');
   t.not((third as GatewayError).detail, requestId);
   t.same(runs, [SQL], 'and did not run');
+  // In the order it happened: the caller requests, the approver approves, the caller runs it.
   t.same(
-    approvals.map((a) => a.state),
-    ['requested', 'approved', 'requested'],
+    approvals.map((a) => `${a.state} by ${a.by ?? '-'}`),
+    [
+      `requested by ${session().identity.subject}`,
+      'approved by alice',
+      `executed by ${session().identity.subject}`,
+      `requested by ${session().identity.subject}`,
+    ],
   );
 
   await one.service.deny((third as GatewayError).detail ?? '', alice, 'once is enough');

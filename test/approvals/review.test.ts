@@ -36,7 +36,12 @@ t.test(
     t.equal(request.state, 'approved');
     t.equal(request.decision?.by, 'alice');
     const outcome = await waiting;
-    t.same(outcome, { state: 'approved', requestId: pending.id, by: 'alice' });
+    t.same(outcome, {
+      state: 'approved',
+      requestId: pending.id,
+      by: 'alice',
+      reason: 'refund agreed with support',
+    });
     // Woken by pub/sub, not by the 2 s poll.
     t.ok(Date.now() - started < 1_900, 'woke before the next poll');
     t.match(progress[0], new RegExp(`waiting for approval of request ${pending.id}`));

@@ -131,3 +131,66 @@ t.test(
     t.same((await client.query('SELECT 1 AS one')).rows, [{ one: 1 }], 'the session goes on');
   },
 );
+
+t.test('the replay of an approved statement reads in the order it happened, naming who ran it', async (t) => {
+  const subject = 'replayed-agent';
+  const client = await h.client({ user: subject, password: await h.mint(subject) });
+  t.teardown(() => client.end());
+  const approvals = h.parts.approvals;
+  if (approvals === undefined) throw new Error('approvals are not configured');
+  const requested = new Promise<string>((resolve) =>
+    client.on('notice', (n) => {
+      const id = /waiting for approval: request (\S+)/.exec(n.message ?? '')?.[1];
+      if (id) resolve(id);
+    }),
+  );
+  const update = client.query("UPDATE notes SET body = 'replayed' WHERE id = 2");
+  const id = await requested;
+  await approvals.service.approve(
+    id,
+    { subject: 'dba-ann', groups: ['dba'], issuer: 'test', via: 'gateway' },
+    'ok',
+  );
+  t.equal((await update).rowCount, 1);
+  const events = (await h.recordings(subject)).flat();
+  const steps = events
+    .filter((e) => e.type === 'approval' && e.state !== 'notified')
+    .map((e) => `${String(e.state)} by ${String(e.by)}`);
+  t.same(steps, [`requested by ${subject}`, 'approved by dba-ann', `executed by ${subject}`]);
+  const order = events
+    .filter((e) => e.statementId !== undefined)
+    .map((e) => (e.type === 'approval' ? `approval:${String(e.state)}` : e.type))
+    .filter((x) => x !== 'approval:notified');
+  t.same(order, [
+    'statement',
+    'decision',
+    'approval:requested',
+    'approval:approved',
+    'approval:executed',
+    'result.end',
+  ]);
+  const { TranscriptWriter } = await import('../../src/recording/formats/transcript.js');
+  let text = '';
+  const writer = new TranscriptWriter(
+    {
+      id: 's',
+      subject,
+      groups: [],
+      issuer: 'test',
+      target: 'shop',
+      channel: 'postgres',
+      dialect: 'postgres',
+      startedAt: 0,
+      events: 0,
+    },
+    (chunk) => (text += chunk),
+  );
+  for (const e of events) writer.push(e);
+  t.match(
+    text,
+    new RegExp(
+      `-- approval ${id}: requested by ${subject}\\n(?:-- approval ${id}: notified\\n)?-- approval ${id}: approved by dba-ann \\(ok\\)\\n`,
+    ),
+  );
+  t.match(text, new RegExp(`-- approval ${id}: run by ${subject}, approved by dba-ann\\nUPDATE 1\\n`));
+});

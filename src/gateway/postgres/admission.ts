@@ -1,6 +1,7 @@
 import type { NoticeFields } from '../../../protocols/postgres/codec/index.js';
 import type { WireSession } from '../gateway.js';
 import { approvalWaitNotices } from '../approval-notice.js';
+import { ApprovalRecording } from '../approval-recording.js';
 import type { GuardVerdict } from '../types.js';
 
 /** SQLSTATE 42501 insufficient_privilege: denied by policy, by an approver, or by masking. */
@@ -54,33 +55,21 @@ export async function admitStatement(
   }
   if (verdict.action === 'review') {
     const notices = approvalWaitNotices(options.approvalWaitMs, options.approvalInstructions);
+    const approval = new ApprovalRecording(recording, statementId, session.context.identity.subject);
     const outcome = await session.approvals.review(session.context, sql, verdict, {
       waitMs: options.approvalWaitMs,
       signal: options.signal,
       statementId,
       onProgress: (_message, requestId) => options.notice(notices(requestId)),
+      onRequested: approval.requested,
     });
+    approval.outcome(outcome);
     switch (outcome.state) {
       case 'approved':
-        recording.onApproval({
-          statementId,
-          requestId: outcome.requestId,
-          state: 'approved',
-          by: outcome.by,
-        });
         break;
       case 'pending':
-        recording.onApproval({ statementId, requestId: outcome.requestId, state: 'requested' });
         return denied(session, statementId, `statement not approved in time: request ${outcome.requestId}`);
       case 'denied':
-        if (outcome.requestId) {
-          recording.onApproval({
-            statementId,
-            requestId: outcome.requestId,
-            state: 'denied',
-            reason: outcome.reason,
-          });
-        }
         return denied(session, statementId, `statement not approved: ${outcome.reason}`);
     }
   }

@@ -16,6 +16,8 @@ interface OpenResult {
  */
 export class TranscriptWriter {
   private readonly results = new Map<string, OpenResult>();
+  /** Who approved each request, for the line that says who then ran the statement. */
+  private readonly approvers = new Map<string, string>();
 
   constructor(
     private readonly session: SessionSummary,
@@ -45,12 +47,19 @@ export class TranscriptWriter {
           `-- ${String(event.action).toUpperCase()} by ${String(event.rule)}: ${String(event.reason)}\n`,
         );
         return;
-      case 'approval':
-        this.write(
-          `-- approval ${String(event.requestId)}: ${String(event.state)}${event.by ? ` by ${String(event.by)}` : ''}` +
-            `${event.reason ? ` (${String(event.reason)})` : ''}\n`,
-        );
+      case 'approval': {
+        const request = String(event.requestId);
+        const by = typeof event.by === 'string' ? event.by : undefined;
+        if (event.state === 'approved' && by !== undefined) this.approvers.set(request, by);
+        const approver = this.approvers.get(request);
+        // `executed` names who ran the statement (the requester), and who had approved it.
+        const what =
+          event.state === 'executed'
+            ? `run${by ? ` by ${by}` : ''}${approver ? `, approved by ${approver}` : ''}`
+            : `${String(event.state)}${by ? ` by ${by}` : ''}`;
+        this.write(`-- approval ${request}: ${what}${event.reason ? ` (${String(event.reason)})` : ''}\n`);
         return;
+      }
       case 'result.columns': {
         const columns = Array.isArray(event.columns)
           ? (event.columns as { name: string; masked: boolean }[])
