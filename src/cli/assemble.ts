@@ -8,6 +8,7 @@ import { createMysqlEngine } from '../gateway/engines/mysql.js';
 import { createPostgresEngine } from '../gateway/engines/postgres.js';
 import type { AssembledGateway } from '../gateway/assembled.js';
 import { Gateway } from '../gateway/gateway.js';
+import { readRows, statementRows, tableRows } from '../gateway/row-estimates.js';
 import type { SessionContext, TargetEngine } from '../gateway/types.js';
 import {
   compileStatementPolicy,
@@ -64,7 +65,20 @@ export async function assembleGateway(
     logger: logger.child({ component: 'identity' }),
   });
   const analyzer = createStatementAnalyzer(config.guard);
-  const guard = new PolicyGuard({ analyzer, policyFor: (s) => policyOf(s)?.statements });
+  // The gateway owns the engines and is built last; the guard's estimates reach it through `ref`.
+  const guard = new PolicyGuard({
+    analyzer,
+    policyFor: (s) => policyOf(s)?.statements,
+    estimateWrite: async (session, sql, table) => {
+      if (session.dialect !== 'postgres' || ref.gateway === undefined) return undefined;
+      const engine = ref.gateway.engineFor(session.target);
+      const [rows, total] = await Promise.all([
+        statementRows(engine, 'postgres', sql),
+        tableRows(engine, table),
+      ]);
+      return rows === undefined || total === undefined ? undefined : { rows, tableRows: total };
+    },
+  });
 
   // Catalog reads go straight to the target's engine: they are the gateway's own, fixed queries.
   // The gateway owns the engines and is built last; catalog reads reach it through this reference.
@@ -167,9 +181,8 @@ export async function assembleGateway(
 }
 
 /**
- * The target's own row estimate for a statement under review (EXPLAIN without ANALYZE: planned,
- * never run). Only for a text of one statement: EXPLAIN in front of a multi-statement text would
- * run the statements after the first.
+ * The target's own row estimate for a statement under review. Only for a text of one statement:
+ * EXPLAIN in front of a multi-statement text would run the statements after the first.
  */
 async function estimateRows(
   gateway: Gateway,
@@ -179,39 +192,5 @@ async function estimateRows(
 ): Promise<number | undefined> {
   const analysis = await analyzer.analyze(sql, session.dialect);
   if (!analysis.ok || analysis.statements.length !== 1) return undefined;
-  const body = sql.trim().replace(/;\s*$/, '');
-  const engine = gateway.engineFor(session.target);
-  if (session.dialect === 'postgres') {
-    const rows = await readRows(engine, `EXPLAIN (FORMAT JSON) ${body}`);
-    const plan = (Object.values(rows[0] ?? {})[0] as { Plan?: { 'Plan Rows'?: number } }[] | undefined)?.[0];
-    return plan?.Plan?.['Plan Rows'];
-  }
-  const rows = await readRows(engine, `EXPLAIN ${body}`);
-  const counts = rows.map((r) => Number(r.rows)).filter((n) => Number.isFinite(n));
-  return counts.length > 0 ? Math.max(...counts) : undefined;
-}
-
-/** Runs a gateway-internal read and returns its rows as objects keyed by column name. */
-async function readRows(
-  engine: TargetEngine,
-  sql: string,
-  params?: unknown[],
-): Promise<Record<string, unknown>[]> {
-  let names: string[] = [];
-  const rows: Record<string, unknown>[] = [];
-  await engine.query(
-    sql,
-    {
-      columns: (columns) => {
-        names = columns.map((c) => c.name);
-      },
-      row: (values) => {
-        const row: Record<string, unknown> = {};
-        names.forEach((name, i) => (row[name] = values[i]));
-        rows.push(row);
-      },
-    },
-    params ? { params } : {},
-  );
-  return rows;
+  return statementRows(gateway.engineFor(session.target), session.dialect, sql);
 }

@@ -1,5 +1,5 @@
-import type { GuardStage, GuardVerdict, SessionContext } from '../gateway/types.js';
-import type { StatementAnalyzer } from './analyzer.js';
+import type { GuardStage, GuardVerdict, SessionContext, StatementSummary } from '../gateway/types.js';
+import type { Analysis, StatementAnalyzer } from './analyzer.js';
 import type { StatementPolicy } from './policy.js';
 import { PreparedStatements } from './prepared.js';
 
@@ -7,7 +7,23 @@ export interface PolicyGuardOptions {
   analyzer: StatementAnalyzer;
   /** The compiled policy that applies to a session, or undefined when none does. */
   policyFor: (session: SessionContext) => StatementPolicy | undefined;
+  /**
+   * The target's estimate of the rows a one-table UPDATE or DELETE touches, and of the rows the
+   * table holds (Postgres), or undefined when it cannot tell. See `#estimatedUnbounded`.
+   */
+  estimateWrite?: WriteEstimator;
 }
+
+export type WriteEstimator = (
+  session: SessionContext,
+  sql: string,
+  table: string,
+) => Promise<{ rows: number; tableRows: number } | undefined>;
+
+/** A write the target expects to touch at least this share of its table counts as unbounded. */
+const UNBOUNDED_SHARE = 0.9;
+
+const SEVERITY: Readonly<Record<GuardVerdict['action'], number>> = { allow: 0, review: 1, deny: 2 };
 
 /**
  * The guard stage: analyse, then decide with the session's policy. It keeps each session's
@@ -18,10 +34,12 @@ export class PolicyGuard implements GuardStage {
   readonly #analyzer: StatementAnalyzer;
   readonly #policyFor: (session: SessionContext) => StatementPolicy | undefined;
   readonly #prepared = new Map<string, PreparedStatements>();
+  readonly #estimateWrite: WriteEstimator | undefined;
 
   constructor(options: PolicyGuardOptions) {
     this.#analyzer = options.analyzer;
     this.#policyFor = options.policyFor;
+    this.#estimateWrite = options.estimateWrite;
   }
 
   async check(sql: string, session: SessionContext): Promise<GuardVerdict> {
@@ -35,13 +53,54 @@ export class PolicyGuard implements GuardStage {
       };
     }
     const analysis = await this.#analyzer.analyze(sql, session.dialect, this.#prepared.get(session.id));
-    const verdict = policy.decide(analysis);
+    const verdict =
+      (await this.#estimatedUnbounded(policy, analysis, sql, session)) ?? policy.decide(analysis);
     // A denied text never runs, so its PREPAREs must not define anything. One that runs (or may,
     // after approval) binds the names to the bodies decided here.
     if (verdict.action !== 'deny' && analysis.ok && analysis.preparedChanges) {
       this.preparedStatements(session.id).apply(analysis.preparedChanges);
     }
     return verdict;
+  }
+
+  /**
+   * The text proves a write bounded only by pinning a column (`id = 5`), which still touches
+   * every row when the column holds one value (`status = 'done'` where all are done). When the
+   * policy would decide the statement more strictly as unbounded, the target's own estimate is
+   * asked: a one-table UPDATE or DELETE it expects to touch 90% of the table or more is decided
+   * as unbounded. The estimate only ever makes a decision stricter; when it cannot be had, the
+   * text's decision stands.
+   */
+  async #estimatedUnbounded(
+    policy: StatementPolicy,
+    analysis: Analysis,
+    sql: string,
+    session: SessionContext,
+  ): Promise<GuardVerdict | undefined> {
+    if (this.#estimateWrite === undefined || !analysis.ok || analysis.statements.length !== 1)
+      return undefined;
+    const statement = analysis.statements[0] as StatementSummary;
+    if (statement.unbounded || !statement.effects.some((e) => e === 'write' || e === 'delete'))
+      return undefined;
+    if (statement.command !== 'UPDATE' && statement.command !== 'DELETE') return undefined;
+    const tables = statement.objects.filter((o) => !o.endsWith('()'));
+    if (tables.length !== 1 || tables[0] === undefined) return undefined;
+    const asText = policy.decide(analysis);
+    const unbounded: Analysis = { ...analysis, statements: [{ ...statement, unbounded: true }] };
+    const asUnbounded = policy.decide(unbounded);
+    if (SEVERITY[asUnbounded.action] <= SEVERITY[asText.action]) return undefined;
+    let estimate: { rows: number; tableRows: number } | undefined;
+    try {
+      estimate = await this.#estimateWrite(session, sql, tables[0]);
+    } catch {
+      return undefined;
+    }
+    if (estimate === undefined || estimate.tableRows < 2) return undefined;
+    if (estimate.rows < estimate.tableRows * UNBOUNDED_SHARE) return undefined;
+    return {
+      ...asUnbounded,
+      reason: `${asUnbounded.reason} (the database estimates it touches ${Math.round(estimate.rows)} of ${Math.round(estimate.tableRows)} rows)`,
+    };
   }
 
   /**
