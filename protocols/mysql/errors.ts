@@ -57,7 +57,9 @@ export type MysqlProtocolErrorCode =
   /** The peer did something the handshake does not allow (plain auth without TLS, ...). */
   | 'ERR_HANDSHAKE'
   /** The peer did not finish the handshake in time. */
-  | 'ERR_HANDSHAKE_TIMEOUT';
+  | 'ERR_HANDSHAKE_TIMEOUT'
+  /** Statement text that is not UTF-8 outside its string literals. */
+  | 'ERR_TEXT_ENCODING';
 
 export class MysqlProtocolError extends Error {
   readonly code: MysqlProtocolErrorCode;

@@ -77,6 +77,9 @@ const POSTGRES: SideEffectFunctions = {
   pg_file_unlink: ['file'],
   lo_import: ['file'],
   lo_export: ['file'],
+  // Large objects read by oid: a read the masker cannot trace (it masks their values).
+  lo_get: ['read'],
+  loread: ['read'],
   // Writes through a function call.
   nextval: ['write'],
   setval: ['write'],

@@ -2,6 +2,7 @@ import { MysqlProtocolError } from '../errors.js';
 import { ColumnType } from './column-types.js';
 import { CommandByte } from './constants.js';
 import { PayloadReader } from './payload-reader.js';
+import { decodeStatementText } from './statement-text.js';
 
 /** A decoded command-phase packet. Statement text and names are UTF-8. */
 export type MysqlCommand =
@@ -39,13 +40,13 @@ export function decodeCommand(payload: Buffer): MysqlCommand {
     case CommandByte.InitDb:
       return { kind: 'init-db', schema: reader.rest().toString('utf8') };
     case CommandByte.Query:
-      return { kind: 'query', sql: reader.rest().toString('utf8') };
+      return { kind: 'query', sql: decodeStatementText(reader.rest()) };
     case CommandByte.FieldList: {
       const table = reader.nulString('table name');
       return { kind: 'field-list', table, wildcard: reader.rest().toString('utf8') };
     }
     case CommandByte.StmtPrepare:
-      return { kind: 'stmt-prepare', sql: reader.rest().toString('utf8') };
+      return { kind: 'stmt-prepare', sql: decodeStatementText(reader.rest()) };
     case CommandByte.StmtExecute: {
       const statementId = reader.u32('statement id');
       const flags = reader.u8('cursor flags');

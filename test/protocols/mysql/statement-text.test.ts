@@ -1,0 +1,64 @@
+import t from 'tap';
+import { decodeStatementText } from '../../../protocols/mysql/codec/statement-text.js';
+import { MysqlProtocolError } from '../../../protocols/mysql/errors.js';
+
+/**
+ * Statement text with binary string literals (what PyMySQL and mysqlclient send for bytes
+ * parameters) decodes to a string meaning the same bytes: UTF-8 text as it is, each non-UTF-8
+ * literal as the hex literal of its value.
+ */
+const bytes = (...parts: (string | number[])[]) =>
+  Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : Buffer.from(p))));
+
+t.test('UTF-8 text is returned as decoded', async (t) => {
+  t.equal(decodeStatementText(bytes("SELECT 'é', `naïve`")), "SELECT 'é', `naïve`");
+});
+
+t.test('a binary literal becomes the hex literal of its bytes', async (t) => {
+  t.equal(
+    decodeStatementText(bytes("INSERT INTO t VALUES (1, _binary'", [0x00, 0x80, 0xff], "')")),
+    "INSERT INTO t VALUES (1, _binary X'0080ff')",
+  );
+});
+
+t.test('backslash escapes and doubled quotes stand for their bytes', async (t) => {
+  // \0 \' \" \\ \n \r \Z, a doubled quote, and a byte that is not UTF-8.
+  const sql = bytes("SELECT '", "\\0\\'\\\"\\\\\\n\\r\\Z''", [0xfe], "'");
+  t.equal(decodeStatementText(sql), "SELECT X'0027225c0a0d1a27fe'");
+  t.equal(
+    decodeStatementText(bytes('SELECT "', [0x81], '\\%\\_"')),
+    "SELECT X'815c255c5f'",
+    '\\% and \\_ keep their backslash',
+  );
+});
+
+t.test('UTF-8 literals beside a binary one are left as written', async (t) => {
+  t.equal(
+    decodeStatementText(bytes("SELECT 'ünï', '", [0xc3], "', 'x''y' -- ", 'caf\u00e9\n')),
+    "SELECT 'ünï', X'c3', 'x''y' -- café\n",
+  );
+});
+
+t.test('quotes inside comments and identifiers do not open a literal', async (t) => {
+  t.equal(
+    decodeStatementText(bytes("SELECT /* it's */ `a'b`, '", [0x90], "' # '\n")),
+    "SELECT /* it's */ `a'b`, X'90' # '\n",
+  );
+});
+
+t.test('bytes that are not UTF-8 outside a literal are refused, with a clear error', async (t) => {
+  for (const sql of [
+    bytes('SELECT ', [0xff], ' FROM t'),
+    bytes('SELECT `', [0xff], '` FROM t'),
+    bytes("SELECT '", [0xff]),
+  ]) {
+    let error: unknown;
+    try {
+      decodeStatementText(sql);
+    } catch (err) {
+      error = err;
+    }
+    t.ok(error instanceof MysqlProtocolError, String(error));
+    t.equal((error as MysqlProtocolError).code, 'ERR_TEXT_ENCODING');
+  }
+});
