@@ -269,7 +269,7 @@ function decodeStartupMessage(body: Buffer): StartupMessage {
   for (;;) {
     const key = f.cstring();
     if (key === '') break;
-    if (parameters.has(key)) throw f.malformed(`parameter "${key}" given twice`);
+    // A parameter given twice takes its last value, as Postgres does (later options override).
     parameters.set(key, f.cstring());
   }
   f.end();

@@ -364,7 +364,6 @@ t.test('malformed fields give typed errors, never out-of-bounds reads', async (t
   rejects(t, b().u8(0).typed('S'), m, '08P01');
   rejects(t, b().i32(1).i16(0).i16(0).typed('F'), m, '08P01');
   rejects(t, b().raw(Buffer.from('no end')).typed('f'), m, '08P01');
-  rejects(t, b().i32(196608).str('user').str('a').str('user').str('b').u8(0).startup(), m, '08P01', false);
   rejects(t, b().i32(196608).str('user').str('a').startup(), m, '08P01', false);
   rejects(t, b().i32(80877102).i32(1).startup(), m, '08P01', false);
   rejects(t, b().i32(80877103).i32(0).startup(), m, '08P01', false);
@@ -402,4 +401,30 @@ t.test('a restricted reader refuses other message types from the header alone', 
   open.restrictTypes(undefined);
   open.push(b().str('SELECT 1').typed('Q'));
   t.match(decodeFrontendMessage(open.next() as FrontendFrame), { name: 'Query' });
+});
+
+t.test('a startup parameter given twice takes its last value, as Postgres does', async (t) => {
+  const reader = new FrontendReader();
+  reader.push(
+    b()
+      .i32(196608)
+      .str('user')
+      .str('bob')
+      .str('application_name')
+      .str('first')
+      .str('database')
+      .str('a')
+      .str('application_name')
+      .str('second')
+      .str('database')
+      .str('b')
+      .u8(0)
+      .startup(),
+  );
+  const message = decodeFrontendMessage(reader.next() as FrontendFrame);
+  t.match(message, { name: 'StartupMessage' });
+  const parameters = (message as { parameters: Map<string, string> }).parameters;
+  t.equal(parameters.get('application_name'), 'second');
+  t.equal(parameters.get('database'), 'b');
+  t.equal(parameters.size, 3);
 });
