@@ -21,12 +21,12 @@ export type AuthErrorCode =
 
 const PUBLIC_MESSAGES: Record<AuthErrorCode, string> = {
   ERR_TOKEN_MISSING: 'a bearer token is required',
-  ERR_TOKEN_MALFORMED: 'invalid token',
+  ERR_TOKEN_MALFORMED: 'the token is malformed',
   ERR_TOKEN_EXPIRED: 'the token has expired',
-  ERR_TOKEN_NOT_YET_VALID: 'invalid token',
+  ERR_TOKEN_NOT_YET_VALID: 'the token is not valid yet',
   ERR_TOKEN_ISSUER: 'invalid token',
   ERR_TOKEN_AUDIENCE: 'invalid token',
-  ERR_TOKEN_KEY_UNKNOWN: 'invalid token',
+  ERR_TOKEN_KEY_UNKNOWN: 'the token is signed by a key this gateway does not know',
   ERR_TOKEN_ALGORITHM: 'invalid token',
   ERR_TOKEN_SIGNATURE: 'invalid token',
   ERR_TOKEN_CLAIMS: 'invalid token',

@@ -29,8 +29,11 @@ export type AuthenticationResult =
     }
   | {
       readonly ok: false;
-      /** 28P01 invalid_password (default) or 28000 invalid_authorization_specification. */
-      readonly sqlState?: '28P01' | '28000';
+      /**
+       * 28P01 invalid_password (default), 28000 invalid_authorization_specification, or 08006
+       * connection_failure (what the session needs behind the login cannot be reached).
+       */
+      readonly sqlState?: '28P01' | '28000' | '08006';
       /** Told to the client; defaults to `password authentication failed for user "<user>"`. */
       readonly message?: string;
     };

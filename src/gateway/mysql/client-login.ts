@@ -32,9 +32,10 @@ export async function loginMysqlClient(
 ): Promise<LoginOutcome> {
   const log = parts.logger;
   const user = request.user.slice(0, MAX_ECHOED_USER);
-  const refuse = (reason: string, fields: Record<string, unknown> = {}): LoginOutcome => {
+  /** `cause` is the safe part of why, for the client (never a secret). */
+  const refuse = (reason: string, fields: Record<string, unknown> = {}, cause?: string): LoginOutcome => {
     log.info({ event: 'mysql.auth', remote, user, ...fields }, `mysql login refused: ${reason}`);
-    return { ok: false, message: `Access denied for user '${user}'` };
+    return { ok: false, message: `Access denied for user '${user}'${cause ? ` (${cause})` : ''}` };
   };
 
   const allowPlaintext = parts.config.server.mysql?.allowPlaintextAuth ?? false;
@@ -51,7 +52,7 @@ export async function loginMysqlClient(
       ...(remote ? { remote } : {}),
     });
   } catch (err) {
-    if (err instanceof AuthError) return refuse('bad token', { code: err.code });
+    if (err instanceof AuthError) return refuse('bad token', { code: err.code }, err.publicMessage);
     throw err;
   }
   if (identity.subject !== request.user) {

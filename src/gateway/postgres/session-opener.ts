@@ -62,11 +62,12 @@ export async function openClientSession(
   remote: string | undefined,
 ): Promise<OpenedSession> {
   const log = parts.logger;
-  const refuseLogin = (sqlState: '28P01' | '28000', message: string): OpenedSession => ({
+  const refuseLogin = (sqlState: '28P01' | '28000' | '08006', message: string): OpenedSession => ({
     ok: false,
     result: { ok: false, sqlState, message },
   });
-  const badPassword = () => refuseLogin('28P01', `password authentication failed for user "${request.user}"`);
+  const badPassword = (cause: string) =>
+    refuseLogin('28P01', `password authentication failed for user "${request.user}": ${cause}`);
   const notAllowed = () =>
     refuseLogin('28000', `user "${request.user}" may not connect to database "${request.database}"`);
 
@@ -82,7 +83,7 @@ export async function openClientSession(
         { event: 'postgres.auth', remote, user: request.user, code: err.code },
         'postgres login refused: bad token',
       );
-      return badPassword();
+      return badPassword(err.publicMessage);
     }
     throw err;
   }
@@ -144,7 +145,7 @@ export async function openClientSession(
       'postgres session refused: cannot open the target connection',
     );
     wire.close('target unavailable');
-    return refuseLogin('28000', `database "${request.database}" is not available now`);
+    return refuseLogin('08006', `database "${request.database}" is not available now: ${targetFailure(err)}`);
   }
 
   const targetKey = { host: target.host, port: target.port, key: link.backendKey };
@@ -192,4 +193,30 @@ function forwardedParameters(parameters: ReadonlyMap<string, string>): Record<st
     if (FORWARDED_PARAMETERS.has(name.toLowerCase())) out[name] = value;
   }
   return out;
+}
+
+/**
+ * Why the target connection could not be opened, as far as the client may know: the kind of
+ * failure, never an address, a user name or a password.
+ */
+export function targetFailure(err: unknown): string {
+  const cause = (err as { cause?: unknown }).cause;
+  const message = `${err instanceof Error ? err.message : String(err)} ${cause instanceof Error ? cause.message : ''}`;
+  const codes = new Set<unknown>([
+    (err as { code?: unknown }).code,
+    (cause as { code?: unknown } | undefined)?.code,
+    (err as { sqlState?: unknown }).sqlState,
+    /\b(ECONNREFUSED|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|ECONNRESET|EPIPE)\b/.exec(message)?.[1],
+  ]);
+  if (codes.has('ECONNREFUSED')) return 'the database server refused the connection';
+  if (codes.has('ETIMEDOUT') || /timed? ?out/i.test(message))
+    return 'the database server did not answer in time';
+  if (codes.has('ENOTFOUND') || codes.has('EAI_AGAIN'))
+    return "the database server's host name does not resolve";
+  if (codes.has('28P01') || codes.has('28000') || /authentication|password/i.test(message))
+    return "the database refused the gateway's credentials";
+  if (codes.has('3D000')) return 'the database does not exist on the server';
+  if (/\b(tls|ssl|certificate)\b/i.test(message)) return 'TLS to the database server failed';
+  if (codes.has('ECONNRESET') || codes.has('EPIPE')) return 'the database server closed the connection';
+  return 'the database server cannot be reached';
 }

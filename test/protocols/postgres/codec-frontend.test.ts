@@ -423,7 +423,7 @@ t.test('a startup parameter given twice takes its last value, as Postgres does',
   );
   const message = decodeFrontendMessage(reader.next() as FrontendFrame);
   t.match(message, { name: 'StartupMessage' });
-  const parameters = (message as { parameters: Map<string, string> }).parameters;
+  const parameters = (message as unknown as { parameters: Map<string, string> }).parameters;
   t.equal(parameters.get('application_name'), 'second');
   t.equal(parameters.get('database'), 'b');
   t.equal(parameters.size, 3);
