@@ -7,11 +7,11 @@ import { REQUEST_STATES, type ApprovalRequest, type ApprovalRequestState } from 
 
 import type { Identity } from '../identity/types.js';
 import type { CommandIO } from './io.js';
-import { loadCommandConfig } from './config-file.js';
+import { CONFIG_OPTION_HELP, configPathOf, loadCommandConfig } from './config-file.js';
 
-export const APPROVALS_USAGE = `Usage: sluice approvals list [--state S] [--json] --config FILE [--token T]
-       sluice approvals approve ID [--reason "..."] [--grant-minutes N] [--json] --config FILE [--token T]
-       sluice approvals deny ID [--reason "..."] [--json] --config FILE [--token T]
+export const APPROVALS_USAGE = `Usage: sluice approvals list [--state S] [--json] [--config FILE] [--token T]
+       sluice approvals approve ID [--reason "..."] [--grant-minutes N] [--json] [--config FILE] [--token T]
+       sluice approvals deny ID [--reason "..."] [--json] [--config FILE] [--token T]
 
 Lists and decides just-in-time approval requests: statements a policy sent to review wait until an
 approver (a member of approvals.approvers.groups) approves or denies them. Nobody decides their own
@@ -24,7 +24,7 @@ Commands:
   deny ID           deny a pending request
 
 Options:
-  --config FILE       the YAML configuration (required): its Redis holds the requests
+  --config FILE       ${CONFIG_OPTION_HELP}; its Redis holds the requests
   --token T           your own token (OIDC or Sluice); default: the SLUICE_TOKEN variable
   --reason TEXT       why, shown to the requester and recorded
   --grant-minutes N   approve: also allow this identity the same effects on the same objects
@@ -63,8 +63,7 @@ export async function runApprovals(argv: string[], io: CommandIO): Promise<numbe
   const command = parse(argv, io);
   if (typeof command === 'number') return command;
   if (command.kind === 'help') return runApprovalsWith(argv, io, undefined);
-  if (command.config === undefined) return usage(io, '--config is required');
-  const config = loadCommandConfig('approvals', command.config, io);
+  const config = loadCommandConfig('approvals', configPathOf(command.config, io.env), io);
   if (!config) return 1;
   const logger = pino(
     { level: 'warn', base: { service: 'sluice' } },

@@ -3,9 +3,9 @@ import type { Config } from '../config/load.js';
 import type { PolicyConfig } from '../config/schema.js';
 import type { Dialect, GuardVerdict } from '../gateway/types.js';
 import { compileStatementPolicy, createStatementAnalyzer } from '../guard/index.js';
-import { loadCommandConfig } from './config-file.js';
+import { CONFIG_OPTION_HELP, configPathOf, loadCommandConfig } from './config-file.js';
 
-export const CHECK_HELP = `Usage: sluice check --config FILE --target T --groups G1,G2 [--json] "SQL"
+export const CHECK_HELP = `Usage: sluice check [--config FILE] --target T --groups G1,G2 [--json] "SQL"
 
 Explains what the guard decides for a SQL text: the decision, the rule that decided, and each
 statement's command, effects, objects and whether it is unbounded. The policy is the first one,
@@ -13,7 +13,7 @@ in file order, whose when.groups shares a group with --groups and whose when.tar
 target (or *). The SQL dialect is the target's engine. Nothing is sent to any database.
 
 Options:
-  --config FILE     the YAML configuration (required)
+  --config FILE     ${CONFIG_OPTION_HELP}
   --target T        a target name from the configuration (required)
   --groups G1,G2    comma-separated groups of the caller (required)
   --json            print one JSON object instead of text
@@ -27,7 +27,8 @@ Exit status: 0 allow, 10 deny, 11 review, 1 the configuration cannot be used, 2 
 const EXIT = { allow: 0, deny: 10, review: 11 } as const;
 
 interface CheckRequest {
-  configPath: string;
+  /** `--config` as given; undefined: $SLUICE_CONFIG, else sluice.yaml. */
+  configPath: string | undefined;
   target: string;
   groups: string[];
   json: boolean;
@@ -54,7 +55,7 @@ export async function runCheck(
     return 0;
   }
 
-  const config = loadCommandConfig('check', request.configPath, io);
+  const config = loadCommandConfig('check', configPathOf(request.configPath, io.env), io);
   if (!config) return 1;
   const target = config.targets.get(request.target);
   if (target === undefined) {
@@ -150,7 +151,6 @@ function parseCheckArgs(argv: string[]): CheckRequest | 'help' {
   const { values, positionals } = parsed;
   if (values.help === true) return 'help';
   const configPath = values.config;
-  if (configPath === undefined || configPath === '') throw new ArgumentError('--config FILE is required');
   const target = values.target;
   if (target === undefined || target === '') throw new ArgumentError('--target T is required');
   const groups = (values.groups ?? '')

@@ -15,7 +15,7 @@ Commands:
 Run "sluice <command> --help" for the options of a command.
 `;
 
-export const SERVE_HELP = `Usage: sluice serve --config FILE
+export const SERVE_HELP = `Usage: sluice serve [--config FILE]
 
 Runs the gateway with the listeners the config names under server:
   server.http.listen       MCP over Streamable HTTP at /mcp, /api/tokens, /healthz, /readyz
@@ -23,17 +23,17 @@ Runs the gateway with the listeners the config names under server:
   server.mysql.listen      the MySQL listener
 
 Options:
-  --config FILE   the YAML configuration (required)
+  --config FILE   the YAML configuration (default: $SLUICE_CONFIG, else sluice.yaml)
   --help          this text
 `;
 
-export const MCP_HELP = `Usage: sluice mcp --config FILE [--token TOKEN]
+export const MCP_HELP = `Usage: sluice mcp [--config FILE] [--token TOKEN]
 
 Serves MCP over stdio for a desktop agent. The agent's identity comes from a token:
 --token, or the SLUICE_TOKEN environment variable (an OIDC token or a Sluice token).
 
 Options:
-  --config FILE   the YAML configuration (required)
+  --config FILE   the YAML configuration (default: $SLUICE_CONFIG, else sluice.yaml)
   --token TOKEN   the caller's token (default: $SLUICE_TOKEN)
   --help          this text
 `;

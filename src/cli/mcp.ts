@@ -7,7 +7,7 @@ import { assembleGateway } from './assemble.js';
 import { MCP_HELP } from './help.js';
 import type { CommandIO } from './io.js';
 import { createLogger } from './logger.js';
-import { loadCommandConfig } from './config-file.js';
+import { configPathOf, loadCommandConfig } from './config-file.js';
 
 /** `sluice mcp`: MCP over stdio. stdout carries the protocol, so logs go to stderr. */
 export async function runMcp(argv: string[], io: CommandIO): Promise<number> {
@@ -26,16 +26,12 @@ export async function runMcp(argv: string[], io: CommandIO): Promise<number> {
     io.stdout(MCP_HELP);
     return 0;
   }
-  if (!values.config) {
-    io.stderr(`sluice mcp: --config is required\n\n${MCP_HELP}`);
-    return 2;
-  }
   const token = values.token ?? io.env.SLUICE_TOKEN;
   if (!token) {
     io.stderr('sluice mcp: a token is required (--token or SLUICE_TOKEN)\n');
     return 2;
   }
-  const config = loadCommandConfig('mcp', values.config, io);
+  const config = loadCommandConfig('mcp', configPathOf(values.config, io.env), io);
   if (!config) return 1;
   const logger = createLogger(config.logging.level, 2);
   const parts = await assembleGateway(config, logger);

@@ -21,7 +21,7 @@ Commands:
             first broken event; exits 1 when a chain is broken
 
 Options:
-  --config F       configuration file (default: $SLUICE_CONFIG, else sluice.yaml)
+  --config FILE    the YAML configuration (default: $SLUICE_CONFIG, else sluice.yaml)
   --session ID     only this session
   --identity SUB   only sessions of this subject
   --target T       only sessions on this target
@@ -29,7 +29,7 @@ Options:
   --until TIME     sessions started at or before TIME
   --format F       export format: jsonl | csv | ocsf
   --output FILE    write the export to FILE instead of stdout
-  -h, --help       this help
+  --help           this text
 `;
 
 export interface RecordingsIO {

@@ -9,7 +9,7 @@ import { SERVE_HELP } from './help.js';
 import type { CommandIO } from './io.js';
 import { type RunningListeners, startListeners } from './listeners.js';
 import { createLogger } from './logger.js';
-import { loadCommandConfig } from './config-file.js';
+import { configPathOf, loadCommandConfig } from './config-file.js';
 import { runPrimary, workerCount } from './serve-primary.js';
 import { WorkerLink, type WorkerListen, withWorkerListen } from './serve-worker.js';
 
@@ -29,11 +29,7 @@ export async function runServe(argv: string[], io: CommandIO): Promise<number> {
     io.stdout(SERVE_HELP);
     return 0;
   }
-  if (!values.config) {
-    io.stderr(`sluice serve: --config is required\n\n${SERVE_HELP}`);
-    return 2;
-  }
-  const loaded = loadCommandConfig('serve', values.config, io);
+  const loaded = loadCommandConfig('serve', configPathOf(values.config, io.env), io);
   if (!loaded) return 1;
   const config = cluster.isWorker
     ? withWorkerListen(loaded, JSON.parse(process.env.SLUICE_WORKER_LISTEN ?? '{}') as WorkerListen)

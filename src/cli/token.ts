@@ -7,16 +7,16 @@ import { AuthError } from '../identity/errors.js';
 import { reachableTargets, selectPolicy } from '../identity/policies.js';
 import type { Identity } from '../identity/types.js';
 import type { CommandIO } from './io.js';
-import { loadCommandConfig } from './config-file.js';
+import { CONFIG_OPTION_HELP, configPathOf, loadCommandConfig } from './config-file.js';
 
-export const TOKEN_HELP = `Usage: sluice token --config FILE --sub NAME --groups G1,G2 [--target T] [--ttl 15m]
+export const TOKEN_HELP = `Usage: sluice token [--config FILE] --sub NAME --groups G1,G2 [--target T] [--ttl 15m]
 
 Mints a short-lived Sluice token, signed with the gateway key of the configuration
 (identity.gatewayTokens.signingKey, or the key kept in the state directory). "sluice serve" with
 the same configuration accepts it. The token alone is printed on stdout.
 
 Options:
-  --config FILE     the YAML configuration (required)
+  --config FILE     ${CONFIG_OPTION_HELP}
   --sub NAME        the subject the token speaks for (required)
   --groups G1,G2    comma-separated groups; policies are chosen by these (required)
   --target T        bind the token to one target: it reaches that target only
@@ -29,7 +29,8 @@ Exit status: 0 token printed, 1 the configuration or key cannot be used, 2 a bad
 class ArgumentError extends Error {}
 
 interface TokenRequest {
-  configPath: string;
+  /** `--config` as given; undefined: $SLUICE_CONFIG, else sluice.yaml. */
+  configPath: string | undefined;
   subject: string;
   groups: string[];
   target: string | undefined;
@@ -51,7 +52,7 @@ export async function runToken(argv: string[], io: CommandIO): Promise<number> {
     return 0;
   }
 
-  const config = loadCommandConfig('token', request.configPath, io);
+  const config = loadCommandConfig('token', configPathOf(request.configPath, io.env), io);
   if (!config) return 1;
 
   const problem = checkAgainstConfig(request, config);
@@ -103,7 +104,7 @@ function parseTokenArgs(argv: string[]): TokenRequest | 'help' {
     throw new ArgumentError((err as Error).message);
   }
   if (values.help) return 'help';
-  const configPath = required(values.config, '--config');
+  const configPath = values.config;
   const subject = required(values.sub, '--sub');
   const groups = required(values.groups, '--groups')
     .split(',')

@@ -27,8 +27,8 @@ export class ConfigError extends Error {
   readonly code = 'ERR_CONFIG_INVALID';
   readonly problems: string[];
 
-  constructor(source: string, problems: string[]) {
-    super(`${source}: invalid configuration\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  constructor(source: string, problems: string[], headline = 'invalid configuration') {
+    super(`${source}: ${headline}\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.problems = problems;
   }
 }
@@ -39,7 +39,8 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
     text = readFileSync(path, 'utf8');
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code ?? 'unreadable';
-    throw new ConfigError(path, [`the file cannot be read (${reason})`]);
+    const why = reason === 'ENOENT' ? 'no such file' : reason === 'EACCES' ? 'permission denied' : reason;
+    throw new ConfigError(path, [`the file cannot be read (${why})`], 'cannot read the configuration file');
   }
   return {
     ...parseConfigText(text, { source: path, baseDir: dirname(resolve(path)), env }),

@@ -26,16 +26,18 @@ t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const file = join(dir, 'sluice.yaml');
 writeFileSync(file, config);
 
-async function run(...argv: string[]) {
+async function runWith(env: NodeJS.ProcessEnv, ...argv: string[]) {
   let stdout = '';
   let stderr = '';
   const code = await runCheck(argv, {
     stdout: (s) => (stdout += s),
     stderr: (s) => (stderr += s),
-    env: {},
+    env,
   });
   return { code, stdout, stderr };
 }
+
+const run = (...argv: string[]) => runWith({}, ...argv);
 
 const base = ['--config', file, '--groups', 'ai-agents'];
 
@@ -129,7 +131,6 @@ t.test('a statement that does not parse is denied with the parser message', asyn
 
 t.test('usage errors exit 2 and name the bad argument', async (t) => {
   const cases: [string[], RegExp][] = [
-    [['--target', 'orders', '--groups', 'g', 'SELECT 1'], /--config FILE is required/],
     [['--config', file, '--groups', 'g', 'SELECT 1'], /--target T is required/],
     [['--config', file, '--target', 'orders', 'SELECT 1'], /--groups/],
     [['--config', file, '--target', 'orders', '--groups', ' , ', 'SELECT 1'], /--groups/],
@@ -157,7 +158,10 @@ t.test('an unreadable or invalid configuration exits 1 naming the file', async (
     'SELECT 1',
   );
   t.equal(missing.code, 1);
-  t.match(missing.stderr, /missing\.yaml/);
+  t.match(
+    missing.stderr,
+    /missing\.yaml: cannot read the configuration file\n {2}- the file cannot be read \(no such file\)/,
+  );
   const bad = join(dir, 'bad.yaml');
   writeFileSync(bad, 'targets: 3\n');
   const invalid = await run('--config', bad, '--target', 'orders', '--groups', 'g', 'SELECT 1');
@@ -168,11 +172,26 @@ t.test('an unreadable or invalid configuration exits 1 naming the file', async (
 t.test('--help prints the usage and exits 0', async (t) => {
   const r = await run('--help');
   t.equal(r.code, 0);
-  t.match(r.stdout, /Usage: sluice check --config FILE --target T --groups G1,G2 \[--json\] "SQL"/);
+  t.match(r.stdout, /Usage: sluice check \[--config FILE\] --target T --groups G1,G2 \[--json\] "SQL"/);
   t.match(r.stdout, /0 allow, 10 deny, 11 review/);
 });
 
 t.test('SQL beginning with a comment can follow --', async (t) => {
   const r = await run(...base, '--target', 'orders', '--', '-- why\nSELECT 1');
   t.equal(r.code, 0);
+});
+
+t.test('without --config, $SLUICE_CONFIG and then sluice.yaml are read', async (t) => {
+  const viaEnv = await runWith(
+    { SLUICE_CONFIG: file },
+    '--target',
+    'orders',
+    '--groups',
+    'ai-agents',
+    'SELECT 1',
+  );
+  t.equal(viaEnv.code, 0, viaEnv.stderr);
+  const neither = await runWith({}, '--target', 'orders', '--groups', 'g', 'SELECT 1');
+  t.equal(neither.code, 1);
+  t.match(neither.stderr, /sluice\.yaml: cannot read the configuration file/);
 });

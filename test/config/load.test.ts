@@ -77,7 +77,10 @@ t.test('broken YAML and unknown policy targets are refused', async (t) => {
     parseConfigText(minimal.replace('targets: [orders]', 'targets: [nowhere]'), { env: { ORDERS_PW: 'x' } }),
   ) as unknown as ConfigError;
   t.match(err2.problems.join('\n'), /policies\.0\.when\.targets: unknown target "nowhere"/);
-  t.throws(() => loadConfigFile('/nonexistent/sluice.yaml'), /cannot be read \(ENOENT\)/);
+  t.throws(
+    () => loadConfigFile('/nonexistent/sluice.yaml'),
+    /cannot read the configuration file\n {2}- the file cannot be read \(no such file\)/,
+  );
 });
 
 t.test('durations', async (t) => {
