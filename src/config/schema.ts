@@ -200,6 +200,12 @@ const target = z.strictObject({
   ca: z.string().optional().describe('PEM file of the CA that signs the target certificate (verify-full)'),
   pool: z.strictObject({ max: z.number().int().min(1).max(100).default(4) }).prefault({}),
   connectTimeout: duration('10s').describe('give up connecting to the target after this long'),
+  cancel: z
+    .boolean()
+    .default(true)
+    .describe(
+      "whether the target honours CancelRequest; false (the demo's embedded Postgres): a client's cancel is answered with a NOTICE saying the statement runs on until it ends or times out",
+    ),
   description: z.string().optional().describe('shown to agents by list_databases'),
 });
 export type TargetConfig = z.infer<typeof target>;

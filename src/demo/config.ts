@@ -20,6 +20,8 @@ targets:
     user: postgres
     tls: disable
     pool: { max: 2 }
+    # The embedded Postgres runs statements to their end: psql's Ctrl-C gets a NOTICE saying so.
+    cancel: false
     description: a small shop (customers, orders) with personal data
 policies:
   - name: agents

@@ -58,6 +58,8 @@ export interface HarnessOptions {
   /** The `recording:` value (default: a file store in the temp folder). */
   recording?: string;
   idleTimeout?: string;
+  /** Extra keys of the `shop` target (`cancel: false`, ...). */
+  target?: string;
 }
 
 export interface Harness {
@@ -94,7 +96,7 @@ server:
     idleTimeout: ${options.idleTimeout ?? '30m'}
     maxMessageSize: 1048576
 targets:
-  shop: { engine: postgres, host: 127.0.0.1, port: 5432, database: ${db}, user: postgres, tls: disable }
+  shop: { engine: postgres, host: 127.0.0.1, port: 5432, database: ${db}, user: postgres, tls: disable${options.target ? `, ${options.target}` : ''} }
 policies:
 ${options.policy ?? DEFAULT_POLICY}
 recording: ${options.recording ?? '{ store: file, file: { dir: recordings } }'}

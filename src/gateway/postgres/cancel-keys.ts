@@ -5,6 +5,11 @@ export interface CancelTarget {
   host: string;
   port: number;
   key: BackendKey;
+  /**
+   * For a target that cannot cancel (`cancel: false`): tells the client instead, on its session
+   * (a cancel arrives on a connection of its own, which gets no answer).
+   */
+  cannotCancel?: () => void;
 }
 
 /**

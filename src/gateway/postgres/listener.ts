@@ -76,6 +76,10 @@ export async function startPostgresListener(
   const cancel = (processId: number, secretKey: number): boolean => {
     const target = cancelKeys.lookup(processId, secretKey);
     if (target === undefined) return false;
+    if (target.cannotCancel) {
+      target.cannotCancel();
+      return true;
+    }
     sendCancelRequest(target.host, target.port, target.key).catch((err: unknown) =>
       log.warn({ err: (err as Error).message }, 'forwarding a cancel request failed'),
     );

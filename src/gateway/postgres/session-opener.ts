@@ -1,9 +1,9 @@
-import { approvalInstructions, wireApprovalWaitMs } from '../approval-notice.js';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { openRelayLink, type RelayLink } from '../../../protocols/postgres/client/relay-link.js';
 import { sendCancelRequest } from '../../../protocols/postgres/client/index.js';
+import { noticeResponse } from '../../../protocols/postgres/codec/index.js';
 import type {
   AuthenticationRequest,
   AuthenticationResult,
@@ -15,9 +15,10 @@ import type { Identity } from '../../identity/types.js';
 import type { LineageMasking } from '../../masking/index.js';
 import type { Recorder } from '../../recording/types.js';
 import type { PolicyGuard } from '../../guard/index.js';
+import { approvalInstructions, formatWait, wireApprovalWaitMs } from '../approval-notice.js';
 import { GatewayError } from '../errors.js';
 import type { Gateway, WireSession } from '../gateway.js';
-import type { CancelKeys } from './cancel-keys.js';
+import type { CancelKeys, CancelTarget } from './cancel-keys.js';
 import { ClientSession } from './client-session.js';
 import { sessionMasking } from './wire-masking.js';
 
@@ -148,7 +149,25 @@ export async function openClientSession(
     return refuseLogin('08006', `database "${request.database}" is not available now: ${targetFailure(err)}`);
   }
 
-  const targetKey = { host: target.host, port: target.port, key: link.backendKey };
+  const statementTimeoutMs = wire.policy.limits.statementTimeout;
+  const targetKey: CancelTarget = {
+    host: target.host,
+    port: target.port,
+    key: link.backendKey,
+    // A target that cannot cancel (the demo's embedded Postgres): say so instead of a silent wait.
+    ...(target.cancel === false
+      ? {
+          cannotCancel: () =>
+            connection.write(
+              noticeResponse({
+                severity: 'NOTICE',
+                code: '00000',
+                message: `cancel requested, but database "${request.database}" cannot cancel a running statement: it runs until it ends or reaches the statement timeout (${formatWait(statementTimeoutMs)})`,
+              }),
+            ),
+        }
+      : {}),
+  };
   const backendKey = parts.cancelKeys.issue(targetKey);
   const sessionId = wire.context.id;
   const session = new ClientSession(
