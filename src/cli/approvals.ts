@@ -120,6 +120,8 @@ export async function runApprovalsWith(
               state: command.state ?? 'pending',
               requester: { subject: identity.subject, issuer: identity.issuer },
             });
+        // A header for a person at a terminal; none for a script reading the lines.
+        if (!command.json && io.isTTY === true) io.stdout('request\tstate\trequester\ttarget\tstatement\n');
         for (const r of requests) io.stdout(command.json ? `${JSON.stringify(r)}\n` : `${line(r)}\n`);
         return 0;
       }

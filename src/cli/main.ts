@@ -29,6 +29,7 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
         stderr: process.stderr,
         env: io.env,
         isTTY: Boolean(process.stderr.isTTY),
+        stdoutIsTTY: Boolean(process.stdout.isTTY),
       });
     case 'demo':
       return (await import('./demo.js')).runDemo(rest, io);

@@ -36,7 +36,10 @@ export interface RecordingsIO {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
+  /** Whether stderr is a terminal (the export progress bar). */
   isTTY?: boolean;
+  /** Whether stdout is a terminal (`list` prints a header line only then). */
+  stdoutIsTTY?: boolean;
 }
 
 const COMMANDS = ['list', 'show', 'replay', 'export', 'verify'] as const;
@@ -164,6 +167,9 @@ async function execute(options: Options, reader: RecordingReader, io: Recordings
   }
   switch (options.command) {
     case 'list':
+      // A header for a person at a terminal; none for a script reading the lines.
+      if (io.stdoutIsTTY === true)
+        await put(io.stdout, 'session\tstarted\tsubject\ttarget\tchannel\tevents\n');
       for (const s of sessions) {
         const line = [
           s.id,

@@ -77,6 +77,14 @@ t.test(
     const own = io();
     t.equal(await runApprovalsWith(['list', '--token', 'mallory-token'], own.io, deps), 0);
     t.equal(own.out.stdout, '', 'a non-approver sees only their own requests');
+    const tty = io({ SLUICE_TOKEN: 'alice-token' });
+    t.equal(await runApprovalsWith(['list'], { ...tty.io, isTTY: true }, deps), 0);
+    t.equal(
+      tty.out.stdout.split('\n')[0],
+      'request\tstate\trequester\ttarget\tstatement',
+      'a header line on a terminal, none when piped',
+    );
+    t.equal(tty.out.stdout.trimEnd().split('\n').length, 3);
   },
 );
 
@@ -215,9 +223,10 @@ state: { dir: ${join(dir, 'state')} }
     await runApprovals(['list', '--config', join(dir, 'missing.yaml'), '--token', token], missing.io),
     1,
   );
-  t.match(missing.out.stderr, /missing\.yaml: invalid configuration/);
+  t.match(missing.out.stderr, /missing\.yaml: cannot read the configuration file/);
+  // Without --config: $SLUICE_CONFIG, else sluice.yaml (absent here).
   const noConfig = io();
-  t.equal(await runApprovals(['list', '--token', token], noConfig.io), 2);
-  t.match(noConfig.out.stderr, /--config is required/);
+  t.equal(await runApprovals(['list', '--token', token], noConfig.io), 1);
+  t.match(noConfig.out.stderr, /sluice\.yaml: cannot read the configuration file/);
   t.equal(await runApprovals(['bogus'], io().io), 2);
 });

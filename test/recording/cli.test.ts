@@ -17,14 +17,23 @@ import { REDIS_URL, capturingLogger, recordingConfigText, sessionContext } from 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- assertions walk free-form OCSF JSON
 type OcsfRecord = Record<string, any>;
 
-async function run(argv: string[], opts: { isTTY?: boolean; env?: NodeJS.ProcessEnv } = {}) {
+async function run(
+  argv: string[],
+  opts: { isTTY?: boolean; stdoutIsTTY?: boolean; env?: NodeJS.ProcessEnv } = {},
+) {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   let out = '';
   let err = '';
   stdout.on('data', (c: Buffer) => (out += c.toString()));
   stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await runRecordings(argv, { stdout, stderr, env: opts.env ?? {}, isTTY: opts.isTTY });
+  const code = await runRecordings(argv, {
+    stdout,
+    stderr,
+    env: opts.env ?? {},
+    isTTY: opts.isTTY,
+    stdoutIsTTY: opts.stdoutIsTTY,
+  });
   return { code, out, err };
 }
 
@@ -123,7 +132,7 @@ t.test('recordings over the file store', async (t) => {
     t.match(await run(['list', '--bogus', ...cfg]), { code: 2, err: /bogus/ });
     t.match(await run(['list', '--config', join(dir, 'missing.yaml')]), {
       code: 1,
-      err: /missing\.yaml: invalid configuration/,
+      err: /missing\.yaml: cannot read the configuration file/,
     });
     t.match(await run(['list'], { env: { SLUICE_CONFIG: join(dir, 'nope.yaml') } }), {
       code: 1,
@@ -149,6 +158,12 @@ t.test('recordings over the file store', async (t) => {
       '7 events',
     ]);
     t.match(lines[1], /legacy\tpostgres\t8 events$/, 'a session not yet ended counts its events');
+    const tty = await run(['list', ...cfg], { stdoutIsTTY: true });
+    t.equal(
+      tty.out.split('\n')[0],
+      'session\tstarted\tsubject\ttarget\tchannel\tevents',
+      'a header line on a terminal, none when piped',
+    );
     t.equal((await run(['list', '--identity', 'agent-a', ...cfg])).out.trim().split('\n').length, 1);
     t.match((await run(['list', '--target', 'legacy', ...cfg])).out, b.id);
     t.equal(
