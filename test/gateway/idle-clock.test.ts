@@ -1,6 +1,8 @@
 import t from 'tap';
 import mysql from 'mysql2/promise';
+import { serialize } from 'pg-protocol/dist/serializer';
 import { startHarness } from './postgres-listener-harness.js';
+import { RawClient } from './postgres-raw-client.js';
 
 /**
  * The idle clock of the Postgres listener starts when the client could send again: a statement
@@ -39,6 +41,16 @@ t.test('a wait for approval longer than idleTimeout is not idle time', async (t)
   });
   await sleep(400);
   t.same((await client.query('SELECT 2 AS two')).rows, [{ two: 2 }], 'usable right after the wait');
+});
+
+t.test('a Parse left without a Sync does not keep a connection from being idle', async (t) => {
+  const raw = await RawClient.login(h.port, h.token);
+  raw.send(serialize.parse({ name: '', text: 'SELECT 1', types: [] }));
+  // No Sync: the target owes nothing, the client is idle; the gateway ends it with 57P05.
+  const messages = await raw.until('E');
+  const error = messages.at(-1)?.[1].toString('latin1') ?? '';
+  t.match(error, /57P05/, 'closed with idle_session_timeout');
+  t.match(error, /idle-session timeout/);
 });
 
 t.test('an idle connection is closed and its recording says idle timeout', async (t) => {

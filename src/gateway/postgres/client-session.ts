@@ -105,9 +105,19 @@ export class ClientSession {
     if (expiresAt !== undefined) this.#armExpiry(expiresAt - parts.now());
   }
 
-  /** Whether a statement is at the target or its results are on their way (not idle). */
+  /**
+   * Whether the target owes the client an answer (a Query, a Sync or the relay's own probe is
+   * outstanding): a statement runs or its results are on their way, so the session is not idle.
+   * Parse / Bind / Execute sent without a Sync wait for the client, and do not count.
+   */
   get working(): boolean {
-    return this.#queue.length > 0;
+    if (this.#queue.length === 0) return false;
+    return this.#queue
+      .pending()
+      .some(
+        (e) =>
+          e.kind === 'query' || e.kind === 'sync' || e.kind === 'probe' || (e.kind === 'refused' && e.query),
+      );
   }
 
   onMessage(message: FrontendTypedMessage, frame: FrontendFrame): Promise<void> | void {
