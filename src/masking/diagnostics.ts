@@ -11,7 +11,9 @@ const DIAGNOSTICS_TEXT = /^(?:\s+|\/\*[\s\S]*?\*\/|#[^\n]*\n|--\s[^\n]*\n)*SHOW\
 
 /** Whether a MySQL text is one statement that reads the diagnostics area. */
 export function readsDiagnostics(sql: string): boolean {
-  return DIAGNOSTICS_TEXT.test(sql) && !sql.includes(';');
+  // One statement: a trailing semicolon (and space) is allowed, a second statement is not.
+  const body = sql.replace(/;\s*$/, '');
+  return DIAGNOSTICS_TEXT.test(body) && !body.includes(';');
 }
 
 export class DiagnosticsMasker implements RowMasker {

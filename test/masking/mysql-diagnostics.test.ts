@@ -103,6 +103,11 @@ t.test('MySQL listener: SHOW WARNINGS passes what no masked value is in, withhol
     'a warning about a constant comes back as the server wrote it',
   );
   t.same(await show(), await show(), 'SHOW WARNINGS does not clear the area, and reads the same again');
+  t.same(
+    ((await run('SHOW WARNINGS;')) as { Message: string }[]).map((w) => w.Message),
+    ["Truncated incorrect INTEGER value: 'abc'"],
+    'SHOW WARNINGS; (with its semicolon) passes a clean warning too',
+  );
 
   await run('SELECT CAST(ssn AS UNSIGNED) AS n FROM customers');
   const masked = await show();
@@ -124,6 +129,11 @@ t.test('MySQL listener: SHOW WARNINGS passes what no masked value is in, withhol
     (await show(true)).map((w) => w.Message),
     ['****', '****'],
     'and through a prepared SHOW WARNINGS',
+  );
+  t.same(
+    ((await run('SHOW WARNINGS;')) as { Message: string }[]).map((w) => w.Message),
+    ['****', '****'],
+    'with a trailing semicolon too',
   );
   // A statement on a table clears it; its own warnings are screened on their own (notes has no
   // masked column; a statement on customers would have its warnings withheld).
