@@ -307,7 +307,10 @@ export class StatementPipeline {
       command = `SELECT ${delivered}`;
     } finally {
       request.signal?.removeEventListener('abort', onCallerAbort);
-      if (!request.catalogRead) this.#diagnostics.ran(request.sql, verdict, diagnostics);
+      // Only MySQL has a diagnostics area that a later statement reads back.
+      if (this.#session.dialect === 'mysql' && !request.catalogRead) {
+        this.#diagnostics.ran(request.sql, verdict, diagnostics);
+      }
       if (batch.length > 0) recording.onRows(statementId, batch);
       this.#stages.onExecuted?.(this.#session, verdict);
     }

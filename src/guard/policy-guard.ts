@@ -1,6 +1,6 @@
 import type { GuardStage, GuardVerdict, SessionContext, StatementSummary } from '../gateway/types.js';
 import type { Analysis, StatementAnalyzer } from './analyzer.js';
-import type { StatementPolicy } from './policy.js';
+import { SEVERITY, type StatementPolicy } from './policy.js';
 import { PreparedStatements } from './prepared.js';
 
 export interface PolicyGuardOptions {
@@ -22,8 +22,6 @@ export type WriteEstimator = (
 
 /** A write the target expects to touch at least this share of its table counts as unbounded. */
 const UNBOUNDED_SHARE = 0.9;
-
-const SEVERITY: Readonly<Record<GuardVerdict['action'], number>> = { allow: 0, review: 1, deny: 2 };
 
 /**
  * The guard stage: analyse, then decide with the session's policy. It keeps each session's
@@ -53,8 +51,8 @@ export class PolicyGuard implements GuardStage {
       };
     }
     const analysis = await this.#analyzer.analyze(sql, session.dialect, this.#prepared.get(session.id));
-    const verdict =
-      (await this.#estimatedUnbounded(policy, analysis, sql, session)) ?? policy.decide(analysis);
+    const asText = policy.decide(analysis);
+    const verdict = (await this.#estimatedUnbounded(policy, analysis, asText, sql, session)) ?? asText;
     // A denied text never runs, so its PREPAREs must not define anything. One that runs (or may,
     // after approval) binds the names to the bodies decided here.
     if (verdict.action !== 'deny' && analysis.ok && analysis.preparedChanges) {
@@ -74,6 +72,7 @@ export class PolicyGuard implements GuardStage {
   async #estimatedUnbounded(
     policy: StatementPolicy,
     analysis: Analysis,
+    asText: GuardVerdict,
     sql: string,
     session: SessionContext,
   ): Promise<GuardVerdict | undefined> {
@@ -85,7 +84,6 @@ export class PolicyGuard implements GuardStage {
     if (statement.command !== 'UPDATE' && statement.command !== 'DELETE') return undefined;
     const tables = statement.objects.filter((o) => !o.endsWith('()'));
     if (tables.length !== 1 || tables[0] === undefined) return undefined;
-    const asText = policy.decide(analysis);
     const unbounded: Analysis = { ...analysis, statements: [{ ...statement, unbounded: true }] };
     const asUnbounded = policy.decide(unbounded);
     if (SEVERITY[asUnbounded.action] <= SEVERITY[asText.action]) return undefined;

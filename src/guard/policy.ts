@@ -23,7 +23,7 @@ interface EffectDecision {
   label: string;
 }
 
-const SEVERITY: Readonly<Record<DecisionAction, number>> = { allow: 0, review: 1, deny: 2 };
+export const SEVERITY: Readonly<Record<DecisionAction, number>> = { allow: 0, review: 1, deny: 2 };
 /** Strictest first: deny wins over review, review over allow. */
 const LISTS: readonly RuleList[] = ['deny', 'review', 'allow'];
 
