@@ -84,6 +84,7 @@ export function relayOnce(chunks: readonly Buffer[], masker: WireRowMasker | nul
     copyIn: () => {},
     runEnded: () => done(bytes),
     fail: (err) => failed(err),
+    targetEnding: () => {},
     cancelTarget: () => {},
     recordingWritten: async () => undefined,
     now: () => 0,

@@ -81,6 +81,7 @@ export const EFFECTS = [
   'dcl',
   'admin',
   'session',
+  'routine',
   'transaction',
   'file',
   'program',

@@ -132,9 +132,19 @@ export class Gateway {
     // callers cannot map out target names they have no access to.
     const policy = target ? this.policyFor(request.identity, target.name) : undefined;
     if (!target || !policy) {
+      // What this identity may use instead, of the engine its channel speaks: names it can already
+      // see with list_databases, so nothing is revealed.
+      const engine =
+        request.channel === 'postgres' || request.channel === 'mysql' ? request.channel : undefined;
+      const usable = this.reachableTargets(request.identity)
+        .filter((t) => engine === undefined || t.engine === engine)
+        .map((t) => t.name);
       throw new GatewayError(
         'ERR_UNKNOWN_TARGET',
-        `unknown database "${request.target}" (or no policy lets ${request.identity.subject} reach it)`,
+        `unknown database "${request.target}" (or no policy lets ${request.identity.subject} reach it); ` +
+          (usable.length > 0
+            ? `databases you may use: ${usable.join(', ')}`
+            : 'no database is open to you here'),
       );
     }
     const context: SessionContext = {

@@ -39,7 +39,9 @@ function describeRule(list: RuleList, rule: EffectRule): string {
  * Compiles `policy.statements` into lookup tables (per list, per effect), once, at load. For each
  * effect of a statement the first matching rule of `deny`, then `review`, then `allow` decides;
  * an effect no rule matches gets `default`. `unknown` is always denied, whatever the lists say:
- * a policy cannot allow what the guard does not understand.
+ * a policy cannot allow what the guard does not understand. A policy that allows `read` and names
+ * `routine` in none of its lists allows `routine` too: the transaction control and client settings
+ * every driver sends on connect (see ROUTINE in docs/security.md) are part of reading.
  */
 export function compileStatementPolicy(policy: PolicyConfig): StatementPolicy {
   const name = policy.name;
@@ -64,6 +66,12 @@ export function compileStatementPolicy(policy: PolicyConfig): StatementPolicy {
       rules.push(compiled);
       tables[list].set(effect, rules);
     }
+  }
+  const mentionsRoutine = LISTS.some((list) => tables[list].has('routine'));
+  if (!mentionsRoutine && tables.allow.has('read')) {
+    tables.allow.set('routine', [
+      { label: 'allow routine (implied by allow read)', unbounded: undefined, objects: undefined },
+    ]);
   }
   const defaultDecision: EffectDecision = {
     action: statements.default,

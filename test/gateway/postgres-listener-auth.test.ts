@@ -40,14 +40,38 @@ t.test('a user name other than the token subject is refused with 28000', async (
   t.match(out.stderr, /user "someone-else" may not connect to database "shop"/);
 });
 
-t.test('a database the identity may not reach is refused like an unknown one', async (t) => {
-  const out = await h.psql(['-d', 'nosuchdb', '-c', 'SELECT 1']);
-  t.not(out.code, 0);
-  t.match(out.stderr, /may not connect to database "nosuchdb"/);
-  const outsider = await h.mint(SUBJECT, ['other-group']);
-  const refused = await h.psql(['-c', 'SELECT 1'], { PGPASSWORD: outsider });
-  t.match(refused.stderr, /may not connect to database "shop"/);
-});
+t.test(
+  'a database the identity may not reach is refused like an unknown one, naming those it may use',
+  async (t) => {
+    const out = await h.psql(['-d', 'nosuchdb', '-c', 'SELECT 1']);
+    t.not(out.code, 0);
+    t.match(out.stderr, /unknown database "nosuchdb" .*; databases you may use: shop/);
+    // What psql users type first (#25 item 5): a server's own databases are not targets.
+    const template = await h.psql(['-d', 'template1', '-c', 'SELECT 1']);
+    t.not(template.code, 0);
+    t.match(template.stderr, /unknown database "template1" .*; databases you may use: shop/);
+    const outsider = await h.mint(SUBJECT, ['other-group']);
+    const refused = await h.psql(['-c', 'SELECT 1'], { PGPASSWORD: outsider });
+    t.match(refused.stderr, /unknown database "shop" .*; no database is open to you here/);
+    // The SQLSTATE is PostgreSQL's own for a database it does not have.
+    const sql = postgres({
+      host: '127.0.0.1',
+      port: h.port,
+      user: SUBJECT,
+      pass: h.token,
+      database: 'template1',
+      ssl: false,
+      max: 1,
+      onnotice: () => {},
+    });
+    const failure = await sql`SELECT 1`.then(
+      () => undefined,
+      (err: { code?: string }) => err,
+    );
+    t.equal(failure?.code, '3D000');
+    await sql.end();
+  },
+);
 
 t.test('without allowPlaintextAuth a plaintext login is refused before the password is asked', async (t) => {
   const out = await strict.psql(['-c', 'SELECT 1'], { PGSSLMODE: 'disable' });

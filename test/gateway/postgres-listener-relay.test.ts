@@ -153,6 +153,7 @@ function relayThrough(
       copyIn: () => {},
       runEnded: () => setImmediate(() => resolve(Buffer.concat(out))),
       fail: reject,
+      targetEnding: () => {},
       cancelTarget: () => {},
       recordingWritten: async () => undefined,
       now: () => 0,

@@ -167,6 +167,10 @@ export class PgServerConnection {
           : error instanceof PgServerError
             ? error
             : callbackFailure(error),
+        // What is not a startup packet at all (a typed message such as Terminate sent first, a
+        // garbled length) gets no answer, as from PostgreSQL (COMMERROR): it is logged, the
+        // connection closed.
+        !(error instanceof ProtocolError && error.code === 'ERR_PG_STARTUP_LENGTH'),
       );
     } finally {
       this.pumping = false;

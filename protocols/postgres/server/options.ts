@@ -30,10 +30,11 @@ export type AuthenticationResult =
   | {
       readonly ok: false;
       /**
-       * 28P01 invalid_password (default), 28000 invalid_authorization_specification, or 08006
-       * connection_failure (what the session needs behind the login cannot be reached).
+       * 28P01 invalid_password (default), 28000 invalid_authorization_specification, 08006
+       * connection_failure (what the session needs behind the login cannot be reached), or 3D000
+       * invalid_catalog_name (no such database).
        */
-      readonly sqlState?: '28P01' | '28000' | '08006';
+      readonly sqlState?: '28P01' | '28000' | '08006' | '3D000';
       /** Told to the client; defaults to `password authentication failed for user "<user>"`. */
       readonly message?: string;
     };

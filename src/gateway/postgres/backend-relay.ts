@@ -10,6 +10,7 @@ import {
   BackendProtocolError,
   readCommandTag,
   readErrorFields,
+  readNoticeFieldMap,
   readParameterStatus,
   readRowDescription,
   type RowShape,
@@ -49,12 +50,23 @@ export interface BackendRelayHost {
   runEnded(run: StatementRun): void;
   /** Something the relay cannot carry on from: ends the client session. */
   fail(reason: Error): void;
+  /**
+   * The target sent a FATAL (or PANIC) ErrorResponse: it is ending the backend. The client has
+   * been sent that error as it came; nothing of the gateway's own is to follow it.
+   */
+  targetEnding(code: string, message: string): void;
   /** Asks the target to stop what it runs (a refused result whose rows nobody may see). */
   cancelTarget(): void;
   /** Resolves when the recorder has written what it was given (bounded by a timeout). */
   recordingWritten(): Promise<void>;
   now(): number;
 }
+
+/** ErrorResponse field types: severity (never localized, and as localized), SQLSTATE, message. */
+const FIELD_SEVERITY = 0x56;
+const FIELD_SEVERITY_LOCALIZED = 0x53;
+const FIELD_CODE = 0x43;
+const FIELD_MESSAGE = 0x4d;
 
 /** What to do with the message just looked at. */
 const enum Step {
@@ -170,6 +182,8 @@ export class BackendRelay {
   #screening = false;
   /** Parses the target refused or skipped since the last Sync: undone when ReadyForQuery comes. */
   readonly #refusedParses: (() => void)[] = [];
+  /** Waiting for the messages already received to be handled (see afterPending). */
+  readonly #whenPendingDone: (() => void)[] = [];
 
   constructor(host: BackendRelayHost) {
     this.#host = host;
@@ -196,9 +210,27 @@ export class BackendRelay {
     this.#pump();
   }
 
+  /**
+   * Calls `then` once every complete message received so far has been handled (at once when none
+   * waits): what the target said before it closed reaches the client before the session ends.
+   */
+  afterPending(then: () => void): void {
+    if (this.#closed || (!this.#waiting && this.#current === null && this.#chunks.length === 0)) {
+      then();
+      return;
+    }
+    this.#whenPendingDone.push(then);
+  }
+
+  #settlePending(): void {
+    const callbacks = this.#whenPendingDone.splice(0);
+    for (const then of callbacks) then();
+  }
+
   /** Ends relaying; recordings of unfinished results are closed by the session. */
   close(): void {
     this.#closed = true;
+    this.#settlePending();
     this.#result?.rows.flush();
     this.#result = null;
   }
@@ -209,7 +241,10 @@ export class BackendRelay {
       let buf = this.#current;
       if (buf === null) {
         buf = this.#chunks.shift() ?? null;
-        if (buf === null) return;
+        if (buf === null) {
+          if (this.#whenPendingDone.length > 0) this.#settlePending();
+          return;
+        }
         this.#current = buf;
         this.#pos = 0;
       }
@@ -263,6 +298,7 @@ export class BackendRelay {
       } catch (err) {
         this.#closed = true;
         host.fail(err instanceof Error ? err : new Error(String(err)));
+        this.#settlePending();
         return;
       }
       if (pos > runStart) this.#send(buf.subarray(runStart, pos));
@@ -335,6 +371,7 @@ export class BackendRelay {
       (err: unknown) => {
         this.#closed = true;
         this.#host.fail(err instanceof Error ? err : new Error(String(err)));
+        this.#settlePending();
       },
     );
     return Step.Wait;
@@ -346,6 +383,16 @@ export class BackendRelay {
     if ((type === Backend.ErrorResponse || type === Backend.NoticeResponse) && !this.#screening) {
       const run = this.#runAtHead();
       if (run !== undefined) return this.#screenTargetText(run, buf, start, end);
+    }
+    if (type === Backend.ErrorResponse) {
+      const fields = readNoticeFieldMap(buf, start, end);
+      const severity = fields.get(FIELD_SEVERITY) ?? fields.get(FIELD_SEVERITY_LOCALIZED);
+      if (severity === 'FATAL' || severity === 'PANIC') {
+        // The backend is going away (terminated, shut down, timed out), whether or not anything
+        // was asked of it: the client hears its error as it is. A running statement records it.
+        this.#host.targetEnding(fields.get(FIELD_CODE) ?? 'XX000', fields.get(FIELD_MESSAGE) ?? '');
+        if (this.#untilSync || this.#runAtHead() === undefined) return Step.Forward;
+      }
     }
     if (type === Backend.NoticeResponse || type === Backend.NotificationResponse) return Step.Forward;
     if (type === Backend.ParameterStatus) {

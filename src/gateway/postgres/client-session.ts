@@ -46,6 +46,8 @@ export class ClientSession {
   #copyIn = false;
   #targetCorked = false;
   #closed = false;
+  /** The FATAL the target sent before closing, when it sent one. */
+  #targetEnded: { code: string; message: string } | undefined;
   #expiryTimer: NodeJS.Timeout | undefined;
 
   constructor(parts: ClientSessionParts, statementTimeoutMs: number) {
@@ -92,14 +94,18 @@ export class ClientSession {
         parts.wire.executed(run.verdict);
       },
       fail: (reason) => this.#relayFailed(reason),
+      targetEnding: (code, message) => {
+        this.#targetEnded = { code, message };
+      },
       cancelTarget: parts.cancelTarget,
       recordingWritten: () => boundedWait(parts.flushRecording(), RECORDING_WAIT_MS),
       now: parts.now,
     });
     const target = this.#targetSocket;
     target.on('data', (chunk: Buffer) => this.#relay.push(chunk));
-    target.on('error', (err) => this.#targetLost(err));
-    target.on('close', () => this.#targetLost());
+    target.on('error', (err) => this.#relay.afterPending(() => this.#targetLost(err)));
+    // What the target sent before closing (a FATAL above all) is handled before the session ends.
+    target.on('close', () => this.#relay.afterPending(() => this.#targetLost()));
     target.resume();
     const expiresAt = parts.wire.context.identity.expiresAt;
     if (expiresAt !== undefined) this.#armExpiry(expiresAt - parts.now());
@@ -176,6 +182,17 @@ export class ClientSession {
 
   #targetLost(err?: Error): void {
     if (this.#closed) return;
+    const ended = this.#targetEnded;
+    if (ended !== undefined) {
+      // The target said why in a FATAL the client already has: one error, the database's own.
+      this.#parts.logger.info(
+        { session: this.wire.context.id, code: ended.code, err: ended.message },
+        'postgres session ended: the target ended the connection',
+      );
+      this.#parts.connection.close();
+      this.close(`target ended the connection: ${ended.message} (${ended.code})`);
+      return;
+    }
     this.#parts.logger.info(
       { session: this.wire.context.id, err: err?.message },
       'postgres session ended: the target connection closed',

@@ -63,7 +63,7 @@ export async function openClientSession(
   remote: string | undefined,
 ): Promise<OpenedSession> {
   const log = parts.logger;
-  const refuseLogin = (sqlState: '28P01' | '28000' | '08006', message: string): OpenedSession => ({
+  const refuseLogin = (sqlState: '28P01' | '28000' | '08006' | '3D000', message: string): OpenedSession => ({
     ok: false,
     result: { ok: false, sqlState, message },
   });
@@ -111,6 +111,8 @@ export async function openClientSession(
         { event: 'postgres.auth', remote, user: request.user, database: request.database, code: err.code },
         'postgres login refused: target not reachable for this identity',
       );
+      // As PostgreSQL says for a database it does not have, naming those this identity may use.
+      if (err.code === 'ERR_UNKNOWN_TARGET') return refuseLogin('3D000', err.message);
       return notAllowed();
     }
     throw err;
@@ -118,7 +120,10 @@ export async function openClientSession(
   const target = wire.target;
   if (target.engine !== 'postgres') {
     wire.close('not a postgres target');
-    return notAllowed();
+    return refuseLogin(
+      '3D000',
+      `database "${request.database}" is a ${target.engine} target: connect to it through the MySQL listener`,
+    );
   }
 
   let link: RelayLink;

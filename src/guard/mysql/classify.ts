@@ -17,11 +17,90 @@ const NESTED_STATEMENTS = new Set(['select', 'insert', 'replace', 'update', 'del
 const ADMIN_SHOWS: ReadonlySet<string> = new Set(['grants', 'processlist', 'engine', 'profile', 'profiles']);
 
 /**
- * Session variables that only change how values are shown. sql_mode in particular is not here:
- * ANSI_QUOTES and NO_BACKSLASH_ESCAPES change how the server splits strings, which would let a
- * text mean one thing to the guard and another to the server.
+ * Session variables that only change how values are shown, how this client's transactions run, or
+ * what the server reports back in OK packets (drivers set them on connect): effect `routine`.
  */
-const PRESENTATION_VARIABLES = new Set(['time_zone', 'lc_time_names', 'character_set_results']);
+const ROUTINE_VARIABLES = new Set([
+  'autocommit',
+  'time_zone',
+  'lc_time_names',
+  'character_set_results',
+  'transaction_isolation',
+  'tx_isolation',
+  'session_track_schema',
+  'session_track_state_change',
+  'session_track_system_variables',
+  'session_track_transaction_info',
+  'net_read_timeout',
+  'net_write_timeout',
+  'wait_timeout',
+  'interactive_timeout',
+]);
+
+/**
+ * sql_mode flags that leave the SQL grammar as the guard reads it. The others change how the server
+ * splits a text: ANSI_QUOTES (a "..." is a name), NO_BACKSLASH_ESCAPES, PIPES_AS_CONCAT,
+ * IGNORE_SPACE, HIGH_NOT_PRECEDENCE, and the combinations that include them (ANSI, ORACLE, ...), so
+ * a text would mean one thing to the guard and another to the server.
+ */
+const GUARD_SAFE_SQL_MODES = new Set([
+  'allow_invalid_dates',
+  'error_for_division_by_zero',
+  'no_auto_create_user',
+  'no_auto_value_on_zero',
+  'no_dir_in_create',
+  'no_engine_substitution',
+  'no_field_options',
+  'no_key_options',
+  'no_table_options',
+  'no_unsigned_subtraction',
+  'no_zero_date',
+  'no_zero_in_date',
+  'only_full_group_by',
+  'pad_char_to_full_length',
+  'real_as_float',
+  'simultaneous_assignment',
+  'strict_all_tables',
+  'strict_trans_tables',
+  'time_truncate_fractional',
+  'traditional',
+]);
+
+/**
+ * Whether an sql_mode value keeps the grammar the guard parses with: a quoted list of safe flags,
+ * or CONCAT(@@sql_mode, <quoted lists of safe flags>) as Connector/J sends it.
+ */
+function keepsGuardSyntax(value: unknown, facts: StatementFacts, inConcat = false): boolean {
+  const node = asNode(value);
+  if (node === undefined) return false;
+  if (node.type === 'single_quote_string' || node.type === 'double_quote_string') {
+    const text = literalValue(node, facts);
+    if (typeof text !== 'string') return false;
+    // Inside CONCAT a piece must start a new flag, or it would run on from the one before it.
+    if (inConcat && text !== '' && !text.startsWith(',')) return false;
+    return text
+      .split(',')
+      .map((flag) => flag.trim().toLowerCase())
+      .every((flag) => flag === '' || GUARD_SAFE_SQL_MODES.has(flag));
+  }
+  if (node.type === 'var') {
+    // The session's own current mode, as in CONCAT(@@sql_mode, ...).
+    const name = lower(node.name);
+    const members = Array.isArray(node.members) ? node.members.map(lower) : [];
+    const scoped =
+      (name === 'session' || name === 'local') && members.length === 1 && members[0] === 'sql_mode';
+    return node.prefix === '@@' && ((name === 'sql_mode' && members.length === 0) || scoped);
+  }
+  if (node.type === 'function' && !inConcat) {
+    const name = asNode(node.name);
+    const parts = Array.isArray(name?.name) ? name.name : [];
+    if (parts.length !== 1 || lower(asNode(parts[0])?.value) !== 'concat') return false;
+    const args = asNode(node.args);
+    const list = Array.isArray(args?.value) ? args.value : [];
+    return list.length > 0 && list.every((arg) => keepsGuardSyntax(arg, facts, true));
+  }
+  return false;
+}
 
 function asNode(value: unknown): Node | undefined {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Node) : undefined;
@@ -119,7 +198,7 @@ export function classifyMySqlAst(ast: Node, facts: StatementFacts, ctx: MySqlCla
       walk(ast, facts, ctx);
       return `${type.toUpperCase()} TABLES`;
     case 'transaction': {
-      facts.add('transaction');
+      facts.add('routine');
       const expr = asNode(ast.expr);
       const modes = Array.isArray(expr?.modes) ? expr.modes : [];
       if (modes.some((m) => lower(valueOf(m, facts)) === 'read write')) facts.add('session');
@@ -184,9 +263,9 @@ function classifySet(ast: Node, facts: StatementFacts, ctx: MySqlClassifyContext
     } else {
       const variable =
         left?.prefix === '@@' && (name === 'session' || name === 'local') ? (members[0] ?? '') : name;
-      if (variable === 'autocommit') facts.add('transaction');
-      else if (variable === 'password') facts.add('dcl');
-      else if (PRESENTATION_VARIABLES.has(variable)) facts.add('read');
+      if (variable === 'password') facts.add('dcl');
+      else if (ROUTINE_VARIABLES.has(variable)) facts.add('routine');
+      else if (variable === 'sql_mode' && keepsGuardSyntax(assign?.right, facts)) facts.add('routine');
       else facts.add('session');
     }
     walk(assign?.right, facts, ctx);

@@ -70,7 +70,12 @@ const KEYWORD_EFFECTS: ReadonlyArray<readonly [RegExp, string, readonly Effect[]
   [
     /^SET\s+NAMES\s+['"`]?(UTF8MB4|UTF8|UTF8MB3)['"`]?(\s+COLLATE\s+['"`]?\w+['"`]?)?$/,
     'SET NAMES',
-    ['read'],
+    ['routine'],
+  ],
+  [
+    /^SET\s+((SESSION|LOCAL)\s+)?TRANSACTION\s+(ISOLATION\s+LEVEL\s+(READ\s+UNCOMMITTED|READ\s+COMMITTED|REPEATABLE\s+READ|SERIALIZABLE)|READ\s+ONLY)(\s*,\s*(ISOLATION\s+LEVEL\s+(READ\s+UNCOMMITTED|READ\s+COMMITTED|REPEATABLE\s+READ|SERIALIZABLE)|READ\s+ONLY))?$/,
+    'SET TRANSACTION',
+    ['routine'],
   ],
   [/^SET\b/, 'SET', ['session']],
   [
@@ -83,10 +88,12 @@ const KEYWORD_EFFECTS: ReadonlyArray<readonly [RegExp, string, readonly Effect[]
   // A prepared XA transaction outlives the session; RECOVER and COMMIT/ROLLBACK of an xid reach
   // other sessions' ones.
   [/^XA\s+(PREPARE|RECOVER|COMMIT|ROLLBACK)\b/, 'XA', ['transaction', 'admin']],
+  [/^XA\b/, 'XA', ['transaction']],
+  [/^START\s+TRANSACTION\b.*\bREAD\s+WRITE\b/s, 'START TRANSACTION', ['routine', 'session']],
   [
-    /^(BEGIN(\s+WORK)?\s*$|XA\b|SAVEPOINT\b|RELEASE\s+SAVEPOINT\b|ROLLBACK\b|COMMIT\b|START\s+TRANSACTION\b)/,
+    /^(BEGIN(\s+WORK)?\s*$|SAVEPOINT\b|RELEASE\s+SAVEPOINT\b|ROLLBACK\b|COMMIT\b|START\s+TRANSACTION\b)/,
     'TRANSACTION',
-    ['transaction'],
+    ['routine'],
   ],
   [/^(SIGNAL|RESIGNAL)\b/, 'SIGNAL', ['procedural']],
   // The gateway account's own grants carry its password hash; the process list and the engine

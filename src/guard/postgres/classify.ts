@@ -8,7 +8,12 @@ import { isConstantFilter, isUnboundedFilter } from './constant-truth.js';
 import type { PgParseResult, PostgresParser } from './parser.js';
 import { bytesIfNeeded, statementText } from './parser.js';
 import { classifyPlPgSql } from './plpgsql.js';
-import { FIXED_EFFECTS, PRESENTATION_SETTINGS } from './statement-effects.js';
+import {
+  FIXED_EFFECTS,
+  GUARD_ENCODINGS,
+  PRESENTATION_SETTINGS,
+  TRANSACTION_MODES,
+} from './statement-effects.js';
 
 type Node = Record<string, unknown>;
 
@@ -202,6 +207,30 @@ function optionOn(def: Node): boolean {
   );
 }
 
+/**
+ * Whether a SET or RESET only changes presentation or this client's transaction isolation
+ * (PRESENTATION_SETTINGS, SET TRANSACTION without READ WRITE, client_encoding kept at UTF8).
+ */
+function isRoutineSetting(body: Node, facts: StatementFacts): boolean {
+  const name = typeof body.name === 'string' ? body.name.toLowerCase() : '';
+  if (body.kind === 'VAR_RESET_ALL') return false;
+  if (name === 'transaction' || name === 'session characteristics') {
+    const modes = asArray(body.args).map((item) => asNode(asNode(item)?.DefElem)?.defname);
+    return (
+      modes.every((m) => typeof m === 'string' && TRANSACTION_MODES.has(m)) &&
+      !makesReadWrite(body.args, facts)
+    );
+  }
+  if (name === 'client_encoding') {
+    if (body.kind !== 'VAR_SET_VALUE') return false;
+    const args = asArray(body.args);
+    const value = asNode(asNode(asNode(args[0])?.A_Const)?.sval)?.sval;
+    facts.noteLiteralRead();
+    return args.length === 1 && typeof value === 'string' && GUARD_ENCODINGS.has(value.toLowerCase());
+  }
+  return PRESENTATION_SETTINGS.has(name);
+}
+
 /** `transaction_read_only` set to false, i.e. READ WRITE: a read-only session made writable. */
 function makesReadWrite(options: unknown, facts: StatementFacts): boolean {
   for (const item of asArray(options)) {
@@ -323,19 +352,17 @@ const HANDLERS = new Map<string, Handler>([
   [
     'TransactionStmt',
     (body, facts) => {
-      facts.add('transaction');
-      if (makesReadWrite(body.options, facts)) facts.add('session');
       const kind = String(body.kind);
       // Two-phase commit leaves a transaction (and its locks) behind, outside any session.
-      if (kind.includes('PREPARE')) facts.add('admin');
+      if (kind.includes('PREPARE')) facts.addAll(['transaction', 'admin']);
+      else facts.add('routine');
+      if (makesReadWrite(body.options, facts)) facts.add('session');
     },
   ],
   [
     'VariableSetStmt',
     (body, facts) => {
-      const name = typeof body.name === 'string' ? body.name.toLowerCase() : '';
-      if (body.kind !== 'VAR_RESET_ALL' && PRESENTATION_SETTINGS.has(name)) facts.add('read');
-      else facts.add('session');
+      facts.add(isRoutineSetting(body, facts) ? 'routine' : 'session');
     },
   ],
   [

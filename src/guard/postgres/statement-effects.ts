@@ -113,8 +113,8 @@ export const FIXED_EFFECTS: Readonly<Record<string, readonly Effect[]>> = {
 };
 
 /**
- * Settings that only change how values are shown to this client (drivers send some of them when
- * they connect). Anything else a SET can change is session state that can widen access or confuse
+ * Settings that only change how values are shown to this client or how its own transactions are
+ * isolated (drivers send some of them when they connect): effect `routine`. Anything else a SET can change is session state that can widen access or confuse
  * the guard: role, session_authorization, search_path, transaction_read_only,
  * statement_timeout (raises the gateway's limit), and notably standard_conforming_strings and
  * client_encoding, which change how the server reads string literals and so would let a text mean
@@ -128,4 +128,18 @@ export const PRESENTATION_SETTINGS: ReadonlySet<string> = new Set([
   'timezone',
   'client_min_messages',
   'bytea_output',
+  'transaction_isolation',
+  'default_transaction_isolation',
+  'transaction_deferrable',
+  'default_transaction_deferrable',
+]);
+
+/** The one client_encoding the guard reads texts in; any other would make the server read them differently. */
+export const GUARD_ENCODINGS: ReadonlySet<string> = new Set(['utf8', 'utf-8', 'unicode']);
+
+/** What `SET TRANSACTION` / `SET SESSION CHARACTERISTICS AS TRANSACTION` may set and stay routine. */
+export const TRANSACTION_MODES: ReadonlySet<string> = new Set([
+  'transaction_isolation',
+  'transaction_read_only',
+  'transaction_deferrable',
 ]);
