@@ -45,7 +45,15 @@ export interface MysqlQueryOptions {
 
 export type MysqlQueryResult =
   | { kind: 'rows'; rowCount: number }
-  | { kind: 'ok'; affectedRows: number; insertId: number; warnings: number };
+  | {
+      kind: 'ok';
+      affectedRows: number;
+      insertId: number;
+      warnings: number;
+      /** The server's text, e.g. `Rows matched: 2  Changed: 1  Warnings: 0` (changedRows). */
+      info: string;
+      serverStatus: number;
+    };
 
 /** What the client reports about itself, for the caller's logger. */
 export type MysqlClientEvent =
@@ -423,6 +431,8 @@ class StatementRun {
         affectedRows: this.#ok.affectedRows,
         insertId: this.#ok.insertId,
         warnings: this.#ok.warningStatus,
+        info: this.#ok.info ?? '',
+        serverStatus: this.#ok.serverStatus ?? 0,
       });
     }
   }

@@ -164,6 +164,21 @@ const policy = z.strictObject({
       deny: z.array(effectRule).default([]).describe('effects refused'),
     })
     .prefault({}),
+  session: z
+    .strictObject({
+      allow: z
+        .array(
+          z
+            .string()
+            .min(1)
+            .transform((name) => name.toLowerCase()),
+        )
+        .default([])
+        .describe(
+          'settings a caller may change (SET, RESET, or a startup parameter), though their effect is session: statement_timeout, search_path, ...',
+        ),
+    })
+    .prefault({}),
   masking: z.array(maskingRule).default([]),
   maskedDerivations: z
     .enum(['mask', 'refuse'])

@@ -17,6 +17,7 @@ import type {
   RowMasker,
   SessionContext,
   TargetEngine,
+  TargetOk,
 } from './types.js';
 
 /** Fields of a driver's error (node-postgres, mysql2) that hold the target's own text. */
@@ -58,6 +59,8 @@ export interface StatementOutcome {
   truncated: boolean;
   durationMs: number;
   verdict: GuardVerdict;
+  /** A MySQL target's OK packet fields (insert id, info, status), when it answered with OK. */
+  ok?: TargetOk;
 }
 
 export interface StatementLimits {
@@ -294,6 +297,7 @@ export class StatementPipeline {
     };
 
     let command: string;
+    let ok: TargetOk | undefined;
     try {
       const summary = await this.#engine.query(request.sql, sink, {
         ...(request.params ? { params: request.params } : {}),
@@ -302,6 +306,7 @@ export class StatementPipeline {
         ...(this.#limits.sharedConnections && mayChangeSession(verdict) ? { changesSession: true } : {}),
       });
       command = summary.command;
+      ok = summary.ok;
     } catch (err) {
       if (!truncated) throw await this.#screenedTargetError(err, request, verdict);
       command = `SELECT ${delivered}`;
@@ -317,6 +322,14 @@ export class StatementPipeline {
     const durationMs = this.#now() - started;
     this.#stages.metrics?.finished(this.#session.channel, durationMs / 1000, maskedFields, truncated);
     recording.onResultEnd({ statementId, rowCount: delivered, truncated, command, durationMs });
-    return { statementId, command, rowCount: delivered, truncated, durationMs, verdict };
+    return {
+      statementId,
+      command,
+      rowCount: delivered,
+      truncated,
+      durationMs,
+      verdict,
+      ...(ok ? { ok } : {}),
+    };
   }
 }

@@ -32,6 +32,8 @@ export interface StatementSummary {
   objects: string[];
   /** UPDATE / DELETE without a limiting WHERE. */
   unbounded: boolean;
+  /** The settings a SET or RESET changes (lower case), for a policy's `session.allow`. */
+  settings?: string[];
 }
 
 export interface GuardVerdict {
@@ -77,6 +79,16 @@ export interface QuerySummary {
   /** Command tag: SELECT 3, UPDATE 1, ... */
   command: string;
   rowCount: number;
+  /** What a MySQL target's OK packet said, for the MySQL listener to relay. */
+  ok?: TargetOk;
+}
+
+/** A MySQL OK packet's fields beyond the affected row count. */
+export interface TargetOk {
+  insertId: number;
+  warnings: number;
+  info: string;
+  serverStatus: number;
 }
 
 /** A target database as the gateway uses it: one engine per protocol behind this interface. */

@@ -66,6 +66,7 @@ export function shapeSummary(summary: StatementSummary): ShapeSummary {
     effects: Object.freeze([...summary.effects]) as StatementSummary['effects'],
     objects: Object.freeze([...summary.objects]) as string[],
     unbounded: summary.unbounded,
+    ...(summary.settings ? { settings: Object.freeze([...summary.settings]) as string[] } : {}),
   });
 }
 
@@ -74,7 +75,8 @@ export function sameSummary(a: ShapeSummary, b: ShapeSummary): boolean {
     a.command === b.command &&
     a.unbounded === b.unbounded &&
     sameList(a.effects, b.effects) &&
-    sameList(a.objects, b.objects)
+    sameList(a.objects, b.objects) &&
+    sameList(a.settings ?? [], b.settings ?? [])
   );
 }
 

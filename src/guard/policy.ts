@@ -73,6 +73,8 @@ export function compileStatementPolicy(policy: PolicyConfig): StatementPolicy {
       { label: 'allow routine (implied by allow read)', unbounded: undefined, objects: undefined },
     ]);
   }
+  const allowedSettings = new Set(policy.session.allow);
+  const settingsLabel = `allow session.allow [${policy.session.allow.join(', ')}]`;
   const defaultDecision: EffectDecision = {
     action: statements.default,
     label: `default ${statements.default}`,
@@ -81,22 +83,41 @@ export function compileStatementPolicy(policy: PolicyConfig): StatementPolicy {
 
   function decideEffect(effect: Effect, statement: StatementSummary): EffectDecision {
     if (effect === 'unknown') return unknownDecision;
-    for (const list of LISTS) {
-      const rules = tables[list].get(effect);
-      if (rules === undefined) continue;
-      for (const rule of rules) {
-        if (rule.unbounded !== undefined && rule.unbounded !== statement.unbounded) continue;
-        if (rule.objects !== undefined) {
-          const hit =
-            list === 'allow'
-              ? rule.objects.coversAll(statement.objects)
-              : rule.objects.touchesAny(statement.objects);
-          if (!hit) continue;
-        }
-        return { action: list, label: rule.label };
+    // Settings named in session.allow are more specific than any rule for the session effect.
+    if (effect === 'session' && namesAllowedSettings(statement))
+      return { action: 'allow', label: settingsLabel };
+    return (
+      firstMatch('deny', effect, statement) ??
+      firstMatch('review', effect, statement) ??
+      firstMatch('allow', effect, statement) ??
+      defaultDecision
+    );
+  }
+
+  function namesAllowedSettings(statement: StatementSummary): boolean {
+    const settings = statement.settings;
+    return settings !== undefined && settings.length > 0 && settings.every((s) => allowedSettings.has(s));
+  }
+
+  function firstMatch(
+    list: RuleList,
+    effect: Effect,
+    statement: StatementSummary,
+  ): EffectDecision | undefined {
+    const rules = tables[list].get(effect);
+    if (rules === undefined) return undefined;
+    for (const rule of rules) {
+      if (rule.unbounded !== undefined && rule.unbounded !== statement.unbounded) continue;
+      if (rule.objects !== undefined) {
+        const hit =
+          list === 'allow'
+            ? rule.objects.coversAll(statement.objects)
+            : rule.objects.touchesAny(statement.objects);
+        if (!hit) continue;
       }
+      return { action: list, label: rule.label };
     }
-    return defaultDecision;
+    return undefined;
   }
 
   return {

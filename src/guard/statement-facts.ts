@@ -10,6 +10,8 @@ const EFFECT_ORDER = new Map<Effect, number>(EFFECTS.map((e, i) => [e, i]));
 export class StatementFacts {
   readonly effects = new Set<Effect>();
   readonly objects = new Set<string>();
+  /** Settings a SET or RESET changes (see StatementSummary.settings). */
+  readonly settings = new Set<string>();
   unbounded = false;
   /**
    * Whether the classifier looked at the value of a literal (a string or a number). Only an
@@ -36,6 +38,10 @@ export class StatementFacts {
 
   addAll(effects: readonly Effect[]): void {
     for (const e of effects) this.add(e);
+  }
+
+  noteSetting(name: string): void {
+    if (name) this.settings.add(name.toLowerCase());
   }
 
   addObject(name: string): void {
@@ -65,7 +71,15 @@ export class StatementFacts {
    */
   summary(text: string, command: string): StatementSummary {
     const effects: Effect[] = this.effects.size === 0 ? ['unknown'] : sortEffects(this.effects);
-    return { text, command, effects, objects: [...this.objects], unbounded: this.unbounded };
+    const summary: StatementSummary = {
+      text,
+      command,
+      effects,
+      objects: [...this.objects],
+      unbounded: this.unbounded,
+    };
+    if (this.settings.size > 0) summary.settings = [...this.settings];
+    return summary;
   }
 }
 

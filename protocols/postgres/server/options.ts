@@ -32,9 +32,10 @@ export type AuthenticationResult =
       /**
        * 28P01 invalid_password (default), 28000 invalid_authorization_specification, 08006
        * connection_failure (what the session needs behind the login cannot be reached), or 3D000
-       * invalid_catalog_name (no such database).
+       * invalid_catalog_name (no such database), or 42501 insufficient_privilege (a startup
+       * parameter the policy does not allow).
        */
-      readonly sqlState?: '28P01' | '28000' | '08006' | '3D000';
+      readonly sqlState?: '28P01' | '28000' | '08006' | '3D000' | '42501';
       /** Told to the client; defaults to `password authentication failed for user "<user>"`. */
       readonly message?: string;
     };

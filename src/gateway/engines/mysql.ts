@@ -107,7 +107,16 @@ export function createMysqlEngine(
       const rowsCommand = ROW_SOURCES.has(command) ? 'SELECT' : command;
       return result.kind === 'rows'
         ? { command: `${rowsCommand} ${result.rowCount}`, rowCount: result.rowCount }
-        : { command: `${command} ${result.affectedRows}`, rowCount: result.affectedRows };
+        : {
+            command: `${command} ${result.affectedRows}`,
+            rowCount: result.affectedRows,
+            ok: {
+              insertId: result.insertId,
+              warnings: result.warnings,
+              info: result.info,
+              serverStatus: result.serverStatus,
+            },
+          };
     },
 
     close(): Promise<void> {

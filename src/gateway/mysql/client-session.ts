@@ -13,7 +13,8 @@ import {
 } from '../../../protocols/mysql/server/index.js';
 import type { GatewaySession } from '../gateway.js';
 import type { StatementRequest } from '../pipeline.js';
-import type { GuardStage } from '../types.js';
+import type { OkFields } from '../../../protocols/mysql/codec/responses.js';
+import type { GuardStage, TargetOk } from '../types.js';
 import { loginMysqlClient, type LoginParts } from './client-login.js';
 import { countPlaceholders } from './placeholders.js';
 import { PreparedStatements, type PreparedStatement } from './prepared-statements.js';
@@ -338,7 +339,7 @@ export class MysqlClientSession implements MysqlCommandHandler {
         writer.end(outcome.truncated ? { warnings: 1 } : {});
         if (outcome.truncated) this.#targetReset(session, 'a result was cut at the row limit');
       } else {
-        reply.ok({ affectedRows: affectedRows(outcome.command) });
+        reply.ok(okFields(outcome.command, outcome.ok));
       }
     } catch (err) {
       // Part of a result set is on the wire: an ERR now would be read as a row. The connection
@@ -362,6 +363,26 @@ export class MysqlClientSession implements MysqlCommandHandler {
       if (this.#running === running) this.#running = undefined;
     }
   }
+}
+
+/**
+ * Server status flags relayed from the target's OK: whether a transaction is open (and read-only)
+ * and autocommit. The others describe what this listener sends itself (more results, session
+ * state tracking), so they are not taken from the target.
+ */
+const RELAYED_STATUS = 0x0001 | 0x0002 | 0x2000;
+
+/** The OK packet for a statement: the target's own fields, the affected rows from the command tag. */
+function okFields(command: string, ok: TargetOk | undefined): OkFields {
+  const affected = affectedRows(command);
+  if (ok === undefined) return { affectedRows: affected };
+  return {
+    affectedRows: affected,
+    lastInsertId: ok.insertId,
+    warnings: ok.warnings,
+    status: ok.serverStatus & RELAYED_STATUS,
+    ...(ok.info ? { info: ok.info } : {}),
+  };
 }
 
 /** The engine's command tag ends with the affected row count (`INSERT 3`, `UPDATE 0`). */

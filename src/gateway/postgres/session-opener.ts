@@ -20,6 +20,7 @@ import { GatewayError } from '../errors.js';
 import type { Gateway, WireSession } from '../gateway.js';
 import type { CancelKeys, CancelTarget } from './cancel-keys.js';
 import { ClientSession } from './client-session.js';
+import { decideStartupSettings } from './startup-settings.js';
 import { sessionMasking } from './wire-masking.js';
 
 export interface SessionOpenerParts {
@@ -33,19 +34,6 @@ export interface SessionOpenerParts {
   logger: Logger;
   now: () => number;
 }
-
-/**
- * Startup parameters a client may pass on to the target. Anything else (`options`, `search_path`,
- * `role`, `replication`, ...) would change what statements mean or bypass the guard (a GUC set at
- * startup never passes through it), so it is dropped; client_encoding is always UTF8.
- */
-const FORWARDED_PARAMETERS = new Set([
-  'application_name',
-  'datestyle',
-  'timezone',
-  'intervalstyle',
-  'extra_float_digits',
-]);
 
 export type OpenedSession =
   | { ok: true; session: ClientSession; result: AuthenticationResult }
@@ -63,7 +51,10 @@ export async function openClientSession(
   remote: string | undefined,
 ): Promise<OpenedSession> {
   const log = parts.logger;
-  const refuseLogin = (sqlState: '28P01' | '28000' | '08006' | '3D000', message: string): OpenedSession => ({
+  const refuseLogin = (
+    sqlState: '28P01' | '28000' | '08006' | '3D000' | '42501',
+    message: string,
+  ): OpenedSession => ({
     ok: false,
     result: { ok: false, sqlState, message },
   });
@@ -126,6 +117,23 @@ export async function openClientSession(
     );
   }
 
+  // Startup parameters are the SETs they stand for, decided by the policy before the target sees them.
+  const startup = await decideStartupSettings(request.parameters, parts.guard, wire.context);
+  if (!startup.ok) {
+    log.info(
+      {
+        event: 'postgres.auth',
+        remote,
+        user: request.user,
+        session: wire.context.id,
+        reason: startup.message,
+      },
+      'postgres login refused: a startup parameter is not allowed',
+    );
+    wire.close(`startup refused: ${startup.message}`);
+    return refuseLogin('42501', startup.message);
+  }
+
   let link: RelayLink;
   try {
     link = await openRelayLink({
@@ -137,7 +145,7 @@ export async function openClientSession(
       password: () => target.password?.reveal() ?? '',
       tls: target.tls,
       ...(target.ca ? { ca: readFileSync(resolve(parts.config.baseDir, target.ca)) } : {}),
-      params: forwardedParameters(request.parameters),
+      params: startup.settings,
       connectTimeoutMs: target.connectTimeout,
     });
   } catch (err) {
@@ -209,14 +217,6 @@ export async function openClientSession(
     session,
     result: { ok: true, parameterStatus: link.parameters, backendKey },
   };
-}
-
-function forwardedParameters(parameters: ReadonlyMap<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of parameters) {
-    if (FORWARDED_PARAMETERS.has(name.toLowerCase())) out[name] = value;
-  }
-  return out;
 }
 
 /**

@@ -263,6 +263,7 @@ function classifySet(ast: Node, facts: StatementFacts, ctx: MySqlClassifyContext
     } else {
       const variable =
         left?.prefix === '@@' && (name === 'session' || name === 'local') ? (members[0] ?? '') : name;
+      facts.noteSetting(variable);
       if (variable === 'password') facts.add('dcl');
       else if (ROUTINE_VARIABLES.has(variable)) facts.add('routine');
       else if (variable === 'sql_mode' && keepsGuardSyntax(assign?.right, facts)) facts.add('routine');

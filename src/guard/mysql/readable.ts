@@ -13,7 +13,9 @@ import { tokenizeMySql, type MySqlToken } from './lexer.js';
  *   lineage lowering reads that marker as NATURAL (the shared columns once in `*`);
  * - `JSON_TABLE(doc, path COLUMNS (...)) AS jt` is `(SELECT doc AS c1, doc AS c2, ...) AS jt`:
  *   every column is computed from the document (an ordinality column from nothing), NESTED
- *   columns included.
+ *   columns included;
+ * - `CONVERT(x, UNSIGNED INTEGER)` (and SIGNED) is `CONVERT(x, UNSIGNED)`: the grammar takes the
+ *   optional INTEGER only after CAST ... AS (Connector/J's getColumns sends the CONVERT form).
  *
  * A rewrite is tried only when the caller's text does not parse, and only where the tokens around
  * it are the ones the rewrite expects; anything else is left for the parser to refuse.
@@ -61,6 +63,15 @@ export function readableText(text: string): string | undefined {
       i = rows - 1;
     } else if (token.text === 'NATURAL') {
       if (!naturalJoin(tokens, i, edits)) return undefined;
+    } else if (
+      (token.text === 'SIGNED' || token.text === 'UNSIGNED') &&
+      tokens[i + 1]?.kind === 'word' &&
+      (tokens[i + 1]?.text === 'INTEGER' || tokens[i + 1]?.text === 'INT') &&
+      isPunct(tokens[i + 2], ')')
+    ) {
+      const integer = tokens[i + 1] as MySqlToken;
+      edits.push({ start: integer.start, end: integer.end, text: '' });
+      i += 1;
     } else if (token.text === 'JSON_TABLE' && isPunct(tokens[i + 1], '(')) {
       const end = jsonTable(text, tokens, i, edits);
       if (end === undefined) return undefined;

@@ -207,6 +207,9 @@ function optionOn(def: Node): boolean {
   );
 }
 
+/** SET forms whose name stands for several settings at once. */
+const MULTI_SETTINGS = new Set(['transaction', 'session characteristics', 'transaction snapshot']);
+
 /**
  * Whether a SET or RESET only changes presentation or this client's transaction isolation
  * (PRESENTATION_SETTINGS, SET TRANSACTION without READ WRITE, client_encoding kept at UTF8).
@@ -363,6 +366,11 @@ const HANDLERS = new Map<string, Handler>([
     'VariableSetStmt',
     (body, facts) => {
       facts.add(isRoutineSetting(body, facts) ? 'routine' : 'session');
+      const name = typeof body.name === 'string' ? body.name : '';
+      // One named setting (not RESET ALL, not SET TRANSACTION's modes): a policy may allow it by name.
+      if (body.kind !== 'VAR_RESET_ALL' && name !== '' && !MULTI_SETTINGS.has(name.toLowerCase())) {
+        facts.noteSetting(name);
+      }
     },
   ],
   [

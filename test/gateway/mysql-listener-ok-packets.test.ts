@@ -1,0 +1,137 @@
+/**
+ * The MySQL listener relays the target's OK packet (#26): insertId, changedRows (from info),
+ * warnings and the in-transaction status, field for field as a direct connection reports them;
+ * and a read-only agent opens, commits and rolls back transactions.
+ */
+import t from 'tap';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mysql, { type ResultSetHeader } from 'mysql2/promise';
+import { pino } from 'pino';
+import { assembleGateway } from '../../src/cli/assemble.js';
+import { parseConfigText } from '../../src/config/load.js';
+import { startMysqlListener } from '../../src/gateway/mysql/index.js';
+
+const database = `sluice_myok_${randomBytes(5).toString('hex')}`;
+const admin = await mysql.createConnection({ host: '127.0.0.1', port: 3306, user: 'root', password: '' });
+await admin.query(`CREATE DATABASE ${database}`);
+await admin.query(`USE ${database}`);
+await admin.query('CREATE TABLE events (id INT AUTO_INCREMENT PRIMARY KEY, kind VARCHAR(20), n TINYINT)');
+await admin.query("INSERT INTO events (kind, n) VALUES ('a', 1), ('a', 1), ('b', 2)");
+
+const dir = mkdtempSync(join(tmpdir(), 'sluice-mysql-ok-'));
+const config = parseConfigText(
+  `
+server: { mysql: { listen: 127.0.0.1:0 } }
+targets:
+  shop: { engine: mysql, host: 127.0.0.1, port: 3306, database: ${database}, user: root, tls: disable }
+policies:
+  - name: dba
+    when: { groups: [dba], targets: [shop] }
+    statements: { default: allow }
+  - name: agents
+    when: { groups: [ai-agents], targets: [shop] }
+    statements: { default: deny, allow: [read] }
+recording: { store: file, file: { dir: recordings } }
+state: { dir: state }
+`,
+  { baseDir: dir, env: {} },
+);
+const logger = pino({ level: 'silent' });
+const parts = await assembleGateway(config, logger);
+const listener = await startMysqlListener(parts, config, logger);
+t.teardown(async () => {
+  await listener.close();
+  await parts.close();
+  await admin.query(`DROP DATABASE IF EXISTS ${database}`);
+  await admin.end();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function through(groups: string[]): Promise<mysql.Connection> {
+  const token = await parts.authenticator.mint({ subject: 'u-1', groups });
+  return mysql.createConnection({
+    host: '127.0.0.1',
+    port: listener.address.port,
+    user: 'u-1',
+    password: token,
+    database: 'shop',
+    ssl: { rejectUnauthorized: false },
+    enableCleartextPlugin: true,
+  });
+}
+
+const direct = await mysql.createConnection({ host: '127.0.0.1', port: 3306, user: 'root', database });
+t.teardown(() => direct.end());
+
+/** The OK fields a client reads, without the ones that differ by connection. */
+function okOf(header: ResultSetHeader): Record<string, unknown> {
+  return {
+    affectedRows: header.affectedRows,
+    changedRows: header.changedRows,
+    info: header.info,
+    warningStatus: header.warningStatus,
+    inTransaction: (header.serverStatus & 1) === 1,
+  };
+}
+
+t.test('insertId, changedRows, info and warnings are the target own', async (t) => {
+  const dba = await through(['dba']);
+  t.teardown(() => dba.end());
+  const [insertedThrough] = await dba.query<ResultSetHeader>(
+    "INSERT INTO events (kind, n) VALUES ('c', 3), ('c', 4)",
+  );
+  const [insertedDirect] = await direct.query<ResultSetHeader>(
+    "INSERT INTO events (kind, n) VALUES ('d', 3), ('d', 4)",
+  );
+  t.equal(insertedThrough.insertId, 4, 'the first id of the rows just inserted');
+  t.equal(insertedDirect.insertId, 6);
+  t.same(okOf(insertedThrough), okOf(insertedDirect));
+  t.match(insertedThrough.info, /^Records: 2  Duplicates: 0  Warnings: 0/);
+
+  const [updatedThrough] = await dba.query<ResultSetHeader>(
+    "UPDATE events SET n = 1 WHERE kind = 'a' OR id = 3",
+  );
+  await direct.query('UPDATE events SET n = 2 WHERE id = 3');
+  const [updatedDirect] = await direct.query<ResultSetHeader>(
+    "UPDATE events SET n = 1 WHERE kind = 'a' OR id = 3",
+  );
+  t.equal(updatedThrough.affectedRows, 3, 'rows matched (mysql2 asks for CLIENT_FOUND_ROWS)');
+  t.equal(updatedThrough.changedRows, 1, 'matched 3, changed 1');
+  t.same(okOf(updatedThrough), okOf(updatedDirect));
+
+  // A value out of range: one warning, as directly.
+  const [warnedThrough] = await dba.query<ResultSetHeader>(
+    "INSERT IGNORE INTO events (kind, n) VALUES ('w', 999)",
+  );
+  const [warnedDirect] = await direct.query<ResultSetHeader>(
+    "INSERT IGNORE INTO events (kind, n) VALUES ('w', 999)",
+  );
+  t.equal(warnedThrough.warningStatus, 1);
+  t.same(okOf(warnedThrough), okOf(warnedDirect));
+});
+
+t.test('a read-only agent runs the transaction statements drivers send', async (t) => {
+  const agent = await through(['ai-agents']);
+  t.teardown(() => agent.end());
+  for (const sql of [
+    'SET autocommit = 0',
+    "SET sql_mode = concat(@@sql_mode, ',STRICT_TRANS_TABLES')",
+    'SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED',
+    'START TRANSACTION',
+  ]) {
+    await agent.query(sql);
+  }
+  const [began] = await agent.query<ResultSetHeader>('SAVEPOINT s1');
+  t.ok((began.serverStatus & 1) === 1, 'the OK says a transaction is open');
+  const [rows] = await agent.query('SELECT COUNT(*) AS n FROM events');
+  t.ok(Number((rows as { n: number }[])[0]?.n) > 0);
+  const [committed] = await agent.query<ResultSetHeader>('COMMIT');
+  t.equal(committed.serverStatus & 1, 0, 'and none after COMMIT');
+  await agent.query('BEGIN');
+  await agent.query('ROLLBACK');
+  await t.rejects(agent.query("SET sql_mode = 'ANSI_QUOTES'"), { message: /denied/ });
+  await t.rejects(agent.query("INSERT INTO events (kind) VALUES ('x')"), { message: /denied/ });
+});
