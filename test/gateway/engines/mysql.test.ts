@@ -162,7 +162,7 @@ t.test('statements without a result set report affected rows', async (t) => {
     ok: { insertId: 0, warnings: 0, info: 'Records: 2  Duplicates: 0  Warnings: 0', serverStatus: 2 },
   });
   const update = await engine.query('/* why */ UPDATE notes SET body = NULL WHERE id = 1', collect());
-  t.match(update, { command: 'UPDATE 1', rowCount: 1, ok: { info: /^Rows matched: 1  Changed: 1/ } });
+  t.match(update, { command: 'UPDATE 1', rowCount: 1, ok: { info: /^Rows matched: 1 {2}Changed: 1/ } });
   const sink = collect();
   await engine.query('SELECT body FROM notes WHERE id = 2', sink);
   t.same(sink.rows, [['{"json":true}']]);
