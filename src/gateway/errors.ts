@@ -23,11 +23,16 @@ export class GatewayError extends Error {
   readonly detail: string | undefined;
   /** MySQL error number, when the target is MySQL and said one. */
   readonly errno: number | undefined;
+  /**
+   * For a target's error: its text without the `<target>: ` prefix the message carries, for wire
+   * channels, whose clients expect the server's own words.
+   */
+  readonly targetText: string | undefined;
 
   constructor(
     code: GatewayErrorCode,
     message: string,
-    extra: { sqlstate?: string; detail?: string; errno?: number } = {},
+    extra: { sqlstate?: string; detail?: string; errno?: number; targetText?: string } = {},
   ) {
     super(message);
     this.name = 'GatewayError';
@@ -35,6 +40,7 @@ export class GatewayError extends Error {
     this.sqlstate = extra.sqlstate;
     this.detail = extra.detail;
     this.errno = extra.errno;
+    this.targetText = extra.targetText;
   }
 }
 
@@ -68,11 +74,13 @@ export function targetError(err: unknown, target: string): GatewayError {
   if (typeof shape.hint === 'string' && shape.hint) parts.push(`hint: ${shape.hint}`);
   if (typeof shape.position === 'number' || typeof shape.position === 'string')
     parts.push(`position: ${String(shape.position)}`);
-  const extra: { sqlstate?: string; detail?: string; errno?: number } = {};
+  const code = typeof shape.code === 'string' && !sqlstate ? ` (${shape.code})` : '';
+  const extra: { sqlstate?: string; detail?: string; errno?: number; targetText?: string } = {
+    targetText: `${message}${code}`,
+  };
   if (sqlstate !== undefined) extra.sqlstate = sqlstate;
   if (typeof shape.errno === 'number' && Number.isInteger(shape.errno) && shape.errno > 0)
     extra.errno = shape.errno;
   if (parts.length > 0) extra.detail = parts.join('; ');
-  const code = typeof shape.code === 'string' && !sqlstate ? ` (${shape.code})` : '';
   return new GatewayError('ERR_TARGET', `${target}: ${message}${code}`, extra);
 }

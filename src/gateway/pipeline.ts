@@ -162,7 +162,8 @@ export class StatementPipeline {
     });
     if (verdict.action === 'deny') {
       throw new GatewayError('ERR_STATEMENT_DENIED', `statement denied: ${verdict.reason}`, {
-        sqlstate: '42501',
+        // A text the guard cannot parse is, to the caller, a syntax error (42601, MySQL 1064).
+        sqlstate: verdict.unreadable === true ? '42601' : '42501',
       });
     }
     return verdict;
@@ -217,7 +218,9 @@ export class StatementPipeline {
       screen = UNDECIDED_SCREEN;
     }
     if (screen === null || !screen.withholds(texts, error.sqlstate)) return error;
-    return new GatewayError('ERR_TARGET', `${this.#session.target}: ${screen.message(error.sqlstate)}`, {
+    const withheld = screen.message(error.sqlstate);
+    return new GatewayError('ERR_TARGET', `${this.#session.target}: ${withheld}`, {
+      targetText: withheld,
       ...(error.sqlstate !== undefined ? { sqlstate: error.sqlstate } : {}),
       ...(error.errno !== undefined ? { errno: error.errno } : {}),
     });

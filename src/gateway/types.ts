@@ -45,6 +45,8 @@ export interface GuardVerdict {
   statements: StatementSummary[];
   /** The dialect's parse, for column lineage (masking). Opaque outside guard/ and masking/. */
   parsed?: unknown;
+  /** Denied because the guard could not parse the text (a syntax error to the caller). */
+  unreadable?: boolean;
 }
 
 /** What the session knows about the caller and where its statements go. */

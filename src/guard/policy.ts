@@ -129,6 +129,7 @@ export function compileStatementPolicy(policy: PolicyConfig): StatementPolicy {
           reason: `the statement was refused because the guard could not read it: ${analysis.error}`,
           rule: `${name}: statements that do not parse are denied`,
           statements: [],
+          unreadable: true,
         };
       }
       const list = analysis.statements;

@@ -13,7 +13,13 @@ export interface LoginParts {
   logger: Logger;
 }
 
-export type LoginOutcome = { ok: true; session: GatewaySession } | { ok: false; message: string };
+export type LoginOutcome =
+  | { ok: true; session: GatewaySession }
+  /** Logged in without a database: the identity picks a target with USE (see client-session.ts). */
+  | { ok: true; identity: Identity }
+  | { ok: false; message: string };
+
+export type BindOutcome = { ok: true; session: GatewaySession } | { ok: false; message: string };
 
 /** Client-chosen text echoed in a refusal is cut short; it is the client's own, but unbounded. */
 const MAX_ECHOED_USER = 64;
@@ -61,13 +67,31 @@ export async function loginMysqlClient(
   }
   const database = request.database;
   if (database === undefined || database === '') {
-    return refuse('no database (a Sluice target) was named', { subject: identity.subject });
+    // What GUI tools and test runners do first: logged in, the connection lists its targets and
+    // waits for a USE.
+    log.info(
+      { event: 'mysql.auth', remote, subject: identity.subject },
+      'mysql login accepted, no target yet',
+    );
+    return { ok: true, identity };
   }
-  const target = parts.config.targets.get(database);
-  if (target === undefined || target.engine !== 'mysql') {
-    return refuse('not a MySQL target', { subject: identity.subject, database });
-  }
+  const bound = openTargetSession(parts, identity, database, remote);
+  return bound.ok ? bound : refuse(bound.message, { subject: identity.subject, database });
+}
 
+/**
+ * Opens the gateway session of `identity` on the MySQL target `database`: at login, or at the
+ * first USE of a connection that logged in without one. `message` says why not, for the log.
+ */
+export function openTargetSession(
+  parts: LoginParts,
+  identity: Identity,
+  database: string,
+  remote: string | undefined,
+): BindOutcome {
+  const log = parts.logger;
+  const target = parts.config.targets.get(database);
+  if (target === undefined || target.engine !== 'mysql') return { ok: false, message: 'not a MySQL target' };
   try {
     const session = parts.gateway.openSession({
       identity,
@@ -89,13 +113,7 @@ export async function loginMysqlClient(
     );
     return { ok: true, session };
   } catch (err) {
-    if (err instanceof GatewayError) {
-      return refuse('target not reachable for this identity', {
-        subject: identity.subject,
-        database,
-        code: err.code,
-      });
-    }
+    if (err instanceof GatewayError) return { ok: false, message: 'target not reachable for this identity' };
     throw err;
   }
 }

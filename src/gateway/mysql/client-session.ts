@@ -15,7 +15,9 @@ import type { GatewaySession } from '../gateway.js';
 import type { StatementRequest } from '../pipeline.js';
 import type { OkFields } from '../../../protocols/mysql/codec/responses.js';
 import type { GuardStage, TargetOk } from '../types.js';
-import { loginMysqlClient, type LoginParts } from './client-login.js';
+import { loginMysqlClient, openTargetSession, type LoginParts } from './client-login.js';
+import { answerUnbound, type UnboundHost } from './unbound-session.js';
+import type { Identity } from '../../identity/types.js';
 import { countPlaceholders } from './placeholders.js';
 import { PreparedStatements, type PreparedStatement } from './prepared-statements.js';
 import { wireColumns, wireRow, type WireColumn } from './wire-columns.js';
@@ -36,6 +38,8 @@ export interface ClientSessionParts extends LoginParts {
 type ClientState =
   | { kind: 'login' }
   | { kind: 'open'; session: GatewaySession }
+  /** Logged in without a database: waits for a USE (see unbound-session.ts). */
+  | { kind: 'unbound'; identity: Identity }
   | { kind: 'target-reset'; session: GatewaySession; reason: string }
   | { kind: 'closed' };
 
@@ -75,7 +79,8 @@ export class MysqlClientSession implements MysqlCommandHandler {
   #armIdleTimer(): void {
     clearTimeout(this.#idleTimer);
     const kind = this.#state.kind;
-    if (this.#parts.idleTimeoutMs <= 0 || (kind !== 'open' && kind !== 'target-reset')) return;
+    if (this.#parts.idleTimeoutMs <= 0 || (kind !== 'open' && kind !== 'target-reset' && kind !== 'unbound'))
+      return;
     this.#idleTimer = setTimeout(() => {
       this.#log.info(
         { event: 'mysql.idle', remote: this.#remote, session: this.sessionId },
@@ -100,13 +105,42 @@ export class MysqlClientSession implements MysqlCommandHandler {
     if (!outcome.ok) return { ok: false, message: outcome.message };
     if (this.#state.kind !== 'login') {
       // The client left while its token was checked: nothing may stay open for it.
-      outcome.session.close('client disconnected during login');
+      if ('session' in outcome) outcome.session.close('client disconnected during login');
       return { ok: false };
     }
-    this.#state = { kind: 'open', session: outcome.session };
+    this.#state =
+      'session' in outcome
+        ? { kind: 'open', session: outcome.session }
+        : { kind: 'unbound', identity: outcome.identity };
     this.#armIdleTimer();
     return { ok: true };
   };
+
+  #unboundHost(identity: Identity): UnboundHost {
+    return {
+      targets: () =>
+        this.#parts.gateway
+          .reachableTargets(identity)
+          .filter((t) => t.engine === 'mysql')
+          .map((t) => t.name),
+      bind: (target) => {
+        const bound = openTargetSession(this.#parts, identity, target, this.#remote);
+        if (!bound.ok) {
+          this.#log.info(
+            { event: 'mysql.use', remote: this.#remote, subject: identity.subject, reason: bound.message },
+            'USE refused',
+          );
+          return false;
+        }
+        if (this.#state.kind !== 'unbound') {
+          bound.session.close('client disconnected');
+          return false;
+        }
+        this.#state = { kind: 'open', session: bound.session };
+        return true;
+      },
+    };
+  }
 
   /** Ends the gateway session (and stops a running statement); safe to call twice. */
   close(reason: string): void {
@@ -130,6 +164,7 @@ export class MysqlClientSession implements MysqlCommandHandler {
   async #answer(command: MysqlCommand, reply: MysqlReply): Promise<void> {
     const state = this.#state;
     if (state.kind === 'target-reset') return this.#refuseAfterReset(command, reply, state.reason);
+    if (state.kind === 'unbound') return answerUnbound(command, reply, this.#unboundHost(state.identity));
     if (state.kind !== 'open') {
       // The connection hands over commands only after a successful login; fail closed regardless.
       if (command.kind !== 'stmt-close' && command.kind !== 'stmt-send-long-data')

@@ -7,6 +7,7 @@ import type { Config } from '../../config/load.js';
 import { wireApprovalWaitMs } from '../approval-notice.js';
 import { listenOn } from '../listen.js';
 import { loadListenerTls } from '../postgres/tls-material.js';
+import { readServerVersion } from './target-version.js';
 import { MysqlClientSession } from './client-session.js';
 
 export interface MysqlListener {
@@ -59,6 +60,14 @@ export async function startMysqlListener(
     idleTimeoutMs: settings?.idleTimeout ?? 0,
     logger: log,
   };
+  // Clients choose features by the server version (MariaDB or MySQL, which release): announce the
+  // first MySQL target's own, read from its greeting (at most a couple of seconds when it is down).
+  const firstTarget = [...config.targets.values()].find((target) => target.engine === 'mysql');
+  const serverVersion =
+    firstTarget === undefined ? undefined : await readServerVersion(firstTarget.host, firstTarget.port);
+  if (firstTarget !== undefined && serverVersion === undefined) {
+    log.info({ target: firstTarget.name }, 'target version unknown: announcing the default');
+  }
   const open = new Map<MysqlServerConnection, MysqlClientSession>();
   let nextConnectionId = 1;
 
@@ -72,6 +81,7 @@ export async function startMysqlListener(
     const connection: MysqlServerConnection = new MysqlServerConnection(socket, {
       connectionId,
       secureContext,
+      serverVersion,
       allowPlaintextAuth: settings?.allowPlaintextAuth ?? false,
       ...(options.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: options.handshakeTimeoutMs } : {}),
       ...(options.maxPacketSize !== undefined ? { maxPacketSize: options.maxPacketSize } : {}),

@@ -15,6 +15,8 @@ export const MysqlErrno = {
   AccessDenied: 1045,
   /** ER_UNKNOWN_ERROR: anything without a more precise number. */
   Unknown: 1105,
+  /** ER_PARSE_ERROR: a text the guard cannot parse (refused, as a syntax error). */
+  ParseError: 1064,
   /** ER_TABLEACCESS_DENIED_ERROR: what a statement the policy refuses gets. */
   StatementDenied: 1142,
   /** ER_WRONG_ARGUMENTS: COM_STMT_EXECUTE parameters that do not decode. */
@@ -56,6 +58,14 @@ export function toWireError(err: unknown): { wire: MysqlWireError; expected: boo
   }
   switch (err.code) {
     case 'ERR_STATEMENT_DENIED':
+      return {
+        wire: {
+          errno: err.sqlstate === '42601' ? MysqlErrno.ParseError : MysqlErrno.StatementDenied,
+          sqlstate: '42000',
+          message: err.message,
+        },
+        expected: true,
+      };
     case 'ERR_APPROVAL_DENIED':
     case 'ERR_APPROVAL_PENDING':
     case 'ERR_MASKING_REFUSED':
@@ -84,7 +94,7 @@ export function toWireError(err: unknown): { wire: MysqlWireError; expected: boo
       // A statement killed by its timeout keeps its meaning: 70100 is only ever ER_QUERY_INTERRUPTED.
       const fallback = sqlstate === '70100' ? MysqlErrno.Interrupted : MysqlErrno.Unknown;
       return {
-        wire: { errno: targetErrno(err) ?? fallback, sqlstate, message: err.message },
+        wire: { errno: targetErrno(err) ?? fallback, sqlstate, message: err.targetText ?? err.message },
         expected: true,
       };
     }

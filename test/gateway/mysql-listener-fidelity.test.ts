@@ -1,7 +1,9 @@
 /**
- * The MySQL listener relays the target's OK packet (#26): insertId, changedRows (from info),
- * warnings and the in-transaction status, field for field as a direct connection reports them;
- * and a read-only agent opens, commits and rolls back transactions.
+ * The MySQL listener answers as the target would (#26): the target's OK packet (insertId,
+ * changedRows from info, warnings, in-transaction status) field for field as a direct connection
+ * reports them, its server version, its error text without a gateway prefix, 1064 for a text that
+ * does not parse; a read-only agent opens, commits and rolls back transactions; a login without a
+ * database lists the targets and waits for USE.
  */
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
@@ -50,14 +52,14 @@ t.teardown(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function through(groups: string[]): Promise<mysql.Connection> {
+async function through(groups: string[], database: string | null = 'shop'): Promise<mysql.Connection> {
   const token = await parts.authenticator.mint({ subject: 'u-1', groups });
   return mysql.createConnection({
     host: '127.0.0.1',
     port: listener.address.port,
     user: 'u-1',
     password: token,
-    database: 'shop',
+    ...(database !== null ? { database } : {}),
     ssl: { rejectUnauthorized: false },
     enableCleartextPlugin: true,
   });
@@ -134,4 +136,51 @@ t.test('a read-only agent runs the transaction statements drivers send', async (
   await agent.query('ROLLBACK');
   await t.rejects(agent.query("SET sql_mode = 'ANSI_QUOTES'"), { message: /denied/ });
   await t.rejects(agent.query("INSERT INTO events (kind) VALUES ('x')"), { message: /denied/ });
+});
+
+t.test('the server version, error texts and syntax errors are the target own', async (t) => {
+  const agent = await through(['ai-agents']);
+  t.teardown(() => agent.end());
+  const announced = (
+    agent as unknown as {
+      connection: { serverVersion?: string; _handshakePacket?: { serverVersion: string } };
+    }
+  ).connection;
+  const directVersion = (
+    direct as unknown as { connection: { _handshakePacket?: { serverVersion: string } } }
+  ).connection._handshakePacket?.serverVersion;
+  t.ok(directVersion, 'the direct greeting has a version');
+  t.equal(announced._handshakePacket?.serverVersion, directVersion);
+  await t.rejects(agent.query('SELECT * FROM nosuch'), {
+    errno: 1146,
+    sqlState: '42S02',
+    message: `Table '${database}.nosuch' doesn't exist`,
+  });
+  await t.rejects(agent.query('SELEC 1'), { errno: 1064, sqlState: '42000', message: /could not read it/ });
+  await t.rejects(agent.query('DROP TABLE events'), { errno: 1142, sqlState: '42000' });
+});
+
+t.test('a login without a database lists the targets and waits for USE', async (t) => {
+  const agent = await through(['ai-agents'], null);
+  t.teardown(() => agent.end());
+  const [databases] = await agent.query('SHOW DATABASES');
+  t.same(databases, [{ Database: 'shop' }]);
+  const [selected] = await agent.query('SELECT DATABASE()');
+  t.same(selected, [{ 'DATABASE()': null }]);
+  await t.rejects(agent.query('SELECT COUNT(*) FROM events'), {
+    errno: 1046,
+    sqlState: '3D000',
+    message: /No database selected: USE one of the databases you may use \(shop\)/,
+  });
+  await t.rejects(agent.query('USE nowhere'), { errno: 1044, message: /databases you may use: shop/ });
+  await agent.query('USE shop');
+  const [rows] = await agent.query('SELECT COUNT(*) AS n FROM events');
+  t.ok(Number((rows as { n: number }[])[0]?.n) > 0, 'bound to the target, statements run');
+  await t.rejects(agent.query('DELETE FROM events'), { errno: 1142 });
+  // Bound now: another target needs a new login, as for a connection opened with a database.
+  await t.rejects(agent.changeUser({ database: 'other' }), {});
+  const outsider = await through(['nobody'], null);
+  t.teardown(() => outsider.end());
+  const [none] = await outsider.query('SHOW DATABASES');
+  t.same(none, [], 'an identity no policy matches sees no database');
 });
