@@ -6,12 +6,38 @@ import {
   type RunQuery,
 } from './catalog.js';
 
-/* Every table and view outside the server's own schemas, loaded once until invalidate(). */
+/**
+ * The information_schema views that describe the schema (what drivers, ORMs and BI tools read on
+ * connect): their columns are known, so they come back in clear. The others stay unknown and so
+ * masked, notably PROCESSLIST and the InnoDB transaction views, which carry other sessions' SQL.
+ */
+const DESCRIBING_VIEWS = [
+  'SCHEMATA',
+  'TABLES',
+  'COLUMNS',
+  'VIEWS',
+  'STATISTICS',
+  'KEY_COLUMN_USAGE',
+  'TABLE_CONSTRAINTS',
+  'REFERENTIAL_CONSTRAINTS',
+  'CHECK_CONSTRAINTS',
+  'ROUTINES',
+  'PARAMETERS',
+  'TRIGGERS',
+  'PARTITIONS',
+  'CHARACTER_SETS',
+  'COLLATIONS',
+  'COLLATION_CHARACTER_SET_APPLICABILITY',
+  'ENGINES',
+];
+
+/* Every table and view outside the server's own schemas, and the describing views, loaded once until invalidate(). */
 const COLUMNS_SQL = `
 SELECT c.TABLE_SCHEMA AS s, c.TABLE_NAME AS t, c.COLUMN_NAME AS c, t.TABLE_TYPE AS k
   FROM information_schema.COLUMNS c
   JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
  WHERE c.TABLE_SCHEMA NOT IN ('mysql', 'performance_schema', 'sys', 'information_schema')
+    OR (c.TABLE_SCHEMA = 'information_schema' AND c.TABLE_NAME IN (${DESCRIBING_VIEWS.map((v) => `'${v}'`).join(', ')}))
  ORDER BY c.TABLE_SCHEMA, c.TABLE_NAME, c.ORDINAL_POSITION`;
 
 /* VIEW_DEFINITION is empty when the user lacks SHOW VIEW: such a view stays unresolved (fail closed). */

@@ -57,7 +57,7 @@ policies:
     limits: { maxRows: 100000, statementTimeout: 60s }
   - name: agents
     when: { groups: [ai-agents] }
-    statements: { default: deny, allow: [read, transaction] }
+    statements: { default: deny, allow: [read] }
     masking:
       - columns: [customers.ssn]
         strategy: redact

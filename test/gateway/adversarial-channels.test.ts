@@ -257,7 +257,9 @@ t.test('MySQL listener, text and prepared: every denied statement is refused', a
       )) as (Error & { errno?: number }) | undefined;
       const label = `${prepared ? 'prepared' : 'text'} [${attack.category}] ${attack.sql}`;
       t.ok(err instanceof Error, label);
-      t.equal(err?.errno, 1142, label);
+      // 1142 for what the policy refuses; 1064 (a syntax error) for a text the guard cannot read.
+      const unreadable = /could not read it/.test(String(err?.message));
+      t.equal(err?.errno, unreadable ? 1064 : 1142, label);
       t.same(leaks(String(err?.message)), [], label);
     }
   }

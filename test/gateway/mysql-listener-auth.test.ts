@@ -157,18 +157,27 @@ t.test('a user name other than the token subject gets 1045', async (t) => {
   t.match(logLines.join(''), /user is not the token subject/);
 });
 
-t.test('a database that is not a MySQL target the identity reaches gets the same 1045', async (t) => {
-  for (const db of ['nope', 'pgshop']) {
-    await t.rejects(
-      login({ database: db }),
-      { errno: 1045, message: "Access denied for user 'agent-1'" },
-      db,
-    );
-  }
-  await t.rejects(login({ database: undefined }), { errno: 1045, message: /Access denied/ }, 'no database');
-  await t.rejects(login({ user: 'outsider', password: outsider }), { errno: 1045, message: /Access denied/ });
-  t.equal(parts.gateway.openSessions, 0, 'no refused login left a session open');
-});
+t.test(
+  'a database that is not a MySQL target the identity reaches gets the same 1045; none waits for USE',
+  async (t) => {
+    for (const db of ['nope', 'pgshop']) {
+      await t.rejects(
+        login({ database: db }),
+        { errno: 1045, message: "Access denied for user 'agent-1'" },
+        db,
+      );
+    }
+    // No database at all is a login that waits for USE (#26), holding no session until then.
+    const unbound = await login({ database: undefined });
+    t.equal(parts.gateway.openSessions, 0, 'logged in without a database: no session yet');
+    await unbound.end();
+    await t.rejects(login({ user: 'outsider', password: outsider }), {
+      errno: 1045,
+      message: /Access denied/,
+    });
+    t.equal(parts.gateway.openSessions, 0, 'no refused login left a session open');
+  },
+);
 
 t.test(
   'without TLS the listener refuses before the token is sent; with allowPlaintextAuth it accepts',

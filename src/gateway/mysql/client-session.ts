@@ -244,7 +244,7 @@ export class MysqlClientSession implements MysqlCommandHandler {
         'prepare refused by the guard',
       );
       return reply.error({
-        errno: MysqlErrno.StatementDenied,
+        errno: verdict.unreadable === true ? MysqlErrno.ParseError : MysqlErrno.StatementDenied,
         sqlstate: '42000',
         message: `statement denied: ${verdict.reason}`,
       });

@@ -14,8 +14,9 @@ import { tokenizeMySql, type MySqlToken } from './lexer.js';
  * - `JSON_TABLE(doc, path COLUMNS (...)) AS jt` is `(SELECT doc AS c1, doc AS c2, ...) AS jt`:
  *   every column is computed from the document (an ordinality column from nothing), NESTED
  *   columns included;
- * - `CONVERT(x, UNSIGNED INTEGER)` (and SIGNED) is `CONVERT(x, UNSIGNED)`: the grammar takes the
- *   optional INTEGER only after CAST ... AS (Connector/J's getColumns sends the CONVERT form).
+ * - `CONVERT(x, UNSIGNED [INTEGER])` (and SIGNED) is `CAST(x AS UNSIGNED [INTEGER])`: the grammar
+ *   takes neither INTEGER nor every expression in CONVERT (Connector/J's getColumns sends
+ *   `CONVERT(CASE ... END, UNSIGNED INTEGER)`).
  *
  * A rewrite is tried only when the caller's text does not parse, and only where the tokens around
  * it are the ones the rewrite expects; anything else is left for the parser to refuse.
@@ -63,15 +64,8 @@ export function readableText(text: string): string | undefined {
       i = rows - 1;
     } else if (token.text === 'NATURAL') {
       if (!naturalJoin(tokens, i, edits)) return undefined;
-    } else if (
-      (token.text === 'SIGNED' || token.text === 'UNSIGNED') &&
-      tokens[i + 1]?.kind === 'word' &&
-      (tokens[i + 1]?.text === 'INTEGER' || tokens[i + 1]?.text === 'INT') &&
-      isPunct(tokens[i + 2], ')')
-    ) {
-      const integer = tokens[i + 1] as MySqlToken;
-      edits.push({ start: integer.start, end: integer.end, text: '' });
-      i += 1;
+    } else if (token.text === 'CONVERT' && isPunct(tokens[i + 1], '(')) {
+      convertToInteger(tokens, i, edits);
     } else if (token.text === 'JSON_TABLE' && isPunct(tokens[i + 1], '(')) {
       const end = jsonTable(text, tokens, i, edits);
       if (end === undefined) return undefined;
@@ -270,6 +264,26 @@ function jsonTableColumns(
     start = stop + 1;
   }
   return { columns, end };
+}
+
+/** `CONVERT(x, [UN]SIGNED [INTEGER|INT])` at `at` becomes `CAST(x AS ...)`; other CONVERTs are left alone. */
+function convertToInteger(tokens: readonly MySqlToken[], at: number, edits: Edit[]): void {
+  const close = matchingParen(tokens, at + 1);
+  if (close === undefined) return;
+  const commas = topLevel(tokens, at + 2, close).filter((k) => isPunct(tokens[k], ','));
+  const comma = commas.at(-1);
+  if (comma === undefined || commas.length !== 1) return;
+  const type = tokens.slice(comma + 1, close).map((t) => (t.kind === 'word' ? t.text : `\u0000${t.text}`));
+  const [sign, width, ...rest] = type;
+  if ((sign !== 'SIGNED' && sign !== 'UNSIGNED') || rest.length > 0) return;
+  if (width !== undefined && width !== 'INTEGER' && width !== 'INT') return;
+  const convert = tokens[at] as MySqlToken;
+  const separator = tokens[comma] as MySqlToken;
+  edits.push({ start: convert.start, end: convert.end, text: 'CAST' });
+  edits.push({ start: separator.start, end: separator.end, text: ' AS ' });
+  // The grammar spells the width INTEGER only.
+  const widthToken = tokens[comma + 2] as MySqlToken;
+  if (width === 'INT') edits.push({ start: widthToken.start, end: widthToken.end, text: 'INTEGER' });
 }
 
 /** Indexes of the tokens in [from, to) that are not inside parentheses. */
