@@ -41,7 +41,7 @@ function describeRule(list: RuleList, rule: EffectRule): string {
  * an effect no rule matches gets `default`. `unknown` is always denied, whatever the lists say:
  * a policy cannot allow what the guard does not understand. A policy that allows `read` and names
  * `routine` in none of its lists allows `routine` too: the transaction control and client settings
- * every driver sends on connect (see ROUTINE in docs/security.md) are part of reading.
+ * every driver sends on connect (listed in the README) are part of reading.
  */
 export function compileStatementPolicy(policy: PolicyConfig): StatementPolicy {
   const name = policy.name;
