@@ -184,3 +184,23 @@ t.test('a login without a database lists the targets and waits for USE', async (
   const [none] = await outsider.query('SHOW DATABASES');
   t.same(none, [], 'an identity no policy matches sees no database');
 });
+
+t.test('COM_RESET_CONNECTION starts the session over on a fresh target connection', async (t) => {
+  const dba = await through(['dba']);
+  t.teardown(() => dba.end());
+  await dba.query('SET @kept = 41');
+  await dba.query('CREATE TEMPORARY TABLE scratch (a INT)');
+  await dba.query('START TRANSACTION');
+  await dba.query("INSERT INTO events (kind, n) VALUES ('reset', 1)");
+  const [before] = await dba.query('SELECT @kept AS v, CONNECTION_ID() AS id');
+  await dba.reset();
+  const [after] = await dba.query('SELECT @kept AS v, CONNECTION_ID() AS id');
+  const was = (before as { v: unknown; id: number }[])[0];
+  const now = (after as { v: unknown; id: number }[])[0];
+  t.equal(Number(was?.v), 41);
+  t.equal(now?.v, null, 'user variables are gone');
+  t.not(now?.id, was?.id, 'a fresh target connection');
+  await t.rejects(dba.query('SELECT * FROM scratch'), { errno: 1146, message: /scratch/ });
+  const [rows] = await direct.query("SELECT COUNT(*) AS n FROM events WHERE kind = 'reset'");
+  t.equal(Number((rows as { n: number }[])[0]?.n), 0, 'the open transaction was rolled back');
+});

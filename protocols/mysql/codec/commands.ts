@@ -23,6 +23,8 @@ export type MysqlCommand =
   /** No response is expected; the data belongs to a parameter of the next execute. */
   | { kind: 'stmt-send-long-data'; statementId: number; paramId: number; data: Buffer }
   | { kind: 'stmt-reset'; statementId: number }
+  /** COM_RESET_CONNECTION: session state (variables, transaction, prepared statements) back to fresh. */
+  | { kind: 'reset-connection' }
   | { kind: 'unsupported'; command: number };
 
 /**
@@ -67,6 +69,8 @@ export function decodeCommand(payload: Buffer): MysqlCommand {
       return { kind: 'stmt-close', statementId: reader.u32('statement id') };
     case CommandByte.StmtReset:
       return { kind: 'stmt-reset', statementId: reader.u32('statement id') };
+    case CommandByte.ResetConnection:
+      return { kind: 'reset-connection' };
     default:
       return { kind: 'unsupported', command };
   }

@@ -63,6 +63,7 @@ export const enum CommandByte {
   StmtSendLongData = 0x18,
   StmtClose = 0x19,
   StmtReset = 0x1a,
+  ResetConnection = 0x1f,
 }
 
 /** First byte of a response payload. 0xfe is EOF in a result set and AuthSwitchRequest during auth. */

@@ -204,6 +204,8 @@ export class MysqlClientSession implements MysqlCommandHandler {
         return reply.ok();
       case 'quit':
         return reply.none();
+      case 'reset-connection':
+        return this.#resetConnection(session, reply);
       case 'unsupported':
         return reply.error({
           errno: MysqlErrno.NotSupported,
@@ -319,6 +321,30 @@ export class MysqlClientSession implements MysqlCommandHandler {
       'target connection replaced; the client session ends at its next command',
     );
     this.#state = { kind: 'target-reset', session, reason };
+  }
+
+  /**
+   * COM_RESET_CONNECTION: the session starts over on a fresh target connection, as a new gateway
+   * session of the same identity on the same target (the old one's recording ends, saying why);
+   * its variables, transaction, temporary tables and prepared statements are gone.
+   */
+  #resetConnection(session: GatewaySession, reply: MysqlReply): void {
+    const { identity, target } = session.context;
+    this.#prepared.clear();
+    session.close('connection reset by the client');
+    const fresh = openTargetSession(this.#parts, identity, target, this.#remote);
+    if (!fresh.ok) {
+      this.#state = { kind: 'closed' };
+      reply.error({
+        errno: MysqlErrno.ConnectionKilled,
+        sqlstate: '70100',
+        message: 'Connection reset failed; reconnect',
+      });
+      this.#disconnect();
+      return;
+    }
+    this.#state = { kind: 'open', session: fresh.session };
+    reply.ok();
   }
 
   #refuseAfterReset(command: MysqlCommand, reply: MysqlReply, reason: string): void {

@@ -26,6 +26,7 @@ export interface UnboundHost {
 export function answerUnbound(command: MysqlCommand, reply: MysqlReply, host: UnboundHost): void {
   switch (command.kind) {
     case 'ping':
+    case 'reset-connection':
       return reply.ok();
     case 'quit':
     case 'stmt-close':

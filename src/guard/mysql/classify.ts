@@ -13,6 +13,27 @@ export interface MySqlClassifyContext {
 /** Statement node types that may also appear nested (subqueries, INSERT ... SELECT). */
 const NESTED_STATEMENTS = new Set(['select', 'insert', 'replace', 'update', 'delete']);
 
+/**
+ * Tables that hold other sessions' SQL text and state, as SHOW PROCESSLIST does: reading them is
+ * `admin`. All of performance_schema and sys (statement history, threads, locks), and these views
+ * of information_schema.
+ */
+const OTHER_SESSIONS_VIEWS: ReadonlySet<string> = new Set([
+  'processlist',
+  'innodb_trx',
+  'innodb_locks',
+  'innodb_lock_waits',
+  'user_statistics',
+  'client_statistics',
+  'thread_pool_queues',
+  'thread_pool_stats',
+]);
+
+function showsOtherSessions(db: string, table: string): boolean {
+  if (db === 'performance_schema' || db === 'sys') return true;
+  return db === 'information_schema' && OTHER_SESSIONS_VIEWS.has(table);
+}
+
 /** SHOW statements that reveal credentials or other sessions' state (see also statements.ts). */
 const ADMIN_SHOWS: ReadonlySet<string> = new Set(['grants', 'processlist', 'engine', 'profile', 'profiles']);
 
@@ -310,8 +331,10 @@ function walk(node: unknown, facts: StatementFacts, ctx: MySqlClassifyContext, s
   if ('db' in obj && obj.type !== 'column_ref') {
     const name =
       typeof obj.table === 'string' ? obj.table : typeof obj.view === 'string' ? obj.view : undefined;
-    if (name !== undefined)
+    if (name !== undefined) {
       facts.addObject(typeof obj.db === 'string' && obj.db ? `${obj.db}.${name}` : name);
+      if (showsOtherSessions(lower(obj.db), name.toLowerCase())) facts.add('admin');
+    }
   }
   if (obj.type === 'function' || obj.type === 'aggr_func') {
     // MySQL function names are case-insensitive: report them in one spelling.
