@@ -204,3 +204,39 @@ t.test('COM_RESET_CONNECTION starts the session over on a fresh target connectio
   const [rows] = await direct.query("SELECT COUNT(*) AS n FROM events WHERE kind = 'reset'");
   t.equal(Number((rows as { n: number }[])[0]?.n), 0, 'the open transaction was rolled back');
 });
+
+t.test(
+  'stock clients log in with default options: caching_sha2_password full authentication inside TLS',
+  async (t) => {
+    const token = await parts.authenticator.mint({ subject: 'u-1', groups: ['ai-agents'] });
+    // No enableCleartextPlugin: mysql2 answers the switch to caching_sha2_password, then sends the
+    // token only because the connection is encrypted.
+    for (const authPlugin of ['mysql_native_password', 'caching_sha2_password']) {
+      const conn = await mysql.createConnection({
+        host: '127.0.0.1',
+        port: listener.address.port,
+        user: 'u-1',
+        password: token,
+        database: 'shop',
+        ssl: { rejectUnauthorized: false },
+        // The plugin the client starts with; the listener asks for full authentication either way.
+        authPlugins: {},
+        ...(authPlugin === 'caching_sha2_password' ? { flags: ['PLUGIN_AUTH'] } : {}),
+      });
+      const [rows] = await conn.query('SELECT COUNT(*) AS n FROM events');
+      t.ok(Number((rows as { n: number }[])[0]?.n) > 0, `logged in (${authPlugin})`);
+      await conn.end();
+    }
+    await t.rejects(
+      mysql.createConnection({
+        host: '127.0.0.1',
+        port: listener.address.port,
+        user: 'u-1',
+        password: 'not-a-token',
+        database: 'shop',
+        ssl: { rejectUnauthorized: false },
+      }),
+      { errno: 1045, message: /Access denied for user 'u-1' \(the token is malformed\)/ },
+    );
+  },
+);

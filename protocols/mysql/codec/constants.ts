@@ -84,3 +84,5 @@ export const enum ServerErrno {
 
 export const CLEAR_PASSWORD_PLUGIN = 'mysql_clear_password';
 export const NATIVE_PASSWORD_PLUGIN = 'mysql_native_password';
+/** MySQL 8's default: over TLS its full authentication sends the password in clear, inside TLS. */
+export const CACHING_SHA2_PLUGIN = 'caching_sha2_password';

@@ -131,6 +131,14 @@ export function encodeAuthSwitchRequest(pluginName: string, data: Buffer = Buffe
     .build();
 }
 
+/**
+ * caching_sha2_password's AuthMoreData "perform full authentication" (0x01 0x04): the client then
+ * sends its password in clear, which it does only over TLS.
+ */
+export function encodeFullAuthenticationRequest(): Buffer {
+  return Buffer.from([0x01, 0x04]);
+}
+
 /** The password a client sends for mysql_clear_password: its bytes, with a NUL at the end. */
 export function decodeClearPassword(payload: Buffer): string {
   const end = payload.length > 0 && payload[payload.length - 1] === 0 ? payload.length - 1 : payload.length;

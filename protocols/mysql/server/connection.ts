@@ -4,6 +4,7 @@ import { TLSSocket } from 'node:tls';
 import { decodeCommand } from '../codec/commands.js';
 import {
   Capability,
+  CACHING_SHA2_PLUGIN,
   CLEAR_PASSWORD_PLUGIN,
   NATIVE_PASSWORD_PLUGIN,
   SERVER_CAPABILITIES,
@@ -13,6 +14,7 @@ import {
   decodeClearPassword,
   decodeHandshakeResponse,
   encodeAuthSwitchRequest,
+  encodeFullAuthenticationRequest,
   encodeHandshakeV10,
   type HandshakeResponse,
 } from '../codec/handshake.js';
@@ -29,6 +31,8 @@ export type { MysqlServerConnectionOptions } from './types.js';
 type ConnectionState =
   | { kind: 'awaiting-response' }
   | { kind: 'awaiting-clear-password'; response: HandshakeResponse }
+  /** Switched to caching_sha2_password: its scramble comes next, then (full authentication) the password. */
+  | { kind: 'awaiting-sha2-scramble'; response: HandshakeResponse }
   | { kind: 'authenticating' }
   | { kind: 'ready'; session: MysqlSessionInfo }
   | { kind: 'busy'; session: MysqlSessionInfo }
@@ -191,6 +195,8 @@ export class MysqlServerConnection {
         return this.#onHandshakeResponse(packet);
       case 'awaiting-clear-password':
         return this.#onClearPassword(packet, state.response);
+      case 'awaiting-sha2-scramble':
+        return this.#askFullAuthentication(packet.sequenceId + 1, state.response);
       case 'ready':
         return this.#onCommand(packet, state.session);
       default:
@@ -221,8 +227,26 @@ export class MysqlServerConnection {
       this.#authenticate(message, decodeClearPassword(message.authResponse));
       return;
     }
+    if (this.#tls && this.#options.passwordPlugin !== CLEAR_PASSWORD_PLUGIN) {
+      // caching_sha2_password, which stock clients speak without options: its scramble cannot be
+      // checked (the password is a token, not a stored hash), so full authentication is asked for,
+      // and the client sends the token inside TLS.
+      if (message.authPluginName === CACHING_SHA2_PLUGIN) {
+        this.#askFullAuthentication(packet.sequenceId + 1, message);
+        return;
+      }
+      this.#state = { kind: 'awaiting-sha2-scramble', response: message };
+      this.#write(this.#writer.frame(encodeAuthSwitchRequest(CACHING_SHA2_PLUGIN, scramble())));
+      return;
+    }
     this.#state = { kind: 'awaiting-clear-password', response: message };
     this.#write(this.#writer.frame(encodeAuthSwitchRequest(CLEAR_PASSWORD_PLUGIN)));
+  }
+
+  #askFullAuthentication(sequenceId: number, response: HandshakeResponse): void {
+    this.#writer.reset(sequenceId);
+    this.#state = { kind: 'awaiting-clear-password', response };
+    this.#write(this.#writer.frame(encodeFullAuthenticationRequest()));
   }
 
   /**

@@ -65,6 +65,12 @@ export interface MysqlServerConnectionOptions {
   secureContext?: SecureContext | undefined;
   /** Accept a clear-text password over a plaintext connection. Off by default: only over TLS. */
   allowPlaintextAuth?: boolean | undefined;
+  /**
+   * How the password is asked for over TLS: `caching_sha2_password` full authentication (the
+   * default, which stock clients answer without options) or a switch to `mysql_clear_password`.
+   * Without TLS it is always the latter.
+   */
+  passwordPlugin?: 'caching_sha2_password' | 'mysql_clear_password' | undefined;
   /** Time from accept to authenticated; a client that stalls is disconnected. Default 10 s. */
   handshakeTimeoutMs?: number | undefined;
   /** Largest packet during the handshake. Default 8 KiB. */

@@ -224,6 +224,7 @@ t.test('our MysqlClient verifies the server certificate and never sends a clear-
   let asked = false;
   const server = await startTinyServer(t, {
     secureContext: tls.context,
+    passwordPlugin: 'mysql_clear_password',
     authenticate: async () => {
       asked = true;
       return { ok: true };
@@ -249,7 +250,10 @@ t.test('our MysqlClient verifies the server certificate and never sends a clear-
 
 t.test('tls require and prefer encrypt when the server offers TLS', async (t) => {
   const tls = selfSignedTls(t);
-  const server = await startTinyServer(t, { secureContext: tls.context });
+  const server = await startTinyServer(t, {
+    secureContext: tls.context,
+    passwordPlugin: 'mysql_clear_password',
+  });
   for (const mode of ['require', 'prefer'] as const) {
     const client = new MysqlClient({
       host: '127.0.0.1',
