@@ -103,9 +103,9 @@ export class ClientSession {
     });
     const target = this.#targetSocket;
     target.on('data', (chunk: Buffer) => this.#relay.push(chunk));
-    target.on('error', (err) => this.#relay.afterPending(() => this.#targetLost(err)));
+    target.on('error', (err) => this.#afterRelayed(() => this.#targetLost(err)));
     // What the target sent before closing (a FATAL above all) is handled before the session ends.
-    target.on('close', () => this.#relay.afterPending(() => this.#targetLost()));
+    target.on('close', () => this.#afterRelayed(() => this.#targetLost()));
     target.resume();
     const expiresAt = parts.wire.context.identity.expiresAt;
     if (expiresAt !== undefined) this.#armExpiry(expiresAt - parts.now());
@@ -180,6 +180,23 @@ export class ClientSession {
     this.close('relay error');
   }
 
+  /**
+   * Runs `then` once the relay has handled what the target sent, or after TARGET_END_WAIT_MS when
+   * a step it waits on (a masking plan, the recorder) does not settle: the session still ends.
+   */
+  #afterRelayed(then: () => void): void {
+    let done = false;
+    const once = (): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      then();
+    };
+    const timer = setTimeout(once, TARGET_END_WAIT_MS);
+    timer.unref();
+    this.#relay.afterPending(once);
+  }
+
   #targetLost(err?: Error): void {
     if (this.#closed) return;
     const ended = this.#targetEnded;
@@ -217,6 +234,9 @@ export class ClientSession {
     this.#expiryTimer.unref();
   }
 }
+
+/** The longest a closed target's last messages may take to reach the client before the session ends. */
+const TARGET_END_WAIT_MS = 5_000;
 
 /** The longest a large result waits for the recorder before it carries on (the store may be down). */
 const RECORDING_WAIT_MS = 5_000;
