@@ -240,3 +240,26 @@ t.test(
     );
   },
 );
+
+t.test(
+  'an error after the result set began ends that result with the target ERR; the session goes on',
+  async (t) => {
+    const agent = await through(['ai-agents']);
+    t.teardown(() => agent.end());
+    // The server sends the column definitions, then fails on the first row.
+    const sql = 'SELECT id, (SELECT id FROM events UNION SELECT 999) AS x FROM events';
+    const directErr = await direct.query(sql).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    t.match(directErr, { errno: 1242, sqlState: '21000' });
+    await t.rejects(agent.query(sql), {
+      errno: 1242,
+      sqlState: '21000',
+      message: 'Subquery returns more than 1 row',
+    });
+    await t.rejects(agent.execute(sql), { errno: 1242, sqlState: '21000', message: /more than 1 row/ });
+    const [rows] = await agent.query('SELECT 1 AS one');
+    t.same(rows, [{ one: 1 }], 'the connection carries on');
+  },
+);

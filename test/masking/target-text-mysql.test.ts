@@ -121,7 +121,7 @@ t.test('the setup: INSERT ... SELECT of a masked value collides with a unique ke
 });
 
 t.test('MySQL listener, text and prepared: errno kept, no masked value in the error', async (t) => {
-  let conn = await connect();
+  const conn = await connect();
   t.teardown(() => conn.end());
   for (const { sql, errno, midResult } of ATTACKS) {
     for (const prepared of [false, true]) {
@@ -131,14 +131,9 @@ t.test('MySQL listener, text and prepared: errno kept, no masked value in the er
       >;
       t.ok(err instanceof Error, sql);
       t.same(leaks(String(err.message) + String(err.sqlMessage)), [], sql);
-      if (midResult) {
-        // The error came after the column definitions: the listener ends the connection there
-        // (the client sees a broken result, never a complete-looking one).
-        t.match(String(err.message), /closed|lost/, sql);
-        conn = await connect();
-        continue;
-      }
-      t.equal(err.errno, errno, sql);
+      // An error after the column definitions (midResult) ends that result with the ERR, screened
+      // like any other; the connection goes on.
+      t.equal(err.errno, errno, `${sql}${midResult ? ' (after the columns)' : ''}`);
       t.match(String(err.message), /its text is withheld because the statement involves masked data/, sql);
     }
   }

@@ -98,6 +98,11 @@ export class CommandReply implements MysqlReply {
         this.#state = 'answered';
         this.#out.write(this.#writer.frame(encodeEof(fields)));
       },
+      fail: (fields) => {
+        if (this.#state !== 'streaming') throw new Error('the result set has ended');
+        this.#state = 'answered';
+        this.#out.write(this.#writer.frame(encodeErr(fields)));
+      },
     };
   }
 }

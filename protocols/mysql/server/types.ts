@@ -30,6 +30,11 @@ export interface MysqlSessionInfo {
 export interface MysqlResultWriter {
   row(values: readonly TextValue[]): Promise<void> | undefined;
   end(fields?: { warnings?: number; status?: number }): void;
+  /**
+   * Ends the result set with an ERR packet in place of the closing EOF, as a server does when a
+   * statement fails after its rows began (a row never starts with 0xff, so clients tell them apart).
+   */
+  fail(fields: ErrFields): void;
 }
 
 /** How a handler answers one command; exactly one of these per command. */

@@ -403,10 +403,6 @@ export class MysqlClientSession implements MysqlCommandHandler {
         reply.ok(okFields(outcome.command, outcome.ok));
       }
     } catch (err) {
-      // Part of a result set is on the wire: an ERR now would be read as a row. The connection
-      // is closed instead (the caller's error path), so the client sees a broken result, never a
-      // complete-looking one.
-      if (writer) throw err;
       const { wire, expected } = toWireError(err);
       if (expected) {
         this.#log.info(
@@ -416,7 +412,10 @@ export class MysqlClientSession implements MysqlCommandHandler {
       } else {
         this.#log.error({ event: 'mysql.statement', session: session.context.id, err }, 'statement failed');
       }
-      reply.error(wire);
+      // After columns (or rows) the ERR ends the result set, as from the server itself: the
+      // client sees a failed statement, never a complete-looking result.
+      if (writer) writer.fail(wire);
+      else reply.error(wire);
       if (wire.sqlstate === '70100' || wire.sqlstate.startsWith('08')) {
         this.#targetReset(session, 'a statement was interrupted or the target connection broke');
       }
