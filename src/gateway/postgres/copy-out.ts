@@ -1,3 +1,4 @@
+import { quoteIdent } from './sql-quote.js';
 /**
  * COPY ... TO STDOUT sends rows as CopyData lines, not DataRows. Before one runs, the relay asks
  * the target to describe the equivalent SELECT (same relation and columns, or the same query) and
@@ -128,8 +129,4 @@ export function parenthesised(text: string): string | undefined {
     }
   }
   return undefined;
-}
-
-function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
 }

@@ -30,6 +30,7 @@ import {
 } from './frontend-messages.js';
 import type { PortalEntry, PreparedEntry, ProbeOutcome, StatementRun } from './session-state.js';
 import type { WireMasking } from './wire-masking.js';
+import { quoteIdent } from './sql-quote.js';
 
 /** The guard's registry of a session's prepared statements (SQL EXECUTE is judged by what it names). */
 export interface PreparedRegistry {
@@ -472,10 +473,6 @@ function portalOf(statement: PreparedEntry, message: Bind): PortalEntry {
     described: false,
     shape: undefined,
   };
-}
-
-function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
 }
 
 /** The cursor named by `FETCH ... [FROM|IN] name` or `MOVE ...`: the last identifier, case-folded unless quoted. */

@@ -1,4 +1,5 @@
 import type { GuardStage, SessionContext } from '../types.js';
+import { quoteIdent, quoteLiteral } from './sql-quote.js';
 
 /**
  * Startup parameters that are not settings: who and where (user, database), the encoding the
@@ -97,12 +98,4 @@ function parseOptions(
     settings.push([assignment.slice(0, eq).replace(/-/g, '_'), assignment.slice(eq + 1)]);
   }
   return { ok: true, settings };
-}
-
-function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
-function quoteLiteral(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`;
 }
