@@ -63,6 +63,8 @@ export function poolOptionsFor(options: MysqlClientOptions, ssl: SslOptions | un
     bigNumberStrings: false,
     decimalNumbers: false,
     dateStrings: true,
+    // JSON as the server's text: MariaDB's JSON is text anyway, and the listener relays it as sent.
+    jsonStrings: true,
     timezone: 'Z',
     multipleStatements: false,
     maxPreparedStatements: 256,

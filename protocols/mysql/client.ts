@@ -1,6 +1,6 @@
 import mysql from 'mysql2';
 import type { FieldPacket, Pool, PoolConnection, Query, ResultSetHeader, SslOptions } from 'mysql2';
-import { columnTypeName } from './codec/column-types.js';
+import { ColumnType, columnTypeName } from './codec/column-types.js';
 import { toClientError } from './client-errors.js';
 import { poolOptionsFor, sslOptionsFor, type MysqlClientOptions } from './client-options.js';
 import { MysqlClientError } from './errors.js';
@@ -23,6 +23,11 @@ export interface MysqlColumn {
   orgName: string;
   /** Table alias as written in the statement. */
   table: string;
+  /** The column's display length as the target announced it. */
+  columnLength: number;
+  /** MariaDB's extended metadata, when the target sent it: type (uuid, inet6) and format (json). */
+  extendedTypeName?: string | undefined;
+  extendedFormat?: string | undefined;
 }
 
 /** Receives a result as it streams. A returned promise pauses the connection until it settles. */
@@ -41,6 +46,8 @@ export interface MysqlQueryOptions {
    * pooled connection is closed afterwards instead of going back to the pool for another caller.
    */
   changesSession?: boolean | undefined;
+  /** Values go on to a MySQL client: FLOAT and DOUBLE of text results as the server's text. */
+  wireForm?: boolean | undefined;
 }
 
 export type MysqlQueryResult =
@@ -266,7 +273,45 @@ export function toMysqlColumn(field: FieldPacket): MysqlColumn {
     orgTable: field.orgTable ?? '',
     orgName: field.orgName ?? '',
     table: field.table ?? '',
+    columnLength: field.columnLength ?? 0,
+    extendedTypeName: field.extendedTypeName,
+    extendedFormat: field.extendedFormat,
   };
+}
+
+/** The accessors mysql2 hands a `typeCast` function. */
+interface CastField {
+  type: string;
+  string(): string | null;
+  buffer(): Buffer | null;
+}
+
+type TypeCast = (field: CastField, next: () => unknown) => unknown;
+
+/** GEOMETRY values as the target's own bytes (SRID and WKB), not mysql2's lossy parse of them. */
+const geometryAsBytes: TypeCast = (field, next) => (field.type === 'GEOMETRY' ? field.buffer() : next());
+
+/**
+ * For a wire client, also FLOAT and DOUBLE as the server printed them in a text result (`1e308`,
+ * `-3.4e38`), which a JavaScript number would print otherwise. Binary results carry the number's
+ * own bytes, which a number keeps exactly.
+ */
+const wireTextCast: TypeCast = (field, next) => {
+  if (field.type === 'FLOAT' || field.type === 'DOUBLE') return field.string();
+  return geometryAsBytes(field, next);
+};
+
+/** The cast a result needs, if any: only results with such columns pay for one. */
+function castFor(fields: readonly FieldPacket[], wire: boolean, binary: boolean): TypeCast | undefined {
+  let geometry = false;
+  let floating = false;
+  for (const field of fields) {
+    const type = field.columnType;
+    if (type === ColumnType.Geometry) geometry = true;
+    else if (type === ColumnType.Float || type === ColumnType.Double) floating = true;
+  }
+  if (wire && !binary && floating) return wireTextCast;
+  return geometry ? geometryAsBytes : undefined;
 }
 
 type RunState = { kind: 'running' } | { kind: 'cancelling'; error: unknown } | { kind: 'done' };
@@ -285,6 +330,8 @@ class StatementRun {
   #state: RunState = { kind: 'running' };
   #rowCount = 0;
   #sawColumns = false;
+  /** Prepared and executed: binary rows. */
+  #binary = false;
   #ok: ResultSetHeader | undefined;
   #timer: NodeJS.Timeout | undefined;
   #resolve: (result: MysqlQueryResult) => void = () => {};
@@ -322,6 +369,7 @@ class StatementRun {
       }
       signal?.addEventListener('abort', this.#onAbort, { once: true });
       let query: Query;
+      this.#binary = params !== undefined;
       try {
         query =
           params === undefined
@@ -331,7 +379,7 @@ class StatementRun {
         this.#finish(err);
         return;
       }
-      query.on('fields', (fields: FieldPacket[] | undefined) => this.#onFields(fields));
+      query.on('fields', (fields: FieldPacket[] | undefined) => this.#onFields(query, fields));
       query.on('result', (row: unknown) => this.#onResult(row));
       query.on('error', (err: unknown) => this.#finish(err));
       query.on('end', () => this.#finish(undefined));
@@ -352,10 +400,13 @@ class StatementRun {
     );
   };
 
-  #onFields(fields: FieldPacket[] | undefined): void {
+  #onFields(query: Query, fields: FieldPacket[] | undefined): void {
     // mysql2 also emits 'fields' (with nothing) for a statement that returns no result set.
     if (this.#state.kind !== 'running' || fields === undefined) return;
     this.#sawColumns = true;
+    // mysql2 builds the row parser from the statement's options right after this event.
+    const cast = castFor(fields, this.#options.wireForm === true, this.#binary);
+    if (cast !== undefined) (query as unknown as { options: { typeCast?: unknown } }).options.typeCast = cast;
     this.#deliver(() => this.#handler.columns(fields.map(toMysqlColumn)));
   }
 

@@ -41,9 +41,15 @@ const bitValue: ValueConverter = (value) => {
 /**
  * One converter per column, chosen once per result set so the row path is an array walk.
  * The client sets the session time zone to UTC, so TIMESTAMP gets a `Z`; DATETIME has no zone.
+ * In `wire` form (for a client that reads the MySQL protocol) values keep the target's own text:
+ * dates as printed, JSON as sent, BIT as its bytes; only bytes become base64, as everywhere.
  */
-export function valueConverters(columns: readonly MysqlColumn[]): ValueConverter[] {
+export function valueConverters(
+  columns: readonly MysqlColumn[],
+  form: 'json' | 'wire' = 'json',
+): ValueConverter[] {
   return columns.map((column) => {
+    if (form === 'wire') return passOrBase64;
     switch (column.type) {
       case 'timestamp':
         return isoDateTime('Z');

@@ -1,3 +1,4 @@
+import type { ColumnDefinition } from '../../protocols/mysql/codec/resultset.js';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { readsDiagnostics } from '../masking/diagnostics.js';
@@ -28,6 +29,8 @@ export interface DeliveredColumn {
   name: string;
   type: string;
   masked: boolean;
+  /** For the MySQL listener: the column definition as the target sent it. */
+  mysql?: ColumnDefinition | undefined;
 }
 
 /** Where the pipeline delivers a result; a returned promise from `row` is backpressure. */
@@ -249,6 +252,8 @@ export class StatementPipeline {
     let batch: unknown[][] = [];
     const recording = this.#recording;
     const diagnostics = this.#session.dialect === 'mysql' && readsDiagnostics(request.sql);
+    // The MySQL listener relays the target's column definitions and value forms.
+    const wireValues = this.#session.channel === 'mysql';
 
     const sink = {
       columns: async (columns: ResultColumn[]) => {
@@ -273,7 +278,11 @@ export class StatementPipeline {
           masked: masked?.[i] ?? false,
         }));
         recording.onColumns({ statementId, columns: described });
-        delivery.columns(described);
+        delivery.columns(
+          wireValues
+            ? described.map((d, i) => ({ ...d, mysql: (columns[i] as ResultColumn).mysql }))
+            : described,
+        );
       },
       row: (values: unknown[]): void | Promise<void> => {
         if (delivered >= maxRows) {
@@ -307,6 +316,7 @@ export class StatementPipeline {
         signal: stop.signal,
         timeoutMs: this.#limits.statementTimeoutMs,
         ...(this.#limits.sharedConnections && mayChangeSession(verdict) ? { changesSession: true } : {}),
+        ...(wireValues ? { wireValues } : {}),
       });
       command = summary.command;
       ok = summary.ok;

@@ -1,5 +1,6 @@
 import type { Effect } from '../config/schema.js';
 import type { Identity } from '../identity/types.js';
+import type { ColumnDefinition } from '../../protocols/mysql/codec/resultset.js';
 
 export type Dialect = 'postgres' | 'mysql';
 export type Channel = 'mcp-stdio' | 'mcp-http' | 'postgres' | 'mysql' | 'cli';
@@ -19,6 +20,8 @@ export interface ResultColumn {
   orgSchema?: string;
   orgTable?: string;
   orgName?: string;
+  /** MySQL: the column definition as the target sent it, for the MySQL listener to relay. */
+  mysql?: ColumnDefinition;
 }
 
 /** One statement of a SQL text as the guard understood it. */
@@ -75,6 +78,11 @@ export interface QueryOptions {
    * on a shared pool its connection is closed afterwards, never handed to another caller.
    */
   changesSession?: boolean;
+  /**
+   * The values go to a client of the target's own wire protocol (the MySQL listener): keep the
+   * target's text forms rather than JSON-friendly ones (see protocols/mysql/values.ts).
+   */
+  wireValues?: boolean;
 }
 
 export interface QuerySummary {

@@ -263,3 +263,72 @@ t.test(
     t.same(rows, [{ one: 1 }], 'the connection carries on');
   },
 );
+
+/** What a client reads from a column definition, all of it. */
+function definitionOf(field: mysql.FieldPacket): Record<string, unknown> {
+  return {
+    catalog: field.catalog,
+    schema: field.schema,
+    table: field.table,
+    orgTable: field.orgTable,
+    name: field.name,
+    orgName: field.orgName,
+    characterSet: field.characterSet,
+    columnLength: field.columnLength,
+    columnType: field.columnType,
+    flags: field.flags,
+    decimals: field.decimals,
+    // MariaDB's extended metadata, which tells JSON, UUID and INET6 from text.
+    extendedTypeName: field.extendedTypeName,
+    extendedFormat: field.extendedFormat,
+  };
+}
+
+t.test('column definitions and values are relayed as the target sent them, text and binary', async (t) => {
+  await admin.query(`CREATE TABLE ${database}.kinds (
+    id INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    big BIGINT UNSIGNED, tiny TINYINT(1), medium MEDIUMINT, yr YEAR,
+    flags BIT(3), doc JSON, place POINT, price DECIMAL(10,2), ratio FLOAT, exact DOUBLE,
+    at DATETIME(6), day DATE, span TIME(3), code CHAR(3) NOT NULL DEFAULT '', note TEXT,
+    raw VARBINARY(8), image BLOB, colour ENUM('red','blue'), tags SET('a','b'), uid UUID, addr INET6,
+    UNIQUE KEY (code, medium)
+  )`);
+  t.teardown(() => admin.query(`DROP TABLE IF EXISTS ${database}.kinds`));
+  await admin.query(`INSERT INTO ${database}.kinds
+    (big, tiny, medium, yr, flags, doc, place, price, ratio, exact, at, day, span, code, note, raw, image, colour, tags, uid, addr)
+    VALUES
+    (18446744073709551615, 1, -8388608, 2024, b'101', '{"b": [1, 2.50], "a": "é"}', ST_GeomFromText('POINT(1.5 -2)', 4326),
+     12345678.90, 1.1, 0.1, '2024-01-02 03:04:05.123456', '2024-02-29', '-838:59:58.5', 'abc', 'naïve ✓',
+     x'00ff10', x'89504e47', 'blue', 'a,b', '123e4567-e89b-12d3-a456-426614174000', '::ffff:10.0.0.1'),
+    (NULL, 0, 0, NULL, b'0', 'null', NULL, -0.01, -3.4e38, 1e308, '0000-00-00 00:00:00', NULL, '00:00:00', '', '', x'', NULL, NULL, '', NULL, NULL)`);
+  const dba = await through(['dba']);
+  t.teardown(() => dba.end());
+  const sql = 'SELECT *, id + 1 AS next, k.code AS alias FROM kinds AS k ORDER BY id';
+
+  // Text protocol, raw bytes: nothing decoded on the client side.
+  const [rawThrough, fieldsThrough] = await dba.query({ sql, rowsAsArray: true, typeCast: false });
+  const [rawDirect, fieldsDirect] = await direct.query({ sql, rowsAsArray: true, typeCast: false });
+  t.same(fieldsThrough.map(definitionOf), fieldsDirect.map(definitionOf), 'column definitions');
+  t.same(rawThrough, rawDirect, 'text rows byte for byte');
+
+  // Binary protocol (a prepared statement with a parameter), as the driver decodes it.
+  const prepared = `${sql.replace(' ORDER BY', ' WHERE id > ? ORDER BY')}`;
+  const [binThrough, binFieldsThrough] = await dba.execute({ sql: prepared, rowsAsArray: true }, [0]);
+  const [binDirect, binFieldsDirect] = await direct.execute({ sql: prepared, rowsAsArray: true }, [0]);
+  t.same(binFieldsThrough.map(definitionOf), binFieldsDirect.map(definitionOf), 'binary column definitions');
+  // A zero DATETIME decodes to an invalid Date on both sides, which tap cannot print.
+  const comparable = (rows: unknown) =>
+    (rows as unknown[][]).map((row) =>
+      row.map((v) =>
+        v instanceof Date ? (Number.isNaN(v.getTime()) ? 'invalid date' : v.toISOString()) : v,
+      ),
+    );
+  t.same(comparable(binThrough), comparable(binDirect), 'binary rows decode to the same values');
+
+  // An agent sees the same definitions for what it may read.
+  const agent = await through(['ai-agents']);
+  t.teardown(() => agent.end());
+  const [, agentFields] = await agent.query({ sql: 'SELECT id, tiny, doc FROM kinds', typeCast: false });
+  const [, directFields] = await direct.query({ sql: 'SELECT id, tiny, doc FROM kinds', typeCast: false });
+  t.same(agentFields.map(definitionOf), directFields.map(definitionOf));
+});

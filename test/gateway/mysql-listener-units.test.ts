@@ -1,6 +1,6 @@
 import t from 'tap';
 import { encodeBinaryRow } from '../../protocols/mysql/codec/binary-row.js';
-import { ColumnType } from '../../protocols/mysql/server/index.js';
+import { ColumnType, type ColumnDefinition } from '../../protocols/mysql/server/index.js';
 import { GatewayError } from '../../src/gateway/errors.js';
 import { countPlaceholders } from '../../src/gateway/mysql/placeholders.js';
 import { PreparedStatements } from '../../src/gateway/mysql/prepared-statements.js';
@@ -31,77 +31,88 @@ t.test('prepared statements are capped per connection and ids are never reused w
   t.equal(statements.get(c?.id ?? 0)?.sql, 'SELECT 3');
 });
 
-t.test('delivered columns map to MySQL column definitions; masked ones are always text', async (t) => {
-  const columns = wireColumns(
-    [
-      { name: 'id', type: 'int', masked: false },
-      { name: 'email', type: 'varchar', masked: true },
-      { name: 'salary', type: 'decimal', masked: true },
-      { name: 'photo', type: 'blob', masked: false },
-      { name: 'joined', type: 'datetime', masked: false },
-      { name: 'stamp', type: 'timestamp', masked: false },
-      { name: 'doc', type: 'json', masked: false },
-      { name: 'flag', type: 'bit', masked: false },
-    ],
-    { binary: false },
-  );
-  t.same(
-    columns.map((c) => c.definition.type),
-    [
-      ColumnType.Long,
-      ColumnType.VarString,
-      ColumnType.VarString,
-      ColumnType.Blob,
-      ColumnType.DateTime,
-      ColumnType.Timestamp,
-      ColumnType.Blob,
-      ColumnType.LongLong,
-    ],
-  );
+const definition = (name: string, type: number, extra: Partial<ColumnDefinition> = {}): ColumnDefinition => ({
+  name,
+  type,
+  schema: 'shop',
+  table: 't',
+  orgTable: 'customers',
+  orgName: name,
+  characterSet: 63,
+  columnLength: 11,
+  flags: 0,
+  decimals: 0,
+  ...extra,
+});
+
+t.test('unmasked columns keep the target definitions; masked ones are text with no flags', async (t) => {
+  const id = definition('id', ColumnType.Long, { flags: 0x0001 | 0x0002 | 0x0020 | 0x0200 });
+  const email = definition('email', ColumnType.VarString, { characterSet: 45, columnLength: 1020, flags: 1 });
+  const photo = definition('photo', ColumnType.Blob, { flags: 0x0080 | 0x0010 });
+  const flag = definition('flag', ColumnType.Bit, { columnLength: 1, flags: 0x0020 });
+  const doc = definition('doc', ColumnType.Blob, { characterSet: 45, columnLength: 4294967295 });
+  const joined = definition('joined', ColumnType.DateTime, { columnLength: 26, decimals: 6 });
+  const columns = wireColumns([
+    { name: 'id', type: 'int', masked: false, mysql: id },
+    { name: 'mail', type: 'varchar', masked: true, mysql: email },
+    { name: 'photo', type: 'blob', masked: false, mysql: photo },
+    { name: 'flag', type: 'bit', masked: false, mysql: flag },
+    { name: 'doc', type: 'json', masked: false, mysql: doc },
+    { name: 'joined', type: 'datetime', masked: false, mysql: joined },
+    { name: 'made', type: 'varchar', masked: false },
+  ]);
+  t.same(columns[0]?.definition, id, 'flags, length, names and collation as the target sent them');
+  t.same(columns[1]?.definition, {
+    schema: 'shop',
+    table: 't',
+    orgTable: 'customers',
+    orgName: 'email',
+    name: 'mail',
+    type: ColumnType.VarString,
+    characterSet: 45,
+    columnLength: 1024,
+  });
+  t.same(columns[6]?.definition, { name: 'made', type: ColumnType.VarString, characterSet: 45 });
   const row = wireRow(columns, [
     7,
     'a***@example.com',
-    '***',
     Buffer.from([1, 2]).toString('base64'),
-    '2024-01-02T03:04:05',
-    '2024-01-02T03:04:05.250Z',
-    { k: [1, 2] },
-    1,
+    Buffer.from([1]).toString('base64'),
+    '{"k": [1, 2]}',
+    '2024-01-02 03:04:05.250000',
+    null,
   ]);
   t.same(row, [
     '7',
     'a***@example.com',
-    '***',
     Buffer.from([1, 2]),
-    '2024-01-02 03:04:05',
-    '2024-01-02 03:04:05.250',
-    '{"k":[1,2]}',
-    '1',
+    Buffer.from([1]),
+    '{"k": [1, 2]}',
+    '2024-01-02 03:04:05.250000',
+    null,
   ]);
 });
 
 t.test(
-  'binary results widen integers so unsigned values fit, and masked values of any type encode',
+  'binary rows encode by the target types, unsigned included; masked values of any type encode',
   async (t) => {
-    const columns = wireColumns(
-      [
-        { name: 'tiny', type: 'tinyint', masked: false },
-        { name: 'n', type: 'int', masked: false },
-        { name: 'secret', type: 'int', masked: true },
-      ],
-      { binary: true },
-    );
-    t.same(
-      columns.map((c) => c.definition.type),
-      [ColumnType.Short, ColumnType.LongLong, ColumnType.VarString],
-    );
+    const columns = wireColumns([
+      {
+        name: 'tiny',
+        type: 'tinyint',
+        masked: false,
+        mysql: definition('tiny', ColumnType.Tiny, { flags: 0x20 }),
+      },
+      { name: 'n', type: 'int', masked: false, mysql: definition('n', ColumnType.Long, { flags: 0x20 }) },
+      { name: 'secret', type: 'int', masked: true, mysql: definition('secret', ColumnType.Long) },
+    ]);
     const encoded = encodeBinaryRow(
       columns.map((c) => c.definition),
       wireRow(columns, [255, 4294967295, '****']),
     );
-    t.equal(encoded.readUInt16LE(2), 255, 'TINYINT UNSIGNED 255 as a SMALLINT');
-    t.equal(encoded.readBigUInt64LE(4), 4294967295n, 'INT UNSIGNED max as a BIGINT');
-    t.equal(encoded.subarray(13).toString('latin1'), '****', 'the masked INT travels as text');
+    t.equal(encoded.readUInt8(2), 255, 'TINYINT UNSIGNED 255 in one byte');
+    t.equal(encoded.readUInt32LE(3), 4294967295, 'INT UNSIGNED max in four bytes');
+    t.equal(encoded.subarray(8).toString('latin1'), '****', 'the masked INT travels as text');
   },
 );
 

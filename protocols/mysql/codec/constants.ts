@@ -44,6 +44,13 @@ export const SERVER_CAPABILITIES =
   Capability.ConnectAttrs |
   Capability.PluginAuthLenencClientData;
 
+/**
+ * MariaDB's extended capabilities, carried in the last four reserved bytes of the greeting and of
+ * the client's response when CLIENT_MYSQL (LongPassword) is unset. The one we speak: column
+ * definitions with the extended type (uuid, inet6, point) and format (json) of each column.
+ */
+export const MARIADB_EXTENDED_METADATA = 0x08;
+
 /** Server status flags (SERVER_STATUS_*). */
 export const enum ServerStatus {
   InTransaction = 0x0001,

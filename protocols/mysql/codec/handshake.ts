@@ -13,24 +13,29 @@ export interface HandshakeV10Fields {
   authPluginName: string;
   characterSet?: number;
   status?: number;
+  /** Answer as MariaDB does: CLIENT_MYSQL unset, and these extended capabilities offered. */
+  mariadbCapabilities?: number;
 }
 
 /** Initial Handshake Packet, protocol version 10. */
 export function encodeHandshakeV10(fields: HandshakeV10Fields): Buffer {
   const data = fields.authPluginData;
   if (data.length !== 20) throw new RangeError('authPluginData must be 20 bytes');
+  const mariadb = fields.mariadbCapabilities !== undefined;
+  const capabilities = mariadb ? fields.capabilities & ~Capability.LongPassword : fields.capabilities;
   return new PayloadBuilder(96)
     .u8(10)
     .nulText(fields.serverVersion)
     .u32(fields.connectionId)
     .bytes(data.subarray(0, 8))
     .u8(0)
-    .u16(fields.capabilities & 0xffff)
+    .u16(capabilities & 0xffff)
     .u8(fields.characterSet ?? UTF8MB4_CHARSET)
     .u16(fields.status ?? ServerStatus.Autocommit)
-    .u16(fields.capabilities >>> 16)
+    .u16(capabilities >>> 16)
     .u8(data.length + 1)
-    .zeros(10)
+    .zeros(6)
+    .u32(fields.mariadbCapabilities ?? 0)
     .bytes(data.subarray(8))
     .u8(0)
     .nulText(fields.authPluginName)
@@ -43,6 +48,8 @@ export const SSL_REQUEST_LENGTH = 32;
 export interface SslRequest {
   kind: 'ssl-request';
   capabilities: number;
+  /** MariaDB extended capabilities the client asks for (0 from a client that sets CLIENT_MYSQL). */
+  mariadbCapabilities: number;
   maxPacketSize: number;
   characterSet: number;
 }
@@ -50,6 +57,7 @@ export interface SslRequest {
 export interface HandshakeResponse {
   kind: 'handshake-response';
   capabilities: number;
+  mariadbCapabilities: number;
   maxPacketSize: number;
   characterSet: number;
   user: string;
@@ -75,12 +83,14 @@ export function decodeHandshakeResponse(payload: Buffer): SslRequest | Handshake
   }
   const maxPacketSize = reader.u32('max packet size');
   const characterSet = reader.u8('character set');
-  reader.skip(23, 'filler');
+  reader.skip(19, 'filler');
+  const extended = reader.u32('extended capabilities');
+  const mariadbCapabilities = capabilities & Capability.LongPassword ? 0 : extended;
   if (reader.remaining === 0) {
     if (!(capabilities & Capability.Ssl)) {
       throw new MysqlProtocolError('ERR_HANDSHAKE', 'handshake response ends after its fixed part');
     }
-    return { kind: 'ssl-request', capabilities, maxPacketSize, characterSet };
+    return { kind: 'ssl-request', capabilities, mariadbCapabilities, maxPacketSize, characterSet };
   }
   const userBytes = reader.nulBytes('user name');
   if (userBytes.length > MAX_USER_BYTES)
@@ -111,6 +121,7 @@ export function decodeHandshakeResponse(payload: Buffer): SslRequest | Handshake
   return {
     kind: 'handshake-response',
     capabilities,
+    mariadbCapabilities,
     maxPacketSize,
     characterSet,
     user,

@@ -15,6 +15,10 @@ export interface ColumnDefinition {
   columnLength?: number;
   flags?: number;
   decimals?: number;
+  /** MariaDB extended metadata: the type behind a plain wire type (uuid, inet6, point, ...). */
+  extendedTypeName?: string | undefined;
+  /** MariaDB extended metadata: the format of a text column (json). */
+  extendedFormat?: string | undefined;
 }
 
 const NULL_VALUE = 0xfb;
@@ -35,16 +39,29 @@ function isTextual(type: number): boolean {
   );
 }
 
-/** Column Definition 41. */
-export function encodeColumnDefinition(column: ColumnDefinition): Buffer {
+/** MariaDB's extended metadata block: (id, lenenc text) pairs, 0 the type name, 1 the format. */
+function extendedMetadata(column: ColumnDefinition): Buffer {
+  const block = new PayloadBuilder(16);
+  if (column.extendedTypeName) block.u8(0).lenencText(column.extendedTypeName);
+  if (column.extendedFormat) block.u8(1).lenencText(column.extendedFormat);
+  return block.build();
+}
+
+/**
+ * Column Definition 41; with `extended` (a MariaDB client that asked for it), MariaDB's extended
+ * metadata block after the original name.
+ */
+export function encodeColumnDefinition(column: ColumnDefinition, extended = false): Buffer {
   const characterSet = column.characterSet ?? (isTextual(column.type) ? UTF8MB4_CHARSET : BINARY_CHARSET);
-  return new PayloadBuilder(64)
+  const builder = new PayloadBuilder(64)
     .lenencText('def')
     .lenencText(column.schema ?? '')
     .lenencText(column.table ?? '')
     .lenencText(column.orgTable ?? '')
     .lenencText(column.name)
-    .lenencText(column.orgName ?? '')
+    .lenencText(column.orgName ?? '');
+  if (extended) builder.lenencBytes(extendedMetadata(column));
+  return builder
     .lenencInt(0x0c)
     .u16(characterSet)
     .u32(column.columnLength ?? 1024)

@@ -6,6 +6,7 @@ import {
   Capability,
   CACHING_SHA2_PLUGIN,
   CLEAR_PASSWORD_PLUGIN,
+  MARIADB_EXTENDED_METADATA,
   NATIVE_PASSWORD_PLUGIN,
   SERVER_CAPABILITIES,
   ServerErrno,
@@ -58,6 +59,8 @@ export class MysqlServerConnection {
   readonly #raw: Socket;
   #stream: Socket;
   #tls = false;
+  /** The client reads MariaDB's extended column metadata (negotiated in the handshake). */
+  #extendedMetadata = false;
   #state: ConnectionState = { kind: 'awaiting-response' };
   readonly #reader: PacketReader;
   readonly #writer = new PacketWriter();
@@ -133,6 +136,7 @@ export class MysqlServerConnection {
           authPluginData: scramble(),
           capabilities,
           authPluginName: NATIVE_PASSWORD_PLUGIN,
+          ...(this.#options.mariadb === true ? { mariadbCapabilities: MARIADB_EXTENDED_METADATA } : {}),
         }),
       ),
     );
@@ -214,6 +218,8 @@ export class MysqlServerConnection {
       return;
     }
     this.#writer.reset(packet.sequenceId + 1);
+    this.#extendedMetadata =
+      this.#options.mariadb === true && (message.mariadbCapabilities & MARIADB_EXTENDED_METADATA) !== 0;
     if (!this.#tls && !this.#options.allowPlaintextAuth) {
       this.#refuse({
         errno: ServerErrno.SecureTransportRequired,
@@ -361,7 +367,7 @@ export class MysqlServerConnection {
     // cannot make us buffer without bound.
     this.#state = { kind: 'busy', session };
     this.#stream.pause();
-    const reply = new CommandReply(this.#writer, this.#output);
+    const reply = new CommandReply(this.#writer, this.#output, { extendedMetadata: this.#extendedMetadata });
     // The client expects no packet after these; an error packet would be read as the answer to
     // its next command.
     const silent = command.kind === 'stmt-close' || command.kind === 'stmt-send-long-data';

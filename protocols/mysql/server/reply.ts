@@ -24,10 +24,14 @@ export class CommandReply implements MysqlReply {
   readonly #writer: PacketWriter;
   readonly #out: ReplyOutput;
   #state: ReplyState = 'pending';
+  /** Column definitions as this client reads them (with MariaDB's extended metadata or not). */
+  readonly #definition: (column: ColumnDefinition) => Buffer;
 
-  constructor(writer: PacketWriter, out: ReplyOutput) {
+  constructor(writer: PacketWriter, out: ReplyOutput, options: { extendedMetadata?: boolean } = {}) {
     this.#writer = writer;
     this.#out = out;
+    const extended = options.extendedMetadata === true;
+    this.#definition = (column) => encodeColumnDefinition(column, extended);
   }
 
   get answered(): boolean {
@@ -51,7 +55,7 @@ export class CommandReply implements MysqlReply {
 
   fields(columns: readonly ColumnDefinition[]): void {
     this.#claim('answered');
-    this.#out.write(this.#writer.frameAll([...columns.map(encodeColumnDefinition), encodeEof()]));
+    this.#out.write(this.#writer.frameAll([...columns.map(this.#definition), encodeEof()]));
   }
 
   none(): void {
@@ -71,8 +75,8 @@ export class CommandReply implements MysqlReply {
         paramCount: fields.params.length,
       }),
     ];
-    if (fields.params.length > 0) payloads.push(...fields.params.map(encodeColumnDefinition), encodeEof());
-    if (fields.columns.length > 0) payloads.push(...fields.columns.map(encodeColumnDefinition), encodeEof());
+    if (fields.params.length > 0) payloads.push(...fields.params.map(this.#definition), encodeEof());
+    if (fields.columns.length > 0) payloads.push(...fields.columns.map(this.#definition), encodeEof());
     this.#out.write(this.#writer.frameAll(payloads));
   }
 
@@ -84,7 +88,7 @@ export class CommandReply implements MysqlReply {
     this.#out.write(
       this.#writer.frameAll([
         encodeColumnCount(columns.length),
-        ...columns.map(encodeColumnDefinition),
+        ...columns.map(this.#definition),
         encodeEof(),
       ]),
     );

@@ -83,6 +83,11 @@ export interface MysqlServerConnectionOptions {
   /** Largest packet after authentication. Default 16 MiB. */
   maxPacketSize?: number | undefined;
   serverVersion?: string | undefined;
+  /**
+   * Greet as a MariaDB server (CLIENT_MYSQL unset) and offer its extended column metadata, which
+   * MariaDB clients need to tell JSON, UUID or INET6 columns from plain text.
+   */
+  mariadb?: boolean | undefined;
   authenticate(request: MysqlAuthRequest): Promise<MysqlAuthResult>;
   handler: MysqlCommandHandler;
   /** Errors the connection could not hand to the client (handler failures, socket errors). */

@@ -14,6 +14,20 @@ function toResultColumn(column: MysqlColumn): ResultColumn {
     orgSchema: column.orgSchema,
     orgTable: column.orgTable,
     orgName: column.orgName,
+    mysql: {
+      name: column.name,
+      type: column.typeCode,
+      schema: column.orgSchema,
+      table: column.table,
+      orgTable: column.orgTable,
+      orgName: column.orgName,
+      characterSet: column.characterSet,
+      columnLength: column.columnLength,
+      flags: column.flags,
+      decimals: column.decimals,
+      extendedTypeName: column.extendedTypeName,
+      extendedFormat: column.extendedFormat,
+    },
   };
 }
 
@@ -88,7 +102,7 @@ export function createMysqlEngine(
         sql,
         {
           columns(columns) {
-            converters = valueConverters(columns);
+            converters = valueConverters(columns, queryOptions.wireValues === true ? 'wire' : 'json');
             return sink.columns(columns.map(toResultColumn));
           },
           row(values) {
@@ -100,6 +114,7 @@ export function createMysqlEngine(
           signal: queryOptions.signal,
           timeoutMs: queryOptions.timeoutMs,
           changesSession: queryOptions.changesSession,
+          wireForm: queryOptions.wireValues,
         },
       );
       const command = commandOf(sql);

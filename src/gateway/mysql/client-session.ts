@@ -50,7 +50,8 @@ const MAX_PARAMS = 0xffff;
  * One MySQL client through Sluice: it logs in with a token, then every statement it sends
  * (COM_QUERY, or COM_STMT_EXECUTE of a prepared text) runs through the gateway pipeline: guard,
  * approval, execution on the client's own target connection, masking, recording. Results come
- * back re-encoded from the pipeline's (masked) values, never as the target's bytes.
+ * back with the target's own column definitions (wire-columns.ts) and re-encoded from the
+ * pipeline's (masked) values, which keep the target's text forms on this channel.
  */
 export class MysqlClientSession implements MysqlCommandHandler {
   readonly #parts: ClientSessionParts;
@@ -381,7 +382,7 @@ export class MysqlClientSession implements MysqlCommandHandler {
         { ...request, signal: running.signal, approvalWaitMs: this.#parts.approvalWaitMs },
         {
           columns: (delivered) => {
-            columns = wireColumns(delivered, { binary });
+            columns = wireColumns(delivered);
             writer = reply.resultSet(
               columns.map((c) => c.definition),
               { binary },

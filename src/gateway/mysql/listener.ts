@@ -82,6 +82,7 @@ export async function startMysqlListener(
       connectionId,
       secureContext,
       serverVersion,
+      mariadb: serverVersion !== undefined && /mariadb/i.test(serverVersion),
       allowPlaintextAuth: settings?.allowPlaintextAuth ?? false,
       ...(options.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: options.handshakeTimeoutMs } : {}),
       ...(options.maxPacketSize !== undefined ? { maxPacketSize: options.maxPacketSize } : {}),

@@ -69,7 +69,7 @@ function use(target: string, reply: MysqlReply, host: UnboundHost): void {
 }
 
 function singleColumn(reply: MysqlReply, name: string, values: (string | null)[]): void {
-  const columns = wireColumns([{ name, type: 'varchar', masked: false }], { binary: false });
+  const columns = wireColumns([{ name, type: 'varchar', masked: false }]);
   const writer = reply.resultSet(
     columns.map((c) => c.definition),
     { binary: false },

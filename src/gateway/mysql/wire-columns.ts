@@ -1,6 +1,5 @@
 import {
   BINARY_CHARSET,
-  ColumnFlag,
   ColumnType,
   UTF8MB4_CHARSET,
   type ColumnDefinition,
@@ -17,10 +16,7 @@ export interface WireColumn {
   encode: WireValueEncoder;
 }
 
-/** NOT_FIXED_DEC: floats carry no fixed scale, so clients print what they get. */
-const FLOATING_DECIMALS = 31;
-
-/** Any value in its text form; objects (parsed JSON) back to JSON text. */
+/** Any value in its text form (numbers from binary rows as their shortest exact decimal). */
 const asText: WireValueEncoder = (value) => {
   if (value === null || value === undefined) return null;
   if (typeof value === 'string') return value;
@@ -30,121 +26,76 @@ const asText: WireValueEncoder = (value) => {
   return JSON.stringify(value);
 };
 
-/** The engine hands binary values over as base64; the client gets the bytes back. */
+/** The engine hands bytes over as base64; the client gets the bytes back. */
 const fromBase64: WireValueEncoder = (value) =>
   typeof value === 'string' ? Buffer.from(value, 'base64') : asText(value);
 
-/** The engine writes DATETIME as ISO (`T`, and `Z` for TIMESTAMP); MySQL clients expect a space. */
-const dateTimeText: WireValueEncoder = (value) => {
-  if (typeof value !== 'string') return asText(value);
-  const text = value.endsWith('Z') ? value.slice(0, -1) : value;
-  return text.replace('T', ' ');
-};
+/**
+ * Column types whose values the engine reads as text or numbers whatever their collation; any
+ * other type with the binary collation (BINARY, VARBINARY, BLOB, BIT, GEOMETRY) holds bytes.
+ */
+const READ_AS_VALUES = new Set<number>([
+  ColumnType.Decimal,
+  ColumnType.NewDecimal,
+  ColumnType.Tiny,
+  ColumnType.Short,
+  ColumnType.Long,
+  ColumnType.Int24,
+  ColumnType.LongLong,
+  ColumnType.Float,
+  ColumnType.Double,
+  ColumnType.Null,
+  ColumnType.Year,
+  ColumnType.Date,
+  ColumnType.NewDate,
+  ColumnType.DateTime,
+  ColumnType.Timestamp,
+  ColumnType.Time,
+  ColumnType.Json,
+]);
 
-const text = (type: ColumnType, characterSet = UTF8MB4_CHARSET): Omit<ColumnDefinition, 'name'> => ({
-  type,
-  characterSet,
-});
+const carriesBytes = (definition: ColumnDefinition): boolean =>
+  definition.characterSet === BINARY_CHARSET && !READ_AS_VALUES.has(definition.type);
 
-const bytes = (type: ColumnType): Omit<ColumnDefinition, 'name'> => ({
-  type,
-  characterSet: BINARY_CHARSET,
-  flags: ColumnFlag.Binary,
-});
+/** Masked values are replacements ('***', a hash, part of a string): at least this long. */
+const MASKED_LENGTH = 1024;
 
 /**
- * Integer types, as announced in text results and (one size up) in binary results. The pipeline
- * delivers the type name without its UNSIGNED flag, so a binary result announces the next wider
- * signed type: an INT UNSIGNED value (up to 2^32-1) then always fits, and a value that does not
- * fit is refused by the row encoder rather than sent wrong.
+ * A masked column keeps its names (a client still sees which table it came from) but is
+ * announced as text with no flags: its values need not fit the original type (a binary row
+ * encoder would refuse them), and NOT NULL, key or UNSIGNED flags would describe what is hidden.
  */
-const INTEGERS: Record<string, { text: ColumnType; binary: ColumnType }> = {
-  tinyint: { text: ColumnType.Tiny, binary: ColumnType.Short },
-  smallint: { text: ColumnType.Short, binary: ColumnType.Long },
-  mediumint: { text: ColumnType.Int24, binary: ColumnType.Long },
-  int: { text: ColumnType.Long, binary: ColumnType.LongLong },
-  bigint: { text: ColumnType.LongLong, binary: ColumnType.LongLong },
-  year: { text: ColumnType.Year, binary: ColumnType.Short },
-};
-
-function describe(
-  type: string,
-  binary: boolean,
-): { shape: Omit<ColumnDefinition, 'name'>; encode: WireValueEncoder } {
-  const integer = INTEGERS[type];
-  if (integer)
-    return {
-      shape: { type: binary ? integer.binary : integer.text, characterSet: BINARY_CHARSET },
-      encode: asText,
-    };
-  switch (type) {
-    case 'float':
-      return {
-        shape: { type: ColumnType.Float, characterSet: BINARY_CHARSET, decimals: FLOATING_DECIMALS },
-        encode: asText,
-      };
-    case 'double':
-      return {
-        shape: { type: ColumnType.Double, characterSet: BINARY_CHARSET, decimals: FLOATING_DECIMALS },
-        encode: asText,
-      };
-    case 'decimal':
-      return { shape: { type: ColumnType.NewDecimal, characterSet: BINARY_CHARSET }, encode: asText };
-    case 'bit':
-      // The engine turns BIT into a number; it goes back as an unsigned integer, not bytes.
-      return {
-        shape: { type: ColumnType.LongLong, characterSet: BINARY_CHARSET, flags: ColumnFlag.Unsigned },
-        encode: asText,
-      };
-    case 'date':
-      return { shape: { type: ColumnType.Date, characterSet: BINARY_CHARSET }, encode: asText };
-    case 'time':
-      return { shape: { type: ColumnType.Time, characterSet: BINARY_CHARSET }, encode: asText };
-    case 'datetime':
-      return { shape: { type: ColumnType.DateTime, characterSet: BINARY_CHARSET }, encode: dateTimeText };
-    case 'timestamp':
-      return { shape: { type: ColumnType.Timestamp, characterSet: BINARY_CHARSET }, encode: dateTimeText };
-    case 'null':
-      return { shape: { type: ColumnType.Null, characterSet: BINARY_CHARSET }, encode: asText };
-    case 'char':
-    case 'enum':
-    case 'set':
-      return { shape: text(ColumnType.String), encode: asText };
-    case 'tinytext':
-    case 'text':
-    case 'mediumtext':
-    case 'longtext':
-    case 'json':
-      // A text BLOB (MariaDB's JSON is LONGTEXT too): clients read it as a string by its collation.
-      return { shape: text(ColumnType.Blob), encode: asText };
-    case 'binary':
-      return { shape: bytes(ColumnType.String), encode: fromBase64 };
-    case 'varbinary':
-      return { shape: bytes(ColumnType.VarString), encode: fromBase64 };
-    case 'tinyblob':
-    case 'blob':
-    case 'mediumblob':
-    case 'longblob':
-      return { shape: bytes(ColumnType.Blob), encode: fromBase64 };
-    case 'geometry':
-      return { shape: bytes(ColumnType.Geometry), encode: fromBase64 };
-    default:
-      // varchar, and anything else (MariaDB's uuid, inet6, ...): text.
-      return { shape: text(ColumnType.VarString), encode: asText };
-  }
+function maskedDefinition(column: DeliveredColumn): ColumnDefinition {
+  const source = column.mysql;
+  return {
+    ...(source
+      ? { schema: source.schema, table: source.table, orgTable: source.orgTable, orgName: source.orgName }
+      : {}),
+    name: column.name,
+    type: ColumnType.VarString,
+    characterSet: UTF8MB4_CHARSET,
+    columnLength: Math.max(source?.columnLength ?? 0, MASKED_LENGTH),
+  };
 }
 
 /**
- * The MySQL column definitions for a result the pipeline delivers. A masked column is always
- * announced as text: its values are replacements ('***', a hash, a partial string) that need not
- * fit the original type, and a binary row encoder would refuse them.
+ * The MySQL column definitions for a result the pipeline delivers: the target's own definitions
+ * (names, types, flags, lengths, collations), so values are relayed in the form the target sent
+ * them; masked columns as text. A column the gateway made itself (no target definition) is text.
  */
-export function wireColumns(columns: readonly DeliveredColumn[], options: { binary: boolean }): WireColumn[] {
+export function wireColumns(columns: readonly DeliveredColumn[]): WireColumn[] {
   return columns.map((column) => {
-    const { shape, encode } = column.masked
-      ? { shape: text(ColumnType.VarString), encode: asText }
-      : describe(column.type, options.binary);
-    return { definition: { name: column.name, ...shape }, encode };
+    if (column.masked) return { definition: maskedDefinition(column), encode: asText };
+    const source = column.mysql;
+    if (source === undefined)
+      return {
+        definition: { name: column.name, type: ColumnType.VarString, characterSet: UTF8MB4_CHARSET },
+        encode: asText,
+      };
+    return {
+      definition: { ...source, name: column.name },
+      encode: carriesBytes(source) ? fromBase64 : asText,
+    };
   });
 }
 

@@ -13,6 +13,7 @@ const column = (type: string): MysqlColumn => ({
   orgTable: '',
   orgName: '',
   table: '',
+  columnLength: 0,
 });
 
 t.test('values become JSON-friendly per column type', async (t) => {
