@@ -262,8 +262,7 @@ export class StatementPipeline {
           ? null
           : await this.#stages.masking.plan(columns, {
               session: this.#session,
-              sql: request.sql,
-              verdict,
+              ...resultSource(request.sql, verdict),
               // A shared connection's diagnostics may be another caller's.
               ...(diagnostics
                 ? {
@@ -345,4 +344,17 @@ export class StatementPipeline {
       ...(ok ? { ok } : {}),
     };
   }
+}
+
+/**
+ * What the masking plan traces a result's columns through: the statement's own text, or for a
+ * MySQL EXECUTE of a statement the guard read at its PREPARE, that statement (the result is the
+ * prepared SELECT's). Without such a text EXECUTE's columns cannot be traced, so all are masked.
+ */
+function resultSource(sql: string, verdict: GuardVerdict): { sql: string; verdict: GuardVerdict } {
+  const only = verdict.statements.length === 1 ? verdict.statements[0] : undefined;
+  if (only?.command !== 'EXECUTE' || only.preparedText === undefined) return { sql, verdict };
+  // Without the EXECUTE's own parse, masking parses the prepared text.
+  const { parsed: _parsed, ...prepared } = verdict;
+  return { sql: only.preparedText, verdict: prepared };
 }

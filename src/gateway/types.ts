@@ -37,6 +37,11 @@ export interface StatementSummary {
   unbounded: boolean;
   /** The settings a SET or RESET changes (lower case), for a policy's `session.allow`. */
   settings?: string[];
+  /**
+   * MySQL PREPARE ... FROM '...': the text it prepares. EXECUTE: the text of the statement it runs,
+   * when one PREPARE the guard read made it (masking traces the result's columns through it).
+   */
+  preparedText?: string;
 }
 
 export interface GuardVerdict {

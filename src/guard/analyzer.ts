@@ -227,6 +227,7 @@ function resolveExecutes(entry: CacheEntry, prepared: PreparedStatementLookup | 
       effects: sortEffects(new Set([...base.effects, ...body.effects])),
       objects: [...new Set([...base.objects, ...body.objects])],
       unbounded: base.unbounded || body.unbounded,
+      ...(body.preparedText !== undefined ? { preparedText: body.preparedText } : {}),
     };
   });
   const resolved: Analysis = { ok: true, statements, parsed: analysis.parsed };

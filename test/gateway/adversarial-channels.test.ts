@@ -287,3 +287,87 @@ t.test('MCP query on MySQL: every denied statement is refused', async (t) => {
   }
   t.equal(await myState(), myBefore, 'the database is as it was');
 });
+
+/**
+ * SQL PREPARE then EXECUTE in later statements: the result is the prepared text's, so masking
+ * traces its columns through that text (a plain column stays clear), and wherever the text is
+ * not one the guard read (prepared twice, from a variable), every column is masked.
+ */
+const PREPARED_SEQUENCES: { steps: string[]; clear?: string }[] = [
+  { steps: ["PREPARE p1 FROM 'SELECT name, email FROM customers ORDER BY id'", 'EXECUTE p1'], clear: 'Ada' },
+  { steps: ["PREPARE p2 FROM 'SELECT email AS name, ssn AS id FROM customers'", 'EXECUTE p2'] },
+  { steps: ["PREPARE p3 FROM 'SELECT CONCAT(name, email) AS x, REVERSE(ssn) FROM customers'", 'EXECUTE p3'] },
+  { steps: ["PREPARE p4 FROM 'SELECT e\\mail, `ss``n` FROM customers'", 'EXECUTE p4'] },
+  {
+    steps: [
+      "PREPARE p5 FROM 'SELECT name FROM customers'",
+      "PREPARE p5 FROM 'SELECT email AS name FROM customers'",
+      'EXECUTE p5',
+    ],
+  },
+  { steps: ["PREPARE p6 FROM 'SELECT name FROM customers'", 'PREPARE p6 FROM @q', 'EXECUTE p6'] },
+  {
+    steps: [
+      "PREPARE p7 FROM 'SELECT name FROM customers WHERE email LIKE ? OR ssn = ?'",
+      'EXECUTE p7 USING @nothing, @nothing',
+    ],
+  },
+  {
+    steps: [
+      "PREPARE p8 FROM 'SELECT * FROM customers c JOIN orders o ON o.customer_id = c.id'",
+      'EXECUTE p8',
+    ],
+  },
+  { steps: ["PREPARE p9 FROM 'WITH x AS (SELECT email AS e FROM customers) SELECT e FROM x'", 'EXECUTE p9'] },
+];
+
+t.test('MySQL listener: SQL PREPARE/EXECUTE results are masked by the prepared text', async (t) => {
+  for (const { steps, clear } of PREPARED_SEQUENCES) {
+    const conn = await mysql.createConnection({
+      host: '127.0.0.1',
+      port: myListener.address.port,
+      user: 'agent-1',
+      password: token,
+      database: 'legacy',
+      ssl: { rejectUnauthorized: false },
+    });
+    const received: string[] = [];
+    for (const step of steps) {
+      received.push(
+        await conn.query(step).then(
+          (r) => JSON.stringify(r[0]),
+          (e: Error & { errno?: number }) => `ERR ${e.errno} ${e.message}`,
+        ),
+      );
+    }
+    await conn.end();
+    const label = steps.join(' / ');
+    t.same(leaks(received.join('\n')), [], label);
+    if (clear !== undefined) t.match(received.at(-1), clear, `${label}: the plain column is clear`);
+  }
+  t.equal(await myState(), myBefore, 'the database is as it was');
+});
+
+t.test('Postgres listener: SQL PREPARE/EXECUTE results are masked', async (t) => {
+  const client = listenerClient();
+  await client.connect();
+  t.teardown(() => client.end());
+  const received: string[] = [];
+  for (const sql of [
+    'PREPARE p1 AS SELECT name, email FROM customers ORDER BY id',
+    'EXECUTE p1',
+    'PREPARE p2 AS SELECT email AS name, ssn || name AS id FROM customers',
+    'EXECUTE p2',
+    'PREPARE p3(text) AS SELECT name FROM customers WHERE email LIKE $1',
+    "EXECUTE p3('%')",
+  ]) {
+    received.push(
+      await client.query(sql).then(
+        (r) => JSON.stringify(r.rows),
+        (e: Error) => `ERR ${e.message}`,
+      ),
+    );
+  }
+  t.same(leaks(received.join('\n')), [], received.join('\n'));
+  t.equal(await pgState(), pgBefore, 'the database is as it was');
+});

@@ -285,7 +285,8 @@ export class MySqlStatements {
 
     const prepare = PREPARE_FROM.exec(body);
     if (prepare?.[1] !== undefined && prepare[2] !== undefined) {
-      const inner = this.#inner(unquote(prepare[2]), depth);
+      const prepared = unquote(prepare[2]);
+      const inner = this.#inner(prepared, depth);
       const facts = inner?.facts ?? new StatementFacts();
       if (!inner) facts.add('unknown');
       const summary = facts.summary(text, 'PREPARE');
@@ -293,7 +294,11 @@ export class MySqlStatements {
         summary,
         prepare: {
           name: preparedName(prepare[1]),
-          body: { ...summary, command: inner?.command ?? 'UNKNOWN' },
+          body: {
+            ...summary,
+            command: inner?.command ?? 'UNKNOWN',
+            ...(inner ? { preparedText: prepared } : {}),
+          },
         },
       };
     }
