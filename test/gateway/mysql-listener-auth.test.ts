@@ -255,7 +255,9 @@ t.test('an oversized packet after login ends that client only, and closes its se
  * A client written by hand (plaintext listener): reads packets, sends HandshakeResponse41 with
  * mysql_clear_password, then whatever bytes the test wants.
  */
-async function rawLogin(): Promise<{ socket: Socket; next(): Promise<Buffer>; closed: Promise<void> }> {
+async function rawLogin(
+  characterSet = 45,
+): Promise<{ socket: Socket; next(): Promise<Buffer>; closed: Promise<void> }> {
   const socket = netConnect(plaintextListener.address.port, '127.0.0.1');
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   let buffered = Buffer.alloc(0);
@@ -284,7 +286,7 @@ async function rawLogin(): Promise<{ socket: Socket; next(): Promise<Buffer>; cl
   const body = Buffer.concat([
     Buffer.from(Uint32Array.of(capabilities).buffer),
     Buffer.from(Uint32Array.of(16 * 1024 * 1024).buffer),
-    Buffer.from([45]),
+    Buffer.from([characterSet]),
     Buffer.alloc(23),
     Buffer.from('agent-1\0'),
     lenencLength(password.length),
@@ -373,4 +375,15 @@ t.test('an idle client is disconnected after idleTimeout, but a running statemen
   await settle();
   t.equal(idleListener.connections, 0);
   t.equal(parts.gateway.openSessions, before, 'the idle session was closed');
+});
+
+t.test('a character set Sluice cannot convert is refused at login, not garbled', async (t) => {
+  // 3 is dec8_swedish_ci, which neither Node nor iconv-lite can encode.
+  await t.rejects(
+    rawLogin(3),
+    /Unknown character set: collation 3 is not one Sluice converts; connect with utf8mb4/,
+  );
+  const { socket } = await rawLogin(51);
+  socket.destroy();
+  t.pass('cp1251 logs in');
 });

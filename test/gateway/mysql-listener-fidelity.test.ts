@@ -332,3 +332,62 @@ t.test('column definitions and values are relayed as the target sent them, text 
   const [, directFields] = await direct.query({ sql: 'SELECT id, tiny, doc FROM kinds', typeCast: false });
   t.same(agentFields.map(definitionOf), directFields.map(definitionOf));
 });
+
+t.test("a client's own character set: statements decoded from it, text sent back in it", async (t) => {
+  await admin.query(
+    `CREATE TABLE ${database}.words (id INT PRIMARY KEY, word VARCHAR(20), note TEXT, raw VARBINARY(4)) CHARSET utf8mb4`,
+  );
+  t.teardown(() => admin.query(`DROP TABLE IF EXISTS ${database}.words`));
+  const token = await parts.authenticator.mint({ subject: 'u-1', groups: ['dba'] });
+  // `bytes` is a binary literal's text, and the bytes it stands for in that set: SJIS's ソ ends
+  // in 0x5c, a backslash to a reader that scans bytes.
+  for (const [charset, word, id, bytes, hex] of [
+    ['CP1251_GENERAL_CI', 'Привет', 1, 'я\\\\n', 'FF5C6E'],
+    ['KOI8R_GENERAL_CI', 'ёжик', 2, 'Ъ\\\\n', 'FF5C6E'],
+    ['SJIS_JAPANESE_CI', 'ソース表', 3, 'ソn', '835C6E'],
+    ['LATIN1_SWEDISH_CI', 'naïve café', 4, 'ÿ\\\\n', 'FF5C6E'],
+  ] as const) {
+    const options = { charset, supportBigNumbers: true };
+    const viaSluice = await mysql.createConnection({
+      host: '127.0.0.1',
+      port: listener.address.port,
+      user: 'u-1',
+      password: token,
+      database: 'shop',
+      ssl: { rejectUnauthorized: false },
+      ...options,
+    });
+    const viaTarget = await mysql.createConnection({
+      host: '127.0.0.1',
+      port: 3306,
+      user: 'root',
+      database,
+      ...options,
+    });
+    // Written through Sluice as text (with a binary literal) and as a prepared parameter.
+    await viaSluice.query(`INSERT INTO words VALUES (${id}, '${word}', NULL, _binary'${bytes}')`);
+    await viaSluice.execute('UPDATE words SET note = ? WHERE id = ?', [`${word}!`, id]);
+    const [stored] = await admin.query(
+      `SELECT word, note, HEX(raw) AS raw FROM ${database}.words WHERE id = ?`,
+      [id],
+    );
+    t.same(stored, [{ word, note: `${word}!`, raw: hex }], `${charset}: stored as the client meant it`);
+
+    const sql = `SELECT id, word, note, raw, CONCAT(word, '?') AS made FROM words WHERE word = '${word}'`;
+    const [rawThrough, fieldsThrough] = await viaSluice.query({ sql, rowsAsArray: true, typeCast: false });
+    const [rawDirect, fieldsDirect] = await viaTarget.query({ sql, rowsAsArray: true, typeCast: false });
+    t.same(fieldsThrough.map(definitionOf), fieldsDirect.map(definitionOf), `${charset}: column definitions`);
+    t.same(rawThrough, rawDirect, `${charset}: the bytes of every value`);
+    const [decoded] = await viaSluice.execute(
+      { sql: 'SELECT word FROM words WHERE id = ?', rowsAsArray: true },
+      [id],
+    );
+    t.same(decoded, [[word]], `${charset}: binary rows in the client's set`);
+    await t.rejects(viaSluice.query(`SELECT nope_${id} FROM words`), {
+      errno: 1054,
+      message: `Unknown column 'nope_${id}' in 'SELECT'`,
+    });
+    await viaSluice.end();
+    await viaTarget.end();
+  }
+});

@@ -1,10 +1,11 @@
 import { MysqlProtocolError } from '../errors.js';
+import { UTF8MB4, type ClientCharset } from './charsets.js';
 import { ColumnType } from './column-types.js';
 import { CommandByte } from './constants.js';
 import { PayloadReader } from './payload-reader.js';
 import { decodeStatementText } from './statement-text.js';
 
-/** A decoded command-phase packet. Statement text and names are UTF-8. */
+/** A decoded command-phase packet; statement text and names decoded from the client's character set. */
 export type MysqlCommand =
   | { kind: 'quit' }
   | { kind: 'ping' }
@@ -31,7 +32,7 @@ export type MysqlCommand =
  * Decodes one command packet. Commands we do not implement decode to `unsupported` (the
  * connection answers ER_UNKNOWN_COM_ERROR and carries on); a malformed packet throws.
  */
-export function decodeCommand(payload: Buffer): MysqlCommand {
+export function decodeCommand(payload: Buffer, charset: ClientCharset = UTF8MB4): MysqlCommand {
   const reader = new PayloadReader(payload);
   const command = reader.u8('command byte');
   switch (command) {
@@ -40,15 +41,15 @@ export function decodeCommand(payload: Buffer): MysqlCommand {
     case CommandByte.Ping:
       return { kind: 'ping' };
     case CommandByte.InitDb:
-      return { kind: 'init-db', schema: reader.rest().toString('utf8') };
+      return { kind: 'init-db', schema: charset.decode(reader.rest()) };
     case CommandByte.Query:
-      return { kind: 'query', sql: decodeStatementText(reader.rest()) };
+      return { kind: 'query', sql: decodeStatementText(reader.rest(), charset) };
     case CommandByte.FieldList: {
-      const table = reader.nulString('table name');
-      return { kind: 'field-list', table, wildcard: reader.rest().toString('utf8') };
+      const table = charset.decode(reader.nulBytes('table name'));
+      return { kind: 'field-list', table, wildcard: charset.decode(reader.rest()) };
     }
     case CommandByte.StmtPrepare:
-      return { kind: 'stmt-prepare', sql: decodeStatementText(reader.rest()) };
+      return { kind: 'stmt-prepare', sql: decodeStatementText(reader.rest(), charset) };
     case CommandByte.StmtExecute: {
       const statementId = reader.u32('statement id');
       const flags = reader.u8('cursor flags');
@@ -96,6 +97,7 @@ export function decodeExecuteParams(
   block: Buffer,
   paramCount: number,
   previousTypes: readonly number[] = [],
+  charset: ClientCharset = UTF8MB4,
 ): ExecuteParams {
   if (paramCount === 0) return { values: [], types: [] };
   const reader = new PayloadReader(block);
@@ -114,12 +116,19 @@ export function decodeExecuteParams(
   for (let i = 0; i < paramCount; i++) {
     const isNull = ((nullBitmap[i >> 3] as number) >> (i & 7)) & 1;
     const type = types[i] as number;
-    values.push(isNull ? null : decodeBinaryValue(reader, type & 0xff, (type & UNSIGNED_FLAG) !== 0));
+    values.push(
+      isNull ? null : decodeBinaryValue(reader, type & 0xff, (type & UNSIGNED_FLAG) !== 0, charset),
+    );
   }
   return { values, types };
 }
 
-function decodeBinaryValue(reader: PayloadReader, type: number, unsigned: boolean): ParamValue {
+function decodeBinaryValue(
+  reader: PayloadReader,
+  type: number,
+  unsigned: boolean,
+  charset: ClientCharset,
+): ParamValue {
   switch (type) {
     case ColumnType.Null:
       return null;
@@ -159,7 +168,7 @@ function decodeBinaryValue(reader: PayloadReader, type: number, unsigned: boolea
     case ColumnType.Enum:
     case ColumnType.Set:
     case ColumnType.Json:
-      return reader.lenencString('string parameter');
+      return charset.decode(reader.lenencBytes('string parameter'));
     case ColumnType.TinyBlob:
     case ColumnType.MediumBlob:
     case ColumnType.LongBlob:

@@ -86,6 +86,7 @@ export const enum ServerErrno {
   UnknownCommand = 1047,
   HandshakeError = 1043,
   NetPacketTooLarge = 1153,
+  UnknownCharacterSet = 1115,
   SecureTransportRequired = 3159,
 }
 

@@ -1,3 +1,4 @@
+import type { ClientCharset } from './charsets.js';
 /**
  * Builds one packet payload in a growing buffer. Writers compute nothing twice: strings are
  * encoded once and their byte length used for the length prefix.
@@ -65,8 +66,9 @@ export class PayloadBuilder {
     return this;
   }
 
-  /** Text as UTF-8 with no prefix or terminator. */
-  text(value: string): this {
+  /** Text as UTF-8 (or in the client's character set) with no prefix or terminator. */
+  text(value: string, charset?: ClientCharset): this {
+    if (charset !== undefined && !charset.utf8) return this.bytes(charset.encode(value));
     const length = Buffer.byteLength(value);
     this.#reserve(length);
     this.#buffer.write(value, this.#length, 'utf8');
@@ -74,7 +76,8 @@ export class PayloadBuilder {
     return this;
   }
 
-  lenencText(value: string): this {
+  lenencText(value: string, charset?: ClientCharset): this {
+    if (charset !== undefined && !charset.utf8) return this.lenencBytes(charset.encode(value));
     return this.lenencInt(Buffer.byteLength(value)).text(value);
   }
 

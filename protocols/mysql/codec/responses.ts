@@ -1,4 +1,5 @@
 import { ResponseHeader, ServerStatus } from './constants.js';
+import type { ClientCharset } from './charsets.js';
 import { PayloadBuilder } from './payload-builder.js';
 
 export interface OkFields {
@@ -10,14 +11,14 @@ export interface OkFields {
 }
 
 /** OK_Packet (protocol 4.1): header, affected rows, last insert id, status, warnings, info. */
-export function encodeOk(fields: OkFields = {}): Buffer {
+export function encodeOk(fields: OkFields = {}, charset?: ClientCharset): Buffer {
   const builder = new PayloadBuilder(16)
     .u8(ResponseHeader.Ok)
     .lenencInt(fields.affectedRows ?? 0)
     .lenencInt(fields.lastInsertId ?? 0)
     .u16(fields.status ?? ServerStatus.Autocommit)
     .u16(fields.warnings ?? 0);
-  if (fields.info) builder.text(fields.info);
+  if (fields.info) builder.text(fields.info, charset);
   return builder.build();
 }
 
@@ -29,14 +30,14 @@ export interface ErrFields {
 }
 
 /** ERR_Packet (protocol 4.1): 0xff, errno, '#', SQLSTATE, message. */
-export function encodeErr(fields: ErrFields): Buffer {
+export function encodeErr(fields: ErrFields, charset?: ClientCharset): Buffer {
   const sqlstate = /^[0-9A-Z]{5}$/.test(fields.sqlstate) ? fields.sqlstate : 'HY000';
   return new PayloadBuilder(16 + fields.message.length)
     .u8(ResponseHeader.Err)
     .u16(fields.errno)
     .text('#')
     .text(sqlstate)
-    .text(fields.message)
+    .text(fields.message, charset)
     .build();
 }
 

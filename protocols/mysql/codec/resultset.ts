@@ -1,4 +1,5 @@
 import { BINARY_CHARSET, ColumnType, UTF8MB4_CHARSET } from './column-types.js';
+import type { ClientCharset } from './charsets.js';
 import { PayloadBuilder } from './payload-builder.js';
 
 /** A column as our server describes it to a client. */
@@ -51,15 +52,19 @@ function extendedMetadata(column: ColumnDefinition): Buffer {
  * Column Definition 41; with `extended` (a MariaDB client that asked for it), MariaDB's extended
  * metadata block after the original name.
  */
-export function encodeColumnDefinition(column: ColumnDefinition, extended = false): Buffer {
+export function encodeColumnDefinition(
+  column: ColumnDefinition,
+  extended = false,
+  charset?: ClientCharset,
+): Buffer {
   const characterSet = column.characterSet ?? (isTextual(column.type) ? UTF8MB4_CHARSET : BINARY_CHARSET);
   const builder = new PayloadBuilder(64)
     .lenencText('def')
-    .lenencText(column.schema ?? '')
-    .lenencText(column.table ?? '')
-    .lenencText(column.orgTable ?? '')
-    .lenencText(column.name)
-    .lenencText(column.orgName ?? '');
+    .lenencText(column.schema ?? '', charset)
+    .lenencText(column.table ?? '', charset)
+    .lenencText(column.orgTable ?? '', charset)
+    .lenencText(column.name, charset)
+    .lenencText(column.orgName ?? '', charset);
   if (extended) builder.lenencBytes(extendedMetadata(column));
   return builder
     .lenencInt(0x0c)

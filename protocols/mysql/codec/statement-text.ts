@@ -1,4 +1,5 @@
 import { MysqlProtocolError } from '../errors.js';
+import type { ClientCharset } from './charsets.js';
 
 /**
  * The statement text of COM_QUERY / COM_STMT_PREPARE as a string that means the same bytes.
@@ -13,12 +14,60 @@ import { MysqlProtocolError } from '../errors.js';
  */
 const strict = new TextDecoder('utf-8', { fatal: true });
 
-export function decodeStatementText(bytes: Buffer): string {
+export function decodeStatementText(bytes: Buffer, charset?: ClientCharset): string {
+  if (charset !== undefined && !charset.utf8) return decodeInCharset(bytes, charset);
   try {
     return strict.decode(bytes);
   } catch {
     return rewriteBinaryLiterals(bytes);
   }
+}
+
+/** Quoted identifiers, string literals and comments, in the order they start. */
+const TOKENS =
+  /`(?:[^`]|``)*`|'(?:[^'\\]|\\[\s\S]|'')*'|"(?:[^"\\]|\\[\s\S]|"")*"|--[^\n]*|#[^\n]*|\/\*[\s\S]*?\*\//g;
+const BINARY_INTRODUCER = /_binary\s*$/i;
+
+/**
+ * A statement from a client of another character set (cp1251, koi8r, sjis, ...): decoded from it,
+ * so the guard reads, and the target (spoken to in UTF-8) receives, the same characters the
+ * client meant. Decoding first, not scanning bytes, is what keeps multi-byte sets right, where
+ * a trailing byte can be 0x5c (a backslash) or a quote. A `_binary'...'` literal holds bytes,
+ * not characters: it becomes the hex literal of the bytes the client sent in it.
+ */
+function decodeInCharset(bytes: Buffer, charset: ClientCharset): string {
+  const text = charset.decode(bytes);
+  if (!/_binary/i.test(text)) return text;
+  return text.replace(TOKENS, (token, offset: number) => {
+    const quote = token[0];
+    if (
+      (quote !== "'" && quote !== '"') ||
+      !BINARY_INTRODUCER.test(text.slice(Math.max(0, offset - 64), offset))
+    )
+      return token;
+    return ` X'${charset.encode(unescapeText(token)).toString('hex')}'`;
+  });
+}
+
+const TEXT_ESCAPES: Readonly<Record<string, string>> = {
+  '0': '\0',
+  b: '\b',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+  Z: '\x1a',
+};
+
+/** What a quoted literal (decoded text, quotes included) stands for, as the server unescapes it. */
+function unescapeText(literal: string): string {
+  const quote = literal[0] as string;
+  return literal.slice(1, -1).replace(/\\([\s\S])|(['"])\2/g, (_m, escaped?: string, doubled?: string) => {
+    if (doubled !== undefined) return doubled === quote ? doubled : doubled + doubled;
+    const e = escaped as string;
+    // \% and \_ keep their backslash (they matter to LIKE).
+    if (e === '%' || e === '_') return `\\${e}`;
+    return TEXT_ESCAPES[e] ?? e;
+  });
 }
 
 const QUOTE = 0x27;

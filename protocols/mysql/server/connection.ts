@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
+import { clientCharsetById, UTF8MB4, type ClientCharset } from '../codec/charsets.js';
 import { decodeCommand } from '../codec/commands.js';
 import {
   Capability,
@@ -61,6 +62,8 @@ export class MysqlServerConnection {
   #tls = false;
   /** The client reads MariaDB's extended column metadata (negotiated in the handshake). */
   #extendedMetadata = false;
+  /** The character set the client named in its handshake response. */
+  #charset: ClientCharset = UTF8MB4;
   #state: ConnectionState = { kind: 'awaiting-response' };
   readonly #reader: PacketReader;
   readonly #writer = new PacketWriter();
@@ -220,6 +223,16 @@ export class MysqlServerConnection {
     this.#writer.reset(packet.sequenceId + 1);
     this.#extendedMetadata =
       this.#options.mariadb === true && (message.mariadbCapabilities & MARIADB_EXTENDED_METADATA) !== 0;
+    const charset = clientCharsetById(message.characterSet);
+    if (charset === undefined) {
+      this.#refuse({
+        errno: ServerErrno.UnknownCharacterSet,
+        sqlstate: '42000',
+        message: `Unknown character set: collation ${message.characterSet} is not one Sluice converts; connect with utf8mb4`,
+      });
+      return;
+    }
+    this.#charset = charset;
     if (!this.#tls && !this.#options.allowPlaintextAuth) {
       this.#refuse({
         errno: ServerErrno.SecureTransportRequired,
@@ -309,6 +322,7 @@ export class MysqlServerConnection {
             database: response.database,
             tls: this.#tls,
             attributes: response.attributes,
+            charset: this.#charset,
           },
         };
         this.#write(this.#writer.frame(encodeOk()));
@@ -337,7 +351,7 @@ export class MysqlServerConnection {
     this.#writer.reset(packet.sequenceId + 1);
     let command;
     try {
-      command = decodeCommand(packet.payload);
+      command = decodeCommand(packet.payload, session.charset);
     } catch (err) {
       if (!(err instanceof MysqlProtocolError)) throw err;
       // Framing is intact, so the connection can go on after saying what was wrong.
@@ -367,7 +381,10 @@ export class MysqlServerConnection {
     // cannot make us buffer without bound.
     this.#state = { kind: 'busy', session };
     this.#stream.pause();
-    const reply = new CommandReply(this.#writer, this.#output, { extendedMetadata: this.#extendedMetadata });
+    const reply = new CommandReply(this.#writer, this.#output, {
+      extendedMetadata: this.#extendedMetadata,
+      charset: session.charset,
+    });
     // The client expects no packet after these; an error packet would be read as the answer to
     // its next command.
     const silent = command.kind === 'stmt-close' || command.kind === 'stmt-send-long-data';

@@ -1,3 +1,4 @@
+import type { ClientCharset } from '../codec/charsets.js';
 import { encodeEof, encodeErr, encodeOk, type ErrFields, type OkFields } from '../codec/responses.js';
 import {
   encodeColumnCount,
@@ -27,11 +28,20 @@ export class CommandReply implements MysqlReply {
   /** Column definitions as this client reads them (with MariaDB's extended metadata or not). */
   readonly #definition: (column: ColumnDefinition) => Buffer;
 
-  constructor(writer: PacketWriter, out: ReplyOutput, options: { extendedMetadata?: boolean } = {}) {
+  /** The client's character set, for the text of OK and ERR packets. */
+  readonly #charset: ClientCharset | undefined;
+
+  constructor(
+    writer: PacketWriter,
+    out: ReplyOutput,
+    options: { extendedMetadata?: boolean; charset?: ClientCharset | undefined } = {},
+  ) {
     this.#writer = writer;
     this.#out = out;
     const extended = options.extendedMetadata === true;
-    this.#definition = (column) => encodeColumnDefinition(column, extended);
+    const charset = options.charset;
+    this.#charset = charset;
+    this.#definition = (column) => encodeColumnDefinition(column, extended, charset);
   }
 
   get answered(): boolean {
@@ -45,12 +55,12 @@ export class CommandReply implements MysqlReply {
 
   ok(fields?: OkFields): void {
     this.#claim('answered');
-    this.#out.write(this.#writer.frame(encodeOk(fields)));
+    this.#out.write(this.#writer.frame(encodeOk(fields, this.#charset)));
   }
 
   error(fields: ErrFields): void {
     this.#claim('answered');
-    this.#out.write(this.#writer.frame(encodeErr(fields)));
+    this.#out.write(this.#writer.frame(encodeErr(fields, this.#charset)));
   }
 
   fields(columns: readonly ColumnDefinition[]): void {
@@ -105,7 +115,7 @@ export class CommandReply implements MysqlReply {
       fail: (fields) => {
         if (this.#state !== 'streaming') throw new Error('the result set has ended');
         this.#state = 'answered';
-        this.#out.write(this.#writer.frame(encodeErr(fields)));
+        this.#out.write(this.#writer.frame(encodeErr(fields, this.#charset)));
       },
     };
   }

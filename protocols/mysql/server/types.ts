@@ -1,3 +1,4 @@
+import type { ClientCharset } from '../codec/charsets.js';
 import type { SecureContext } from 'node:tls';
 import type { MysqlCommand } from '../codec/commands.js';
 import type { ErrFields, OkFields } from '../codec/responses.js';
@@ -24,6 +25,8 @@ export interface MysqlSessionInfo {
   database: string | undefined;
   tls: boolean;
   attributes: ReadonlyMap<string, string>;
+  /** The character set the client speaks (decoded from and encoded to at the connection). */
+  charset: ClientCharset;
 }
 
 /** Streams the rows of one result set. A promise from `row` means: wait, the client is slow. */

@@ -10,7 +10,9 @@ import {
   type MysqlCommandHandler,
   type MysqlReply,
   type MysqlResultWriter,
+  type MysqlSessionInfo,
 } from '../../../protocols/mysql/server/index.js';
+import { UTF8MB4, type ClientCharset } from '../../../protocols/mysql/codec/charsets.js';
 import type { GatewaySession } from '../gateway.js';
 import type { StatementRequest } from '../pipeline.js';
 import type { OkFields } from '../../../protocols/mysql/codec/responses.js';
@@ -61,6 +63,8 @@ export class MysqlClientSession implements MysqlCommandHandler {
   #state: ClientState = { kind: 'login' };
   /** The statement running now, so a disconnect can stop it (and a pending approval wait). */
   #running: AbortController | undefined;
+  /** The character set the client speaks (from its handshake). */
+  #charset: ClientCharset = UTF8MB4;
 
   readonly #disconnect: () => void;
   /** Runs between commands only: a statement waiting for its target or an approval is not idle. */
@@ -153,8 +157,9 @@ export class MysqlClientSession implements MysqlCommandHandler {
     if (state.kind === 'open' || state.kind === 'target-reset') state.session.close(reason);
   }
 
-  async command(command: MysqlCommand, reply: MysqlReply): Promise<void> {
+  async command(command: MysqlCommand, reply: MysqlReply, info: MysqlSessionInfo): Promise<void> {
     clearTimeout(this.#idleTimer);
+    this.#charset = info.charset;
     try {
       await this.#answer(command, reply);
     } finally {
@@ -287,7 +292,7 @@ export class MysqlClientSession implements MysqlCommandHandler {
     }
     let values: unknown[];
     try {
-      const decoded = decodeExecuteParams(block, statement.paramCount, statement.paramTypes);
+      const decoded = decodeExecuteParams(block, statement.paramCount, statement.paramTypes, this.#charset);
       statement.paramTypes = decoded.types;
       // BIGINT parameters travel as decimal text, which the target reads exactly.
       values = decoded.values.map((v) => (typeof v === 'bigint' ? v.toString() : v));
@@ -382,7 +387,7 @@ export class MysqlClientSession implements MysqlCommandHandler {
         { ...request, signal: running.signal, approvalWaitMs: this.#parts.approvalWaitMs },
         {
           columns: (delivered) => {
-            columns = wireColumns(delivered);
+            columns = wireColumns(delivered, this.#charset);
             writer = reply.resultSet(
               columns.map((c) => c.definition),
               { binary },

@@ -5,6 +5,7 @@ import {
   type ColumnDefinition,
   type TextValue,
 } from '../../../protocols/mysql/server/index.js';
+import { UTF8MB4, type ClientCharset } from '../../../protocols/mysql/codec/charsets.js';
 import type { DeliveredColumn } from '../pipeline.js';
 
 /** Turns one delivered (decoded, maybe masked) value back into its wire form for the client. */
@@ -60,12 +61,37 @@ const carriesBytes = (definition: ColumnDefinition): boolean =>
 /** Masked values are replacements ('***', a hash, part of a string): at least this long. */
 const MASKED_LENGTH = 1024;
 
+/** The largest column length a definition holds (LONGTEXT, LONGBLOB): not scaled. */
+const MAX_LENGTH = 0xffffffff;
+
+/**
+ * A text column's length in the client's set: the target speaks utf8mb4 to Sluice (4 bytes a
+ * character at most), a cp1251 client reads one byte a character.
+ */
+function lengthIn(charset: ClientCharset, utf8mb4Length: number): number {
+  if (charset === UTF8MB4 || utf8mb4Length >= MAX_LENGTH) return utf8mb4Length;
+  return Math.floor(utf8mb4Length / 4) * charset.maxBytes;
+}
+
+/** Text the client reads in its own character set (UTF-8 needs nothing done). */
+function inCharset(charset: ClientCharset, encode: WireValueEncoder): WireValueEncoder {
+  if (charset.utf8) return encode;
+  return (value) => {
+    const wire = encode(value);
+    return typeof wire === 'string' ? charset.encode(wire) : wire;
+  };
+}
+
+/** The collation text columns are announced with: the target's for UTF-8, else the client's set. */
+const textCollation = (charset: ClientCharset): number =>
+  charset === UTF8MB4 ? UTF8MB4_CHARSET : charset.collation;
+
 /**
  * A masked column keeps its names (a client still sees which table it came from) but is
  * announced as text with no flags: its values need not fit the original type (a binary row
  * encoder would refuse them), and NOT NULL, key or UNSIGNED flags would describe what is hidden.
  */
-function maskedDefinition(column: DeliveredColumn): ColumnDefinition {
+function maskedDefinition(column: DeliveredColumn, charset: ClientCharset): ColumnDefinition {
   const source = column.mysql;
   return {
     ...(source
@@ -73,8 +99,8 @@ function maskedDefinition(column: DeliveredColumn): ColumnDefinition {
       : {}),
     name: column.name,
     type: ColumnType.VarString,
-    characterSet: UTF8MB4_CHARSET,
-    columnLength: Math.max(source?.columnLength ?? 0, MASKED_LENGTH),
+    characterSet: textCollation(charset),
+    columnLength: lengthIn(charset, Math.max(source?.columnLength ?? 0, MASKED_LENGTH)),
   };
 }
 
@@ -82,19 +108,35 @@ function maskedDefinition(column: DeliveredColumn): ColumnDefinition {
  * The MySQL column definitions for a result the pipeline delivers: the target's own definitions
  * (names, types, flags, lengths, collations), so values are relayed in the form the target sent
  * them; masked columns as text. A column the gateway made itself (no target definition) is text.
+ * For a client of another character set, text columns are announced and sent in that set, as a
+ * server converts them to the client's `character_set_results`.
  */
-export function wireColumns(columns: readonly DeliveredColumn[]): WireColumn[] {
+export function wireColumns(
+  columns: readonly DeliveredColumn[],
+  charset: ClientCharset = UTF8MB4,
+): WireColumn[] {
+  const text = inCharset(charset, asText);
   return columns.map((column) => {
-    if (column.masked) return { definition: maskedDefinition(column), encode: asText };
+    if (column.masked) return { definition: maskedDefinition(column, charset), encode: text };
     const source = column.mysql;
     if (source === undefined)
       return {
-        definition: { name: column.name, type: ColumnType.VarString, characterSet: UTF8MB4_CHARSET },
-        encode: asText,
+        definition: { name: column.name, type: ColumnType.VarString, characterSet: textCollation(charset) },
+        encode: text,
+      };
+    if (source.characterSet === BINARY_CHARSET || charset === UTF8MB4)
+      return {
+        definition: { ...source, name: column.name },
+        encode: carriesBytes(source) ? fromBase64 : asText,
       };
     return {
-      definition: { ...source, name: column.name },
-      encode: carriesBytes(source) ? fromBase64 : asText,
+      definition: {
+        ...source,
+        name: column.name,
+        characterSet: textCollation(charset),
+        columnLength: lengthIn(charset, source.columnLength ?? 0),
+      },
+      encode: text,
     };
   });
 }

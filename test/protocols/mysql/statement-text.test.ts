@@ -1,4 +1,5 @@
 import t from 'tap';
+import { clientCharsetById, type ClientCharset } from '../../../protocols/mysql/codec/charsets.js';
 import { decodeStatementText } from '../../../protocols/mysql/codec/statement-text.js';
 import { MysqlProtocolError } from '../../../protocols/mysql/errors.js';
 
@@ -62,3 +63,49 @@ t.test('bytes that are not UTF-8 outside a literal are refused, with a clear err
     t.equal((error as MysqlProtocolError).code, 'ERR_TEXT_ENCODING');
   }
 });
+
+t.test(
+  'a client of another character set: text decoded from it, binary literals as their bytes',
+  async (t) => {
+    const sjis = clientCharsetById(13) as ClientCharset;
+    const gbk = clientCharsetById(28) as ClientCharset;
+    const cp1251 = clientCharsetById(51) as ClientCharset;
+    t.equal(sjis.name, 'sjis');
+    // ソ is 0x83 0x5c in SJIS: its second byte is not a backslash, so the quote after it closes.
+    t.equal(decodeStatementText(sjis.encode("SELECT 'ソ', 'a'"), sjis), "SELECT 'ソ', 'a'");
+    // GBK 0xbf 0x5c is one character; the quote after it ends the literal, as the server reads it.
+    const injected = Buffer.concat([
+      Buffer.from("SELECT '"),
+      Buffer.from([0xbf, 0x5c]),
+      Buffer.from("' OR 1=1 -- '"),
+    ]);
+    t.equal(
+      decodeStatementText(injected, gbk),
+      `SELECT '${gbk.decode(Buffer.from([0xbf, 0x5c]))}' OR 1=1 -- '`,
+    );
+    t.equal(
+      decodeStatementText(sjis.encode("INSERT INTO t VALUES (_binary'ソn', 'ソn')"), sjis),
+      "INSERT INTO t VALUES (_binary X'835c6e', 'ソn')",
+    );
+    t.equal(
+      decodeStatementText(
+        cp1251.encode("SELECT _BINARY 'я\\\\n''', `_binary'x'`, /* _binary'y' */ 'Ж'"),
+        cp1251,
+      ),
+      "SELECT _BINARY  X'ff5c6e27', `_binary'x'`, /* _binary'y' */ 'Ж'",
+    );
+  },
+);
+
+t.test(
+  'character sets: UCS-2/UTF-16/UTF-32 fall back to utf8mb4, sets that cannot be converted are unknown',
+  async (t) => {
+    t.equal(clientCharsetById(35)?.name, 'utf8mb4', 'ucs2');
+    t.equal(clientCharsetById(56)?.name, 'utf8mb4', 'utf16le');
+    t.equal(clientCharsetById(255)?.name, 'utf8mb4', "MySQL 8's utf8mb4_0900_ai_ci");
+    t.equal(clientCharsetById(33)?.utf8, true, 'utf8mb3');
+    t.equal(clientCharsetById(3), undefined, 'dec8');
+    t.equal(clientCharsetById(0), undefined);
+    t.equal(clientCharsetById(8)?.decode(Buffer.from([0x80])), '€', "MySQL's latin1 is cp1252");
+  },
+);
