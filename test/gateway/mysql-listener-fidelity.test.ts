@@ -6,10 +6,12 @@
  * database lists the targets and waits for USE.
  */
 import t from 'tap';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import iconv from 'iconv-lite';
 import mysql, { type ResultSetHeader } from 'mysql2/promise';
 import { pino } from 'pino';
 import { assembleGateway } from '../../src/cli/assemble.js';
@@ -390,4 +392,55 @@ t.test("a client's own character set: statements decoded from it, text sent back
     await viaSluice.end();
     await viaTarget.end();
   }
+});
+
+t.test('SET NAMES changes the set the listener speaks; the target connection stays UTF-8', async (t) => {
+  await admin.query(
+    `CREATE TABLE ${database}.greetings (id INT PRIMARY KEY, word VARCHAR(20)) CHARSET utf8mb4`,
+  );
+  await admin.query(`INSERT INTO ${database}.greetings VALUES (1, 'Привет')`);
+  t.teardown(() => admin.query(`DROP TABLE IF EXISTS ${database}.greetings`));
+  const token = await parts.authenticator.mint({ subject: 'u-1', groups: ['dba'] });
+  // The mariadb CLI sends what it reads as it is: after SET NAMES cp1251, cp1251 bytes.
+  const script = iconv.encode(
+    "SET NAMES cp1251;\nSELECT word, HEX(word) FROM greetings WHERE word = 'Привет';\nINSERT INTO greetings VALUES (2, 'ёж');\nSET NAMES utf8mb4;\n",
+    'cp1251',
+  );
+  const out = await new Promise<Buffer>((resolve, reject) => {
+    const child = spawn('mariadb', [
+      '-h127.0.0.1',
+      `-P${listener.address.port}`,
+      '-uu-1',
+      `--password=${token}`,
+      '--ssl',
+      '--skip-ssl-verify-server-cert',
+      '--default-character-set=utf8mb4',
+      '--batch',
+      '--skip-column-names',
+      'shop',
+    ]);
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => chunks.push(c));
+    child.stderr.on('data', (c: Buffer) => chunks.push(c));
+    child.on('error', reject);
+    child.on('close', () => resolve(Buffer.concat(chunks)));
+    child.stdin.end(script);
+  });
+  t.equal(
+    iconv.decode(out, 'cp1251'),
+    'Привет\tD09FD180D0B8D0B2D0B5D182\n',
+    'read in cp1251; HEX shows utf8mb4 at the target',
+  );
+  const [rows] = await admin.query(`SELECT word FROM ${database}.greetings WHERE id = 2`);
+  t.same(rows, [{ word: 'ёж' }], 'written from cp1251 bytes, stored as the characters meant');
+
+  const agent = await through(['ai-agents']);
+  t.teardown(() => agent.end());
+  await t.rejects(agent.query('SET NAMES cp1251'), { errno: 1142, message: /statement denied/ });
+  await agent.query('SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci');
+  const [read] = await agent.query('SELECT word FROM greetings WHERE id = 1');
+  t.same(read, [{ word: 'Привет' }], 'a UTF-8 SET NAMES is routine for an agent');
+  const dba = await through(['dba']);
+  t.teardown(() => dba.end());
+  await t.rejects(dba.query('SET NAMES dec8'), { errno: 1115, message: /Unknown character set/ });
 });

@@ -25,7 +25,10 @@ export interface MysqlSessionInfo {
   database: string | undefined;
   tls: boolean;
   attributes: ReadonlyMap<string, string>;
-  /** The character set the client speaks (decoded from and encoded to at the connection). */
+  /**
+   * The character set the client speaks: commands are decoded from it and replies encoded to it.
+   * A handler that honours SET NAMES changes it; the next command is read in the new set.
+   */
   charset: ClientCharset;
 }
 

@@ -21,6 +21,7 @@ import { loginMysqlClient, openTargetSession, type LoginParts } from './client-l
 import { answerUnbound, type UnboundHost } from './unbound-session.js';
 import type { Identity } from '../../identity/types.js';
 import { countPlaceholders } from './placeholders.js';
+import { setNamesCharset } from './set-names.js';
 import { PreparedStatements, type PreparedStatement } from './prepared-statements.js';
 import { wireColumns, wireRow, type WireColumn } from './wire-columns.js';
 import { MysqlErrno, toWireError } from './wire-errors.js';
@@ -63,8 +64,8 @@ export class MysqlClientSession implements MysqlCommandHandler {
   #state: ClientState = { kind: 'login' };
   /** The statement running now, so a disconnect can stop it (and a pending approval wait). */
   #running: AbortController | undefined;
-  /** The character set the client speaks (from its handshake). */
-  #charset: ClientCharset = UTF8MB4;
+  /** The connection's facts: the character set the client speaks (which SET NAMES changes). */
+  #info: MysqlSessionInfo | undefined;
 
   readonly #disconnect: () => void;
   /** Runs between commands only: a statement waiting for its target or an approval is not idle. */
@@ -159,7 +160,7 @@ export class MysqlClientSession implements MysqlCommandHandler {
 
   async command(command: MysqlCommand, reply: MysqlReply, info: MysqlSessionInfo): Promise<void> {
     clearTimeout(this.#idleTimer);
-    this.#charset = info.charset;
+    this.#info = info;
     try {
       await this.#answer(command, reply);
     } finally {
@@ -180,8 +181,11 @@ export class MysqlClientSession implements MysqlCommandHandler {
     }
     const session = state.session;
     switch (command.kind) {
-      case 'query':
+      case 'query': {
+        const charset = setNamesCharset(command.sql);
+        if (charset !== undefined) return this.#setNames(session, reply, command.sql, charset);
         return this.#run(session, reply, { sql: command.sql }, false);
+      }
       case 'stmt-prepare':
         return this.#prepare(session, reply, command.sql);
       case 'stmt-execute':
@@ -237,6 +241,50 @@ export class MysqlClientSession implements MysqlCommandHandler {
       sqlstate: '42000',
       message: `Access denied to database '${schema.slice(0, 64)}': this session is bound to '${session.context.target}'; reconnect to use another database`,
     });
+  }
+
+  get #charset(): ClientCharset {
+    return this.#info?.charset ?? UTF8MB4;
+  }
+
+  /**
+   * SET NAMES (or SET CHARACTER SET): decided by the guard like any statement (a set other than
+   * UTF-8 is `session`, which an agent policy denies), then honoured by the listener itself, which
+   * decodes and encodes the new set from the next command on; the target connection stays utf8mb4.
+   */
+  async #setNames(
+    session: GatewaySession,
+    reply: MysqlReply,
+    sql: string,
+    charset: ClientCharset | 'unknown',
+  ): Promise<void> {
+    const verdict = await this.#parts.guard.check(sql, session.context);
+    if (verdict.action !== 'allow') {
+      this.#log.info(
+        { event: 'mysql.set-names', session: session.context.id, rule: verdict.rule },
+        'character set change refused by the guard',
+      );
+      return reply.error({
+        errno: MysqlErrno.StatementDenied,
+        sqlstate: '42000',
+        message: `statement denied: ${verdict.reason}`,
+      });
+    }
+    const info = this.#info;
+    if (charset === 'unknown' || info === undefined) {
+      return reply.error({
+        errno: MysqlErrno.UnknownCharacterSet,
+        sqlstate: '42000',
+        message:
+          'Unknown character set: Sluice converts utf8mb4, utf8mb3, latin1-7, cp125x, koi8r/u, sjis, cp932, ujis, euckr, gbk, gb2312, gb18030, big5 and a few more',
+      });
+    }
+    info.charset = charset;
+    this.#log.info(
+      { event: 'mysql.set-names', session: session.context.id, charset: charset.name },
+      'client character set changed',
+    );
+    reply.ok();
   }
 
   /**

@@ -19,6 +19,8 @@ export const MysqlErrno = {
   ParseError: 1064,
   /** ER_TABLEACCESS_DENIED_ERROR: what a statement the policy refuses gets. */
   StatementDenied: 1142,
+  /** ER_UNKNOWN_CHARACTER_SET: a SET NAMES of a set Sluice cannot convert. */
+  UnknownCharacterSet: 1115,
   /** ER_WRONG_ARGUMENTS: COM_STMT_EXECUTE parameters that do not decode. */
   WrongArguments: 1210,
   /** ER_UNKNOWN_STMT_HANDLER: an unknown prepared statement id. */
