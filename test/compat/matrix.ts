@@ -13,8 +13,6 @@ export interface FeatureResult {
 export const KNOWN_GAPS: Readonly<Record<string, string>> = {
   'psycopg2: large objects':
     "psycopg2's lobject calls lo_open / lo_write by OID over the FunctionCall message, which Sluice refuses: the guard decides statements by name, and an OID is not one",
-  'PyMySQL: multi-statement text':
-    'the MySQL listener does not offer CLIENT_MULTI_STATEMENTS: one statement per COM_QUERY keeps what the guard reads and what the target runs the same',
 };
 
 /** The table printed by `npm run test:compat`: client, feature, direct, through Sluice. */

@@ -444,3 +444,72 @@ t.test('SET NAMES changes the set the listener speaks; the target connection sta
   t.teardown(() => dba.end());
   await t.rejects(dba.query('SET NAMES dec8'), { errno: 1115, message: /Unknown character set/ });
 });
+
+t.test('several statements in one COM_QUERY: each run on its own, results relayed in turn', async (t) => {
+  const token = await parts.authenticator.mint({ subject: 'u-1', groups: ['dba'] });
+  const options = { multipleStatements: true, rowsAsArray: true } as const;
+  const viaSluice = await mysql.createConnection({
+    host: '127.0.0.1',
+    port: listener.address.port,
+    user: 'u-1',
+    password: token,
+    database: 'shop',
+    ssl: { rejectUnauthorized: false },
+    ...options,
+  });
+  const viaTarget = await mysql.createConnection({
+    host: '127.0.0.1',
+    port: 3306,
+    user: 'root',
+    database,
+    ...options,
+  });
+  t.teardown(async () => {
+    await viaSluice.end();
+    await viaTarget.end();
+  });
+  const shape = (result: unknown): unknown =>
+    (result as unknown[]).map((r) =>
+      Array.isArray(r)
+        ? r
+        : { affectedRows: (r as ResultSetHeader).affectedRows, info: (r as ResultSetHeader).info },
+    );
+  const sql =
+    "SELECT 1 AS a; SELECT kind FROM events WHERE id = 1; UPDATE events SET n = n WHERE kind = 'none'; SELECT 'x;y' AS `;`";
+  const [relayed] = await viaSluice.query(sql);
+  const [expected] = await viaTarget.query(sql);
+  t.same(shape(relayed), shape(expected), 'the same results, in order');
+  t.equal((relayed as unknown[]).length, 4);
+
+  // The first error ends the answer; what follows it does not run.
+  await t.rejects(
+    viaSluice.query("SELECT 1; SELECT nope FROM events; INSERT INTO events (kind, n) VALUES ('after', 0)"),
+    { errno: 1054, message: /nope/ },
+  );
+  const [after] = await direct.query("SELECT COUNT(*) AS n FROM events WHERE kind = 'after'");
+  t.same(after, [{ n: 0 }], 'nothing after the error ran');
+  const [next] = await viaSluice.query('SELECT 2 AS b');
+  t.same(next, [[2]], 'the connection carries on');
+
+  // An agent's text with one refused statement is refused whole: nothing in it runs.
+  const agent = await through(['ai-agents']);
+  t.teardown(() => agent.end());
+  const agentMulti = await mysql.createConnection({
+    host: '127.0.0.1',
+    port: listener.address.port,
+    user: 'u-1',
+    password: await parts.authenticator.mint({ subject: 'u-1', groups: ['ai-agents'] }),
+    database: 'shop',
+    ssl: { rejectUnauthorized: false },
+    multipleStatements: true,
+  });
+  t.teardown(() => agentMulti.end());
+  const [reads] = await agentMulti.query('SELECT 1 AS a; SELECT 2 AS b');
+  t.same(reads, [[{ a: 1 }], [{ b: 2 }]], 'reads run one after the other');
+  await t.rejects(agentMulti.query("SELECT 1; INSERT INTO events (kind, n) VALUES ('agent', 0)"), {
+    errno: 1142,
+    message: /statement denied/,
+  });
+  const [none] = await direct.query("SELECT COUNT(*) AS n FROM events WHERE kind = 'agent'");
+  t.same(none, [{ n: 0 }]);
+});

@@ -25,8 +25,9 @@ export const enum Capability {
 
 /**
  * What our server offers. Deliberately absent: COMPRESS (another framing to guard), LOCAL_FILES
- * (a server could make the client send its files), MULTI_STATEMENTS (one statement per COM_QUERY
- * keeps the guard's view and the target's the same), DEPRECATE_EOF (kept simple: EOF packets).
+ * (a server could make the client send its files), DEPRECATE_EOF (kept simple: EOF packets).
+ * MULTI_STATEMENTS is offered, but the target never sees a text of several statements: the
+ * listener sends them one by one (each as the guard read it) and relays their results in turn.
  * CLIENT_SSL is added only when a TLS context is configured.
  */
 export const SERVER_CAPABILITIES =
@@ -38,6 +39,7 @@ export const SERVER_CAPABILITIES =
   Capability.Interactive |
   Capability.Transactions |
   Capability.SecureConnection |
+  Capability.MultiStatements |
   Capability.MultiResults |
   Capability.PsMultiResults |
   Capability.PluginAuth |

@@ -323,6 +323,7 @@ export class MysqlServerConnection {
             tls: this.#tls,
             attributes: response.attributes,
             charset: this.#charset,
+            multiStatements: (response.capabilities & Capability.MultiStatements) !== 0,
           },
         };
         this.#write(this.#writer.frame(encodeOk()));

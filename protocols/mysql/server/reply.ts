@@ -9,6 +9,7 @@ import {
   type TextValue,
 } from '../codec/resultset.js';
 import { encodeBinaryRow } from '../codec/binary-row.js';
+import { ServerStatus } from '../codec/constants.js';
 import type { PacketWriter } from '../codec/packet-writer.js';
 import type { MysqlReply, MysqlResultWriter } from './types.js';
 
@@ -54,7 +55,7 @@ export class CommandReply implements MysqlReply {
   }
 
   ok(fields?: OkFields): void {
-    this.#claim('answered');
+    this.#claim(moreFollow(fields) ? 'pending' : 'answered');
     this.#out.write(this.#writer.frame(encodeOk(fields, this.#charset)));
   }
 
@@ -109,7 +110,7 @@ export class CommandReply implements MysqlReply {
       },
       end: (fields) => {
         if (this.#state !== 'streaming') throw new Error('the result set has ended');
-        this.#state = 'answered';
+        this.#state = moreFollow(fields) ? 'pending' : 'answered';
         this.#out.write(this.#writer.frame(encodeEof(fields)));
       },
       fail: (fields) => {
@@ -120,3 +121,7 @@ export class CommandReply implements MysqlReply {
     };
   }
 }
+
+/** SERVER_MORE_RESULTS_EXISTS: the answer goes on with the next statement's result. */
+const moreFollow = (fields: { status?: number } | undefined): boolean =>
+  ((fields?.status ?? 0) & ServerStatus.MoreResultsExist) !== 0;

@@ -30,11 +30,14 @@ export interface MysqlSessionInfo {
    * A handler that honours SET NAMES changes it; the next command is read in the new set.
    */
   charset: ClientCharset;
+  /** The client set CLIENT_MULTI_STATEMENTS: a COM_QUERY may hold several statements. */
+  multiStatements: boolean;
 }
 
 /** Streams the rows of one result set. A promise from `row` means: wait, the client is slow. */
 export interface MysqlResultWriter {
   row(values: readonly TextValue[]): Promise<void> | undefined;
+  /** With SERVER_MORE_RESULTS_EXISTS in `status` the command is not answered yet: another result follows. */
   end(fields?: { warnings?: number; status?: number }): void;
   /**
    * Ends the result set with an ERR packet in place of the closing EOF, as a server does when a
@@ -45,6 +48,7 @@ export interface MysqlResultWriter {
 
 /** How a handler answers one command; exactly one of these per command. */
 export interface MysqlReply {
+  /** With SERVER_MORE_RESULTS_EXISTS in `status`, another result (or error) follows. */
   ok(fields?: OkFields): void;
   error(fields: ErrFields): void;
   /**

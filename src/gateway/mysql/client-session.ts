@@ -12,6 +12,7 @@ import {
   type MysqlResultWriter,
   type MysqlSessionInfo,
 } from '../../../protocols/mysql/server/index.js';
+import { ServerStatus } from '../../../protocols/mysql/codec/constants.js';
 import { UTF8MB4, type ClientCharset } from '../../../protocols/mysql/codec/charsets.js';
 import type { GatewaySession } from '../gateway.js';
 import type { StatementRequest } from '../pipeline.js';
@@ -45,6 +46,9 @@ type ClientState =
   | { kind: 'unbound'; identity: Identity }
   | { kind: 'target-reset'; session: GatewaySession; reason: string }
   | { kind: 'closed' };
+
+/** A semicolon with something after it: the text may hold several statements (the guard splits it). */
+const MAY_HOLD_SEVERAL = /;\s*[^\s;]/;
 
 /** The most parameters COM_STMT_PREPARE_OK can announce (a u16). */
 const MAX_PARAMS = 0xffff;
@@ -184,7 +188,10 @@ export class MysqlClientSession implements MysqlCommandHandler {
       case 'query': {
         const charset = setNamesCharset(command.sql);
         if (charset !== undefined) return this.#setNames(session, reply, command.sql, charset);
-        return this.#run(session, reply, { sql: command.sql }, false);
+        if (this.#info?.multiStatements === true && MAY_HOLD_SEVERAL.test(command.sql))
+          return this.#runSeveral(session, reply, command.sql);
+        await this.#run(session, reply, { sql: command.sql }, false);
+        return;
       }
       case 'stmt-prepare':
         return this.#prepare(session, reply, command.sql);
@@ -352,7 +359,7 @@ export class MysqlClientSession implements MysqlCommandHandler {
         message: `Incorrect arguments to mysqld_stmt_execute: ${err.message}`,
       });
     }
-    return this.#run(
+    await this.#run(
       session,
       reply,
       { sql: statement.sql, ...(values.length > 0 ? { params: values } : {}) },
@@ -420,12 +427,35 @@ export class MysqlClientSession implements MysqlCommandHandler {
    * policy's row limit cut the result short, the closing EOF carries one warning (clients show
    * "1 warning"); the rows sent are exactly the ones delivered and recorded.
    */
+  /**
+   * A COM_QUERY of several statements from a client that asked for multi-statements. The text as
+   * a whole is decided first: when it is refused the pipeline refuses (and records) it whole and
+   * nothing runs. Otherwise each statement goes through the pipeline on its own, exactly as the
+   * guard split it, so the target only ever runs one statement per text, and each result is
+   * relayed with SERVER_MORE_RESULTS_EXISTS until the last. The first error ends the answer, as
+   * on a server: the statements after it do not run.
+   */
+  async #runSeveral(session: GatewaySession, reply: MysqlReply, sql: string): Promise<void> {
+    const verdict = await this.#parts.guard.check(sql, session.context);
+    const texts = verdict.statements.map((s) => s.text);
+    if (verdict.action === 'deny' || texts.length < 2) {
+      await this.#run(session, reply, { sql }, false);
+      return;
+    }
+    for (let i = 0; i < texts.length; i++) {
+      const more = i < texts.length - 1 ? ServerStatus.MoreResultsExist : 0;
+      if (!(await this.#run(session, reply, { sql: texts[i] as string }, false, more))) return;
+    }
+  }
+
+  /** Runs one statement and answers it (see #run); `more` is added to the closing status. */
   async #run(
     session: GatewaySession,
     reply: MysqlReply,
     request: Pick<StatementRequest, 'sql' | 'params'>,
     binary: boolean,
-  ): Promise<void> {
+    more = 0,
+  ): Promise<boolean> {
     let columns: WireColumn[] = [];
     let writer: MysqlResultWriter | undefined;
     const running = new AbortController();
@@ -451,11 +481,17 @@ export class MysqlClientSession implements MysqlCommandHandler {
             'result cut at the policy row limit',
           );
         }
-        writer.end(outcome.truncated ? { warnings: 1 } : {});
-        if (outcome.truncated) this.#targetReset(session, 'a result was cut at the row limit');
+        if (outcome.truncated) {
+          writer.end({ warnings: 1 });
+          this.#targetReset(session, 'a result was cut at the row limit');
+          return false;
+        }
+        writer.end({ status: ServerStatus.Autocommit | more });
       } else {
-        reply.ok(okFields(outcome.command, outcome.ok));
+        const ok = okFields(outcome.command, outcome.ok);
+        reply.ok({ ...ok, status: (ok.status ?? ServerStatus.Autocommit) | more });
       }
+      return true;
     } catch (err) {
       const { wire, expected } = toWireError(err);
       if (expected) {
@@ -473,6 +509,7 @@ export class MysqlClientSession implements MysqlCommandHandler {
       if (wire.sqlstate === '70100' || wire.sqlstate.startsWith('08')) {
         this.#targetReset(session, 'a statement was interrupted or the target connection broke');
       }
+      return false;
     } finally {
       if (this.#running === running) this.#running = undefined;
     }
