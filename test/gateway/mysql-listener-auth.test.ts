@@ -323,8 +323,8 @@ function frame(payload: Buffer, sequenceId = 0): Buffer {
 t.test('malformed and unknown commands get an error and the session goes on', async (t) => {
   const client = await rawLogin();
   t.teardown(() => client.socket.destroy());
-  // COM_STATISTICS (0x09): not implemented here.
-  client.socket.write(frame(Buffer.from([0x09])));
+  // COM_DEBUG (0x0d): not implemented here.
+  client.socket.write(frame(Buffer.from([0x0d])));
   t.equal((await client.next())[0], 0xff, 'ERR for an unknown command');
   // COM_STMT_EXECUTE cut short after the statement id.
   client.socket.write(frame(Buffer.from([0x17, 1, 0, 0, 0])));
@@ -386,4 +386,26 @@ t.test('a character set Sluice cannot convert is refused at login, not garbled',
   const { socket } = await rawLogin(51);
   socket.destroy();
   t.pass('cp1251 logs in');
+});
+
+t.test('COM_STATISTICS answers the gateway figures; COM_SET_OPTION turns multi-statements on', async (t) => {
+  const { socket, next } = await rawLogin();
+  t.teardown(() => socket.destroy());
+  socket.write(frame(Buffer.from([0x09]), 0));
+  t.match(
+    (await next()).toString('utf8'),
+    /^Uptime: \d+ {2}Threads: \d+ {2}Questions: \d+ {2}Slow queries: 0/,
+  );
+  socket.write(frame(Buffer.from([0x1b, 0, 0]), 0));
+  t.equal((await next())[0], 0xfe, 'EOF, as a server answers COM_SET_OPTION');
+  socket.write(frame(Buffer.concat([Buffer.from([0x03]), Buffer.from('SELECT 1 AS a; SELECT 2 AS b')]), 0));
+  const packets: Buffer[] = [];
+  for (let i = 0; i < 10; i++) packets.push(await next());
+  const status = (eof: Buffer | undefined) => eof?.readUInt16LE(3) ?? 0;
+  t.equal(packets[3]?.subarray(1).toString(), '1', 'the first result');
+  t.ok(status(packets[4]) & 0x0008, 'more results follow');
+  t.equal(packets[8]?.subarray(1).toString(), '2', 'the second result');
+  t.notOk(status(packets[9]) & 0x0008, 'the last result');
+  socket.write(frame(Buffer.from([0x1b, 9, 0]), 0));
+  t.equal((await next())[0], 0xff, 'an unknown option is an error');
 });

@@ -179,8 +179,6 @@ t.test('a login without a database lists the targets and waits for USE', async (
   const [rows] = await agent.query('SELECT COUNT(*) AS n FROM events');
   t.ok(Number((rows as { n: number }[])[0]?.n) > 0, 'bound to the target, statements run');
   await t.rejects(agent.query('DELETE FROM events'), { errno: 1142, message: /denied/ });
-  // COM_CHANGE_USER is not offered yet: another target needs a new login.
-  await t.rejects(agent.changeUser({ database: 'other' }), { errno: 1047, message: /Unknown command/ });
   const outsider = await through(['nobody'], null);
   t.teardown(() => outsider.end());
   const [none] = await outsider.query('SHOW DATABASES');
@@ -512,4 +510,31 @@ t.test('several statements in one COM_QUERY: each run on its own, results relaye
   });
   const [none] = await direct.query("SELECT COUNT(*) AS n FROM events WHERE kind = 'agent'");
   t.same(none, [{ n: 0 }]);
+});
+
+t.test('COM_CHANGE_USER logs in again with a new token; a refused one closes the connection', async (t) => {
+  const agent = await through(['ai-agents']);
+  t.teardown(() => agent.end());
+  await agent.query('SET @before = 1');
+  await t.rejects(agent.query("INSERT INTO events (kind, n) VALUES ('changed', 0)"), {
+    errno: 1142,
+    message: /denied/,
+  });
+  const dbaToken = await parts.authenticator.mint({ subject: 'u-2', groups: ['dba'] });
+  await agent.changeUser({ user: 'u-2', password: dbaToken, database: 'shop' });
+  await agent.query("INSERT INTO events (kind, n) VALUES ('changed', 0)");
+  const [rows] = await agent.query("SELECT COUNT(*) AS n, @before AS v FROM events WHERE kind = 'changed'");
+  t.same(rows, [{ n: 1, v: null }], 'the new identity decides; the old session state is gone');
+
+  const other = await through(['dba']);
+  await t.rejects(other.changeUser({ user: 'u-3', password: 'not-a-token', database: 'shop' }), {
+    errno: 1045,
+    message: /Access denied for user 'u-3'/,
+  });
+  await t.rejects(
+    other.query('SELECT 1'),
+    /closed|Can't add new command/,
+    'nothing of the old login stays usable',
+  );
+  other.destroy();
 });

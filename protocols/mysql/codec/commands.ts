@@ -26,6 +26,20 @@ export type MysqlCommand =
   | { kind: 'stmt-reset'; statementId: number }
   /** COM_RESET_CONNECTION: session state (variables, transaction, prepared statements) back to fresh. */
   | { kind: 'reset-connection' }
+  /** COM_SET_OPTION: multi-statements on (0) or off (1). */
+  | { kind: 'set-option'; option: number }
+  /** COM_STATISTICS: a line of server statistics, as text. */
+  | { kind: 'statistics' }
+  /** COM_CHANGE_USER: log in again on this connection, as another user (or the same one). */
+  | {
+      kind: 'change-user';
+      user: string;
+      database: string | undefined;
+      /** Collation id, when the client sent one. */
+      characterSet: number | undefined;
+      authPluginName: string | undefined;
+      authResponse: Buffer;
+    }
   | { kind: 'unsupported'; command: number };
 
 /**
@@ -72,9 +86,36 @@ export function decodeCommand(payload: Buffer, charset: ClientCharset = UTF8MB4)
       return { kind: 'stmt-reset', statementId: reader.u32('statement id') };
     case CommandByte.ResetConnection:
       return { kind: 'reset-connection' };
+    case CommandByte.SetOption:
+      return { kind: 'set-option', option: reader.u16('option') };
+    case CommandByte.Statistics:
+      return { kind: 'statistics' };
+    case CommandByte.ChangeUser:
+      return decodeChangeUser(reader, charset);
     default:
       return { kind: 'unsupported', command };
   }
+}
+
+/**
+ * COM_CHANGE_USER from a protocol 4.1 client (the only kind the listener accepts): user, auth
+ * response (length-prefixed), database, then optionally the collation, the plugin name and
+ * connection attributes (not kept).
+ */
+function decodeChangeUser(reader: PayloadReader, charset: ClientCharset): MysqlCommand {
+  const user = charset.decode(reader.nulBytes('user name'));
+  const authResponse = Buffer.from(reader.bytes(reader.u8('auth response length'), 'auth response'));
+  const database = reader.remaining > 0 ? charset.decode(reader.nulBytes('database')) : '';
+  const characterSet = reader.remaining >= 2 ? reader.u16('character set') : undefined;
+  const authPluginName = reader.remaining > 0 ? reader.nulString('plugin') : undefined;
+  return {
+    kind: 'change-user',
+    user,
+    database: database === '' ? undefined : database,
+    characterSet,
+    authPluginName,
+    authResponse,
+  };
 }
 
 /** A bound parameter value as decoded from the binary protocol. */

@@ -66,12 +66,15 @@ export const enum CommandByte {
   InitDb = 0x02,
   Query = 0x03,
   FieldList = 0x04,
+  Statistics = 0x09,
   Ping = 0x0e,
+  ChangeUser = 0x11,
   StmtPrepare = 0x16,
   StmtExecute = 0x17,
   StmtSendLongData = 0x18,
   StmtClose = 0x19,
   StmtReset = 0x1a,
+  SetOption = 0x1b,
   ResetConnection = 0x1f,
 }
 

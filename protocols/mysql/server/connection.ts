@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { clientCharsetById, UTF8MB4, type ClientCharset } from '../codec/charsets.js';
-import { decodeCommand } from '../codec/commands.js';
+import { decodeCommand, type MysqlCommand } from '../codec/commands.js';
 import {
   Capability,
   CACHING_SHA2_PLUGIN,
@@ -22,7 +22,7 @@ import {
 } from '../codec/handshake.js';
 import { PacketReader, type MysqlPacket } from '../codec/packet-reader.js';
 import { PacketWriter } from '../codec/packet-writer.js';
-import { encodeErr, encodeOk, type ErrFields } from '../codec/responses.js';
+import { encodeEof, encodeErr, encodeOk, type ErrFields } from '../codec/responses.js';
 import { MysqlProtocolError } from '../errors.js';
 import { CommandReply, type ReplyOutput } from './reply.js';
 import type { MysqlServerConnectionOptions, MysqlSessionInfo } from './types.js';
@@ -64,6 +64,10 @@ export class MysqlServerConnection {
   #extendedMetadata = false;
   /** The character set the client named in its handshake response. */
   #charset: ClientCharset = UTF8MB4;
+  /** What the client said it can do, at login (COM_CHANGE_USER keeps it). */
+  #clientCapabilities = 0;
+  /** The password being asked for is for COM_CHANGE_USER, not the first login. */
+  #changingUser = false;
   #state: ConnectionState = { kind: 'awaiting-response' };
   readonly #reader: PacketReader;
   readonly #writer = new PacketWriter();
@@ -233,6 +237,15 @@ export class MysqlServerConnection {
       return;
     }
     this.#charset = charset;
+    this.#clientCapabilities = message.capabilities;
+    this.#askPassword(packet.sequenceId, message);
+  }
+
+  /**
+   * Asks for the password the way this connection can take it (see #onHandshakeResponse), for a
+   * login and for COM_CHANGE_USER alike; `sequenceId` is that of the client's packet.
+   */
+  #askPassword(sequenceId: number, message: HandshakeResponse): void {
     if (!this.#tls && !this.#options.allowPlaintextAuth) {
       this.#refuse({
         errno: ServerErrno.SecureTransportRequired,
@@ -251,7 +264,7 @@ export class MysqlServerConnection {
       // checked (the password is a token, not a stored hash), so full authentication is asked for,
       // and the client sends the token inside TLS.
       if (message.authPluginName === CACHING_SHA2_PLUGIN) {
-        this.#askFullAuthentication(packet.sequenceId + 1, message);
+        this.#askFullAuthentication(sequenceId + 1, message);
         return;
       }
       this.#state = { kind: 'awaiting-sha2-scramble', response: message };
@@ -291,6 +304,55 @@ export class MysqlServerConnection {
     this.#authenticate(response, decodeClearPassword(packet.payload));
   }
 
+  /**
+   * COM_CHANGE_USER: a new login on this connection (a new token; maybe another user, database or
+   * character set), asked for and checked exactly as at connect, through the handler's
+   * `changeUser`, which ends the old session first. A refused change closes the connection, so
+   * nothing of the earlier login stays usable.
+   */
+  #changeUser(
+    packet: MysqlPacket,
+    command: Extract<MysqlCommand, { kind: 'change-user' }>,
+    session: MysqlSessionInfo,
+  ): void {
+    if (this.#options.changeUser === undefined) {
+      this.#write(
+        this.#writer.frame(
+          encodeErr({
+            errno: ServerErrno.UnknownCommand,
+            sqlstate: '08S01',
+            message: 'Unknown command 0x11',
+          }),
+        ),
+      );
+      return;
+    }
+    const charset =
+      command.characterSet === undefined ? session.charset : clientCharsetById(command.characterSet & 0xff);
+    if (charset === undefined) {
+      this.#refuse({
+        errno: ServerErrno.UnknownCharacterSet,
+        sqlstate: '42000',
+        message: `Unknown character set: collation ${command.characterSet} is not one Sluice converts; connect with utf8mb4`,
+      });
+      return;
+    }
+    this.#charset = charset;
+    this.#changingUser = true;
+    this.#askPassword(packet.sequenceId, {
+      kind: 'handshake-response',
+      capabilities: this.#clientCapabilities,
+      mariadbCapabilities: 0,
+      maxPacketSize: 0,
+      characterSet: command.characterSet ?? charset.collation,
+      user: command.user,
+      authResponse: command.authResponse,
+      database: command.database,
+      authPluginName: command.authPluginName,
+      attributes: new Map(session.attributes),
+    });
+  }
+
   #authenticate(response: HandshakeResponse, password: string): void {
     this.#state = { kind: 'authenticating' };
     const request = {
@@ -301,7 +363,9 @@ export class MysqlServerConnection {
       remoteAddress: this.#raw.remoteAddress,
       attributes: response.attributes,
     };
-    this.#options.authenticate(request).then(
+    const check = this.#changingUser ? this.#options.changeUser : undefined;
+    this.#changingUser = false;
+    (check ?? this.#options.authenticate)(request).then(
       (result) => {
         if (this.#state.kind === 'closed') return;
         if (!result.ok) {
@@ -365,6 +429,22 @@ export class MysqlServerConnection {
         return;
       case 'ping':
         this.#write(this.#writer.frame(encodeOk()));
+        return;
+      case 'change-user':
+        this.#changeUser(packet, command, session);
+        return;
+      case 'set-option':
+        // MYSQL_OPTION_MULTI_STATEMENTS_ON (0) / _OFF (1); answered with EOF, as a server does.
+        if (command.option > 1) {
+          this.#write(
+            this.#writer.frame(
+              encodeErr({ errno: ServerErrno.UnknownCommand, sqlstate: '08S01', message: 'Unknown option' }),
+            ),
+          );
+          return;
+        }
+        session.multiStatements = command.option === 0;
+        this.#write(this.#writer.frame(encodeEof()));
         return;
       case 'unsupported':
         this.#write(

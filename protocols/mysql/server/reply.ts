@@ -69,6 +69,11 @@ export class CommandReply implements MysqlReply {
     this.#out.write(this.#writer.frameAll([...columns.map(this.#definition), encodeEof()]));
   }
 
+  statistics(text: string): void {
+    this.#claim('answered');
+    this.#out.write(this.#writer.frame(Buffer.from(text, 'utf8')));
+  }
+
   none(): void {
     this.#claim('answered');
   }

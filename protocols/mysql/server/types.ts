@@ -30,7 +30,7 @@ export interface MysqlSessionInfo {
    * A handler that honours SET NAMES changes it; the next command is read in the new set.
    */
   charset: ClientCharset;
-  /** The client set CLIENT_MULTI_STATEMENTS: a COM_QUERY may hold several statements. */
+  /** The client set CLIENT_MULTI_STATEMENTS (or COM_SET_OPTION turned it on): a COM_QUERY may hold several statements. */
   multiStatements: boolean;
 }
 
@@ -62,6 +62,8 @@ export interface MysqlReply {
     params: readonly ColumnDefinition[];
     columns: readonly ColumnDefinition[];
   }): void;
+  /** Answers COM_STATISTICS: one line of text, no packet header. */
+  statistics(text: string): void;
   /** Answers COM_FIELD_LIST: the table's column definitions, then EOF. */
   fields(columns: readonly ColumnDefinition[]): void;
   /** For COM_STMT_CLOSE and COM_STMT_SEND_LONG_DATA, which have no response. */
@@ -99,6 +101,11 @@ export interface MysqlServerConnectionOptions {
    */
   mariadb?: boolean | undefined;
   authenticate(request: MysqlAuthRequest): Promise<MysqlAuthResult>;
+  /**
+   * COM_CHANGE_USER's new login, with the password asked for as at connect. Without it the command
+   * is unknown (1047). A refusal closes the connection.
+   */
+  changeUser?: ((request: MysqlAuthRequest) => Promise<MysqlAuthResult>) | undefined;
   handler: MysqlCommandHandler;
   /** Errors the connection could not hand to the client (handler failures, socket errors). */
   onError?: ((err: Error) => void) | undefined;

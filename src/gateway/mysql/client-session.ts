@@ -68,6 +68,8 @@ export class MysqlClientSession implements MysqlCommandHandler {
   #state: ClientState = { kind: 'login' };
   /** The statement running now, so a disconnect can stop it (and a pending approval wait). */
   #running: AbortController | undefined;
+  /** Statements this connection sent (COM_STATISTICS's Questions). */
+  #questions = 0;
   /** The connection's facts: the character set the client speaks (which SET NAMES changes). */
   #info: MysqlSessionInfo | undefined;
 
@@ -126,6 +128,22 @@ export class MysqlClientSession implements MysqlCommandHandler {
     return { ok: true };
   };
 
+  /**
+   * COM_CHANGE_USER: the session so far ends (recorded as changed by the client) and a new login
+   * starts, with the new token, user and database, exactly as at connect. A refusal leaves nothing
+   * open, and the connection closes.
+   */
+  readonly changeUser = async (request: MysqlAuthRequest): Promise<MysqlAuthResult> => {
+    const state = this.#state;
+    if (state.kind === 'closed' || state.kind === 'login') return { ok: false };
+    clearTimeout(this.#idleTimer);
+    this.#prepared.clear();
+    if (state.kind === 'open' || state.kind === 'target-reset')
+      state.session.close('the client changed user');
+    this.#state = { kind: 'login' };
+    return this.authenticate(request);
+  };
+
   #unboundHost(identity: Identity): UnboundHost {
     return {
       targets: () =>
@@ -173,6 +191,7 @@ export class MysqlClientSession implements MysqlCommandHandler {
   }
 
   async #answer(command: MysqlCommand, reply: MysqlReply): Promise<void> {
+    if (command.kind === 'query' || command.kind === 'stmt-execute') this.#questions++;
     const state = this.#state;
     if (state.kind === 'target-reset') return this.#refuseAfterReset(command, reply, state.reason);
     if (state.kind === 'unbound') return answerUnbound(command, reply, this.#unboundHost(state.identity));
@@ -223,6 +242,11 @@ export class MysqlClientSession implements MysqlCommandHandler {
         return reply.none();
       case 'reset-connection':
         return this.#resetConnection(session, reply);
+      case 'statistics':
+        return reply.statistics(this.#statistics());
+      case 'set-option':
+        // Answered by the connection itself; never handed over.
+        return reply.none();
       case 'unsupported':
         return reply.error({
           errno: MysqlErrno.NotSupported,
@@ -248,6 +272,18 @@ export class MysqlClientSession implements MysqlCommandHandler {
       sqlstate: '42000',
       message: `Access denied to database '${schema.slice(0, 64)}': this session is bound to '${session.context.target}'; reconnect to use another database`,
     });
+  }
+
+  /**
+   * COM_STATISTICS (`mysqladmin status`, the CLI's `status`): the gateway's own figures, not the
+   * target's, whose server-wide counters describe other clients.
+   */
+  #statistics(): string {
+    const uptime = Math.floor(process.uptime());
+    const threads = this.#parts.gateway.openSessionsOn('mysql');
+    const questions = this.#questions;
+    const perSecond = uptime > 0 ? (questions / uptime).toFixed(3) : '0.000';
+    return `Uptime: ${uptime}  Threads: ${threads}  Questions: ${questions}  Slow queries: 0  Opens: 0  Open tables: 0  Queries per second avg: ${perSecond}`;
   }
 
   get #charset(): ClientCharset {

@@ -87,6 +87,7 @@ export async function startMysqlListener(
       ...(options.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: options.handshakeTimeoutMs } : {}),
       ...(options.maxPacketSize !== undefined ? { maxPacketSize: options.maxPacketSize } : {}),
       authenticate: client.authenticate,
+      changeUser: client.changeUser,
       handler: client,
       onError: (err) => {
         // Hostile or broken clients end up here (garbage, oversized packets, stalled handshakes).

@@ -28,6 +28,8 @@ export function answerUnbound(command: MysqlCommand, reply: MysqlReply, host: Un
     case 'ping':
     case 'reset-connection':
       return reply.ok();
+    case 'statistics':
+      return reply.statistics(`Uptime: ${Math.floor(process.uptime())}`);
     case 'quit':
     case 'stmt-close':
     case 'stmt-send-long-data':

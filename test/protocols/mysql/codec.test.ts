@@ -239,7 +239,36 @@ t.test('every command we implement decodes; others are unsupported', async (t) =
     paramId: 1,
     data: Buffer.from([0xaa]),
   });
-  t.same(decodeCommand(Buffer.from([0x11])), { kind: 'unsupported', command: 0x11 });
+  t.same(decodeCommand(Buffer.from([0x0d])), { kind: 'unsupported', command: 0x0d });
+  t.same(decodeCommand(Buffer.from([0x09])), { kind: 'statistics' });
+  t.same(decodeCommand(Buffer.from([0x1b, 1, 0])), { kind: 'set-option', option: 1 });
+  t.same(
+    decodeCommand(
+      Buffer.from([
+        0x11,
+        ...str('u-2'),
+        0,
+        2,
+        0xaa,
+        0xbb,
+        ...str('shop'),
+        0,
+        51,
+        0,
+        ...str('mysql_native_password'),
+        0,
+      ]),
+    ),
+    {
+      kind: 'change-user',
+      user: 'u-2',
+      database: 'shop',
+      characterSet: 51,
+      authPluginName: 'mysql_native_password',
+      authResponse: Buffer.from([0xaa, 0xbb]),
+    },
+  );
+  t.throws(() => decodeCommand(Buffer.from([0x11, ...str('u')])), { code: 'ERR_PACKET_MALFORMED' });
   t.throws(() => decodeCommand(Buffer.alloc(0)), { code: 'ERR_PACKET_MALFORMED' });
   t.throws(() => decodeCommand(Buffer.from([0x19, 1])), { code: 'ERR_PACKET_MALFORMED' });
   t.throws(() => decodeCommand(Buffer.from([0x17, ...u32(4), 0, ...u32(2)])), {
