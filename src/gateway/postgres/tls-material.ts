@@ -18,9 +18,10 @@ export interface TlsMaterial {
 }
 
 /**
- * The TLS pair of the Postgres listener: `server.tls` when configured, else a self-signed pair in
- * the state directory, made once with openssl (P-256, a year) and reused after. Its fingerprint is
- * logged so that a client using sslmode=require can compare what it was shown.
+ * The TLS pair of the wire listeners (Postgres and MySQL share it): `server.tls` when configured,
+ * else a self-signed pair in the state directory, made once with openssl (P-256, a year) and
+ * reused after (its file names date from when only the Postgres listener had TLS). Its fingerprint
+ * is logged so that a client using sslmode=require can compare what it was shown.
  */
 export async function loadListenerTls(config: Config, logger: Logger): Promise<TlsMaterial> {
   if (config.server.tls) {
@@ -56,7 +57,7 @@ export async function loadListenerTls(config: Config, logger: Logger): Promise<T
     ]);
     logger.info(
       { event: 'tls.generated', cert: certPath },
-      'generated a self-signed certificate for the Postgres listener',
+      'generated a self-signed certificate for the wire listeners',
     );
   }
   const cert = readFileSync(certPath, 'utf8');

@@ -84,12 +84,21 @@ function expectTypedRow(
       ['note', 'text'],
     ],
   );
-  t.same(sink.cols[4], {
+  t.match(sink.cols[4], {
     name: 'label',
     type: 'varchar',
     orgSchema: db.database,
     orgTable: 'things',
     orgName: 'label',
+    // The definition as the target sent it, for the MySQL listener to relay.
+    mysql: {
+      name: 'label',
+      type: 253,
+      schema: db.database,
+      table: 'things',
+      orgTable: 'things',
+      columnLength: 160,
+    },
   });
   t.same(sink.rows, [
     [
@@ -118,6 +127,35 @@ t.test('a text-protocol query streams typed columns and JSON-friendly values', a
   t.same(summary, { command: 'SELECT 1', rowCount: 1 });
   expectTypedRow(t, sink, db);
 });
+
+t.test(
+  'for a wire client values keep the target forms: dates as printed, JSON as text, FLOAT text',
+  async (t) => {
+    const db = await scratchDatabase(t);
+    await typedTable(db);
+    const engine = await engineOn(t, db);
+    const sink = collect();
+    await engine.query('SELECT made, seen, doc, CAST(1e20 AS DOUBLE) AS d, raw FROM things', sink, {
+      wireValues: true,
+    });
+    t.same(sink.rows, [
+      [
+        '2024-01-02 03:04:05.678',
+        '2024-05-06 07:08:09',
+        '{"a":[1,2],"b":null}',
+        '1e20',
+        Buffer.from([0, 255, 16]).toString('base64'),
+      ],
+    ]);
+    const json = collect();
+    await engine.query('SELECT made, doc, CAST(1e20 AS DOUBLE) AS d FROM things', json);
+    t.same(
+      json.rows,
+      [['2024-01-02T03:04:05.678', { a: [1, 2], b: null }, 1e20]],
+      'and JSON-friendly ones otherwise',
+    );
+  },
+);
 
 t.test('a query with params runs as a prepared statement and gives the same values', async (t) => {
   const db = await scratchDatabase(t);
