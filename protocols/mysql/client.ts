@@ -107,6 +107,36 @@ export class MysqlClient {
   }
 
   /**
+   * Prepares `sql` on a pooled connection without running it: its parameters and result columns
+   * as the server describes them. The statement stays in that connection's statement cache, so an
+   * execute of the same text there reuses it.
+   */
+  async describe(sql: string): Promise<{ params: MysqlColumn[]; columns: MysqlColumn[] }> {
+    const connection = await this.#acquireWithin({});
+    try {
+      const statement = await new Promise<{ parameters: FieldPacket[]; columns: FieldPacket[] }>(
+        (resolve, reject) => {
+          connection.prepare(sql, (err, prepared) =>
+            err
+              ? reject(err)
+              : resolve(prepared as unknown as { parameters: FieldPacket[]; columns: FieldPacket[] }),
+          );
+        },
+      );
+      connection.release();
+      return {
+        params: (statement.parameters ?? []).map(toMysqlColumn),
+        columns: (statement.columns ?? []).map(toMysqlColumn),
+      };
+    } catch (err) {
+      const fatal = (err as { fatal?: unknown }).fatal === true;
+      if (fatal) connection.destroy();
+      else connection.release();
+      throw this.toError(err);
+    }
+  }
+
+  /**
    * A pooled connection, unless the signal aborts or the timeout passes first (all connections
    * busy). A connection that arrives after we gave up goes straight back to the pool.
    */

@@ -20,6 +20,7 @@ import type {
   GuardVerdict,
   MaskingStage,
   SessionContext,
+  StatementShape,
   TargetEngine,
 } from './types.js';
 
@@ -320,6 +321,15 @@ export class GatewaySession {
   execute(request: StatementRequest, delivery: ResultDelivery): Promise<StatementOutcome> {
     if (this.#closed) return Promise.reject(new GatewayError('ERR_CANCELLED', 'session is closed'));
     return this.#pipeline.run(request, delivery);
+  }
+
+  /**
+   * The parameters and result columns of a statement the guard let be prepared, as the target
+   * describes them (nothing runs); undefined when the engine cannot tell.
+   */
+  describe(sql: string, verdict: GuardVerdict): Promise<StatementShape | undefined> {
+    if (this.#closed) return Promise.reject(new GatewayError('ERR_CANCELLED', 'session is closed'));
+    return this.#pipeline.describe(sql, verdict);
   }
 
   close(reason: string): void {

@@ -17,6 +17,7 @@ import type {
   ResultColumn,
   RowMasker,
   SessionContext,
+  StatementShape,
   TargetEngine,
   TargetOk,
 } from './types.js';
@@ -124,6 +125,19 @@ export class StatementPipeline {
     this.#recording = recording;
     this.#limits = limits;
     this.#now = stages.clock ?? Date.now;
+  }
+
+  /**
+   * The target's description of a statement the guard decided (`verdict`), see
+   * TargetEngine.describe; a target error is screened as a statement's would be.
+   */
+  async describe(sql: string, verdict: GuardVerdict): Promise<StatementShape | undefined> {
+    if (this.#engine.describe === undefined) return undefined;
+    try {
+      return await this.#engine.describe(sql);
+    } catch (err) {
+      throw await this.#screenedTargetError(err, { sql }, verdict);
+    }
   }
 
   async run(request: StatementRequest, delivery: ResultDelivery): Promise<StatementOutcome> {

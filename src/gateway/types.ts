@@ -110,7 +110,18 @@ export interface TargetOk {
 export interface TargetEngine {
   readonly dialect: Dialect;
   query(sql: string, sink: ResultSink, options?: QueryOptions): Promise<QuerySummary>;
+  /**
+   * Prepares a statement on the target without running it and tells its parameters and result
+   * columns (MySQL's COM_STMT_PREPARE answer). Engines that cannot leave it out.
+   */
+  describe?(sql: string): Promise<StatementShape>;
   close(): Promise<void>;
+}
+
+/** A prepared statement's parameters and result columns, as the target describes them. */
+export interface StatementShape {
+  params: ResultColumn[];
+  columns: ResultColumn[];
 }
 
 /** The guard stage of the pipeline. */

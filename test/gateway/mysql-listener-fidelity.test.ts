@@ -538,3 +538,35 @@ t.test('COM_CHANGE_USER logs in again with a new token; a refused one closes the
   );
   other.destroy();
 });
+
+t.test('COM_STMT_PREPARE answers with the target own parameters and columns', async (t) => {
+  const dba = await through(['dba']);
+  t.teardown(() => dba.end());
+  const sql = 'SELECT id, kind, n + ? AS bumped FROM events WHERE kind = ?';
+  const viaSluice = await dba.prepare(sql);
+  const viaTarget = await direct.prepare(sql);
+  const shape = (s: mysql.PreparedStatementInfo) => {
+    const { statement } = s as unknown as {
+      statement: { columns: mysql.FieldPacket[]; parameters: mysql.FieldPacket[] };
+    };
+    return { columns: statement.columns.map(definitionOf), parameters: statement.parameters.length };
+  };
+  t.same(shape(viaSluice), shape(viaTarget));
+  t.equal(shape(viaSluice).columns.length, 3);
+  const [rows] = await viaSluice.execute([1, 'a']);
+  t.ok((rows as unknown[]).length > 0, 'and executes');
+  await viaSluice.close();
+  await viaTarget.close();
+  await t.rejects(
+    dba.prepare('SELECT nope FROM events'),
+    { errno: 1054, message: /nope/ },
+    'fails where the target fails',
+  );
+
+  // A negative AUTO_INCREMENT id: the OK packet's insert id is signed.
+  await dba.query(
+    'CREATE TEMPORARY TABLE neg (id INT SIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, t VARCHAR(9))',
+  );
+  const [inserted] = await dba.query<ResultSetHeader>("INSERT INTO neg VALUES (-999, 'x')");
+  t.equal(inserted.insertId, -999);
+});

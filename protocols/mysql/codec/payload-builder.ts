@@ -52,7 +52,9 @@ export class PayloadBuilder {
     return this;
   }
 
+  /** A length-encoded integer; a negative one (a signed last insert id) as its 64-bit two's complement. */
   lenencInt(value: number): this {
+    if (value < 0) return this.u8(0xfe).u64(BigInt.asUintN(64, BigInt(Math.trunc(value))));
     if (value < 0xfb) return this.u8(value);
     if (value <= 0xffff) return this.u8(0xfc).u16(value);
     if (value <= 0xffffff) return this.u8(0xfd).u24(value);

@@ -134,6 +134,11 @@ export function createMysqlEngine(
           };
     },
 
+    async describe(sql: string) {
+      const { params, columns } = await client.describe(sql);
+      return { params: params.map(toResultColumn), columns: columns.map(toResultColumn) };
+    },
+
     close(): Promise<void> {
       return client.close();
     },

@@ -17,7 +17,7 @@ import { UTF8MB4, type ClientCharset } from '../../../protocols/mysql/codec/char
 import type { GatewaySession } from '../gateway.js';
 import type { StatementRequest } from '../pipeline.js';
 import type { OkFields } from '../../../protocols/mysql/codec/responses.js';
-import type { GuardStage, TargetOk } from '../types.js';
+import type { GuardStage, ResultColumn, StatementShape, TargetOk } from '../types.js';
 import { loginMysqlClient, openTargetSession, type LoginParts } from './client-login.js';
 import { answerUnbound, type UnboundHost } from './unbound-session.js';
 import type { Identity } from '../../identity/types.js';
@@ -348,7 +348,15 @@ export class MysqlClientSession implements MysqlCommandHandler {
         message: `statement denied: ${verdict.reason}`,
       });
     }
-    const paramCount = countPlaceholders(sql);
+    // The target prepares it (nothing runs) and says what its parameters and columns are, as a
+    // server answers COM_STMT_PREPARE; a text it cannot prepare fails here, as it would directly.
+    let shape: StatementShape | undefined;
+    try {
+      shape = await session.describe(sql, verdict);
+    } catch (err) {
+      return reply.error(toWireError(err).wire);
+    }
+    const paramCount = shape?.params.length ?? countPlaceholders(sql);
     if (paramCount > MAX_PARAMS) {
       return reply.error({
         errno: 1390,
@@ -364,10 +372,19 @@ export class MysqlClientSession implements MysqlCommandHandler {
         message: `Can't create more than ${this.#prepared.size} prepared statements; close some first`,
       });
     }
-    const param: ColumnDefinition = { name: '?', type: ColumnType.VarString };
-    // Result columns are announced with each execute's result set, where the pipeline has them;
-    // drivers take the columns from there.
-    reply.prepared({ statementId: statement.id, params: new Array(paramCount).fill(param), columns: [] });
+    const described = (columns: readonly ResultColumn[]) =>
+      wireColumns(
+        columns.map((c) => ({ name: c.name, type: c.type, masked: false, mysql: c.mysql })),
+        this.#charset,
+      ).map((c) => c.definition);
+    const anyParam: ColumnDefinition = { name: '?', type: ColumnType.VarString };
+    // Which result columns are masked is decided with each execute's result set, which announces
+    // a masked column as text; drivers decode rows by that announcement.
+    reply.prepared({
+      statementId: statement.id,
+      params: shape ? described(shape.params) : new Array<ColumnDefinition>(paramCount).fill(anyParam),
+      columns: shape ? described(shape.columns) : [],
+    });
   }
 
   async #execute(session: GatewaySession, reply: MysqlReply, id: number, block: Buffer): Promise<void> {
