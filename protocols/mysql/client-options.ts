@@ -15,6 +15,8 @@ export interface MysqlClientOptions {
   /** Connections kept per target. */
   poolMax?: number | undefined;
   connectTimeoutMs?: number | undefined;
+  /** Every transaction on the pool's connections is read-only (SET SESSION TRANSACTION READ ONLY). */
+  readOnly?: boolean | undefined;
   /** How long a KILL QUERY may take before we give up waiting and drop the connection anyway. */
   cancelTimeoutMs?: number | undefined;
 }

@@ -230,6 +230,13 @@ export class MysqlClient {
       connection.query("SET time_zone = '+00:00'", (err) => {
         if (err) connection.destroy();
       });
+      // Queued before any statement of a caller: a connection that cannot be made read-only is
+      // dropped, never handed out read-write.
+      if (this.#options.readOnly === true) {
+        connection.query('SET SESSION TRANSACTION READ ONLY', (err) => {
+          if (err) connection.destroy();
+        });
+      }
     });
     return pool;
   }

@@ -9,7 +9,7 @@ import { createPostgresEngine } from '../gateway/engines/postgres.js';
 import type { AssembledGateway } from '../gateway/assembled.js';
 import { Gateway } from '../gateway/gateway.js';
 import { readRows, statementRows, tableRows } from '../gateway/row-estimates.js';
-import type { SessionContext, TargetEngine } from '../gateway/types.js';
+import type { EngineOptions, SessionContext, TargetEngine } from '../gateway/types.js';
 import {
   compileStatementPolicy,
   createStatementAnalyzer,
@@ -40,7 +40,7 @@ export interface AssembleOptions {
   recording?: RecorderTuning;
   clock?: () => number;
   /** Replaces the engine factory (the demo serves an embedded database). */
-  createEngine?: (target: Target, logger: Logger) => TargetEngine;
+  createEngine?: (target: Target, logger: Logger, options?: EngineOptions) => TargetEngine;
 }
 
 /** Builds every part of a gateway from a loaded config. */
@@ -135,10 +135,10 @@ export async function assembleGateway(
     recorder,
     createEngine:
       options.createEngine ??
-      ((target, log) =>
+      ((target, log, engineOptions = {}) =>
         target.engine === 'mysql'
-          ? createMysqlEngine(target, log, { baseDir: config.baseDir })
-          : createPostgresEngine(target, log, { baseDir: config.baseDir })),
+          ? createMysqlEngine(target, log, { baseDir: config.baseDir, ...engineOptions })
+          : createPostgresEngine(target, log, { baseDir: config.baseDir, ...engineOptions })),
     onSessionEnd: (session) => guard.endSession(session.id),
     ...(approvals
       ? {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config, Target } from '../config/load.js';
 import type { PolicyConfig } from '../config/schema.js';
+import { readsOnly } from '../guard/policy.js';
 import { reachableTargets, selectPolicy } from '../identity/policies.js';
 import type { Identity } from '../identity/types.js';
 import type { Recorder, SessionRecorder } from '../recording/types.js';
@@ -19,6 +20,7 @@ import type {
   GuardStage,
   GuardVerdict,
   MaskingStage,
+  EngineOptions,
   SessionContext,
   StatementShape,
   TargetEngine,
@@ -32,7 +34,7 @@ export interface GatewayParts {
   approvals: ApprovalStage;
   recorder: Recorder;
   /** Makes the engine of a target; called once per target, the engine is shared by its sessions. */
-  createEngine: (target: Target, logger: Logger) => TargetEngine;
+  createEngine: (target: Target, logger: Logger, options?: EngineOptions) => TargetEngine;
   /** The state of an approval request, for its requester or an approver; absent without approvals. */
   approvalStatus?: (requestId: string, identity: Identity) => Promise<Record<string, unknown>>;
   /** Called when a session ends (e.g. to drop its prepared statements from the guard). */
@@ -174,8 +176,14 @@ export class Gateway {
   /** A session whose statements run through the pipeline on the target's shared pool (MCP, CLI). */
   openSession(request: OpenSessionRequest): GatewaySession {
     const { target, policy, context, recording } = this.#admit(request);
+    // A policy that only reads runs on connections whose transactions are read-only at the target.
+    const engineOptions: EngineOptions = readsOnly(policy) ? { readOnly: true } : {};
     const dedicated = request.dedicatedConnection
-      ? this.#parts.createEngine({ ...target, pool: { max: 1 } }, this.logger.child({ target: target.name }))
+      ? this.#parts.createEngine(
+          { ...target, pool: { max: 1 } },
+          this.logger.child({ target: target.name }),
+          engineOptions,
+        )
       : undefined;
     const session = new GatewaySession(
       context,
@@ -191,7 +199,7 @@ export class Gateway {
           ...(this.#parts.clock ? { clock: this.#parts.clock } : {}),
         },
         context,
-        dedicated ?? this.#engine(target),
+        dedicated ?? this.#engine(target, engineOptions),
         recording,
         {
           maxRows: policy.limits.maxRows,
@@ -280,11 +288,13 @@ export class Gateway {
     return this.#engine(target);
   }
 
-  #engine(target: Target): TargetEngine {
-    let engine = this.#engines.get(target.name);
+  /** The shared pool of a target: one read-write, one read-only (for read-only policies). */
+  #engine(target: Target, options: EngineOptions = {}): TargetEngine {
+    const key = options.readOnly === true ? `${target.name}\0read-only` : target.name;
+    let engine = this.#engines.get(key);
     if (!engine) {
-      engine = this.#parts.createEngine(target, this.logger.child({ target: target.name }));
-      this.#engines.set(target.name, engine);
+      engine = this.#parts.createEngine(target, this.logger.child({ target: target.name }), options);
+      this.#engines.set(key, engine);
     }
     return engine;
   }

@@ -118,6 +118,15 @@ export interface TargetEngine {
   close(): Promise<void>;
 }
 
+/** How an engine's connections are opened. */
+export interface EngineOptions {
+  /**
+   * Every transaction on its connections is read-only at the target (Postgres
+   * default_transaction_read_only, MySQL SET SESSION TRANSACTION READ ONLY), for read-only policies.
+   */
+  readOnly?: boolean;
+}
+
 /** A prepared statement's parameters and result columns, as the target describes them. */
 export interface StatementShape {
   params: ResultColumn[];

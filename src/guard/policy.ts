@@ -189,3 +189,27 @@ export function compileStatementPolicy(policy: PolicyConfig): StatementPolicy {
     },
   };
 }
+
+/** Effects a read-only policy may allow or review: reading, and the routine statements drivers send. */
+const READ_ONLY_EFFECTS: ReadonlySet<Effect> = new Set(['read', 'routine']);
+/** Settings that would switch a read-only session back to read-write. */
+const READ_WRITE_SETTINGS = new Set([
+  'default_transaction_read_only',
+  'transaction_read_only',
+  'tx_read_only',
+]);
+
+/**
+ * Whether a policy lets nothing but reads through: its default denies, and it allows or reviews
+ * no effect beyond `read` and `routine` and no read-only switch in `session.allow`. Such a policy's
+ * statements run in read-only transactions at the target too, so a statement the guard took for a
+ * read by mistake (a function that writes, declared pure) still cannot write.
+ */
+export function readsOnly(policy: PolicyConfig): boolean {
+  const statements = policy.statements;
+  if (statements.default !== 'deny') return false;
+  const permits = [...statements.allow, ...statements.review];
+  if (permits.some((rule) => !READ_ONLY_EFFECTS.has(typeof rule === 'string' ? rule : rule.effect)))
+    return false;
+  return !policy.session.allow.some((setting) => READ_WRITE_SETTINGS.has(setting.toLowerCase()));
+}

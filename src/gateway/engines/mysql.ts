@@ -43,6 +43,8 @@ export function commandOf(sql: string): string {
 export interface MysqlEngineOptions {
   /** Folder a relative `ca` path is resolved against (the config file's folder). Default: cwd. */
   baseDir?: string;
+  /** Transactions on these connections are read-only (SET SESSION TRANSACTION READ ONLY). */
+  readOnly?: boolean;
 }
 
 function readCa(target: Target, baseDir: string): Buffer | undefined {
@@ -82,6 +84,7 @@ export function createMysqlEngine(
       ca: readCa(target, options.baseDir ?? process.cwd()),
       poolMax: target.pool.max,
       connectTimeoutMs: target.connectTimeout,
+      readOnly: options.readOnly === true,
     },
     (event: MysqlClientEvent) => {
       if (event.type === 'tls-fallback')

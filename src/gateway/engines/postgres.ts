@@ -71,6 +71,8 @@ export interface PostgresEngineOptions {
   /** How long an idle pooled connection is kept. Default 30 s. */
   idleTimeoutMs?: number;
   applicationName?: string;
+  /** Transactions on these connections are read-only (default_transaction_read_only). */
+  readOnly?: boolean;
 }
 
 /**
@@ -133,6 +135,7 @@ export function createPostgresEngine(
           tls: target.tls,
           ...(ca !== undefined ? { ca } : {}),
           applicationName: options.applicationName ?? 'sluice',
+          ...(options.readOnly === true ? { params: { default_transaction_read_only: 'on' } } : {}),
           connectTimeoutMs: target.connectTimeout,
         });
         log.debug({ address, encrypted: connection.encrypted }, 'connected to target');

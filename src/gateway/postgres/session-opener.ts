@@ -22,6 +22,7 @@ import type { CancelKeys, CancelTarget } from './cancel-keys.js';
 import { ClientSession } from './client-session.js';
 import { decideStartupSettings } from './startup-settings.js';
 import { sessionMasking } from './wire-masking.js';
+import { readsOnly } from '../../guard/policy.js';
 
 export interface SessionOpenerParts {
   config: Config;
@@ -145,7 +146,11 @@ export async function openClientSession(
       password: () => target.password?.reveal() ?? '',
       tls: target.tls,
       ...(target.ca ? { ca: readFileSync(resolve(parts.config.baseDir, target.ca)) } : {}),
-      params: startup.settings,
+      // A read-only policy's session is read-only at the target too (see readsOnly). Set after
+      // the client's own settings, so none of them can turn it off.
+      params: readsOnly(wire.policy)
+        ? { ...startup.settings, default_transaction_read_only: 'on' }
+        : startup.settings,
       connectTimeoutMs: target.connectTimeout,
     });
   } catch (err) {
