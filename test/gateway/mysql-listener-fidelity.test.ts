@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import iconv from 'iconv-lite';
-import mysql, { type ResultSetHeader } from 'mysql2/promise';
+import mysql, { type ResultSetHeader, type RowDataPacket } from 'mysql2/promise';
 import { pino } from 'pino';
 import { assembleGateway } from '../../src/cli/assemble.js';
 import { parseConfigText } from '../../src/config/load.js';
@@ -441,6 +441,12 @@ t.test('SET NAMES changes the set the listener speaks; the target connection sta
   const dba = await through(['dba']);
   t.teardown(() => dba.end());
   await t.rejects(dba.query('SET NAMES dec8'), { errno: 1115, message: /Unknown character set/ });
+  // character_set_results alone: statements still arrive as UTF-8, text comes back in koi8r,
+  // each column announced in it (mysql2 decodes by the announced set).
+  await dba.query('SET character_set_results = koi8r');
+  const [koi, fields] = await dba.query<RowDataPacket[]>("SELECT word FROM greetings WHERE word = 'Привет'");
+  t.same(koi, [{ word: 'Привет' }], 'read back through koi8r');
+  t.equal(fields[0]?.characterSet, 7, 'announced as koi8r_general_ci');
 });
 
 t.test('several statements in one COM_QUERY: each run on its own, results relayed in turn', async (t) => {

@@ -3,6 +3,7 @@ import { encodeBinaryRow } from '../../protocols/mysql/codec/binary-row.js';
 import { ColumnType, type ColumnDefinition } from '../../protocols/mysql/server/index.js';
 import { GatewayError } from '../../src/gateway/errors.js';
 import { countPlaceholders } from '../../src/gateway/mysql/placeholders.js';
+import { charsetChange } from '../../src/gateway/mysql/set-names.js';
 import { PreparedStatements } from '../../src/gateway/mysql/prepared-statements.js';
 import { wireColumns, wireRow } from '../../src/gateway/mysql/wire-columns.js';
 import { toWireError } from '../../src/gateway/mysql/wire-errors.js';
@@ -143,4 +144,24 @@ t.test('gateway errors become MySQL errors in one place', async (t) => {
     wire: { errno: 1105, sqlstate: 'HY000', message: 'Internal error' },
     expected: false,
   });
+});
+
+t.test('character-set statements are read by the listener: what the client sends and reads', async (t) => {
+  const names = charsetChange('SET NAMES cp1251');
+  t.equal(names?.client?.name, 'cp1251');
+  t.equal(names?.results?.name, 'cp1251');
+  t.equal(charsetChange("set names 'koi8r' collate 'koi8r_general_ci';")?.client?.name, 'koi8r');
+  t.equal(charsetChange('SET CHARACTER SET latin1')?.results?.name, 'latin1');
+  const results = charsetChange('SET character_set_results = cp1251');
+  t.equal(results?.results?.name, 'cp1251');
+  t.equal(results?.client, undefined, 'the client set is unchanged');
+  t.equal(charsetChange('SET character_set_results = NULL')?.results?.name, 'utf8mb4');
+  const both = charsetChange('SET @@session.character_set_client = latin1, character_set_results = koi8r');
+  t.equal(both?.client?.name, 'latin1');
+  t.equal(both?.results?.name, 'koi8r');
+  t.equal(charsetChange('SET NAMES dec8')?.unknown, 'dec8');
+  t.equal(charsetChange('SET NAMES utf8mb4, sql_mode = ""'), undefined, 'anything else assigned: not ours');
+  t.equal(charsetChange('SET character_set_server = latin1'), undefined, "the server set is the target's");
+  t.equal(charsetChange("SELECT 'SET NAMES cp1251'"), undefined);
+  t.equal(charsetChange('SET NAMES cp1251; DROP TABLE t'), undefined, 'a second statement is not a name');
 });

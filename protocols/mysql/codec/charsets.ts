@@ -35,7 +35,9 @@ const range = (from: number, to: number): number[] =>
 /** Collation ids and defaults as MariaDB 10.11 and MySQL 8 number them (information_schema.COLLATIONS). */
 const CHARSETS: Readonly<Record<string, CharsetFacts>> = {
   utf8mb4: { encoding: undefined, collation: 45, maxBytes: 4, ids: [45, 46, ...range(224, 247), 255] },
-  utf8mb3: { encoding: undefined, collation: 33, maxBytes: 3, ids: [33, 83, ...range(192, 215), 223] },
+  // Three bytes a character at most: characters beyond the BMP travel as CESU-8 surrogate pairs,
+  // as mysql2 sends them and a server echoes them back.
+  utf8mb3: { encoding: 'cesu8', collation: 33, maxBytes: 3, ids: [33, 83, ...range(192, 215), 223] },
   latin1: { encoding: 'cp1252', collation: 8, maxBytes: 1, ids: [5, 8, 15, 31, 47, 48, 49, 94] },
   latin2: { encoding: 'iso-8859-2', collation: 9, maxBytes: 1, ids: [2, 9, 21, 27, 77] },
   latin5: { encoding: 'iso-8859-9', collation: 30, maxBytes: 1, ids: [30, 78] },
@@ -103,9 +105,23 @@ function build(name: string, facts: CharsetFacts): ClientCharset {
     collation: facts.collation,
     maxBytes: facts.maxBytes,
     utf8: false,
-    decode: (bytes) => iconv.decode(bytes, encoding),
+    decode:
+      encoding === 'cesu8'
+        ? (bytes) => decodeUtf8Or(bytes, encoding)
+        : (bytes) => iconv.decode(bytes, encoding),
     encode: (text) => iconv.encode(text, encoding),
   };
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Plain UTF-8 when the bytes are that (a 4-byte character from a client that ignores utf8mb3). */
+function decodeUtf8Or(bytes: Buffer, encoding: string): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return iconv.decode(bytes, encoding);
+  }
 }
 
 const BY_ID = new Map<number, ClientCharset>();

@@ -387,6 +387,7 @@ export class MysqlServerConnection {
             tls: this.#tls,
             attributes: response.attributes,
             charset: this.#charset,
+            resultsCharset: this.#charset,
             multiStatements: (response.capabilities & Capability.MultiStatements) !== 0,
           },
         };
@@ -464,7 +465,7 @@ export class MysqlServerConnection {
     this.#stream.pause();
     const reply = new CommandReply(this.#writer, this.#output, {
       extendedMetadata: this.#extendedMetadata,
-      charset: session.charset,
+      charset: session.resultsCharset,
     });
     // The client expects no packet after these; an error packet would be read as the answer to
     // its next command.

@@ -30,6 +30,11 @@ export interface MysqlSessionInfo {
    * A handler that honours SET NAMES changes it; the next command is read in the new set.
    */
   charset: ClientCharset;
+  /**
+   * The character set results go out in (values, column names, messages): the client's at login;
+   * SET NAMES or `character_set_results` change it.
+   */
+  resultsCharset: ClientCharset;
   /** The client set CLIENT_MULTI_STATEMENTS (or COM_SET_OPTION turned it on): a COM_QUERY may hold several statements. */
   multiStatements: boolean;
 }

@@ -22,7 +22,7 @@ import { loginMysqlClient, openTargetSession, type LoginParts } from './client-l
 import { answerUnbound, type UnboundHost } from './unbound-session.js';
 import type { Identity } from '../../identity/types.js';
 import { countPlaceholders } from './placeholders.js';
-import { setNamesCharset } from './set-names.js';
+import { charsetChange, type CharsetChange } from './set-names.js';
 import { PreparedStatements, type PreparedStatement } from './prepared-statements.js';
 import { wireColumns, wireRow, type WireColumn } from './wire-columns.js';
 import { MysqlErrno, toWireError } from './wire-errors.js';
@@ -205,8 +205,8 @@ export class MysqlClientSession implements MysqlCommandHandler {
     const session = state.session;
     switch (command.kind) {
       case 'query': {
-        const charset = setNamesCharset(command.sql);
-        if (charset !== undefined) return this.#setNames(session, reply, command.sql, charset);
+        const change = charsetChange(command.sql);
+        if (change !== undefined) return this.#setNames(session, reply, command.sql, change);
         if (this.#info?.multiStatements === true && MAY_HOLD_SEVERAL.test(command.sql))
           return this.#runSeveral(session, reply, command.sql);
         await this.#run(session, reply, { sql: command.sql }, false);
@@ -299,7 +299,7 @@ export class MysqlClientSession implements MysqlCommandHandler {
     session: GatewaySession,
     reply: MysqlReply,
     sql: string,
-    charset: ClientCharset | 'unknown',
+    change: CharsetChange,
   ): Promise<void> {
     const verdict = await this.#parts.guard.check(sql, session.context);
     if (verdict.action !== 'allow') {
@@ -314,7 +314,7 @@ export class MysqlClientSession implements MysqlCommandHandler {
       });
     }
     const info = this.#info;
-    if (charset === 'unknown' || info === undefined) {
+    if (change.unknown !== undefined || info === undefined) {
       return reply.error({
         errno: MysqlErrno.UnknownCharacterSet,
         sqlstate: '42000',
@@ -322,9 +322,15 @@ export class MysqlClientSession implements MysqlCommandHandler {
           'Unknown character set: Sluice converts utf8mb4, utf8mb3, latin1-7, cp125x, koi8r/u, sjis, cp932, ujis, euckr, gbk, gb2312, gb18030, big5 and a few more',
       });
     }
-    info.charset = charset;
+    if (change.client) info.charset = change.client;
+    if (change.results) info.resultsCharset = change.results;
     this.#log.info(
-      { event: 'mysql.set-names', session: session.context.id, charset: charset.name },
+      {
+        event: 'mysql.set-names',
+        session: session.context.id,
+        client: info.charset.name,
+        results: info.resultsCharset.name,
+      },
       'client character set changed',
     );
     reply.ok();
@@ -375,7 +381,7 @@ export class MysqlClientSession implements MysqlCommandHandler {
     const described = (columns: readonly ResultColumn[]) =>
       wireColumns(
         columns.map((c) => ({ name: c.name, type: c.type, masked: false, mysql: c.mysql })),
-        this.#charset,
+        this.#info?.resultsCharset ?? UTF8MB4,
       ).map((c) => c.definition);
     const anyParam: ColumnDefinition = { name: '?', type: ColumnType.VarString };
     // Which result columns are masked is decided with each execute's result set, which announces
@@ -518,7 +524,7 @@ export class MysqlClientSession implements MysqlCommandHandler {
         { ...request, signal: running.signal, approvalWaitMs: this.#parts.approvalWaitMs },
         {
           columns: (delivered) => {
-            columns = wireColumns(delivered, this.#charset);
+            columns = wireColumns(delivered, this.#info?.resultsCharset ?? UTF8MB4);
             writer = reply.resultSet(
               columns.map((c) => c.definition),
               { binary },

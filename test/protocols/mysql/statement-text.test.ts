@@ -103,7 +103,15 @@ t.test(
     t.equal(clientCharsetById(35)?.name, 'utf8mb4', 'ucs2');
     t.equal(clientCharsetById(56)?.name, 'utf8mb4', 'utf16le');
     t.equal(clientCharsetById(255)?.name, 'utf8mb4', "MySQL 8's utf8mb4_0900_ai_ci");
-    t.equal(clientCharsetById(33)?.utf8, true, 'utf8mb3');
+    const utf8mb3 = clientCharsetById(33) as ClientCharset;
+    t.equal(utf8mb3.name, 'utf8mb3');
+    t.equal(
+      utf8mb3.decode(Buffer.from('eda0bdedb2a9', 'hex')),
+      '💩',
+      'CESU-8 surrogates, as mysql2 sends them',
+    );
+    t.equal(utf8mb3.decode(Buffer.from('💩é')), '💩é', 'and plain UTF-8');
+    t.equal(utf8mb3.encode('💩').toString('hex'), 'eda0bdedb2a9');
     t.equal(clientCharsetById(3), undefined, 'dec8');
     t.equal(clientCharsetById(0), undefined);
     t.equal(clientCharsetById(8)?.decode(Buffer.from([0x80])), '€', "MySQL's latin1 is cp1252");
