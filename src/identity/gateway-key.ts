@@ -1,15 +1,10 @@
-import {
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  randomBytes,
-  type KeyObject,
-} from 'node:crypto';
-import { link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
+import { writeStateFileOnce } from '../config/state-file.js';
 import { AuthError } from './errors.js';
 
 export type GatewayAlgorithm = 'EdDSA' | 'ES256';
@@ -68,40 +63,21 @@ async function readKeyFile(path: string): Promise<string | undefined> {
   return readFile(path, 'utf8');
 }
 
-/**
- * Writes a new Ed25519 key with mode 0600. The key goes to a temporary file first and is then
- * hard-linked into place, which fails if the name exists: when two processes start at once,
- * exactly one key wins and both use it, and nobody ever reads a half-written file.
- */
+/** Writes a new Ed25519 key with mode 0600 (see writeStateFileOnce: one key wins a race). */
 async function createKeyFile(dir: string, path: string): Promise<string> {
   const { privateKey } = generateKeyPairSync('ed25519');
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  const temporary = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    await writeFile(temporary, pem, { mode: 0o600, flag: 'wx' });
+    if (await writeStateFileOnce(dir, path, pem)) return pem;
   } catch (err) {
     throw new AuthError(
       'ERR_AUTH_CONFIG',
       `${path}: cannot be written (${(err as NodeJS.ErrnoException).code})`,
     );
   }
-  try {
-    await link(temporary, path);
-    return pem;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-      throw new AuthError(
-        'ERR_AUTH_CONFIG',
-        `${path}: cannot be written (${(err as NodeJS.ErrnoException).code})`,
-      );
-    }
-    const winner = await readKeyFile(path);
-    if (winner === undefined) throw new AuthError('ERR_AUTH_CONFIG', `${path}: vanished while being created`);
-    return winner;
-  } finally {
-    await unlink(temporary).catch(() => undefined);
-  }
+  const winner = await readKeyFile(path);
+  if (winner === undefined) throw new AuthError('ERR_AUTH_CONFIG', `${path}: vanished while being created`);
+  return winner;
 }
 
 async function fromPem(pem: string, source: string, keyPath: string): Promise<GatewaySigningKey> {

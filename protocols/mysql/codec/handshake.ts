@@ -150,6 +150,11 @@ export function encodeFullAuthenticationRequest(): Buffer {
   return Buffer.from([0x01, 0x04]);
 }
 
+/** AuthMoreData carrying bytes (0x01 then them): the server's RSA public key, in PEM, when asked. */
+export function encodeAuthMoreData(data: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([0x01]), data]);
+}
+
 /** The password a client sends for mysql_clear_password: its bytes, with a NUL at the end. */
 export function decodeClearPassword(payload: Buffer): string {
   const end = payload.length > 0 && payload[payload.length - 1] === 0 ? payload.length - 1 : payload.length;

@@ -15,6 +15,7 @@ import {
 import {
   decodeClearPassword,
   decodeHandshakeResponse,
+  encodeAuthMoreData,
   encodeAuthSwitchRequest,
   encodeFullAuthenticationRequest,
   encodeHandshakeV10,
@@ -35,12 +36,22 @@ type ConnectionState =
   | { kind: 'awaiting-clear-password'; response: HandshakeResponse }
   /** Switched to caching_sha2_password: its scramble comes next, then (full authentication) the password. */
   | { kind: 'awaiting-sha2-scramble'; response: HandshakeResponse }
+  /** Full authentication without TLS: a request for the public key, then the RSA-encrypted password. */
+  | { kind: 'awaiting-rsa-password'; response: HandshakeResponse }
+  /** Reading the RSA key (made on first use) before sending it. */
+  | { kind: 'loading-key' }
   | { kind: 'authenticating' }
   | { kind: 'ready'; session: MysqlSessionInfo }
   | { kind: 'busy'; session: MysqlSessionInfo }
   | { kind: 'closed' };
 
 const DEFAULT_VERSION = '8.0.36-sluice';
+
+const ACCESS_DENIED = (user: string, why: string): ErrFields => ({
+  errno: ServerErrno.AccessDenied,
+  sqlstate: '28000',
+  message: `Access denied for user '${user}': ${why}`,
+});
 
 /** A scramble of 20 bytes with no NUL (clients read it as a C string). */
 function scramble(): Buffer {
@@ -50,10 +61,11 @@ function scramble(): Buffer {
 }
 
 /**
- * The server side of one MySQL client connection: handshake, optional TLS upgrade, clear-text
- * password collection through an AuthSwitchRequest, then commands handed one at a time to the
- * handler. The password is asked in clear text because the gateway checks a token, not a MySQL
- * hash; it is therefore accepted only over TLS unless `allowPlaintextAuth` says otherwise.
+ * The server side of one MySQL client connection: handshake, optional TLS upgrade, password
+ * collection (caching_sha2_password full authentication, or mysql_clear_password), then commands
+ * handed one at a time to the handler. The password itself is needed because the gateway checks a
+ * token, not a MySQL hash: it is taken inside TLS, or without TLS (only with `allowPlaintextAuth`)
+ * encrypted with the `passwordKey`, or in clear from a client that chose clear text itself.
  */
 export class MysqlServerConnection {
   readonly #options: MysqlServerConnectionOptions;
@@ -68,6 +80,8 @@ export class MysqlServerConnection {
   #clientCapabilities = 0;
   /** The password being asked for is for COM_CHANGE_USER, not the first login. */
   #changingUser = false;
+  /** The scramble the client's caching_sha2_password works with (greeting or auth switch). */
+  #scramble: Buffer = scramble();
   #state: ConnectionState = { kind: 'awaiting-response' };
   readonly #reader: PacketReader;
   readonly #writer = new PacketWriter();
@@ -125,6 +139,11 @@ export class MysqlServerConnection {
 
   #onHandshakeTimeout(): void {
     if (this.#state.kind === 'ready' || this.#state.kind === 'busy' || this.#state.kind === 'closed') return;
+    // Our own wait (the RSA key made on first use) is not the client's stall.
+    if (this.#state.kind === 'loading-key') {
+      this.#handshakeTimer.refresh();
+      return;
+    }
     this.#options.onError?.(
       new MysqlProtocolError('ERR_HANDSHAKE_TIMEOUT', 'client did not finish the handshake'),
     );
@@ -140,7 +159,7 @@ export class MysqlServerConnection {
         encodeHandshakeV10({
           serverVersion: this.#options.serverVersion ?? DEFAULT_VERSION,
           connectionId: this.#options.connectionId,
-          authPluginData: scramble(),
+          authPluginData: this.#scramble,
           capabilities,
           authPluginName: NATIVE_PASSWORD_PLUGIN,
           ...(this.#options.mariadb === true ? { mariadbCapabilities: MARIADB_EXTENDED_METADATA } : {}),
@@ -192,7 +211,7 @@ export class MysqlServerConnection {
   #drainPackets(): void {
     for (;;) {
       const kind = this.#state.kind;
-      if (kind === 'busy' || kind === 'authenticating' || kind === 'closed') return;
+      if (kind === 'busy' || kind === 'authenticating' || kind === 'loading-key' || kind === 'closed') return;
       const packet = this.#reader.next();
       if (packet === undefined) return;
       this.#handlePacket(packet);
@@ -208,6 +227,8 @@ export class MysqlServerConnection {
         return this.#onClearPassword(packet, state.response);
       case 'awaiting-sha2-scramble':
         return this.#askFullAuthentication(packet.sequenceId + 1, state.response);
+      case 'awaiting-rsa-password':
+        return this.#onRsaPassword(packet, state.response);
       case 'ready':
         return this.#onCommand(packet, state.session);
       default:
@@ -259,16 +280,18 @@ export class MysqlServerConnection {
       this.#authenticate(message, decodeClearPassword(message.authResponse));
       return;
     }
-    if (this.#tls && this.#options.passwordPlugin !== CLEAR_PASSWORD_PLUGIN) {
+    const sha2 = this.#tls || this.#options.passwordKey !== undefined;
+    if (sha2 && this.#options.passwordPlugin !== CLEAR_PASSWORD_PLUGIN) {
       // caching_sha2_password, which stock clients speak without options: its scramble cannot be
       // checked (the password is a token, not a stored hash), so full authentication is asked for,
-      // and the client sends the token inside TLS.
+      // and the client sends the token inside TLS, or without TLS encrypted with our RSA key.
       if (message.authPluginName === CACHING_SHA2_PLUGIN) {
         this.#askFullAuthentication(sequenceId + 1, message);
         return;
       }
       this.#state = { kind: 'awaiting-sha2-scramble', response: message };
-      this.#write(this.#writer.frame(encodeAuthSwitchRequest(CACHING_SHA2_PLUGIN, scramble())));
+      this.#scramble = scramble();
+      this.#write(this.#writer.frame(encodeAuthSwitchRequest(CACHING_SHA2_PLUGIN, this.#scramble)));
       return;
     }
     this.#state = { kind: 'awaiting-clear-password', response: message };
@@ -277,8 +300,48 @@ export class MysqlServerConnection {
 
   #askFullAuthentication(sequenceId: number, response: HandshakeResponse): void {
     this.#writer.reset(sequenceId);
-    this.#state = { kind: 'awaiting-clear-password', response };
+    this.#state = this.#tls
+      ? { kind: 'awaiting-clear-password', response }
+      : { kind: 'awaiting-rsa-password', response };
     this.#write(this.#writer.frame(encodeFullAuthenticationRequest()));
+  }
+
+  /**
+   * Full authentication without TLS: the client asks for the public key (0x02), which is sent as
+   * AuthMoreData, then sends its password encrypted with it. Anything else (a clear-text password
+   * included: it must not cross a plaintext connection) is refused.
+   */
+  #onRsaPassword(packet: MysqlPacket, response: HandshakeResponse): void {
+    const load = this.#options.passwordKey;
+    if (load === undefined) return this.#refuse(ACCESS_DENIED(response.user, 'no RSA key'));
+    this.#writer.reset(packet.sequenceId + 1);
+    this.#state = { kind: 'loading-key' };
+    load().then(
+      (key) => {
+        if (this.#state.kind === 'closed') return;
+        if (packet.payload.length === 1 && packet.payload[0] === 0x02) {
+          this.#state = { kind: 'awaiting-rsa-password', response };
+          this.#write(this.#writer.frame(encodeAuthMoreData(Buffer.from(key.publicPem, 'latin1'))));
+          this.#resume();
+          return;
+        }
+        const password = key.decrypt(packet.payload, this.#scramble);
+        if (password === undefined) {
+          this.#refuse(
+            ACCESS_DENIED(
+              response.user,
+              `the password must be encrypted with the server's RSA public key (at most ${key.maxPasswordBytes} bytes), or sent over TLS`,
+            ),
+          );
+          return;
+        }
+        this.#authenticate(response, password.toString('utf8'));
+      },
+      (err: unknown) => {
+        this.#options.onError?.(err instanceof Error ? err : new Error(String(err)));
+        this.#refuse(ACCESS_DENIED(response.user, 'the RSA key is unavailable; connect with TLS'));
+      },
+    );
   }
 
   /**

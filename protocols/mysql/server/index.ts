@@ -1,5 +1,6 @@
 /** What a MySQL listener needs: the connection, its contracts, and the pieces to build replies. */
 export { MysqlServerConnection } from './connection.js';
+export { passwordKeyFromPem, type PasswordKey } from './password-key.js';
 export type {
   MysqlAuthRequest,
   MysqlAuthResult,

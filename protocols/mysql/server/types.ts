@@ -3,6 +3,7 @@ import type { SecureContext } from 'node:tls';
 import type { MysqlCommand } from '../codec/commands.js';
 import type { ErrFields, OkFields } from '../codec/responses.js';
 import type { ColumnDefinition, TextValue } from '../codec/resultset.js';
+import type { PasswordKey } from './password-key.js';
 
 /** What a client presented, for the owner to decide on. The password is clear text. */
 export interface MysqlAuthRequest {
@@ -90,9 +91,15 @@ export interface MysqlServerConnectionOptions {
   /**
    * How the password is asked for over TLS: `caching_sha2_password` full authentication (the
    * default, which stock clients answer without options) or a switch to `mysql_clear_password`.
-   * Without TLS it is always the latter.
+   * Without TLS it is the former only with a `passwordKey`.
    */
   passwordPlugin?: 'caching_sha2_password' | 'mysql_clear_password' | undefined;
+  /**
+   * The RSA key for caching_sha2_password full authentication without TLS (with
+   * `allowPlaintextAuth`): asked for on the first login that needs it. Without it a plaintext
+   * login switches to mysql_clear_password.
+   */
+  passwordKey?: (() => Promise<PasswordKey>) | undefined;
   /** Time from accept to authenticated; a client that stalls is disconnected. Default 10 s. */
   handshakeTimeoutMs?: number | undefined;
   /** Largest packet during the handshake. Default 8 KiB. */

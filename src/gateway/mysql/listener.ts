@@ -1,6 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import type { Logger } from 'pino';
+import { lazyPasswordKey } from './password-key.js';
 import { MysqlProtocolError, MysqlServerConnection } from '../../../protocols/mysql/server/index.js';
 import type { AssembledGateway } from '../assembled.js';
 import type { Config } from '../../config/load.js';
@@ -68,6 +69,8 @@ export async function startMysqlListener(
   if (firstTarget !== undefined && serverVersion === undefined) {
     log.info({ target: firstTarget.name }, 'target version unknown: announcing the default');
   }
+  // Without TLS a stock client's password travels RSA-encrypted (caching_sha2_password).
+  const passwordKey = settings?.allowPlaintextAuth === true ? lazyPasswordKey(config, log) : undefined;
   const open = new Map<MysqlServerConnection, MysqlClientSession>();
   let nextConnectionId = 1;
 
@@ -84,6 +87,7 @@ export async function startMysqlListener(
       serverVersion,
       mariadb: serverVersion !== undefined && /mariadb/i.test(serverVersion),
       allowPlaintextAuth: settings?.allowPlaintextAuth ?? false,
+      passwordKey,
       ...(options.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: options.handshakeTimeoutMs } : {}),
       ...(options.maxPacketSize !== undefined ? { maxPacketSize: options.maxPacketSize } : {}),
       authenticate: client.authenticate,

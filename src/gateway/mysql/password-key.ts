@@ -1,0 +1,65 @@
+import { generateKeyPair } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import type { Logger } from 'pino';
+import { passwordKeyFromPem, type PasswordKey } from '../../../protocols/mysql/server/index.js';
+import type { Config } from '../../config/load.js';
+import { writeStateFileOnce } from '../../config/state-file.js';
+
+export const PASSWORD_KEY_FILE = 'mysql-password-key.pem';
+
+/**
+ * Large enough for a Sluice token (about 450-500 bytes) and a modest OIDC token: RSA-OAEP with a
+ * 6144-bit key carries 725 bytes. Made once (a few seconds) and kept in the state directory.
+ */
+const MODULUS_BITS = 6144;
+
+const makeKeyPair = promisify(generateKeyPair);
+
+/**
+ * The RSA key of caching_sha2_password logins without TLS (`allowPlaintextAuth`), read from the
+ * state directory or made there on first use (off the event loop), then kept for the process: a
+ * listener that is never reached without TLS never makes one.
+ */
+export function lazyPasswordKey(config: Config, logger: Logger): () => Promise<PasswordKey> {
+  let key: Promise<PasswordKey> | undefined;
+  return () => {
+    key ??= loadPasswordKey(config, logger).catch((err: unknown) => {
+      key = undefined;
+      throw err;
+    });
+    return key;
+  };
+}
+
+async function loadPasswordKey(config: Config, logger: Logger): Promise<PasswordKey> {
+  const dir = resolve(config.baseDir, config.state.dir);
+  const path = join(dir, PASSWORD_KEY_FILE);
+  const existing = await readPrivate(path);
+  if (existing !== undefined) return passwordKeyFromPem(existing);
+  const { privateKey } = await makeKeyPair('rsa', { modulusLength: MODULUS_BITS });
+  const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  if (await writeStateFileOnce(dir, path, pem)) {
+    logger.info({ event: 'mysql.password_key_created', path }, 'created the RSA key for logins without TLS');
+    return passwordKeyFromPem(pem);
+  }
+  const winner = await readPrivate(path);
+  if (winner === undefined) throw new Error(`${path}: vanished while being created`);
+  return passwordKeyFromPem(winner);
+}
+
+/** The key file's PEM; a file other users can read is refused (whoever reads it reads tokens). */
+async function readPrivate(path: string): Promise<string | undefined> {
+  let mode: number;
+  try {
+    mode = (await stat(path)).mode;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
+    throw new Error(`${path}: readable by other users (mode ${(mode & 0o777).toString(8)}); run chmod 600`);
+  }
+  return readFile(path, 'utf8');
+}
