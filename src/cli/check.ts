@@ -6,22 +6,31 @@ import { compileStatementPolicy, createStatementAnalyzer } from '../guard/index.
 import { CONFIG_OPTION_HELP, configPathOf, loadCommandConfig } from './config-file.js';
 
 export const CHECK_HELP = `Usage: sluice check [--config FILE] --target T --groups G1,G2 [--json] "SQL"
+       sluice check [--config FILE] --replay SESSION [--all] [--json]
 
 Explains what the guard decides for a SQL text: the decision, the rule that decided, and each
 statement's command, effects, objects and whether it is unbounded. The policy is the first one,
 in file order, whose when.groups shares a group with --groups and whose when.targets names the
 target (or *). The SQL dialect is the target's engine. Nothing is sent to any database.
+A policy in shadow mode is shown with the decision it would enforce (mode: shadow).
+
+With --replay, every statement recorded in SESSION is decided again under the configuration's
+policies, as that session's caller, and those decided differently from the recording are
+printed (--all: every statement): how the policies as they are now would have treated it.
 
 Options:
   --config FILE     ${CONFIG_OPTION_HELP}
   --target T        a target name from the configuration (required)
   --groups G1,G2    comma-separated groups of the caller (required)
-  --json            print one JSON object instead of text
+  --json            print one JSON object instead of text (with --replay: one a line)
+  --replay SESSION  decide a recorded session's statements again (see above)
+  --all             with --replay, print unchanged statements too
   --help            this text
 
 Put "--" before SQL that begins with "-" (a comment), so it is not read as an option.
 
-Exit status: 0 allow, 10 deny, 11 review, 1 the configuration cannot be used, 2 a bad argument.
+Exit status: 0 allow, 10 deny, 11 review, 1 the configuration cannot be used, 2 a bad argument;
+with --replay: 0 nothing changed, 12 some decisions changed.
 `;
 
 const EXIT = { allow: 0, deny: 10, review: 11 } as const;
@@ -42,7 +51,7 @@ export async function runCheck(
   argv: string[],
   io: { stdout: (s: string) => void; stderr: (s: string) => void; env: NodeJS.ProcessEnv },
 ): Promise<number> {
-  let request: CheckRequest | 'help';
+  let request: CheckRequest | ReplayRequest | 'help';
   try {
     request = parseCheckArgs(argv);
   } catch (err) {
@@ -53,6 +62,14 @@ export async function runCheck(
   if (request === 'help') {
     io.stdout(CHECK_HELP);
     return 0;
+  }
+  if ('replay' in request) {
+    return (await import('./policy.js')).runCheckReplay(
+      request.configPath,
+      request.replay,
+      { json: request.json, all: request.all },
+      io,
+    );
   }
 
   const config = loadCommandConfig('check', configPathOf(request.configPath, io.env), io);
@@ -88,6 +105,7 @@ export async function runCheck(
         rule: verdict.rule,
         reason: verdict.reason,
         policy: policy?.name ?? null,
+        mode: policy?.mode ?? null,
         target: request.target,
         dialect,
         statements: verdict.statements.map((s) => ({
@@ -127,6 +145,7 @@ function formatVerdict(
     `reason:   ${verdict.reason}`,
     `policy:   ${policy?.name ?? '(none)'} (target ${target}, ${dialect})`,
   ];
+  if (policy?.mode === 'shadow') lines.push('mode:     shadow (recorded, not enforced: the statement runs)');
   verdict.statements.forEach((s, i) => {
     lines.push(
       '',
@@ -140,7 +159,14 @@ function formatVerdict(
   return `${lines.join('\n')}\n`;
 }
 
-function parseCheckArgs(argv: string[]): CheckRequest | 'help' {
+interface ReplayRequest {
+  configPath: string | undefined;
+  replay: string;
+  json: boolean;
+  all: boolean;
+}
+
+function parseCheckArgs(argv: string[]): CheckRequest | ReplayRequest | 'help' {
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(argv);
@@ -151,6 +177,14 @@ function parseCheckArgs(argv: string[]): CheckRequest | 'help' {
   const { values, positionals } = parsed;
   if (values.help === true) return 'help';
   const configPath = values.config;
+  if (values.replay !== undefined) {
+    if (values.replay === '') throw new ArgumentError('--replay needs a session id');
+    if (positionals.length > 0 || values.target !== undefined || values.groups !== undefined) {
+      throw new ArgumentError('--replay takes no SQL, --target or --groups: the session has them');
+    }
+    return { configPath, replay: values.replay, json: values.json === true, all: values.all === true };
+  }
+  if (values.all === true) throw new ArgumentError('--all applies to --replay only');
   const target = values.target;
   if (target === undefined || target === '') throw new ArgumentError('--target T is required');
   const groups = (values.groups ?? '')
@@ -178,6 +212,8 @@ function parse(argv: string[]) {
       target: { type: 'string' },
       groups: { type: 'string' },
       json: { type: 'boolean' },
+      replay: { type: 'string' },
+      all: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });

@@ -7,7 +7,8 @@ Commands:
   serve       run the gateway: HTTP (MCP, API), Postgres and MySQL listeners
   demo        run a self-contained demo (embedded Postgres, sample data, demo policy)
   mcp         serve MCP over stdio, for desktop agents
-  check       explain the decision for a statement under a policy
+  check       explain the decision for a statement under a policy (--replay: a recorded session)
+  policy      diff: how a policy change would have decided recorded statements
   token       mint a short-lived gateway token (operator command)
   recordings  list, show, replay, export and verify session recordings
   approvals   list, approve and deny statements waiting for review

@@ -21,6 +21,8 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
       return (await import('./mcp.js')).runMcp(rest, io);
     case 'check':
       return (await import('./check.js')).runCheck(rest, io);
+    case 'policy':
+      return (await import('./policy.js')).runPolicy(rest, io);
     case 'token':
       return (await import('./token.js')).runToken(rest, io);
     case 'recordings':

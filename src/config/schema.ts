@@ -153,6 +153,12 @@ const policy = z.strictObject({
     groups: z.array(z.string()).min(1).describe('identity groups this policy applies to'),
     targets: z.array(z.string()).default(['*']).describe('target names (or *) this policy applies to'),
   }),
+  mode: z
+    .enum(['enforce', 'shadow'])
+    .default('enforce')
+    .describe(
+      'shadow: decide as usual, record what would have been denied or reviewed (decision.shadow) and let the statement through; masking and limits still apply',
+    ),
   statements: z
     .strictObject({
       default: z

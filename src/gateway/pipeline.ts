@@ -5,6 +5,7 @@ import { readsDiagnostics } from '../masking/diagnostics.js';
 import { UNDECIDED_SCREEN } from '../masking/error-screen.js';
 import { ApprovalRecording } from './approval-recording.js';
 import { DiagnosticsArea } from './diagnostics-area.js';
+import { decisionEvent } from './decision-event.js';
 import type { SessionRecorder } from '../recording/types.js';
 import type { ApprovalStage } from './approval.js';
 import { GatewayError, targetError } from './errors.js';
@@ -169,14 +170,7 @@ export class StatementPipeline {
   async #guard(statementId: string, sql: string): Promise<GuardVerdict> {
     const verdict = await this.#stages.guard.check(sql, this.#session);
     this.#stages.metrics?.decided(verdict.action, this.#session.channel);
-    this.#recording.onDecision({
-      statementId,
-      action: verdict.action,
-      reason: verdict.reason,
-      rule: verdict.rule,
-      effects: [...new Set(verdict.statements.flatMap((s) => s.effects))],
-      objects: [...new Set(verdict.statements.flatMap((s) => s.objects))],
-    });
+    this.#recording.onDecision(decisionEvent(statementId, verdict));
     if (verdict.action === 'deny') {
       throw new GatewayError('ERR_STATEMENT_DENIED', `statement denied: ${verdict.reason}`, {
         // A text the guard cannot parse is, to the caller, a syntax error (42601, MySQL 1064).

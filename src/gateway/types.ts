@@ -55,6 +55,18 @@ export interface GuardVerdict {
   parsed?: unknown;
   /** Denied because the guard could not parse the text (a syntax error to the caller). */
   unreadable?: boolean;
+  /**
+   * Under a policy in shadow mode: what it would have decided (deny or review), which the
+   * verdict's own `allow` overrides. Recorded with the decision.
+   */
+  shadow?: ShadowDecision;
+}
+
+/** A decision a shadow-mode policy made but did not enforce. */
+export interface ShadowDecision {
+  action: 'deny' | 'review';
+  reason: string;
+  rule: string;
 }
 
 /** What the session knows about the caller and where its statements go. */

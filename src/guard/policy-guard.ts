@@ -52,7 +52,8 @@ export class PolicyGuard implements GuardStage {
     }
     const analysis = await this.#analyzer.analyze(sql, session.dialect, this.#prepared.get(session.id));
     const asText = policy.decide(analysis);
-    const verdict = (await this.#estimatedUnbounded(policy, analysis, asText, sql, session)) ?? asText;
+    const decided = (await this.#estimatedUnbounded(policy, analysis, asText, sql, session)) ?? asText;
+    const verdict = policy.shadow ? shadowed(decided) : decided;
     // A denied text never runs, so its PREPAREs must not define anything. One that runs (or may,
     // after approval) binds the names to the bodies decided here.
     if (verdict.action !== 'deny' && analysis.ok && analysis.preparedChanges) {
@@ -131,4 +132,20 @@ export class PolicyGuard implements GuardStage {
   endSession(sessionId: string): void {
     this.#prepared.delete(sessionId);
   }
+}
+
+/**
+ * A shadow-mode policy's verdict: a deny or review becomes an allow that carries it. What the
+ * guard cannot read stays denied (it cannot be judged, so it is not let through unjudged), as
+ * does an effect no policy may allow.
+ */
+function shadowed(verdict: GuardVerdict): GuardVerdict {
+  if (verdict.action === 'allow' || verdict.unreadable === true) return verdict;
+  if (verdict.statements.some((s) => s.effects.includes('unknown'))) return verdict;
+  return {
+    ...verdict,
+    action: 'allow',
+    reason: `shadow mode: would ${verdict.action}: ${verdict.reason}`,
+    shadow: { action: verdict.action, reason: verdict.reason, rule: verdict.rule },
+  };
 }

@@ -6,6 +6,8 @@ import { compileObjectPatterns, type ObjectPatterns } from './object-pattern.js'
 /** A policy's `statements` section, compiled once: decides a verdict for an analysis. */
 export interface StatementPolicy {
   readonly name: string;
+  /** Shadow mode: decisions other than allow are recorded, not enforced (see PolicyGuard). */
+  readonly shadow: boolean;
   decide(analysis: Analysis): GuardVerdict;
 }
 
@@ -122,6 +124,7 @@ export function compileStatementPolicy(policy: PolicyConfig): StatementPolicy {
 
   return {
     name,
+    shadow: policy.mode === 'shadow',
     decide(analysis: Analysis): GuardVerdict {
       if (!analysis.ok) {
         return {
@@ -206,6 +209,8 @@ const READ_WRITE_SETTINGS = new Set([
  * read by mistake (a function that writes, declared pure) still cannot write.
  */
 export function readsOnly(policy: PolicyConfig): boolean {
+  // A shadow policy lets what it would refuse run: its connections must be able to write.
+  if (policy.mode === 'shadow') return false;
   const statements = policy.statements;
   if (statements.default !== 'deny') return false;
   const permits = [...statements.allow, ...statements.review];

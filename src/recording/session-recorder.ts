@@ -122,6 +122,7 @@ export class ChainedSessionRecorder implements SessionRecorder, DeferredSealing 
     rule: string;
     effects: string[];
     objects: string[];
+    shadow?: { action: string; reason: string; rule: string };
   }): void {
     this.flushRows();
     this.emit('decision', {
@@ -131,6 +132,7 @@ export class ChainedSessionRecorder implements SessionRecorder, DeferredSealing 
       rule: e.rule,
       effects: e.effects,
       objects: e.objects,
+      shadow: e.shadow,
     });
   }
 

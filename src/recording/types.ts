@@ -1,4 +1,4 @@
-import type { DecisionAction, SessionContext } from '../gateway/types.js';
+import type { DecisionAction, SessionContext, ShadowDecision } from '../gateway/types.js';
 import type { EncodedDataRows } from './encoded-data-rows.js';
 
 /**
@@ -38,6 +38,8 @@ export interface SessionRecorder {
     rule: string;
     effects: string[];
     objects: string[];
+    /** A shadow-mode policy's decision, not enforced. */
+    shadow?: ShadowDecision;
   }): void;
   onApproval(e: {
     statementId: string;

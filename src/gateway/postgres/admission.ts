@@ -2,6 +2,7 @@ import type { NoticeFields } from '../../../protocols/postgres/codec/index.js';
 import type { WireSession } from '../gateway.js';
 import { approvalWaitNotices } from '../approval-notice.js';
 import { ApprovalRecording } from '../approval-recording.js';
+import { decisionEvent } from '../decision-event.js';
 import type { GuardVerdict } from '../types.js';
 
 /** SQLSTATE 42501 insufficient_privilege: denied by policy, by an approver, or by masking. */
@@ -78,14 +79,7 @@ export async function admitStatement(
 
 export function recordDecision(session: WireSession, statementId: string, verdict: GuardVerdict): void {
   session.metrics.decided(verdict.action, session.context.channel);
-  session.recording.onDecision({
-    statementId,
-    action: verdict.action,
-    reason: verdict.reason,
-    rule: verdict.rule,
-    effects: [...new Set(verdict.statements.flatMap((s) => s.effects))],
-    objects: [...new Set(verdict.statements.flatMap((s) => s.objects))],
-  });
+  session.recording.onDecision(decisionEvent(statementId, verdict));
 }
 
 function denied(session: WireSession, statementId: string, message: string): Admission {

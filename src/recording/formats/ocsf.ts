@@ -56,7 +56,14 @@ export function activityOf(command: string): Activity {
 interface StatementState {
   sql?: string;
   startedAt: number;
-  decision?: { action: string; reason: string; rule: string; effects: unknown; objects: unknown };
+  decision?: {
+    action: string;
+    reason: string;
+    rule: string;
+    effects: unknown;
+    objects: unknown;
+    shadow?: unknown;
+  };
   approvals: { state: unknown; by?: unknown; requestId?: unknown }[];
   columns?: unknown;
 }
@@ -127,6 +134,8 @@ export class OcsfMapper {
             rule: String(event.rule),
             effects: event.effects,
             objects: event.objects,
+            // A shadow-mode policy's decision, not enforced: the statement ran (Allowed).
+            ...(event.shadow !== undefined ? { shadow: event.shadow } : {}),
           };
           if (event.action === 'deny' && id !== undefined)
             return [this.statement(id, event, false, `denied: ${String(event.reason)}`)];
