@@ -229,6 +229,24 @@ const target = z.strictObject({
       "whether the target honours CancelRequest; false (the demo's embedded Postgres): a client's cancel is answered with a NOTICE saying the statement runs on until it ends or times out",
     ),
   description: z.string().optional().describe('shown to agents by list_databases'),
+  identity: z
+    .strictObject({
+      settings: z
+        .boolean()
+        .default(false)
+        .describe(
+          "set sluice.sub, sluice.groups and sluice.session on the target connection for each caller (current_setting('sluice.sub') in RLS policies and audit); Postgres",
+        ),
+      setRole: z
+        .string()
+        .regex(/^[^"]*$/, 'no double quotes')
+        .optional()
+        .describe(
+          'run each caller as this role (SET ROLE), a template: {sub} is the caller subject, e.g. agent_{sub}; the target user must be a member of it; Postgres',
+        ),
+    })
+    .optional()
+    .describe("the caller's identity inside the target, for its own row-level security and audit"),
 });
 export type TargetConfig = z.infer<typeof target>;
 

@@ -13,6 +13,7 @@ export type GatewayErrorCode =
   | 'ERR_UNKNOWN_TARGET'
   | 'ERR_TARGET_NOT_ALLOWED'
   | 'ERR_TARGET'
+  | 'ERR_TARGET_IDENTITY'
   | 'ERR_MASKING_REFUSED'
   | 'ERR_CANCELLED';
 

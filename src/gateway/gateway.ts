@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Config, Target } from '../config/load.js';
 import type { PolicyConfig } from '../config/schema.js';
 import { readsOnly } from '../guard/policy.js';
+import { targetIdentity, type TargetIdentity } from './target-identity.js';
 import { reachableTargets, selectPolicy } from '../identity/policies.js';
 import type { Identity } from '../identity/types.js';
 import type { Recorder, SessionRecorder } from '../recording/types.js';
@@ -50,6 +51,8 @@ export interface WireSession {
   readonly target: Target;
   readonly policy: PolicyConfig;
   readonly recording: SessionRecorder;
+  /** The caller's identity at the target (target.identity), set on the session's connection. */
+  readonly identity: TargetIdentity | undefined;
   readonly guard: GuardStage;
   readonly approvals: ApprovalStage;
   readonly masking: MaskingStage;
@@ -129,6 +132,7 @@ export class Gateway {
     policy: PolicyConfig;
     context: SessionContext;
     recording: SessionRecorder;
+    identity: TargetIdentity | undefined;
   } {
     const target = this.config.targets.get(request.target);
     // An unknown target and a target the identity may not reach give the same answer, so that
@@ -158,6 +162,8 @@ export class Gateway {
       channel: request.channel,
       ...(request.remote ? { remote: request.remote } : {}),
     };
+    // Before anything is recorded: a caller whose role cannot be used gets no session.
+    const identity = targetIdentity(target, context);
     const recording = this.#parts.recorder.startSession({ session: context });
     this.#recordings.set(context.id, recording);
     this.logger.info(
@@ -170,12 +176,12 @@ export class Gateway {
       },
       'session started',
     );
-    return { target, policy, context, recording };
+    return { target, policy, context, recording, identity };
   }
 
   /** A session whose statements run through the pipeline on the target's shared pool (MCP, CLI). */
   openSession(request: OpenSessionRequest): GatewaySession {
-    const { target, policy, context, recording } = this.#admit(request);
+    const { target, policy, context, recording, identity } = this.#admit(request);
     // A policy that only reads runs on connections whose transactions are read-only at the target.
     const engineOptions: EngineOptions = readsOnly(policy) ? { readOnly: true } : {};
     const dedicated = request.dedicatedConnection
@@ -205,6 +211,7 @@ export class Gateway {
           maxRows: policy.limits.maxRows,
           statementTimeoutMs: policy.limits.statementTimeout,
           sharedConnections: dedicated === undefined,
+          ...(identity ? { targetIdentity: identity } : {}),
         },
       ),
       recording,
@@ -227,13 +234,14 @@ export class Gateway {
    * every path a statement can take.
    */
   openWireSession(request: OpenSessionRequest): WireSession {
-    const { target, policy, context, recording } = this.#admit(request);
+    const { target, policy, context, recording, identity } = this.#admit(request);
     const parts = this.#parts;
     const session: WireSession = {
       context,
       target,
       policy,
       recording,
+      identity,
       guard: parts.guard,
       approvals: parts.approvals,
       masking: parts.masking,

@@ -6,6 +6,7 @@ import { UNDECIDED_SCREEN } from '../masking/error-screen.js';
 import { ApprovalRecording } from './approval-recording.js';
 import { DiagnosticsArea } from './diagnostics-area.js';
 import { decisionEvent } from './decision-event.js';
+import type { TargetIdentity } from './target-identity.js';
 import type { SessionRecorder } from '../recording/types.js';
 import type { ApprovalStage } from './approval.js';
 import { GatewayError, targetError } from './errors.js';
@@ -76,6 +77,8 @@ export interface StatementLimits {
    * session state has its connection closed afterwards, so the next caller starts clean.
    */
   sharedConnections?: boolean;
+  /** The caller's identity at the target, set on the connection around each statement. */
+  targetIdentity?: TargetIdentity;
 }
 
 /** Whether a statement may leave session state behind: anything but plain reads. */
@@ -324,6 +327,7 @@ export class StatementPipeline {
         timeoutMs: this.#limits.statementTimeoutMs,
         ...(this.#limits.sharedConnections && mayChangeSession(verdict) ? { changesSession: true } : {}),
         ...(wireValues ? { wireValues } : {}),
+        ...(this.#limits.targetIdentity ? { identity: this.#limits.targetIdentity } : {}),
       });
       command = summary.command;
       ok = summary.ok;

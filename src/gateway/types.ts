@@ -1,3 +1,4 @@
+import type { TargetIdentity } from './target-identity.js';
 import type { Effect } from '../config/schema.js';
 import type { Identity } from '../identity/types.js';
 import type { ColumnDefinition } from '../../protocols/mysql/codec/resultset.js';
@@ -88,6 +89,11 @@ export interface ResultSink {
 
 export interface QueryOptions {
   params?: unknown[];
+  /**
+   * The caller's identity at the target: the connection is set to it before the statement and
+   * cleared after (a connection that cannot be cleared is closed, never handed on). Postgres.
+   */
+  identity?: TargetIdentity;
   signal?: AbortSignal;
   timeoutMs?: number;
   /**

@@ -12,6 +12,7 @@ import {
   type TextDecoder,
 } from '../../../protocols/postgres/client/index.js';
 import type { Target } from '../../config/load.js';
+import { applyIdentity, clearIdentity } from '../target-identity.js';
 import type { QueryOptions, QuerySummary, ResultColumn, ResultSink, TargetEngine } from '../types.js';
 
 export type PostgresEngineErrorCode =
@@ -81,6 +82,10 @@ export interface PostgresEngineOptions {
  * statement, text parameters) with them, rows decoded from text to JSON-friendly values and
  * streamed to the sink with backpressure. Abort and timeout cancel the statement on the server.
  */
+
+/** A result the gateway reads for its own purposes and discards. */
+const IGNORED = {};
+
 export function createPostgresEngine(
   target: Target,
   logger: Logger,
@@ -165,12 +170,17 @@ export function createPostgresEngine(
     dialect: 'postgres',
 
     async query(sql: string, sink: ResultSink, queryOptions: QueryOptions = {}): Promise<QuerySummary> {
-      const { params, signal, timeoutMs, changesSession } = queryOptions;
+      const { params, signal, timeoutMs, changesSession, identity } = queryOptions;
       const connection = await pool.acquire(signal).catch((err: unknown) => {
         throw err instanceof PostgresEngineError ? err : connectError(err, target.name, address, scrub);
       });
       let decoders: TextDecoder[] = [];
       try {
+        if (identity !== undefined) {
+          // The caller's identity first: nothing of the statement runs as anyone else.
+          const set = applyIdentity(identity);
+          await connection.query(set.sql, IGNORED, { params: set.params, ...(signal ? { signal } : {}) });
+        }
         const result = await connection.query(
           sql,
           {
@@ -203,6 +213,12 @@ export function createPostgresEngine(
           await types.lookUpMissing(connection).catch((err: unknown) => {
             log.debug({ err: (err as Error).message }, 'type name lookup failed');
           });
+        }
+        if (identity !== undefined && connection.reusable) {
+          // Cleared before the connection serves anyone else; when it cannot be, it serves no one.
+          await connection
+            .query(clearIdentity(identity), IGNORED, {})
+            .catch(() => connection.markSessionChanged());
         }
         if (changesSession) connection.markSessionChanged();
         pool.release(connection);

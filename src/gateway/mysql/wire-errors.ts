@@ -71,6 +71,7 @@ export function toWireError(err: unknown): { wire: MysqlWireError; expected: boo
     case 'ERR_APPROVAL_DENIED':
     case 'ERR_APPROVAL_PENDING':
     case 'ERR_MASKING_REFUSED':
+    case 'ERR_TARGET_IDENTITY':
       return {
         wire: { errno: MysqlErrno.StatementDenied, sqlstate: '42000', message: err.message },
         expected: true,

@@ -105,6 +105,7 @@ export async function openClientSession(
       );
       // As PostgreSQL says for a database it does not have, naming those this identity may use.
       if (err.code === 'ERR_UNKNOWN_TARGET') return refuseLogin('3D000', err.message);
+      if (err.code === 'ERR_TARGET_IDENTITY') return refuseLogin('42501', err.message);
       return notAllowed();
     }
     throw err;
@@ -148,9 +149,14 @@ export async function openClientSession(
       ...(target.ca ? { ca: readFileSync(resolve(parts.config.baseDir, target.ca)) } : {}),
       // A read-only policy's session is read-only at the target too (see readsOnly). Set after
       // the client's own settings, so none of them can turn it off.
-      params: readsOnly(wire.policy)
-        ? { ...startup.settings, default_transaction_read_only: 'on' }
-        : startup.settings,
+      params: {
+        ...startup.settings,
+        // The caller's identity at the target (target.identity), as startup settings: RESET ALL
+        // and DISCARD ALL return to them, and changing them is a `session` statement.
+        ...wire.identity?.settings,
+        ...(wire.identity?.role !== undefined ? { role: wire.identity.role } : {}),
+        ...(readsOnly(wire.policy) ? { default_transaction_read_only: 'on' } : {}),
+      },
       connectTimeoutMs: target.connectTimeout,
     });
   } catch (err) {
