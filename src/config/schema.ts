@@ -203,6 +203,22 @@ const policy = z.strictObject({
         .default(1000)
         .describe('rows a caller receives at most per statement'),
       statementTimeout: duration('30s').describe('cancel statements running longer'),
+      statementsPerMinute: z
+        .number()
+        .int()
+        .positive()
+        .optional()
+        .describe(
+          'statements a caller (subject) may run a minute under this policy, across its sessions and channels, per gateway process; refused above it (53400, MySQL 1226)',
+        ),
+      concurrentStatements: z
+        .number()
+        .int()
+        .positive()
+        .optional()
+        .describe(
+          'statements a caller (subject) may have running at once under this policy, per gateway process',
+        ),
     })
     .prefault({}),
 });

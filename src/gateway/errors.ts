@@ -14,6 +14,7 @@ export type GatewayErrorCode =
   | 'ERR_TARGET_NOT_ALLOWED'
   | 'ERR_TARGET'
   | 'ERR_TARGET_IDENTITY'
+  | 'ERR_BUDGET'
   | 'ERR_MASKING_REFUSED'
   | 'ERR_CANCELLED';
 

@@ -4,6 +4,7 @@ import type { Config, Target } from '../config/load.js';
 import type { PolicyConfig } from '../config/schema.js';
 import { readsOnly } from '../guard/policy.js';
 import { targetIdentity, type TargetIdentity } from './target-identity.js';
+import { StatementBudgets, type BudgetLease } from './budgets.js';
 import { reachableTargets, selectPolicy } from '../identity/policies.js';
 import type { Identity } from '../identity/types.js';
 import type { Recorder, SessionRecorder } from '../recording/types.js';
@@ -62,6 +63,11 @@ export interface WireSession {
   recorderReady(): { ok: true } | { ok: false; reason: string };
   /** Tell the gateway a statement ran (catalog reload after DDL). */
   executed(verdict: GuardVerdict): void;
+  /**
+   * Admits a statement to the caller's budgets as it is sent to the target (throws ERR_BUDGET when
+   * spent); release the lease when it ends. Closing the session releases what is still held.
+   */
+  budget(): BudgetLease;
   /** Ends the session and its recording; safe to call twice. */
   close(reason: string): void;
 }
@@ -88,6 +94,7 @@ export class Gateway {
   readonly metrics: GatewayMetrics;
   readonly #parts: GatewayParts;
   readonly #engines = new Map<string, TargetEngine>();
+  readonly #budgets: StatementBudgets;
   readonly #sessions = new Set<GatewaySession>();
   readonly #wireSessions = new Set<WireSession>();
   /** Recording of each open session, for steps reported outside the statement path (approvals). */
@@ -95,6 +102,7 @@ export class Gateway {
 
   constructor(parts: GatewayParts) {
     this.#parts = parts;
+    this.#budgets = new StatementBudgets(parts.clock);
     this.config = parts.config;
     this.logger = parts.logger;
     this.metrics = new GatewayMetrics({
@@ -202,6 +210,7 @@ export class Gateway {
           logger: this.logger,
           metrics: this.metrics,
           ...(this.#parts.onExecuted ? { onExecuted: this.#parts.onExecuted } : {}),
+          budget: () => this.#budgets.admit(policy, context.identity.subject),
           ...(this.#parts.clock ? { clock: this.#parts.clock } : {}),
         },
         context,
@@ -236,6 +245,7 @@ export class Gateway {
   openWireSession(request: OpenSessionRequest): WireSession {
     const { target, policy, context, recording, identity } = this.#admit(request);
     const parts = this.#parts;
+    const leases = new Set<BudgetLease>();
     const session: WireSession = {
       context,
       target,
@@ -248,7 +258,19 @@ export class Gateway {
       metrics: this.metrics,
       recorderReady: () => parts.recorder.ready(),
       executed: (verdict) => parts.onExecuted?.(context, verdict),
+      budget: () => {
+        const lease = this.#budgets.admit(policy, context.identity.subject);
+        leases.add(lease);
+        return {
+          release: () => {
+            leases.delete(lease);
+            lease.release();
+          },
+        };
+      },
       close: (reason) => {
+        for (const lease of leases) lease.release();
+        leases.clear();
         if (!this.#wireSessions.delete(session)) return;
         this.#recordings.delete(context.id);
         recording.onSessionEnd({ reason });

@@ -7,6 +7,7 @@ import { ApprovalRecording } from './approval-recording.js';
 import { DiagnosticsArea } from './diagnostics-area.js';
 import { decisionEvent } from './decision-event.js';
 import type { TargetIdentity } from './target-identity.js';
+import type { BudgetLease } from './budgets.js';
 import type { SessionRecorder } from '../recording/types.js';
 import type { ApprovalStage } from './approval.js';
 import { GatewayError, targetError } from './errors.js';
@@ -96,6 +97,8 @@ export interface PipelineStages {
   metrics?: GatewayMetrics;
   /** Called after a statement ran, whatever its result. */
   onExecuted?: (session: SessionContext, verdict: GuardVerdict) => void;
+  /** Admits a statement to the caller's budgets just before it runs; throws ERR_BUDGET when spent. */
+  budget?: () => BudgetLease;
   clock?: () => number;
 }
 
@@ -161,7 +164,13 @@ export class StatementPipeline {
     try {
       const verdict = await this.#guard(statementId, request.sql);
       await this.#approve(statementId, request, verdict);
-      return await this.#execute(statementId, request, verdict, delivery, started);
+      // After any approval wait: a statement waiting for a human holds no budget.
+      const lease = this.#stages.budget?.();
+      try {
+        return await this.#execute(statementId, request, verdict, delivery, started);
+      } finally {
+        lease?.release();
+      }
     } catch (err) {
       const error = err instanceof GatewayError ? err : targetError(err, this.#session.target);
       this.#stages.metrics?.failed(this.#session.channel, error.code);

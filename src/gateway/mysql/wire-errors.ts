@@ -25,6 +25,8 @@ export const MysqlErrno = {
   WrongArguments: 1210,
   /** ER_UNKNOWN_STMT_HANDLER: an unknown prepared statement id. */
   UnknownStatement: 1243,
+  /** ER_USER_LIMIT_REACHED: a budget of the policy (statements a minute, at once) is spent. */
+  UserLimitReached: 1226,
   /** ER_QUERY_INTERRUPTED: a statement stopped by a timeout or cancel. */
   Interrupted: 1317,
   /** ER_MAX_PREPARED_STMT_COUNT_REACHED. */
@@ -83,6 +85,11 @@ export function toWireError(err: unknown): { wire: MysqlWireError; expected: boo
     case 'ERR_TABLE_NOT_FOUND':
       return {
         wire: { errno: MysqlErrno.DbAccessDenied, sqlstate: '42000', message: err.message },
+        expected: true,
+      };
+    case 'ERR_BUDGET':
+      return {
+        wire: { errno: MysqlErrno.UserLimitReached, sqlstate: '42000', message: err.message },
         expected: true,
       };
     case 'ERR_CANCELLED':

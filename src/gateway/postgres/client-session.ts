@@ -91,6 +91,7 @@ export class ClientSession {
       },
       runEnded: (run: StatementRun) => {
         this.#clock.ended(run);
+        run.lease?.release();
         parts.wire.executed(run.verdict);
       },
       fail: (reason) => this.#relayFailed(reason),

@@ -10,6 +10,7 @@ import type {
   Parse,
 } from '../../../protocols/postgres/codec/index.js';
 import type { CursorLineage } from '../../masking/index.js';
+import { BUDGET_SQLSTATE, type BudgetLease } from '../budgets.js';
 import { GatewayError } from '../errors.js';
 import type { WireSession } from '../gateway.js';
 import type { GuardVerdict } from '../types.js';
@@ -128,6 +129,19 @@ export class FrontendGate {
     }
   }
 
+  /** The caller's budget for a run about to be sent, or the refusal (recorded) when it is spent. */
+  #budgetLease(statementId: string): BudgetLease | NoticeFields {
+    const session = this.#host.session;
+    try {
+      return session.budget();
+    } catch (err) {
+      if (!(err instanceof GatewayError) || err.code !== 'ERR_BUDGET') throw err;
+      session.recording.onError({ statementId, code: BUDGET_SQLSTATE, message: err.message });
+      session.metrics.failed(session.context.channel, BUDGET_SQLSTATE);
+      return refusal(BUDGET_SQLSTATE, err.message);
+    }
+  }
+
   #forward(bytes: Buffer): Promise<void> | void {
     if (this.#host.writeTarget(bytes)) return;
     // The target reads slower than the client sends: hold the client until it drains.
@@ -156,6 +170,8 @@ export class FrontendGate {
       return this.#refuseQuery(maskingRefusal);
     }
     const declared = await this.#declaredCursor(sql, verdict);
+    const lease = this.#budgetLease(statementId);
+    if (!('release' in lease)) return this.#refuseQuery(lease);
     if (verdict.statements.some((s) => PREPARED_CHANGES.has(s.command))) this.#statements.clear();
     const run: StatementRun = {
       statementId,
@@ -163,6 +179,7 @@ export class FrontendGate {
       verdict,
       startedAt: host.now(),
       cancelled: false,
+      lease,
       ...(cursor ? { cursor } : {}),
       ...(declared ? { confirmed: this.#cursorConfirmation(declared) } : {}),
     };
@@ -291,6 +308,9 @@ export class FrontendGate {
     const recording = host.session.recording;
     recording.onStatement({ statementId, sql: statement.sql, params: portal.params as unknown[] });
     recordDecision(host.session, statementId, statement.verdict);
+    // Each Execute is a statement run: a statement prepared once is counted at every run.
+    const lease = this.#budgetLease(statementId);
+    if (!('release' in lease)) return this.#refuseExtended(lease);
     const cursor = this.#cursorRead(statement.verdict);
     const run: StatementRun = {
       statementId,
@@ -298,6 +318,7 @@ export class FrontendGate {
       verdict: statement.verdict,
       startedAt: host.now(),
       cancelled: false,
+      lease,
       ...(cursor ? { cursor } : {}),
       ...(statement.declares ? { confirmed: this.#cursorConfirmation(statement.declares) } : {}),
     };

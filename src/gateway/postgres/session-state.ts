@@ -1,3 +1,4 @@
+import type { BudgetLease } from '../budgets.js';
 import type { NoticeFields } from '../../../protocols/postgres/codec/index.js';
 import type { CursorLineage } from '../../masking/index.js';
 import type { WireRowMasker } from '../../masking/stage.js';
@@ -46,6 +47,8 @@ export interface StatementRun {
   readonly cursor?: CursorLineage;
   /** A cancel for the statement timeout was sent. */
   cancelled: boolean;
+  /** Its hold on the caller's budgets, released when the run ends (or the session does). */
+  readonly lease?: BudgetLease;
   /**
    * Called with the tag of each CommandComplete of the run: session state that follows from the
    * statement (a cursor's lineage) is taken up only once the target has confirmed it.
