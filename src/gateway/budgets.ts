@@ -36,11 +36,12 @@ export class StatementBudgets {
   }
 
   /**
-   * Admits one statement of `subject` under `policy` about to run on the target: takes a token
-   * of its rate and a slot of its concurrency. Throws ERR_BUDGET (53400) when either is spent,
+   * Admits a run of `statements` statements (several in one simple Query) of `subject` under
+   * `policy` about to be sent to the target: takes that many tokens of its rate and one slot of
+   * its concurrency. Throws ERR_BUDGET (53400) when either is spent,
    * saying which budget and what to do.
    */
-  admit(policy: PolicyConfig, subject: string): BudgetLease {
+  admit(policy: PolicyConfig, subject: string, statements = 1): BudgetLease {
     const perMinute = policy.limits.statementsPerMinute;
     const concurrent = policy.limits.concurrentStatements;
     if (perMinute === undefined && concurrent === undefined) return NO_LEASE;
@@ -55,8 +56,8 @@ export class StatementBudgets {
     if (perMinute !== undefined) {
       bucket.tokens = Math.min(perMinute, bucket.tokens + ((now - bucket.at) * perMinute) / 60_000);
       bucket.at = now;
-      if (bucket.tokens < 1) {
-        const waitS = Math.ceil(((1 - bucket.tokens) * 60) / perMinute);
+      if (bucket.tokens < statements) {
+        const waitS = Math.ceil(((statements - bucket.tokens) * 60) / perMinute);
         throw budgetError(
           `at most ${perMinute} statements a minute for ${subject} under policy ${policy.name} (limits.statementsPerMinute): retry in ${waitS} s, or do the work in fewer statements`,
         );
@@ -67,7 +68,7 @@ export class StatementBudgets {
         `at most ${concurrent} statements at once for ${subject} under policy ${policy.name} (limits.concurrentStatements): wait for one to finish`,
       );
     }
-    if (perMinute !== undefined) bucket.tokens -= 1;
+    if (perMinute !== undefined) bucket.tokens -= statements;
     bucket.running++;
     const held = bucket;
     let released = false;

@@ -67,7 +67,7 @@ export interface WireSession {
    * Admits a statement to the caller's budgets as it is sent to the target (throws ERR_BUDGET when
    * spent); release the lease when it ends. Closing the session releases what is still held.
    */
-  budget(): BudgetLease;
+  budget(statements?: number): BudgetLease;
   /** Ends the session and its recording; safe to call twice. */
   close(reason: string): void;
 }
@@ -210,7 +210,7 @@ export class Gateway {
           logger: this.logger,
           metrics: this.metrics,
           ...(this.#parts.onExecuted ? { onExecuted: this.#parts.onExecuted } : {}),
-          budget: () => this.#budgets.admit(policy, context.identity.subject),
+          budget: (statements) => this.#budgets.admit(policy, context.identity.subject, statements),
           ...(this.#parts.clock ? { clock: this.#parts.clock } : {}),
         },
         context,
@@ -258,8 +258,8 @@ export class Gateway {
       metrics: this.metrics,
       recorderReady: () => parts.recorder.ready(),
       executed: (verdict) => parts.onExecuted?.(context, verdict),
-      budget: () => {
-        const lease = this.#budgets.admit(policy, context.identity.subject);
+      budget: (statements = 1) => {
+        const lease = this.#budgets.admit(policy, context.identity.subject, statements);
         leases.add(lease);
         return {
           release: () => {

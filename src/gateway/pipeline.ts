@@ -98,7 +98,7 @@ export interface PipelineStages {
   /** Called after a statement ran, whatever its result. */
   onExecuted?: (session: SessionContext, verdict: GuardVerdict) => void;
   /** Admits a statement to the caller's budgets just before it runs; throws ERR_BUDGET when spent. */
-  budget?: () => BudgetLease;
+  budget?: (statements: number) => BudgetLease;
   clock?: () => number;
 }
 
@@ -165,7 +165,7 @@ export class StatementPipeline {
       const verdict = await this.#guard(statementId, request.sql);
       await this.#approve(statementId, request, verdict);
       // After any approval wait: a statement waiting for a human holds no budget.
-      const lease = this.#stages.budget?.();
+      const lease = this.#stages.budget?.(Math.max(1, verdict.statements.length));
       try {
         return await this.#execute(statementId, request, verdict, delivery, started);
       } finally {

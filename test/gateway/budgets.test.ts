@@ -164,8 +164,19 @@ t.test('the Postgres listener counts every Execute of a prepared statement', asy
   await t.rejects(client.query({ name: 'again', text: 'SELECT $1::int AS n', values: [6] }), {
     code: '53400',
   });
-  const { rows } = await (await psql('m-4', 'metered', t)).query('SELECT 1 AS one');
-  t.same(rows, [{ one: 1 }]);
+  const packed = await psql('m-4', 'metered', t);
+  await packed.query('SELECT 1; SELECT 2; SELECT 3');
+  await t.rejects(
+    packed.query('SELECT 4; SELECT 5; SELECT 6'),
+    { code: '53400' },
+    'a Query counts its statements',
+  );
+  const results = (await packed.query('SELECT 1 AS one; SELECT 2 AS two')) as unknown as pg.QueryResult[];
+  t.same(
+    results.map((r) => r.rows),
+    [[{ one: 1 }], [{ two: 2 }]],
+    'what is left of the budget still serves',
+  );
   await t.rejects(client.query('SELECT 1'), { code: '53400' }, 'the connection carries on, refused');
 });
 

@@ -130,10 +130,10 @@ export class FrontendGate {
   }
 
   /** The caller's budget for a run about to be sent, or the refusal (recorded) when it is spent. */
-  #budgetLease(statementId: string): BudgetLease | NoticeFields {
+  #budgetLease(statementId: string, statements = 1): BudgetLease | NoticeFields {
     const session = this.#host.session;
     try {
-      return session.budget();
+      return session.budget(statements);
     } catch (err) {
       if (!(err instanceof GatewayError) || err.code !== 'ERR_BUDGET') throw err;
       session.recording.onError({ statementId, code: BUDGET_SQLSTATE, message: err.message });
@@ -170,7 +170,8 @@ export class FrontendGate {
       return this.#refuseQuery(maskingRefusal);
     }
     const declared = await this.#declaredCursor(sql, verdict);
-    const lease = this.#budgetLease(statementId);
+    // Several statements in one Query count as that many.
+    const lease = this.#budgetLease(statementId, Math.max(1, verdict.statements.length));
     if (!('release' in lease)) return this.#refuseQuery(lease);
     if (verdict.statements.some((s) => PREPARED_CHANGES.has(s.command))) this.#statements.clear();
     const run: StatementRun = {
