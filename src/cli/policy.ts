@@ -4,7 +4,7 @@ import { createRecordingReader } from '../recording/create.js';
 import type { SessionFilter } from '../recording/types.js';
 import { configPathOf, loadCommandConfig } from './config-file.js';
 import { replayDecisions, replayLine, type ReplayedStatement } from './policy-replay.js';
-import { parseTime } from './recordings.js';
+import { sessionFilter } from './recordings.js';
 
 export const POLICY_HELP = `Usage: sluice policy diff OLD.yaml NEW.yaml [--recordings FILE] [filters] [--json]
 
@@ -61,7 +61,7 @@ export async function runPolicy(argv: string[], io: IO): Promise<number> {
   if (extra.length > 0) return usage(io, `unexpected argument "${extra[0]}"`);
   let filter: SessionFilter;
   try {
-    filter = filterOf(values, Date.now());
+    filter = sessionFilter(values, Date.now());
   } catch (err) {
     return usage(io, (err as Error).message);
   }
@@ -141,16 +141,6 @@ async function report(
     io.stdout(`${total} statements in ${sessions.size} sessions, ${changed} decided differently\n`);
   }
   return changed > 0 ? CHANGED_EXIT : 0;
-}
-
-function filterOf(values: ReturnType<typeof parse>['values'], now: number): SessionFilter {
-  const filter: SessionFilter = {};
-  if (values.session !== undefined) filter.session = values.session;
-  if (values.identity !== undefined) filter.identity = values.identity;
-  if (values.target !== undefined) filter.target = values.target;
-  if (values.since !== undefined) filter.since = parseTime('--since', values.since, now);
-  if (values.until !== undefined) filter.until = parseTime('--until', values.until, now);
-  return filter;
 }
 
 function usage(io: IO, message: string): number {

@@ -127,12 +127,7 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv, now: number): Opti
   if (command !== 'export' && (values.format !== undefined || values.output !== undefined)) {
     throw new UsageError('--format and --output apply to export only');
   }
-  const filter: SessionFilter = {};
-  if (values.session !== undefined) filter.session = values.session;
-  if (values.identity !== undefined) filter.identity = values.identity;
-  if (values.target !== undefined) filter.target = values.target;
-  if (values.since !== undefined) filter.since = parseTime('--since', values.since, now);
-  if (values.until !== undefined) filter.until = parseTime('--until', values.until, now);
+  const filter = sessionFilter(values, now);
   const options: Options = {
     command: command as Command,
     configPath: values.config ?? env.SLUICE_CONFIG ?? 'sluice.yaml',
@@ -141,6 +136,20 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv, now: number): Opti
   };
   if (values.output !== undefined) options.output = values.output;
   return options;
+}
+
+/** The sessions `--session`, `--identity`, `--target`, `--since` and `--until` select. */
+export function sessionFilter(
+  values: { session?: string; identity?: string; target?: string; since?: string; until?: string },
+  now: number,
+): SessionFilter {
+  const filter: SessionFilter = {};
+  if (values.session !== undefined) filter.session = values.session;
+  if (values.identity !== undefined) filter.identity = values.identity;
+  if (values.target !== undefined) filter.target = values.target;
+  if (values.since !== undefined) filter.since = parseTime('--since', values.since, now);
+  if (values.until !== undefined) filter.until = parseTime('--until', values.until, now);
+  return filter;
 }
 
 /** An ISO 8601 time, epoch milliseconds, or an age such as 2h (that long before now). */

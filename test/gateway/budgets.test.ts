@@ -7,22 +7,11 @@
  */
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { pino } from 'pino';
-import { assembleGateway } from '../../src/cli/assemble.js';
-import { parseConfigText } from '../../src/config/load.js';
 import type { PolicyConfig } from '../../src/config/schema.js';
 import { StatementBudgets } from '../../src/gateway/budgets.js';
-import { startMysqlListener } from '../../src/gateway/mysql/index.js';
-import { startPostgresListener } from '../../src/gateway/postgres/listener.js';
-import { HttpServer } from '../../src/http/server.js';
-import { createRecordingReader } from '../../src/recording/create.js';
+import { startChannels } from '../support/channels.js';
 import { createScratchDatabase } from '../support/postgres.js';
 
 t.test('the budget arithmetic: a bucket that refills, slots given back once', async (t) => {
@@ -58,8 +47,8 @@ const myDb = `sluice_budget_${randomBytes(5).toString('hex')}`;
 const admin = await mysql.createConnection({ host: '127.0.0.1', port: 3306, user: 'root', password: '' });
 await admin.query(`CREATE DATABASE ${myDb}`);
 
-const dir = mkdtempSync(join(tmpdir(), 'sluice-budget-'));
-const config = parseConfigText(
+const channels = await startChannels(
+  t,
   `
 server:
   http: { listen: 127.0.0.1:0 }
@@ -80,57 +69,18 @@ policies:
 recording: { store: file, file: { dir: recordings } }
 state: { dir: state }
 `,
-  { baseDir: dir, env: {} },
+  'sluice-budget-',
 );
-const logger = pino({ level: 'silent' });
-const parts = await assembleGateway(config, logger);
-const pgListener = await startPostgresListener(parts, config, logger);
-const myListener = await startMysqlListener(parts, config, logger);
-const http = new HttpServer({
-  gateway: parts.gateway,
-  authenticator: parts.authenticator,
-  recorder: parts.recorder,
-  logger,
-});
-await http.listen('127.0.0.1', 0);
 t.teardown(async () => {
-  await http.close();
-  await myListener.close();
-  await pgListener.close();
-  await parts.close();
   await admin.query(`DROP DATABASE IF EXISTS ${myDb}`);
   await admin.end();
-  rmSync(dir, { recursive: true, force: true });
 });
-
-async function mcp(subject: string, group: string, t: { teardown(fn: () => unknown): void }) {
-  const token = await parts.authenticator.mint({ subject, groups: [group] });
-  const client = new Client({ name: 'budget', version: '1.0.0' });
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(`${http.baseUrl}/mcp`), {
-      requestInit: { headers: { authorization: `Bearer ${token}` } },
-    }),
-  );
-  t.teardown(() => client.close());
-  return async (sql: string, database = 'shop') => {
-    const result = await client.callTool({ name: 'query', arguments: { database, sql } });
-    return { isError: result.isError === true, text: JSON.stringify(result.content) };
-  };
-}
-
-async function psql(subject: string, group: string, t: { teardown(fn: () => unknown): void }) {
-  const client = new pg.Client({
-    host: '127.0.0.1',
-    port: pgListener.address.port,
-    user: subject,
-    password: await parts.authenticator.mint({ subject, groups: [group] }),
-    database: 'shop',
-  });
-  await client.connect();
-  client.on('error', () => undefined);
-  t.teardown(() => client.end().catch(() => undefined));
-  return client;
-}
+const mcp = async (subject: string, group: string, t: { teardown(fn: () => unknown): void }) => {
+  const query = await channels.mcp(subject, [group], t);
+  return (sql: string) => query(sql, 'shop');
+};
+const psql = (subject: string, group: string, t: { teardown(fn: () => unknown): void }) =>
+  channels.psql(subject, [group], 'shop', t);
 
 t.test('statements a minute: MCP, then the other channels share the same caller budget', async (t) => {
   const call = await mcp('m-1', 'metered', t);
@@ -145,13 +95,7 @@ t.test('statements a minute: MCP, then the other channels share the same caller 
   const client = await psql('m-1', 'metered', t);
   await t.rejects(client.query('SELECT 1'), { code: '53400', message: /statements a minute/ });
 
-  await parts.recorder.flush();
-  const reader = createRecordingReader(config);
-  const errors: unknown[] = [];
-  for (const s of await reader.listSessions({ identity: 'm-1' })) {
-    for await (const e of reader.readEvents(s.id)) if (e.type === 'error') errors.push(e['code']);
-  }
-  await reader.close();
+  const errors = (await channels.recorded('m-1')).filter((e) => e.type === 'error').map((e) => e['code']);
   t.ok(errors.includes('53400'), 'the refusal is recorded');
 });
 
@@ -181,15 +125,7 @@ t.test('the Postgres listener counts every Execute of a prepared statement', asy
 });
 
 t.test('the MySQL listener: 1226 once the budget is spent', async (t) => {
-  const conn = await mysql.createConnection({
-    host: '127.0.0.1',
-    port: myListener.address.port,
-    user: 'm-5',
-    password: await parts.authenticator.mint({ subject: 'm-5', groups: ['metered'] }),
-    database: 'legacy',
-    ssl: { rejectUnauthorized: false },
-  });
-  t.teardown(() => conn.end());
+  const conn = await channels.mysql('m-5', ['metered'], 'legacy', t);
   for (let i = 0; i < 5; i++) await conn.query(`SELECT ${i}`);
   await t.rejects(conn.query('SELECT 6'), { errno: 1226, message: /statements a minute for m-5/ });
   await t.rejects(conn.execute('SELECT ?', [7]), { errno: 1226, message: /statements a minute/ });

@@ -8,20 +8,9 @@
  */
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import mysql from 'mysql2/promise';
-import pg from 'pg';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { pino } from 'pino';
-import { assembleGateway } from '../../src/cli/assemble.js';
-import { parseConfigText } from '../../src/config/load.js';
 import { readsOnly } from '../../src/guard/policy.js';
-import { startMysqlListener } from '../../src/gateway/mysql/index.js';
-import { startPostgresListener } from '../../src/gateway/postgres/listener.js';
-import { HttpServer } from '../../src/http/server.js';
+import { startChannels } from '../support/channels.js';
 import { adminQuery, createScratchDatabase } from '../support/postgres.js';
 
 const { name: pgDb } = await createScratchDatabase(t, 'sluice_ro');
@@ -39,8 +28,8 @@ await admin.query(
   `CREATE FUNCTION ${myDb}.leak() RETURNS INT MODIFIES SQL DATA BEGIN INSERT INTO notes (body) VALUES ('leaked'); RETURN 1; END`,
 );
 
-const dir = mkdtempSync(join(tmpdir(), 'sluice-ro-'));
-const config = parseConfigText(
+const channels = await startChannels(
+  t,
   `
 server:
   http: { listen: 127.0.0.1:0 }
@@ -62,31 +51,13 @@ policies:
 recording: { store: file, file: { dir: recordings } }
 state: { dir: state }
 `,
-  { baseDir: dir, env: {} },
+  'sluice-ro-',
 );
-const logger = pino({ level: 'silent' });
-const parts = await assembleGateway(config, logger);
-const pgListener = await startPostgresListener(parts, config, logger);
-const myListener = await startMysqlListener(parts, config, logger);
-const http = new HttpServer({
-  gateway: parts.gateway,
-  authenticator: parts.authenticator,
-  recorder: parts.recorder,
-  logger,
-});
-await http.listen('127.0.0.1', 0);
+const { config } = channels;
 t.teardown(async () => {
-  await http.close();
-  await myListener.close();
-  await pgListener.close();
-  await parts.close();
   await admin.query(`DROP DATABASE IF EXISTS ${myDb}`);
   await admin.end();
-  rmSync(dir, { recursive: true, force: true });
 });
-
-const reader = await parts.authenticator.mint({ subject: 'reader-1', groups: ['readers'] });
-const writer = await parts.authenticator.mint({ subject: 'writer-1', groups: ['writers'] });
 
 async function pgLeaks(): Promise<number> {
   const { rows } = await adminQuery('SELECT count(*) AS n FROM notes', [], pgDb);
@@ -97,17 +68,6 @@ async function myLeaks(): Promise<number> {
   return Number((rows as { n: number }[])[0]?.n);
 }
 
-async function mcp(token: string, t: { teardown(fn: () => unknown): void }): Promise<Client> {
-  const client = new Client({ name: 'ro', version: '1.0.0' });
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(`${http.baseUrl}/mcp`), {
-      requestInit: { headers: { authorization: `Bearer ${token}` } },
-    }),
-  );
-  t.teardown(() => client.close());
-  return client;
-}
-
 t.test('which policies are read-only', async (t) => {
   const [readers, writers] = config.policies;
   t.equal(readsOnly(readers as never), true);
@@ -115,26 +75,18 @@ t.test('which policies are read-only', async (t) => {
 });
 
 t.test('MCP: the guard lets the mislabelled function through; the target refuses its write', async (t) => {
-  const client = await mcp(reader, t);
+  const query = await channels.mcp('reader-1', ['readers'], t);
   for (const database of ['shop', 'legacy']) {
-    const result = await client.callTool({ name: 'query', arguments: { database, sql: 'SELECT leak()' } });
+    const result = await query('SELECT leak()', database);
     t.equal(result.isError, true, database);
-    t.match(JSON.stringify(result.content), /read-only transaction|READ ONLY transaction/i, database);
+    t.match(result.text, /read-only transaction|READ ONLY transaction/i, database);
   }
   t.equal(await pgLeaks(), 0);
   t.equal(await myLeaks(), 0);
 });
 
 t.test('the Postgres listener: simple, extended, and inside BEGIN', async (t) => {
-  const client = new pg.Client({
-    host: '127.0.0.1',
-    port: pgListener.address.port,
-    user: 'reader-1',
-    password: reader,
-    database: 'shop',
-  });
-  await client.connect();
-  t.teardown(() => client.end());
+  const client = await channels.psql('reader-1', ['readers'], 'shop', t);
   await t.rejects(client.query('SELECT leak()'), { code: '25006' }, 'simple protocol');
   await t.rejects(client.query({ text: 'SELECT leak() WHERE $1::int = 1', values: [1] }), { code: '25006' });
   await client.query('BEGIN');
@@ -149,15 +101,7 @@ t.test('the Postgres listener: simple, extended, and inside BEGIN', async (t) =>
 });
 
 t.test('the MySQL listener: text and prepared', async (t) => {
-  const conn = await mysql.createConnection({
-    host: '127.0.0.1',
-    port: myListener.address.port,
-    user: 'reader-1',
-    password: reader,
-    database: 'legacy',
-    ssl: { rejectUnauthorized: false },
-  });
-  t.teardown(() => conn.end());
+  const conn = await channels.mysql('reader-1', ['readers'], 'legacy', t);
   await t.rejects(conn.query('SELECT leak()'), { errno: 1792, message: /READ ONLY transaction/ });
   await t.rejects(conn.execute('SELECT leak() + ?', [1]), { errno: 1792, message: /READ ONLY transaction/ });
   await conn.query('START TRANSACTION');
@@ -168,10 +112,10 @@ t.test('the MySQL listener: text and prepared', async (t) => {
 });
 
 t.test('a policy that allows writes runs the same function: it does write', async (t) => {
-  const client = await mcp(writer, t);
+  const query = await channels.mcp('writer-1', ['writers'], t);
   for (const database of ['shop', 'legacy']) {
-    const result = await client.callTool({ name: 'query', arguments: { database, sql: 'SELECT leak()' } });
-    t.not(result.isError, true, database);
+    const result = await query('SELECT leak()', database);
+    t.equal(result.isError, false, database);
   }
   t.equal(await pgLeaks(), 1);
   t.equal(await myLeaks(), 1);

@@ -7,24 +7,14 @@
  */
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
-import pg from 'pg';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { pino } from 'pino';
-import { assembleGateway } from '../../src/cli/assemble.js';
 import { runCheck } from '../../src/cli/check.js';
 import { runPolicy } from '../../src/cli/policy.js';
-import { loadConfigFile } from '../../src/config/load.js';
 import { readsOnly } from '../../src/guard/policy.js';
-import { startMysqlListener } from '../../src/gateway/mysql/index.js';
-import { startPostgresListener } from '../../src/gateway/postgres/listener.js';
-import { HttpServer } from '../../src/http/server.js';
 import { createRecordingReader } from '../../src/recording/create.js';
-import type { RecordingEvent } from '../../src/recording/types.js';
+import { startChannels } from '../support/channels.js';
 import { adminQuery, createScratchDatabase } from '../support/postgres.js';
 
 const { name: pgDb } = await createScratchDatabase(t, 'sluice_shadow');
@@ -40,7 +30,6 @@ await admin.query(`CREATE DATABASE ${myDb}`);
 await admin.query(`CREATE TABLE ${myDb}.notes (id INT PRIMARY KEY, body VARCHAR(20), secret VARCHAR(20))`);
 await admin.query(`INSERT INTO ${myDb}.notes VALUES (1, 'note 1', 'secret 1'), (2, 'note 2', 'secret 2')`);
 
-const dir = mkdtempSync(join(tmpdir(), 'sluice-shadow-'));
 const configText = (mode: string, allow: string) => `
 server:
   http: { listen: 127.0.0.1:0 }
@@ -59,67 +48,33 @@ policies:
 recording: { store: file, file: { dir: recordings } }
 state: { dir: state }
 `;
-const shadowFile = join(dir, 'shadow.yaml');
-const enforcedFile = join(dir, 'enforced.yaml');
-writeFileSync(shadowFile, configText('shadow', 'read'));
-// The change to roll out: enforced, and deletes allowed.
-writeFileSync(enforcedFile, configText('enforce', 'read, delete'));
-const config = loadConfigFile(shadowFile, {});
-const logger = pino({ level: 'silent' });
-const parts = await assembleGateway(config, logger);
-const pgListener = await startPostgresListener(parts, config, logger);
-const myListener = await startMysqlListener(parts, config, logger);
-const http = new HttpServer({
-  gateway: parts.gateway,
-  authenticator: parts.authenticator,
-  recorder: parts.recorder,
-  logger,
-});
-await http.listen('127.0.0.1', 0);
+const channels = await startChannels(t, configText('shadow', 'read'), 'sluice-shadow-');
+const { config, parts } = channels;
 t.teardown(async () => {
-  await http.close();
-  await myListener.close();
-  await pgListener.close();
-  await parts.close();
   await admin.query(`DROP DATABASE IF EXISTS ${myDb}`);
   await admin.end();
-  rmSync(dir, { recursive: true, force: true });
 });
-const token = await parts.authenticator.mint({ subject: 'trial-1', groups: ['trial'] });
+// The same configuration as files, for the commands; and the change to roll out: enforced, and
+// deletes allowed. Both read the gateway's recordings (relative to the files' folder).
+const shadowFile = join(channels.dir, 'shadow.yaml');
+const enforcedFile = join(channels.dir, 'enforced.yaml');
+writeFileSync(shadowFile, configText('shadow', 'read'));
+writeFileSync(enforcedFile, configText('enforce', 'read, delete'));
 
 const pgCount = async (): Promise<number> =>
   Number(((await adminQuery('SELECT count(*) AS n FROM notes', [], pgDb)).rows[0] as { n: string }).n);
 const pgBody = async (id: number): Promise<string | undefined> =>
   ((await adminQuery('SELECT body FROM notes WHERE id = $1', [id], pgDb)).rows[0] as { body?: string })?.body;
 
-async function events(): Promise<RecordingEvent[]> {
-  await parts.recorder.flush();
-  const reader = createRecordingReader(config);
-  try {
-    const out: RecordingEvent[] = [];
-    for (const s of await reader.listSessions({ identity: 'trial-1' })) {
-      for await (const e of reader.readEvents(s.id)) out.push(e);
-    }
-    return out;
-  } finally {
-    await reader.close();
-  }
-}
+const events = () => channels.recorded('trial-1');
 
 t.test('a shadow policy is never read-only at the target', async (t) => {
   t.equal(readsOnly(config.policies[0] as never), false);
 });
 
 t.test('MCP: what the policy would deny or review runs; the decision records it', async (t) => {
-  const client = new Client({ name: 'shadow', version: '1.0.0' });
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(`${http.baseUrl}/mcp`), {
-      requestInit: { headers: { authorization: `Bearer ${token}` } },
-    }),
-  );
-  t.teardown(() => client.close());
-  const call = (sql: string, database = 'shop') =>
-    client.callTool({ name: 'query', arguments: { database, sql } });
+  const query = await channels.mcp('trial-1', ['trial'], t);
+  const call = (sql: string, database = 'shop') => query(sql, database);
 
   const deleted = await call('DELETE FROM notes WHERE id = 1');
   t.not(deleted.isError, true, 'a delete the policy would deny runs');
@@ -128,11 +83,10 @@ t.test('MCP: what the policy would deny or review runs; the decision records it'
   t.not(updated.isError, true, 'a write the policy would send for review runs, with no approval asked');
   t.equal(await pgBody(2), 'changed');
   const read = await call('SELECT id, secret FROM notes WHERE id = 3');
-  const rows = (read.structuredContent as { rows: unknown[][] }).rows;
-  t.same(rows, [[3, '****']], 'masking still applies');
+  t.same(read.rows, [[3, '****']], 'masking still applies');
   const unreadable = await call('SELEC 1');
   t.equal(unreadable.isError, true, 'a text the guard cannot read is still refused');
-  t.match(JSON.stringify(unreadable.content), /syntax error/);
+  t.match(unreadable.text, /syntax error/);
   const onMysql = await call('DELETE FROM notes WHERE id = 1', 'legacy');
   t.not(onMysql.isError, true);
   const [left] = await admin.query(`SELECT id FROM ${myDb}.notes`);
@@ -159,15 +113,7 @@ t.test('MCP: what the policy would deny or review runs; the decision records it'
 });
 
 t.test('the Postgres listener, simple and extended', async (t) => {
-  const client = new pg.Client({
-    host: '127.0.0.1',
-    port: pgListener.address.port,
-    user: 'trial-1',
-    password: token,
-    database: 'shop',
-  });
-  await client.connect();
-  t.teardown(() => client.end());
+  const client = await channels.psql('trial-1', ['trial'], 'shop', t);
   const notices: string[] = [];
   client.on('notice', (n) => notices.push(n.message ?? ''));
   await client.query('DELETE FROM notes WHERE id = 4');
@@ -182,15 +128,7 @@ t.test('the Postgres listener, simple and extended', async (t) => {
 });
 
 t.test('the MySQL listener, text and prepared', async (t) => {
-  const conn = await mysql.createConnection({
-    host: '127.0.0.1',
-    port: myListener.address.port,
-    user: 'trial-1',
-    password: token,
-    database: 'legacy',
-    ssl: { rejectUnauthorized: false },
-  });
-  t.teardown(() => conn.end());
+  const conn = await channels.mysql('trial-1', ['trial'], 'legacy', t);
   await admin.query(`INSERT INTO ${myDb}.notes VALUES (3, 'note 3', 'secret 3'), (4, 'note 4', 'secret 4')`);
   await conn.query('DELETE FROM notes WHERE id = 3');
   await conn.execute('DELETE FROM notes WHERE id = ?', [4]);

@@ -7,18 +7,9 @@
  * change them, and a role name Postgres would truncate is refused.
  */
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pg from 'pg';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { pino } from 'pino';
-import { assembleGateway } from '../../src/cli/assemble.js';
 import { ConfigError, parseConfigText } from '../../src/config/load.js';
 import { readRows } from '../../src/gateway/row-estimates.js';
-import { startPostgresListener } from '../../src/gateway/postgres/listener.js';
-import { HttpServer } from '../../src/http/server.js';
+import { startChannels } from '../support/channels.js';
 import { adminQuery, createScratchDatabase, randomSuffix } from '../support/postgres.js';
 
 const prefix = `tid${randomSuffix()}`;
@@ -41,8 +32,8 @@ await adminQuery(
   db,
 );
 
-const dir = mkdtempSync(join(tmpdir(), 'sluice-tid-'));
-const config = parseConfigText(
+const channels = await startChannels(
+  t,
   `
 server:
   http: { listen: 127.0.0.1:0 }
@@ -65,43 +56,13 @@ policies:
 recording: { store: file, file: { dir: recordings } }
 state: { dir: state }
 `,
-  { baseDir: dir, env: {} },
+  'sluice-tid-',
 );
-const logger = pino({ level: 'silent' });
-const parts = await assembleGateway(config, logger);
-const listener = await startPostgresListener(parts, config, logger);
-const http = new HttpServer({
-  gateway: parts.gateway,
-  authenticator: parts.authenticator,
-  recorder: parts.recorder,
-  logger,
-});
-await http.listen('127.0.0.1', 0);
-t.teardown(async () => {
-  await http.close();
-  await listener.close();
-  await parts.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-const mint = (subject: string) => parts.authenticator.mint({ subject, groups: ['agents'] });
-
-async function mcp(subject: string, t: { teardown(fn: () => unknown): void }) {
-  const client = new Client({ name: 'tid', version: '1.0.0' });
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(`${http.baseUrl}/mcp`), {
-      requestInit: { headers: { authorization: `Bearer ${await mint(subject)}` } },
-    }),
-  );
-  t.teardown(() => client.close());
-  return async (sql: string) => {
-    const result = await client.callTool({ name: 'query', arguments: { database: 'shop', sql } });
-    return {
-      isError: result.isError === true,
-      text: JSON.stringify(result.content),
-      rows: (result.structuredContent as { rows?: unknown[][] } | undefined)?.rows,
-    };
-  };
-}
+const { parts } = channels;
+const mcp = async (subject: string, t: { teardown(fn: () => unknown): void }) => {
+  const query = await channels.mcp(subject, ['agents'], t);
+  return (sql: string) => query(sql, 'shop');
+};
 
 /** What the shared pool's connections are set to when the gateway itself uses them. */
 async function poolIdentity(): Promise<Record<string, unknown>[]> {
@@ -156,15 +117,7 @@ t.test('MCP: a caller cannot change its identity at the target', async (t) => {
 });
 
 t.test('the Postgres listener: startup settings of the session connection', async (t) => {
-  const client = new pg.Client({
-    host: '127.0.0.1',
-    port: listener.address.port,
-    user: 'alice',
-    password: await mint('alice'),
-    database: 'shop',
-  });
-  await client.connect();
-  t.teardown(() => client.end());
+  const client = await channels.psql('alice', ['agents'], 'shop', t);
   const { rows: who } = await client.query<{ current_user: string; sub: string }>(
     "SELECT current_user, current_setting('sluice.sub') AS sub",
   );
@@ -183,15 +136,9 @@ t.test('the Postgres listener: startup settings of the session connection', asyn
   t.same(after, [{ sub: 'alice' }]);
 
   // A caller sending the settings itself at startup is refused: they are `session` settings.
-  const spoof = new pg.Client({
-    host: '127.0.0.1',
-    port: listener.address.port,
-    user: 'bob',
-    password: await mint('bob'),
-    database: 'shop',
-    options: '-c sluice.sub=alice',
+  await t.rejects(channels.psql('bob', ['agents'], 'shop', t, { options: '-c sluice.sub=alice' }), {
+    code: '42501',
   });
-  await t.rejects(spoof.connect(), { code: '42501' });
 });
 
 t.test('a role name Postgres would truncate, or one that does not exist, is refused', async (t) => {
@@ -200,14 +147,10 @@ t.test('a role name Postgres would truncate, or one that does not exist, is refu
   const result = await call('SELECT 1');
   t.equal(result.isError, true);
   t.match(result.text, /longer than 63 bytes/);
-  const client = new pg.Client({
-    host: '127.0.0.1',
-    port: listener.address.port,
-    user: long,
-    password: await mint(long),
-    database: 'shop',
+  await t.rejects(channels.psql(long, ['agents'], 'shop', t), {
+    code: '42501',
+    message: /longer than 63 bytes/,
   });
-  await t.rejects(client.connect(), { code: '42501', message: /longer than 63 bytes/ });
 
   // A subject with quotes reaches the target only as a parameter: no such role, nothing runs.
   const odd = await mcp('o\'brien"; DROP TABLE docs; --', t);
@@ -227,7 +170,7 @@ t.test('identity on a MySQL target is refused at load', async (t) => {
 targets:
   legacy: { engine: mysql, host: 127.0.0.1, port: 3306, database: x, user: root, identity: { settings: true } }
 `,
-      { baseDir: dir, env: {} },
+      { baseDir: channels.dir, env: {} },
     );
   } catch (err) {
     t.ok(err instanceof ConfigError);
