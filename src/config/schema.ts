@@ -301,7 +301,12 @@ export const configSchema = z.strictObject({
       mysql: z
         .strictObject({
           listen: listenAddress,
-          allowPlaintextAuth: z.boolean().default(false),
+          allowPlaintextAuth: z
+            .boolean()
+            .default(false)
+            .describe(
+              'accept logins over an unencrypted connection (loopback testing only): the token travels RSA-encrypted (caching_sha2_password; the key, 6144 bits, carries tokens up to 725 bytes, kept in the state directory as mysql-password-key.pem), or in clear from a client that picks mysql_clear_password itself',
+            ),
           idleTimeout: duration('30m'),
         })
         .optional(),

@@ -64,8 +64,8 @@ const token = await parts.authenticator.mint({ subject: 'agent-1', groups: ['ai-
 const keyPath = join(dir, 'state', PASSWORD_KEY_FILE);
 
 t.test('mysql2 with its defaults logs in without TLS; the key is made once, mode 0600', async (t) => {
-  // The first login waits for the key (a few seconds), longer than the handshake timeout: the
-  // listener's own wait does not count against the client.
+  // The listener makes the key as it starts; a login that arrives first waits for it, and that
+  // wait does not count against the client's handshake time.
   const started = Date.now();
   const first = await mysql.createConnection({
     host: '127.0.0.1',

@@ -71,6 +71,10 @@ export async function startMysqlListener(
   }
   // Without TLS a stock client's password travels RSA-encrypted (caching_sha2_password).
   const passwordKey = settings?.allowPlaintextAuth === true ? lazyPasswordKey(config, log) : undefined;
+  // Made (or read) now, in the background, so that the first such login does not wait for it.
+  void passwordKey?.().catch((err: unknown) =>
+    log.warn({ err: (err as Error).message }, 'the RSA key for logins without TLS cannot be made'),
+  );
   const open = new Map<MysqlServerConnection, MysqlClientSession>();
   let nextConnectionId = 1;
 
