@@ -8,7 +8,7 @@ import { createMysqlEngine } from '../gateway/engines/mysql.js';
 import { createPostgresEngine } from '../gateway/engines/postgres.js';
 import type { AssembledGateway } from '../gateway/assembled.js';
 import { Gateway } from '../gateway/gateway.js';
-import { readRows, statementRows, tableRows } from '../gateway/row-estimates.js';
+import { readRows, statementCost, statementRows, tableRows } from '../gateway/row-estimates.js';
 import type { EngineOptions, SessionContext, TargetEngine } from '../gateway/types.js';
 import {
   compileStatementPolicy,
@@ -77,6 +77,10 @@ export async function assembleGateway(
         tableRows(engine, table),
       ]);
       return rows === undefined || total === undefined ? undefined : { rows, tableRows: total };
+    },
+    estimateCost: async (session, sql) => {
+      if (ref.gateway === undefined) return undefined;
+      return statementCost(ref.gateway.engineFor(session.target), session.dialect, sql);
     },
   });
 

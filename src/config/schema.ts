@@ -211,6 +211,15 @@ const policy = z.strictObject({
         .describe(
           'statements a caller (subject) may run a minute under this policy, across its sessions and channels, per gateway process; refused above it (53400, MySQL 1226)',
         ),
+      readCost: z
+        .strictObject({
+          max: z.number().positive().describe("the planner's estimate a read may reach"),
+          over: z.enum(['deny', 'review']).default('deny').describe('what a read above it gets'),
+        })
+        .optional()
+        .describe(
+          "a ceiling on what reads may cost, by the target's own EXPLAIN (Postgres: the plan's total cost, of the generic plan for a statement with parameters; MySQL: query_cost, or on MariaDB the product of the plan's row estimates); a read it cannot estimate counts as above",
+        ),
       concurrentStatements: z
         .number()
         .int()

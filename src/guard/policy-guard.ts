@@ -12,7 +12,14 @@ export interface PolicyGuardOptions {
    * table holds (Postgres), or undefined when it cannot tell. See `#estimatedUnbounded`.
    */
   estimateWrite?: WriteEstimator;
+  /**
+   * The target's estimate of what a statement costs to run (EXPLAIN, never run), or undefined
+   * when it cannot tell; asked only under a policy with limits.readCost.
+   */
+  estimateCost?: CostEstimator;
 }
+
+export type CostEstimator = (session: SessionContext, sql: string) => Promise<number | undefined>;
 
 export type WriteEstimator = (
   session: SessionContext,
@@ -33,11 +40,13 @@ export class PolicyGuard implements GuardStage {
   readonly #policyFor: (session: SessionContext) => StatementPolicy | undefined;
   readonly #prepared = new Map<string, PreparedStatements>();
   readonly #estimateWrite: WriteEstimator | undefined;
+  readonly #estimateCost: CostEstimator | undefined;
 
   constructor(options: PolicyGuardOptions) {
     this.#analyzer = options.analyzer;
     this.#policyFor = options.policyFor;
     this.#estimateWrite = options.estimateWrite;
+    this.#estimateCost = options.estimateCost;
   }
 
   async check(sql: string, session: SessionContext): Promise<GuardVerdict> {
@@ -52,7 +61,8 @@ export class PolicyGuard implements GuardStage {
     }
     const analysis = await this.#analyzer.analyze(sql, session.dialect, this.#prepared.get(session.id));
     const asText = policy.decide(analysis);
-    const decided = (await this.#estimatedUnbounded(policy, analysis, asText, sql, session)) ?? asText;
+    const bounded = (await this.#estimatedUnbounded(policy, analysis, asText, sql, session)) ?? asText;
+    const decided = (await this.#overReadCost(policy, bounded, session)) ?? bounded;
     const verdict = policy.shadow ? shadowed(decided) : decided;
     // A denied text never runs, so its PREPAREs must not define anything. One that runs (or may,
     // after approval) binds the names to the bodies decided here.
@@ -99,6 +109,47 @@ export class PolicyGuard implements GuardStage {
     return {
       ...asUnbounded,
       reason: `${asUnbounded.reason} (the database estimates it touches ${Math.round(estimate.rows)} of ${Math.round(estimate.tableRows)} rows)`,
+    };
+  }
+
+  /**
+   * limits.readCost: a read the policy allows is decided as `over` (deny or review) when the
+   * target estimates its cost above the ceiling, or cannot estimate it (fail closed). Each
+   * statement of a text is estimated on its own; their costs add up.
+   */
+  async #overReadCost(
+    policy: StatementPolicy,
+    verdict: GuardVerdict,
+    session: SessionContext,
+  ): Promise<GuardVerdict | undefined> {
+    const ceiling = policy.readCost;
+    if (ceiling === undefined || verdict.action !== 'allow') return undefined;
+    const reads = verdict.statements.filter((s) => s.effects.includes('read'));
+    if (reads.length === 0) return undefined;
+    let total = 0;
+    for (const statement of reads) {
+      let cost: number | undefined;
+      try {
+        cost = await this.#estimateCost?.(session, statement.text);
+      } catch {
+        cost = undefined;
+      }
+      if (cost === undefined || !Number.isFinite(cost)) {
+        return {
+          ...verdict,
+          action: ceiling.over,
+          rule: `${policy.name}: limits.readCost`,
+          reason: `the database cannot estimate what the read costs (limits.readCost ${ceiling.max}); ${ceiling.over === 'deny' ? 'denied' : 'sent for review'}`,
+        };
+      }
+      total += cost;
+    }
+    if (total <= ceiling.max) return undefined;
+    return {
+      ...verdict,
+      action: ceiling.over,
+      rule: `${policy.name}: limits.readCost`,
+      reason: `the database estimates the read costs ${Math.round(total)}, above limits.readCost ${ceiling.max}: narrow it (a WHERE on an indexed column, fewer joins, a LIMIT)${ceiling.over === 'review' ? ', or wait for an approver' : ''}`,
     };
   }
 

@@ -8,6 +8,8 @@ export interface StatementPolicy {
   readonly name: string;
   /** Shadow mode: decisions other than allow are recorded, not enforced (see PolicyGuard). */
   readonly shadow: boolean;
+  /** limits.readCost: the ceiling on a read's estimated cost, and what a read above it gets. */
+  readonly readCost: { max: number; over: 'deny' | 'review' } | undefined;
   decide(analysis: Analysis): GuardVerdict;
 }
 
@@ -125,6 +127,7 @@ export function compileStatementPolicy(policy: PolicyConfig): StatementPolicy {
   return {
     name,
     shadow: policy.mode === 'shadow',
+    readCost: policy.limits.readCost,
     decide(analysis: Analysis): GuardVerdict {
       if (!analysis.ok) {
         return {
