@@ -447,6 +447,15 @@ t.test('SET NAMES changes the set the listener speaks; the target connection sta
   const [koi, fields] = await dba.query<RowDataPacket[]>("SELECT word FROM greetings WHERE word = 'Привет'");
   t.same(koi, [{ word: 'Привет' }], 'read back through koi8r');
   t.equal(fields[0]?.characterSet, 7, 'announced as koi8r_general_ci');
+
+  // Prepared, with the set as a parameter.
+  const tracked = await through(['dba']);
+  t.teardown(() => tracked.end());
+  const text = 'привет, мир';
+  await tracked.execute('SET character_set_results = ?', ['cp1251']);
+  const [viaExecute, executeFields] = await tracked.execute<RowDataPacket[]>('SELECT ? AS result', [text]);
+  t.same(viaExecute, [{ result: text }]);
+  t.equal(executeFields[0]?.characterSet, 51, 'announced as cp1251_general_ci');
 });
 
 t.test('several statements in one COM_QUERY: each run on its own, results relayed in turn', async (t) => {

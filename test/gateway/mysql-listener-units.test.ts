@@ -3,7 +3,7 @@ import { encodeBinaryRow } from '../../protocols/mysql/codec/binary-row.js';
 import { ColumnType, type ColumnDefinition } from '../../protocols/mysql/server/index.js';
 import { GatewayError } from '../../src/gateway/errors.js';
 import { countPlaceholders } from '../../src/gateway/mysql/placeholders.js';
-import { charsetChange } from '../../src/gateway/mysql/set-names.js';
+import { charsetChange, charsetStatementWith } from '../../src/gateway/mysql/set-names.js';
 import { PreparedStatements } from '../../src/gateway/mysql/prepared-statements.js';
 import { wireColumns, wireRow } from '../../src/gateway/mysql/wire-columns.js';
 import { toWireError } from '../../src/gateway/mysql/wire-errors.js';
@@ -164,4 +164,17 @@ t.test('character-set statements are read by the listener: what the client sends
   t.equal(charsetChange('SET character_set_server = latin1'), undefined, "the server set is the target's");
   t.equal(charsetChange("SELECT 'SET NAMES cp1251'"), undefined);
   t.equal(charsetChange('SET NAMES cp1251; DROP TABLE t'), undefined, 'a second statement is not a name');
+});
+
+t.test('a prepared character-set statement is answered with its parameter in place', async (t) => {
+  t.equal(charsetStatementWith('SET character_set_results = ?', ['cp1251'])?.change.results?.name, 'cp1251');
+  t.equal(charsetStatementWith('SET NAMES ?', ['koi8r'])?.sql, "SET NAMES 'koi8r'");
+  t.equal(charsetStatementWith('SET NAMES ?', ["koi8r' , sql_mode = '"]), undefined, 'a bare name only');
+  t.equal(charsetStatementWith('SET character_set_results = ?', [5]), undefined);
+  t.equal(charsetStatementWith('SELECT ?', ['x']), undefined);
+  t.equal(
+    charsetStatementWith('SET character_set_results = ?', ['a', 'b']),
+    undefined,
+    'as many as placeholders',
+  );
 });

@@ -22,7 +22,7 @@ import { loginMysqlClient, openTargetSession, type LoginParts } from './client-l
 import { answerUnbound, type UnboundHost } from './unbound-session.js';
 import type { Identity } from '../../identity/types.js';
 import { countPlaceholders } from './placeholders.js';
-import { charsetChange, type CharsetChange } from './set-names.js';
+import { charsetChange, charsetStatementWith, type CharsetChange } from './set-names.js';
 import { PreparedStatements, type PreparedStatement } from './prepared-statements.js';
 import { wireColumns, wireRow, type WireColumn } from './wire-columns.js';
 import { MysqlErrno, toWireError } from './wire-errors.js';
@@ -418,6 +418,10 @@ export class MysqlClientSession implements MysqlCommandHandler {
         message: `Incorrect arguments to mysqld_stmt_execute: ${err.message}`,
       });
     }
+    // `SET character_set_results = ?` and the like, prepared: answered by the listener like the
+    // text form, with the set named by the parameter (a bare name only).
+    const named = charsetStatementWith(statement.sql, values);
+    if (named !== undefined) return this.#setNames(session, reply, named.sql, named.change);
     await this.#run(
       session,
       reply,

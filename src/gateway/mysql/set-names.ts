@@ -63,3 +63,22 @@ export function charsetChange(sql: string): CharsetChange | undefined {
   }
   return change;
 }
+
+/**
+ * A prepared character-set statement (`SET character_set_results = ?`) with its parameters in
+ * place: the text the listener answers, and what it changes. Undefined when the statement is not
+ * one, or a parameter is not a bare set name (anything else is left to the target, which the
+ * guard decides as usual).
+ */
+export function charsetStatementWith(
+  sql: string,
+  params: readonly unknown[],
+): { sql: string; change: CharsetChange } | undefined {
+  if (params.length === 0 || !/char|names/i.test(sql)) return undefined;
+  if (!params.every((p) => typeof p === 'string' && /^\w+$/.test(p))) return undefined;
+  let next = 0;
+  const text = sql.replace(/\?/g, () => `'${params[next++] as string}'`);
+  if (next !== params.length) return undefined;
+  const change = charsetChange(text);
+  return change === undefined ? undefined : { sql: text, change };
+}
