@@ -137,6 +137,22 @@ export class MysqlClient {
   }
 
   /**
+   * Closes the target's prepared statement of `sql` on an idle pooled connection (the one a
+   * session's single-connection pool holds), when the client closed its own: the target's
+   * max_prepared_stmt_count is shared by every client of the server. Best effort; other
+   * connections of a larger pool drop theirs from their bounded cache in time.
+   */
+  async forgetPrepared(sql: string): Promise<void> {
+    const connection = await this.#acquireWithin({}).catch(() => undefined);
+    if (connection === undefined) return;
+    try {
+      connection.unprepare(sql);
+    } finally {
+      connection.release();
+    }
+  }
+
+  /**
    * A pooled connection, unless the signal aborts or the timeout passes first (all connections
    * busy). A connection that arrives after we gave up goes straight back to the pool.
    */

@@ -367,6 +367,12 @@ export class GatewaySession {
    * The parameters and result columns of a statement the guard let be prepared, as the target
    * describes them (nothing runs); undefined when the engine cannot tell.
    */
+  /** The client closed its prepared statement of `sql` (MySQL COM_STMT_CLOSE). */
+  forgetPrepared(sql: string): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return this.#pipeline.forgetPrepared(sql);
+  }
+
   describe(sql: string, verdict: GuardVerdict): Promise<StatementShape | undefined> {
     if (this.#closed) return Promise.reject(new GatewayError('ERR_CANCELLED', 'session is closed'));
     return this.#pipeline.describe(sql, verdict);

@@ -138,6 +138,11 @@ export class StatementPipeline {
    * The target's description of a statement the guard decided (`verdict`), see
    * TargetEngine.describe; a target error is screened as a statement's would be.
    */
+  /** See TargetEngine.forgetPrepared; never fails. */
+  async forgetPrepared(sql: string): Promise<void> {
+    await this.#engine.forgetPrepared?.(sql).catch(() => undefined);
+  }
+
   async describe(sql: string, verdict: GuardVerdict): Promise<StatementShape | undefined> {
     if (this.#engine.describe === undefined) return undefined;
     try {

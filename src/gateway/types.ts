@@ -133,6 +133,8 @@ export interface TargetEngine {
    * columns (MySQL's COM_STMT_PREPARE answer). Engines that cannot leave it out.
    */
   describe?(sql: string): Promise<StatementShape>;
+  /** The client closed its prepared statement of `sql`: the target's may go too (MySQL). */
+  forgetPrepared?(sql: string): Promise<void>;
   close(): Promise<void>;
 }
 

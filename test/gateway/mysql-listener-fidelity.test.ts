@@ -585,3 +585,19 @@ t.test('COM_STMT_PREPARE answers with the target own parameters and columns', as
   const [inserted] = await dba.query<ResultSetHeader>("INSERT INTO neg VALUES (-999, 'x')");
   t.equal(inserted.insertId, -999);
 });
+
+t.test(
+  "a statement the client closes is closed on the target too (its max_prepared_stmt_count is the server's)",
+  async (t) => {
+    const conn = await through(['dba']);
+    t.teardown(() => conn.end());
+    for (let i = 0; i < 20; i++) {
+      const [rows] = await conn.execute<RowDataPacket[]>(`SELECT ${i} AS n`);
+      t.same(rows, [{ n: i }]);
+      conn.unprepare(`SELECT ${i} AS n`);
+    }
+    // The session's target connection counts its own closes.
+    const [status] = await conn.query<RowDataPacket[]>("SHOW SESSION STATUS LIKE 'Com_stmt_close'");
+    t.ok(Number(status[0]?.['Value']) >= 20, `closed on the target: ${JSON.stringify(status)}`);
+  },
+);

@@ -142,6 +142,10 @@ export function createMysqlEngine(
       return { params: params.map(toResultColumn), columns: columns.map(toResultColumn) };
     },
 
+    forgetPrepared(sql: string): Promise<void> {
+      return client.forgetPrepared(sql);
+    },
+
     close(): Promise<void> {
       return client.close();
     },

@@ -216,9 +216,14 @@ export class MysqlClientSession implements MysqlCommandHandler {
         return this.#prepare(session, reply, command.sql);
       case 'stmt-execute':
         return this.#execute(session, reply, command.statementId, command.parameterBlock);
-      case 'stmt-close':
+      case 'stmt-close': {
+        const closed = this.#prepared.get(command.statementId);
         this.#prepared.close(command.statementId);
+        // The last of the client's statements of a text: the target's may go as well.
+        if (closed !== undefined && !this.#prepared.holds(closed.sql))
+          await session.forgetPrepared(closed.sql);
         return reply.none();
+      }
       case 'stmt-send-long-data': {
         const statement = this.#prepared.get(command.statementId);
         if (statement) statement.longDataSent = true;

@@ -45,6 +45,12 @@ export class PreparedStatements {
     this.#byId.delete(id);
   }
 
+  /** Whether an open statement prepares this text. */
+  holds(sql: string): boolean {
+    for (const statement of this.#byId.values()) if (statement.sql === sql) return true;
+    return false;
+  }
+
   clear(): void {
     this.#byId.clear();
   }
