@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 
 /**
  * Writes a secret file of the state directory (mode 0600) unless it exists. The content goes to
@@ -20,4 +20,25 @@ export async function writeStateFileOnce(dir: string, path: string, content: str
   } finally {
     await unlink(temporary).catch(() => undefined);
   }
+}
+
+/**
+ * A secret file of the state directory (a private key), or undefined when there is none. One
+ * that other users of the host can read is refused rather than trusted (whoever read it holds
+ * the secret); `what` names it in that message. Other fs errors are thrown as they are.
+ */
+export async function readStateFile(path: string, what: string): Promise<string | undefined> {
+  let mode: number;
+  try {
+    mode = (await stat(path)).mode;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
+    throw new Error(
+      `${path}: ${what} is readable by other users (mode ${(mode & 0o777).toString(8)}); run chmod 600`,
+    );
+  }
+  return readFile(path, 'utf8');
 }

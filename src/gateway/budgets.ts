@@ -16,7 +16,8 @@ interface Bucket {
 /** SQLSTATE 53400 configuration_limit_exceeded: a budget of the policy, not a fault of the statement. */
 export const BUDGET_SQLSTATE = '53400';
 
-const NO_LEASE: BudgetLease = { release: () => undefined };
+/** The lease of a policy without budgets: nothing is held, so nothing is tracked. */
+export const NO_LEASE: BudgetLease = { release: () => undefined };
 
 /** Idle callers with full buckets are forgotten once this many statements have been admitted. */
 const SWEEP_EVERY = 1024;

@@ -4,7 +4,7 @@ import type { Config, Target } from '../config/load.js';
 import type { PolicyConfig } from '../config/schema.js';
 import { readsOnly } from '../guard/policy.js';
 import { targetIdentity, type TargetIdentity } from './target-identity.js';
-import { StatementBudgets, type BudgetLease } from './budgets.js';
+import { NO_LEASE, StatementBudgets, type BudgetLease } from './budgets.js';
 import { reachableTargets, selectPolicy } from '../identity/policies.js';
 import type { Identity } from '../identity/types.js';
 import type { Recorder, SessionRecorder } from '../recording/types.js';
@@ -260,6 +260,8 @@ export class Gateway {
       executed: (verdict) => parts.onExecuted?.(context, verdict),
       budget: (statements = 1) => {
         const lease = this.#budgets.admit(policy, context.identity.subject, statements);
+        // Without budgets (the usual case) a statement costs no allocation here.
+        if (lease === NO_LEASE) return lease;
         leases.add(lease);
         return {
           release: () => {

@@ -1,10 +1,9 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
-import { writeStateFileOnce } from '../config/state-file.js';
+import { readStateFile, writeStateFileOnce } from '../config/state-file.js';
 import { AuthError } from './errors.js';
 
 export type GatewayAlgorithm = 'EdDSA' | 'ES256';
@@ -41,26 +40,18 @@ export async function loadGatewaySigningKey(config: Config, logger: Logger): Pro
   return fromPem(pem, path, path);
 }
 
+/** The key kept in the state directory (see readStateFile), as an AuthError when it cannot be used. */
 async function readKeyFile(path: string): Promise<string | undefined> {
-  let mode: number;
   try {
-    mode = (await stat(path)).mode;
+    // Whoever can read this file can mint tokens for any subject and group.
+    return await readStateFile(path, 'the signing key');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    const code = (err as NodeJS.ErrnoException).code;
     throw new AuthError(
       'ERR_AUTH_CONFIG',
-      `${path}: cannot be read (${(err as NodeJS.ErrnoException).code})`,
+      code ? `${path}: cannot be read (${code})` : (err as Error).message,
     );
   }
-  // Whoever can read this file can mint tokens for any subject and group: refuse a key that
-  // other users of the host can read rather than trust it.
-  if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
-    throw new AuthError(
-      'ERR_AUTH_CONFIG',
-      `${path}: the signing key is readable by other users (mode ${(mode & 0o777).toString(8)}); run chmod 600`,
-    );
-  }
-  return readFile(path, 'utf8');
 }
 
 /** Writes a new Ed25519 key with mode 0600 (see writeStateFileOnce: one key wins a race). */

@@ -1,12 +1,11 @@
 import { execFile } from 'node:child_process';
 import { generateKeyPair } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { passwordKeyFromPem, type PasswordKey } from '../../../protocols/mysql/server/index.js';
 import type { Config } from '../../config/load.js';
-import { writeStateFileOnce } from '../../config/state-file.js';
+import { readStateFile, writeStateFileOnce } from '../../config/state-file.js';
 
 export const PASSWORD_KEY_FILE = 'mysql-password-key.pem';
 
@@ -63,29 +62,14 @@ export function lazyPasswordKey(config: Config, logger: Logger): () => Promise<P
 async function loadPasswordKey(config: Config, logger: Logger): Promise<PasswordKey> {
   const dir = resolve(config.baseDir, config.state.dir);
   const path = join(dir, PASSWORD_KEY_FILE);
-  const existing = await readPrivate(path);
+  const existing = await readStateFile(path, 'the RSA key');
   if (existing !== undefined) return passwordKeyFromPem(existing);
   const pem = await newPrivateKey();
   if (await writeStateFileOnce(dir, path, pem)) {
     logger.info({ event: 'mysql.password_key_created', path }, 'created the RSA key for logins without TLS');
     return passwordKeyFromPem(pem);
   }
-  const winner = await readPrivate(path);
+  const winner = await readStateFile(path, 'the RSA key');
   if (winner === undefined) throw new Error(`${path}: vanished while being created`);
   return passwordKeyFromPem(winner);
-}
-
-/** The key file's PEM; a file other users can read is refused (whoever reads it reads tokens). */
-async function readPrivate(path: string): Promise<string | undefined> {
-  let mode: number;
-  try {
-    mode = (await stat(path)).mode;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
-    throw new Error(`${path}: readable by other users (mode ${(mode & 0o777).toString(8)}); run chmod 600`);
-  }
-  return readFile(path, 'utf8');
 }
