@@ -26,12 +26,15 @@ import {
   type Catalog,
   type CompiledMaskingPolicy,
 } from '../masking/index.js';
+import { PostgresParser } from '../guard/postgres/parser.js';
+import { compileRowFilters, RowFilters, type RowFilterRule } from '../guard/row-filters/index.js';
 import { createRecorder, type RecorderTuning } from '../recording/create.js';
 
 /** A policy compiled once at load: its statement rules and its masking. */
 interface CompiledPolicy {
   statements: StatementPolicy;
   masking: CompiledMaskingPolicy | undefined;
+  rowFilters: readonly RowFilterRule[];
 }
 
 export type { AssembledGateway };
@@ -50,10 +53,13 @@ export async function assembleGateway(
   options: AssembleOptions = {},
 ): Promise<AssembledGateway> {
   const compiled = new Map<PolicyConfig, CompiledPolicy>();
+  const parser = new PostgresParser();
+  if (config.policies.some((p) => p.rowFilters.length > 0)) await parser.ready();
   for (const policy of config.policies) {
     compiled.set(policy, {
       statements: compileStatementPolicy(policy),
       masking: policy.masking.length > 0 ? compileMaskingPolicy(policy, config.masking.hashKey) : undefined,
+      rowFilters: compileRowFilters(policy.name, policy.rowFilters, parser),
     });
   }
   const policyOf = (session: SessionContext): CompiledPolicy | undefined => {
@@ -82,6 +88,7 @@ export async function assembleGateway(
       if (ref.gateway === undefined) return undefined;
       return statementCost(ref.gateway.engineFor(session.target), session.dialect, sql);
     },
+    rowFilters: async (sql, session) => rowFilters.apply(sql, session, policyOf(session)?.rowFilters ?? []),
   });
 
   // Catalog reads go straight to the target's engine: they are the gateway's own, fixed queries.
@@ -98,6 +105,7 @@ export async function assembleGateway(
     }
     return catalog;
   };
+  const rowFilters = new RowFilters({ parser, catalogFor });
   const masking = new LineageMasking({
     rulesFor: (s) => policyOf(s)?.masking,
     catalogFor,

@@ -10,6 +10,7 @@ import type { CommandIO } from './io.js';
 import { CONFIG_OPTION_HELP, configPathOf, loadCommandConfig } from './config-file.js';
 
 export const TOKEN_HELP = `Usage: sluice token [--config FILE] --sub NAME --groups G1,G2 [--target T] [--ttl 15m]
+                    [--claim NAME=VALUE]...
 
 Mints a short-lived Sluice token, signed with the gateway key of the configuration
 (identity.gatewayTokens.signingKey, or the key kept in the state directory). "sluice serve" with
@@ -21,6 +22,8 @@ Options:
   --groups G1,G2    comma-separated groups; policies are chosen by these (required)
   --target T        bind the token to one target: it reaches that target only
   --ttl DURATION    lifetime such as 5m; at most identity.gatewayTokens.ttl (the default)
+  --claim N=V       a claim policies read, such as tenant=acme for a row filter on
+                    {claims.tenant} (a string; repeat for more)
   --help            this text
 
 Exit status: 0 token printed, 1 the configuration or key cannot be used, 2 a bad argument.
@@ -35,6 +38,7 @@ interface TokenRequest {
   groups: string[];
   target: string | undefined;
   ttlMs: number | undefined;
+  claims: Record<string, string>;
 }
 
 /** `sluice token`. Returns the exit code. */
@@ -73,6 +77,7 @@ export async function runToken(argv: string[], io: CommandIO): Promise<number> {
       groups: request.groups,
       ...(request.target === undefined ? {} : { target: request.target }),
       ...(request.ttlMs === undefined ? {} : { ttlMs: request.ttlMs }),
+      ...(Object.keys(request.claims).length > 0 ? { claims: request.claims } : {}),
     });
     io.stdout(`${token}\n`);
     return 0;
@@ -96,6 +101,7 @@ function parseTokenArgs(argv: string[]): TokenRequest | 'help' {
         groups: { type: 'string' },
         target: { type: 'string' },
         ttl: { type: 'string' },
+        claim: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -116,7 +122,13 @@ function parseTokenArgs(argv: string[]): TokenRequest | 'help' {
     if (ttlMs === undefined)
       throw new ArgumentError(`--ttl: expected a duration such as 15m, got "${values.ttl}"`);
   }
-  return { configPath, subject, groups, target: values.target, ttlMs };
+  const claims: Record<string, string> = {};
+  for (const pair of values.claim ?? []) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new ArgumentError(`--claim: expected NAME=VALUE, got "${pair}"`);
+    claims[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return { configPath, subject, groups, target: values.target, ttlMs, claims };
 }
 
 function required(value: string | undefined, name: string): string {

@@ -186,6 +186,25 @@ const policy = z.strictObject({
     })
     .prefault({}),
   masking: z.array(maskingRule).default([]),
+  rowFilters: z
+    .array(
+      z.strictObject({
+        table: z
+          .string()
+          .min(1)
+          .describe('table or schema.table; its partitions and inheriting tables are filtered too'),
+        where: z
+          .string()
+          .min(1)
+          .describe(
+            "a condition on the table's columns, such as tenant_id = {claims.tenant}; {claims.NAME} is the caller's claim (a token without it is refused)",
+          ),
+      }),
+    )
+    .default([])
+    .describe(
+      'rows of a table a caller may read, update or delete (Postgres targets: reads are rewritten, views over the table seen through; inserts into it are refused; MySQL targets: statements naming it are refused)',
+    ),
   maskedDerivations: z
     .enum(['mask', 'refuse'])
     .default('mask')

@@ -10,5 +10,6 @@ export function decisionEvent(statementId: string, verdict: GuardVerdict) {
     effects: [...new Set(verdict.statements.flatMap((s) => s.effects))],
     objects: [...new Set(verdict.statements.flatMap((s) => s.objects))],
     ...(verdict.shadow ? { shadow: verdict.shadow } : {}),
+    ...(verdict.rewritten !== undefined ? { rewritten: verdict.rewritten } : {}),
   };
 }

@@ -335,7 +335,8 @@ export class StatementPipeline {
     let command: string;
     let ok: TargetOk | undefined;
     try {
-      const summary = await this.#engine.query(request.sql, sink, {
+      // Row filters: the rewritten text runs; masking traced the caller's (same columns).
+      const summary = await this.#engine.query(verdict.rewritten ?? request.sql, sink, {
         ...(request.params ? { params: request.params } : {}),
         signal: stop.signal,
         timeoutMs: this.#limits.statementTimeoutMs,

@@ -61,6 +61,11 @@ export interface GuardVerdict {
    * verdict's own `allow` overrides. Recorded with the decision.
    */
   shadow?: ShadowDecision;
+  /**
+   * The text that runs in place of the caller's: the policy's row filters rewrote it (Postgres).
+   * Every channel sends this to the target; it is recorded with the decision.
+   */
+  rewritten?: string;
 }
 
 /** A decision a shadow-mode policy made but did not enforce. */

@@ -2,6 +2,7 @@ import type { GuardStage, GuardVerdict, SessionContext, StatementSummary } from 
 import type { Analysis, StatementAnalyzer } from './analyzer.js';
 import { SEVERITY, type StatementPolicy } from './policy.js';
 import { PreparedStatements } from './prepared.js';
+import type { RowFilterOutcome } from './row-filters/index.js';
 
 export interface PolicyGuardOptions {
   analyzer: StatementAnalyzer;
@@ -17,6 +18,11 @@ export interface PolicyGuardOptions {
    * when it cannot tell; asked only under a policy with limits.readCost.
    */
   estimateCost?: CostEstimator;
+  /**
+   * The session policy's row filters on a statement (see row-filters/): run in place of the
+   * text, or refused. Asked for every statement not denied already.
+   */
+  rowFilters?: (sql: string, session: SessionContext) => Promise<RowFilterOutcome>;
 }
 
 export type CostEstimator = (session: SessionContext, sql: string) => Promise<number | undefined>;
@@ -41,12 +47,14 @@ export class PolicyGuard implements GuardStage {
   readonly #prepared = new Map<string, PreparedStatements>();
   readonly #estimateWrite: WriteEstimator | undefined;
   readonly #estimateCost: CostEstimator | undefined;
+  readonly #rowFilters: PolicyGuardOptions['rowFilters'];
 
   constructor(options: PolicyGuardOptions) {
     this.#analyzer = options.analyzer;
     this.#policyFor = options.policyFor;
     this.#estimateWrite = options.estimateWrite;
     this.#estimateCost = options.estimateCost;
+    this.#rowFilters = options.rowFilters;
   }
 
   async check(sql: string, session: SessionContext): Promise<GuardVerdict> {
@@ -63,7 +71,12 @@ export class PolicyGuard implements GuardStage {
     const asText = policy.decide(analysis);
     const bounded = (await this.#estimatedUnbounded(policy, analysis, asText, sql, session)) ?? asText;
     const decided = (await this.#overReadCost(policy, bounded, session)) ?? bounded;
-    const verdict = policy.shadow ? shadowed(decided) : decided;
+    const verdict = await this.#rowFiltered(
+      policy,
+      policy.shadow ? shadowed(decided) : decided,
+      sql,
+      session,
+    );
     // A denied text never runs, so its PREPAREs must not define anything. One that runs (or may,
     // after approval) binds the names to the bodies decided here.
     if (verdict.action !== 'deny' && analysis.ok && analysis.preparedChanges) {
@@ -151,6 +164,35 @@ export class PolicyGuard implements GuardStage {
       rule: `${policy.name}: limits.readCost`,
       reason: `the database estimates the read costs ${Math.round(total)}, above limits.readCost ${ceiling.max}: narrow it (a WHERE on an indexed column, fewer joins, a LIMIT)${ceiling.over === 'review' ? ', or wait for an approver' : ''}`,
     };
+  }
+
+  /**
+   * Row filters hold in shadow mode too: like masking, they protect data rather than decide.
+   * A statement they cannot prove filtered is denied.
+   */
+  async #rowFiltered(
+    policy: StatementPolicy,
+    verdict: GuardVerdict,
+    sql: string,
+    session: SessionContext,
+  ): Promise<GuardVerdict> {
+    if (this.#rowFilters === undefined || verdict.action === 'deny') return verdict;
+    const outcome = await this.#rowFilters(sql, session);
+    switch (outcome.kind) {
+      case 'unchanged':
+        return verdict;
+      case 'rewritten':
+        return { ...verdict, rewritten: outcome.sql };
+      case 'refused': {
+        const { shadow: _shadow, ...decided } = verdict;
+        return {
+          ...decided,
+          action: 'deny',
+          rule: `${policy.name}: rowFilters`,
+          reason: outcome.reason,
+        };
+      }
+    }
   }
 
   /**

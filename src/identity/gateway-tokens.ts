@@ -25,7 +25,11 @@ export interface MintClaims {
   target?: string;
   /** Shorter than the configured TTL, never longer. */
   ttlMs?: number;
+  /** Claims policies read (row filters): names to strings, numbers, booleans or lists of them. */
+  claims?: Readonly<Record<string, ClaimValue>>;
 }
+
+export type ClaimValue = string | number | boolean | readonly (string | number | boolean)[];
 
 export interface IssuedToken {
   token: string;
@@ -52,6 +56,7 @@ export function createGatewayTokens(
 
   const issue = async (claims: MintClaims): Promise<IssuedToken> => {
     const { subject, groups, target } = checkMintClaims(claims, config);
+    const extra = checkExtraClaims(claims.claims);
     const ttlMs = claims.ttlMs ?? maxTtlMs;
     if (!Number.isFinite(ttlMs) || ttlMs < 1000) {
       throw new AuthError('ERR_MINT_REQUEST', 'ttl: must be at least 1s');
@@ -66,6 +71,7 @@ export function createGatewayTokens(
     const jti = randomUUID();
     const payload: JWTPayload = { groups, token_use: GATEWAY_TOKEN_USE };
     if (target !== undefined) payload['target'] = target;
+    if (extra !== undefined) payload['claims'] = extra;
     const token = await new SignJWT(payload)
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: GATEWAY_TOKEN_TYPE })
       .setIssuer(issuer)
@@ -124,11 +130,16 @@ export function createGatewayTokens(
     if (typeof payload.sub !== 'string' || payload.sub === '') {
       throw new AuthError('ERR_TOKEN_CLAIMS', 'sub is empty');
     }
+    const extra = payload['claims'];
+    if (extra !== undefined && (typeof extra !== 'object' || extra === null || Array.isArray(extra))) {
+      throw new AuthError('ERR_TOKEN_CLAIMS', 'claims is not an object');
+    }
     return {
       subject: payload.sub,
       groups,
       issuer,
       via: 'gateway',
+      claims: { ...(extra as Record<string, unknown> | undefined), sub: payload.sub },
       ...(target === undefined ? {} : { target }),
       ...(payload.exp === undefined ? {} : { expiresAt: payload.exp * 1000 }),
     };
@@ -160,4 +171,35 @@ function checkMintClaims(
     throw new AuthError('ERR_MINT_REQUEST', `target: unknown target "${target}"`);
   }
   return { subject, groups: [...new Set(groups)], ...(target === undefined ? {} : { target }) };
+}
+
+const MAX_EXTRA_CLAIMS = 64;
+const MAX_CLAIM_LENGTH = 1024;
+
+/** The claims a Sluice token carries beyond subject and groups: plain values, bounded in size. */
+function checkExtraClaims(
+  claims: Readonly<Record<string, ClaimValue>> | undefined,
+): Record<string, ClaimValue> | undefined {
+  if (claims === undefined) return undefined;
+  const entries = Object.entries(claims);
+  if (entries.length > MAX_EXTRA_CLAIMS) {
+    throw new AuthError('ERR_MINT_REQUEST', `claims: more than ${MAX_EXTRA_CLAIMS}`);
+  }
+  const plain = (v: unknown): boolean =>
+    (typeof v === 'string' && v.length <= MAX_CLAIM_LENGTH) ||
+    (typeof v === 'number' && Number.isFinite(v)) ||
+    typeof v === 'boolean';
+  for (const [name, value] of entries) {
+    if (name === '' || name.length > MAX_CLAIM_LENGTH || name === 'sub') {
+      throw new AuthError('ERR_MINT_REQUEST', `claims: "${name}" cannot be a claim name`);
+    }
+    const ok = Array.isArray(value) ? value.length <= MAX_GROUPS && value.every(plain) : plain(value);
+    if (!ok) {
+      throw new AuthError(
+        'ERR_MINT_REQUEST',
+        `claims.${name}: must be a string, number or boolean, or a list of them`,
+      );
+    }
+  }
+  return Object.fromEntries(entries);
 }

@@ -123,6 +123,7 @@ export function createOidcVerifier(
         groups: readGroups(payload, config.groupsClaim),
         issuer: config.issuer,
         via: 'oidc',
+        claims: payload,
         ...(payload.exp === undefined ? {} : { expiresAt: payload.exp * 1000 }),
       };
     },

@@ -9,6 +9,11 @@ export interface Identity {
   via: 'oidc' | 'gateway' | 'operator';
   /** A Sluice token bound to one target may reach only that target. */
   target?: string;
+  /**
+   * The token's claims, for policies that read them (row filters: `{claims.tenant}`): an OIDC
+   * token's verified payload, or a Sluice token's `claims` with its `sub`.
+   */
+  claims?: Readonly<Record<string, unknown>>;
   /** Epoch milliseconds at which the credential stops being valid. */
   expiresAt?: number;
 }

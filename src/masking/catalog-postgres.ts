@@ -25,6 +25,9 @@ SELECT c.oid::int8 AS oid, pg_catalog.pg_get_viewdef(c.oid) AS definition
   FROM pg_catalog.pg_class c
  WHERE c.relkind IN ('v', 'm')`;
 
+/** Inheritance and partitions: a row filter on a table holds for the tables under it too. */
+const INHERITS_SQL = `SELECT inhrelid::int8 AS child, inhparent::int8 AS parent FROM pg_catalog.pg_inherits`;
+
 const SEARCH_PATH_SQL = `SELECT pg_catalog.array_to_string(pg_catalog.current_schemas(true), ',') AS path`;
 
 /** User-defined functions: they may read any table, so lineage treats a call as opaque. */
@@ -39,14 +42,18 @@ const text = (v: unknown): string => (typeof v === 'string' ? v : String(v));
 /** A Postgres catalog loaded through `run` (the integrator's query function on the target). */
 export function createPostgresCatalog(run: RunQuery): Catalog {
   return createCachedCatalog(async () => {
-    const [rows, views, path, functions] = [
+    const [rows, views, path, functions, inherits] = [
       await run(RELATIONS_SQL),
       await run(VIEWS_SQL),
       await run(SEARCH_PATH_SQL),
       await run(FUNCTIONS_SQL),
+      await run(INHERITS_SQL),
     ];
     const definitions = new Map(views.map((v) => [Number(v.oid), text(v.definition)]));
-    const relations = new Map<number, CatalogRelation & { columns: string[]; attnums: number[] }>();
+    const relations = new Map<
+      number,
+      CatalogRelation & { columns: string[]; attnums: number[]; parents?: number[] }
+    >();
     for (const row of rows) {
       const oid = Number(row.oid);
       let rel = relations.get(oid);
@@ -68,6 +75,10 @@ export function createPostgresCatalog(run: RunQuery): Catalog {
         rel.columns.push(text(row.column));
         rel.attnums.push(Number(row.attnum));
       }
+    }
+    for (const row of inherits) {
+      const child = relations.get(Number(row.child));
+      if (child) child.parents = [...(child.parents ?? []), Number(row.parent)];
     }
     const searchPath = text(path[0]?.path ?? 'public')
       .split(',')

@@ -13,11 +13,15 @@ export interface CatalogRelation {
   attnums?: readonly number[];
   /** Views: the definition's SELECT text (pg_get_viewdef / information_schema.VIEWS). */
   definition?: string;
+  /** Postgres: OIDs of the tables it inherits from or is a partition of (pg_inherits). */
+  parents?: readonly number[];
 }
 
 /** What one load of the catalog holds; synchronous lookups so the analysis stays simple. */
 export interface CatalogSnapshot {
   readonly dialect: Dialect;
+  /** Every relation of the load. */
+  readonly relations: readonly CatalogRelation[];
   /** A relation by schema and name; an absent schema searches the search path / current database. */
   lookup(schema: string | undefined, name: string): CatalogRelation | undefined;
   relationByOid(oid: number): CatalogRelation | undefined;
@@ -60,6 +64,7 @@ export function createCatalogSnapshot(input: SnapshotInput): CatalogSnapshot {
   const userFunctions = new Set((input.userFunctions ?? []).map((f) => f.toLowerCase()));
   return {
     dialect: input.dialect,
+    relations: input.relations,
     lookup(schema, name) {
       const n = name.toLowerCase();
       if (schema !== undefined) return byName.get(`${schema.toLowerCase()}.${n}`);

@@ -84,6 +84,7 @@ export const EVENT_LAYOUTS: { readonly [T in EventType]: EventLayout } = {
     'effects',
     'objects',
     'shadow',
+    'rewritten',
   ]),
   approval: new EventLayout('approval', ['statementId', 'requestId', 'state', 'by', 'reason']),
   'result.columns': new EventLayout('result.columns', ['statementId', 'columns']),

@@ -123,6 +123,7 @@ export class ChainedSessionRecorder implements SessionRecorder, DeferredSealing 
     effects: string[];
     objects: string[];
     shadow?: { action: string; reason: string; rule: string };
+    rewritten?: string;
   }): void {
     this.flushRows();
     this.emit('decision', {
@@ -133,6 +134,7 @@ export class ChainedSessionRecorder implements SessionRecorder, DeferredSealing 
       effects: e.effects,
       objects: e.objects,
       shadow: e.shadow,
+      rewritten: e.rewritten,
     });
   }
 

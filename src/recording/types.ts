@@ -40,6 +40,8 @@ export interface SessionRecorder {
     objects: string[];
     /** A shadow-mode policy's decision, not enforced. */
     shadow?: ShadowDecision;
+    /** The text that ran in place of the statement's: the policy's row filters rewrote it. */
+    rewritten?: string;
   }): void;
   onApproval(e: {
     statementId: string;

@@ -21,6 +21,9 @@ import { HttpServer } from '../../src/http/server.js';
 import { createRecordingReader } from '../../src/recording/create.js';
 import type { RecordingEvent } from '../../src/recording/types.js';
 
+/** Claims a minted token carries beyond subject and groups (row filters read them). */
+export type Claims = Record<string, string | number | boolean | string[]>;
+
 interface TestLike {
   teardown(fn: () => unknown): void;
 }
@@ -36,12 +39,15 @@ export interface Channels {
   dir: string;
   config: Config;
   parts: AssembledGateway;
-  token(subject: string, groups: string[]): Promise<string>;
+  /** The Postgres listener's port, when the config has one (for psql and other programs). */
+  postgresPort: number | undefined;
+  token(subject: string, groups: string[], claims?: Claims): Promise<string>;
   /** An MCP client over Streamable HTTP; `query` calls the query tool. */
   mcp(
     subject: string,
     groups: string[],
     t: TestLike,
+    claims?: Claims,
   ): Promise<(sql: string, database: string) => Promise<McpResult>>;
   /** A node-postgres client through the Postgres listener. */
   psql(
@@ -50,9 +56,16 @@ export interface Channels {
     database: string,
     t: TestLike,
     options?: pg.ClientConfig,
+    claims?: Claims,
   ): Promise<pg.Client>;
   /** A mysql2 connection through the MySQL listener (TLS). */
-  mysql(subject: string, groups: string[], database: string, t: TestLike): Promise<mysql.Connection>;
+  mysql(
+    subject: string,
+    groups: string[],
+    database: string,
+    t: TestLike,
+    claims?: Claims,
+  ): Promise<mysql.Connection>;
   /** Every recorded event of a subject's sessions, in session order. */
   recorded(subject: string): Promise<RecordingEvent[]>;
 }
@@ -86,15 +99,17 @@ export async function startChannels(
     await parts.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  const token = (subject: string, groups: string[]) => parts.authenticator.mint({ subject, groups });
+  const token = (subject: string, groups: string[], claims?: Claims) =>
+    parts.authenticator.mint({ subject, groups, ...(claims ? { claims } : {}) });
   return {
     dir,
     config,
     parts,
+    postgresPort: pgListener?.address.port,
     token,
-    async mcp(subject, groups, t) {
+    async mcp(subject, groups, t, claims) {
       const client = new Client({ name: 'sluice-test', version: '1.0.0' });
-      const bearer = await token(subject, groups);
+      const bearer = await token(subject, groups, claims);
       await client.connect(
         new StreamableHTTPClientTransport(new URL(`${http.baseUrl}/mcp`), {
           requestInit: { headers: { authorization: `Bearer ${bearer}` } },
@@ -110,13 +125,13 @@ export async function startChannels(
         };
       };
     },
-    async psql(subject, groups, database, t, options = {}) {
+    async psql(subject, groups, database, t, options = {}, claims) {
       if (!pgListener) throw new Error('the config has no server.postgres listener');
       const client = new pg.Client({
         host: '127.0.0.1',
         port: pgListener.address.port,
         user: subject,
-        password: await token(subject, groups),
+        password: await token(subject, groups, claims),
         database,
         ...options,
       });
@@ -125,13 +140,13 @@ export async function startChannels(
       t.teardown(() => client.end().catch(() => undefined));
       return client;
     },
-    async mysql(subject, groups, database, t) {
+    async mysql(subject, groups, database, t, claims) {
       if (!myListener) throw new Error('the config has no server.mysql listener');
       const conn = await mysql.createConnection({
         host: '127.0.0.1',
         port: myListener.address.port,
         user: subject,
-        password: await token(subject, groups),
+        password: await token(subject, groups, claims),
         database,
         ssl: { rejectUnauthorized: false },
       });

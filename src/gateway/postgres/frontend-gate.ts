@@ -26,6 +26,8 @@ import { copyOutStatements } from './copy-out.js';
 import {
   describePortalMessage,
   describeProbeMessages,
+  parseMessage,
+  queryMessage,
   refusedParseMessage,
   refusedQueryMessage,
 } from './frontend-messages.js';
@@ -186,7 +188,8 @@ export class FrontendGate {
     };
     host.queue.push({ kind: 'query', run });
     host.runStarted(run);
-    return this.#forward(frame.raw);
+    // Row filters: the rewritten text goes in the client's place.
+    return this.#forward(verdict.rewritten === undefined ? frame.raw : queryMessage(verdict.rewritten));
   }
 
   async #parse(message: Parse, frame: FrontendFrame): Promise<void> {
@@ -227,7 +230,9 @@ export class FrontendGate {
     // A named statement can be run with SQL EXECUTE too: the guard must judge that by this body.
     if (name !== '') host.prepared?.registerAnalysis(name, { ok: true, statements: verdict.statements });
     host.queue.push({ kind: 'parse', refused: () => this.#parseRefused(entry, previous) });
-    return this.#forward(frame.raw);
+    return this.#forward(
+      verdict.rewritten === undefined ? frame.raw : parseMessage(name, verdict.rewritten, message.paramTypes),
+    );
   }
 
   /**

@@ -31,6 +31,19 @@ export const refusedParseMessage: Buffer = message(
   Buffer.concat([cstring(''), cstring(REFUSED_TEXT), Buffer.from([0, 0])]),
 );
 
+/** A Query of `sql` (row filters: the text that runs in place of the client's). */
+export function queryMessage(sql: string): Buffer {
+  return message('Q', cstring(sql));
+}
+
+/** A Parse of `sql` under `statement`, with the client's parameter types. */
+export function parseMessage(statement: string, sql: string, paramTypes: readonly number[]): Buffer {
+  const types = Buffer.allocUnsafe(2 + 4 * paramTypes.length);
+  types.writeUInt16BE(paramTypes.length, 0);
+  paramTypes.forEach((oid, i) => types.writeUInt32BE(oid >>> 0, 2 + 4 * i));
+  return message('P', Buffer.concat([cstring(statement), cstring(sql), types]));
+}
+
 /** Describe of a portal. */
 export function describePortalMessage(portal: string): Buffer {
   return message('D', Buffer.concat([Buffer.from('P'), cstring(portal)]));

@@ -63,6 +63,7 @@ interface StatementState {
     effects: unknown;
     objects: unknown;
     shadow?: unknown;
+    rewritten?: unknown;
   };
   approvals: { state: unknown; by?: unknown; requestId?: unknown }[];
   columns?: unknown;
@@ -136,6 +137,8 @@ export class OcsfMapper {
             objects: event.objects,
             // A shadow-mode policy's decision, not enforced: the statement ran (Allowed).
             ...(event.shadow !== undefined ? { shadow: event.shadow } : {}),
+            // The text the row filters made of the statement, which is what ran.
+            ...(event.rewritten !== undefined ? { rewritten: event.rewritten } : {}),
           };
           if (event.action === 'deny' && id !== undefined)
             return [this.statement(id, event, false, `denied: ${String(event.reason)}`)];

@@ -1,0 +1,34 @@
+import type { CatalogSnapshot } from '../../masking/catalog.js';
+import type { RowFilterRule } from './template.js';
+
+/** Every run of identifier characters, in or out of quotes, backticks and comments. */
+const WORD = /[\p{L}\p{N}_$]+/gu;
+
+/**
+ * MySQL has no rewriter: the name of a filtered table, or of a view whose definition names one,
+ * appearing anywhere in the text (as an identifier, in a string a PREPARE reads, in a comment)
+ * refuses the statement. Coarse on purpose: it cannot miss a read, at the price of refusing a
+ * statement that only mentions the name.
+ */
+export function mysqlNamedFiltered(
+  sql: string,
+  rules: readonly RowFilterRule[],
+  snapshot: CatalogSnapshot,
+): string | undefined {
+  const filtered = new Set(rules.map((r) => r.name));
+  for (let pass = 0; pass < 16; pass++) {
+    let grew = false;
+    for (const rel of snapshot.relations) {
+      const name = rel.name.toLowerCase();
+      if (rel.kind !== 'view' || filtered.has(name) || rel.definition === undefined) continue;
+      const words = rel.definition.toLowerCase().match(WORD) ?? [];
+      if (words.some((w) => filtered.has(w))) {
+        filtered.add(name);
+        grew = true;
+      }
+    }
+    if (!grew) break;
+  }
+  for (const word of sql.toLowerCase().match(WORD) ?? []) if (filtered.has(word)) return word;
+  return undefined;
+}
