@@ -170,6 +170,77 @@ t.test('reads see only the caller tenant rows, in every form, on every channel',
   }
 });
 
+t.test(
+  'cursors, PREPARE, multi-statement texts, LATERAL, CTE writes and INSERT ... SELECT stay filtered',
+  async (t) => {
+    const { 'psql simple': simple, 'psql extended': extended, mcp } = await runners(t);
+    await simple!('BEGIN');
+    t.ok('rows' in (await simple!('DECLARE c CURSOR FOR SELECT id FROM orders ORDER BY id')));
+    t.same(await simple!('FETCH ALL FROM c'), { rows: [[1], [2], [11]] });
+    await simple!('COMMIT');
+    t.ok('rows' in (await simple!('PREPARE p AS SELECT id FROM orders WHERE id = $1')));
+    t.same(await simple!('EXECUTE p(3)'), { rows: [] });
+    const one = await simple!('EXECUTE p(1)');
+    t.ok('rows' in one && one.rows.length === 1, 'EXECUTE of the caller row finds it');
+    const both = await simple!("SELECT 1; SELECT count(*) FROM orders WHERE tenant <> 'acme'");
+    t.notMatch(JSON.stringify(both), ORDER_TEXTS);
+    const lateral = await extended!(
+      'SELECT c.name, x.id FROM customers c, LATERAL (SELECT id FROM orders o WHERE o.id = c.order_id) x',
+    );
+    t.same(lateral, { rows: [['wile', 1]] });
+    const aliased = await mcp!('SELECT sluice_row_filter.id FROM orders AS sluice_row_filter ORDER BY 1');
+    t.same(aliased, { rows: [[1], [2], [11]] }, 'an alias of our own name changes nothing');
+    const quoted = await mcp!('SELECT count(*) FROM "public"."orders", U&"orders" AS u');
+    t.same(quoted, { rows: [['9']] }, 'quoted and escaped names are the same table');
+    await adminQuery('CREATE TABLE copied (id int, item text)', [], db);
+    t.teardown(() => adminQuery('DROP TABLE IF EXISTS copied', [], db));
+    t.ok('rows' in (await mcp!('INSERT INTO copied SELECT id, item FROM orders')));
+    t.ok(
+      'rows' in
+        (await mcp!(
+          'WITH d AS (DELETE FROM orders WHERE id = 3 RETURNING *) INSERT INTO copied SELECT id, item FROM d',
+        )),
+    );
+    const copied = (await adminQuery('SELECT id FROM copied ORDER BY id', [], db)).rows;
+    t.same(copied, [{ id: 1 }, { id: 2 }, { id: 11 }], 'INSERT ... SELECT copied the caller rows only');
+    const ctid = await mcp!('SELECT ctid, id FROM orders');
+    t.ok('error' in ctid, 'system columns are not reachable through the filter');
+    t.notMatch(JSON.stringify(ctid), ORDER_TEXTS);
+    const merge = await mcp!(
+      'MERGE INTO orders o USING customers c ON o.id = c.order_id WHEN MATCHED THEN UPDATE SET item = c.name',
+    );
+    t.match(JSON.stringify(merge), /row filter/, 'MERGE into a filtered table is refused');
+    const doBlock = await simple!('DO $$ BEGIN PERFORM * FROM orders; END $$');
+    t.ok('error' in doBlock, 'DO is refused');
+    t.equal(
+      (await adminQuery("SELECT count(*)::int AS n FROM orders WHERE tenant = 'globex'", [], db)).rows[0]?.n,
+      3,
+    );
+  },
+);
+
+t.test('tables and views made after the catalog was read are filtered at once', async (t) => {
+  const { mcp, 'psql simple': simple } = await runners(t);
+  t.ok('rows' in (await mcp!('SELECT id FROM orders')), 'the catalog is loaded');
+  await adminQuery(
+    `CREATE TABLE orders_2026 () INHERITS (orders);
+     INSERT INTO orders_2026 VALUES (21, 'acme', 'acme-new', 'acme-s21', 1), (23, 'globex', 'globex-new', 'globex-s23', 3);
+     CREATE VIEW v_late AS SELECT id, item FROM orders_2026;
+     CREATE TABLE events_other PARTITION OF events DEFAULT;
+     INSERT INTO events VALUES ('initech', 5, 'initech-login');`,
+    [],
+    db,
+  );
+  t.teardown(() =>
+    adminQuery('DROP VIEW IF EXISTS v_late; DROP TABLE IF EXISTS orders_2026, events_other', [], db),
+  );
+  for (const runner of [mcp!, simple!]) {
+    t.same(await runner('SELECT id FROM orders_2026'), { rows: [[21]] });
+    t.same(await runner('SELECT id FROM v_late'), { rows: [[21]] });
+    t.same(await runner('SELECT id FROM events_other'), { rows: [] });
+  }
+});
+
 t.test('extended protocol with parameters: the filter holds whatever they are', async (t) => {
   const { 'psql extended': extended } = await runners(t);
   const byId = await extended!('SELECT id, item FROM orders WHERE id = $1', [3]);

@@ -41,15 +41,22 @@ function rewriteCondition(value: unknown, claims: string[], qualifier: string, i
 }
 
 function claimText(rule: RowFilterRule, path: string, value: unknown): string {
+  const text = plainText(value);
+  // A NUL cannot be sent in a Postgres message: dropped on the way, it would name another value.
+  if (text !== undefined && !text.includes('\0')) return text;
+  throw new RowFilterRefusal(
+    value === undefined
+      ? `the row filter on ${rule.table} needs the claim ${path}, which the caller's token does not carry`
+      : `the row filter on ${rule.table} needs the claim ${path} to be a string, number or boolean (or a list of them), without NUL characters`,
+  );
+}
+
+function plainText(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
   if ((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean')
     return String(value);
   if (Array.isArray(value) && value.every((v) => ['string', 'number', 'boolean'].includes(typeof v))) {
     return `{${value.map((v) => `"${String(v).replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`).join(',')}}`;
   }
-  throw new RowFilterRefusal(
-    value === undefined
-      ? `the row filter on ${rule.table} needs the claim ${path}, which the caller's token does not carry`
-      : `the row filter on ${rule.table} needs the claim ${path} to be a string, number or boolean (or a list of them)`,
-  );
+  return undefined;
 }

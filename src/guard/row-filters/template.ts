@@ -17,7 +17,9 @@ export interface RowFilterRule {
   readonly columns: ReadonlySet<string>;
 }
 
-export class RowFilterConfigError extends Error {}
+export class RowFilterConfigError extends Error {
+  override name = 'RowFilterConfigError';
+}
 
 const PLACEHOLDER = /\{claims\.([^{}\s]+)\}/g;
 
