@@ -221,6 +221,14 @@ const policy = z.strictObject({
         .positive()
         .default(1000)
         .describe('rows a caller receives at most per statement'),
+      maxBytes: z
+        .number()
+        .int()
+        .positive()
+        .optional()
+        .describe(
+          'bytes of row data a caller receives at most per statement (the values as the target sends them); a result is cut before the row that would pass it, as at maxRows',
+        ),
       statementTimeout: duration('30s').describe('cancel statements running longer'),
       statementsPerMinute: z
         .number()

@@ -218,6 +218,7 @@ export class Gateway {
         recording,
         {
           maxRows: policy.limits.maxRows,
+          ...(policy.limits.maxBytes !== undefined ? { maxBytes: policy.limits.maxBytes } : {}),
           statementTimeoutMs: policy.limits.statementTimeout,
           sharedConnections: dedicated === undefined,
           ...(identity ? { targetIdentity: identity } : {}),

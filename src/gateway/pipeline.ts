@@ -64,6 +64,8 @@ export interface StatementOutcome {
   command: string;
   rowCount: number;
   truncated: boolean;
+  /** Which limit cut the result, when one did. */
+  truncatedBy?: 'maxRows' | 'maxBytes';
   durationMs: number;
   verdict: GuardVerdict;
   /** A MySQL target's OK packet fields (insert id, info, status), when it answered with OK. */
@@ -72,6 +74,8 @@ export interface StatementOutcome {
 
 export interface StatementLimits {
   maxRows: number;
+  /** Bytes of row data a result may deliver (limits.maxBytes); absent: no limit. */
+  maxBytes?: number;
   statementTimeoutMs: number;
   /**
    * The engine's connections are shared with other sessions (MCP): a statement that may change
@@ -274,6 +278,9 @@ export class StatementPipeline {
     let maskedFields = 0;
     let delivered = 0;
     let truncated = false;
+    let truncatedBy: 'maxRows' | 'maxBytes' | undefined;
+    const maxBytes = request.catalogRead ? undefined : this.#limits.maxBytes;
+    let bytes = 0;
     let batch: unknown[][] = [];
     const recording = this.#recording;
     const diagnostics = this.#session.dialect === 'mysql' && readsDiagnostics(request.sql);
@@ -309,15 +316,26 @@ export class StatementPipeline {
         );
       },
       row: (values: unknown[]): void | Promise<void> => {
+        if (truncated) return;
         if (delivered >= maxRows) {
           // The caller has all it may have: stop the target instead of reading rows nobody sees.
-          if (!truncated) {
-            truncated = true;
-            stop.abort(new GatewayError('ERR_CANCELLED', 'row limit reached'));
-          }
+          truncated = true;
+          truncatedBy = 'maxRows';
+          stop.abort(new GatewayError('ERR_CANCELLED', 'row limit reached'));
           return;
         }
         const out = masker ? masker.mask(values) : values;
+        if (maxBytes !== undefined) {
+          // A row that would pass the byte limit is not delivered: the result ends before it.
+          const size = rowBytes(out);
+          if (bytes + size > maxBytes) {
+            truncated = true;
+            truncatedBy = 'maxBytes';
+            stop.abort(new GatewayError('ERR_CANCELLED', 'byte limit reached'));
+            return;
+          }
+          bytes += size;
+        }
         if (out !== values) {
           // Only rows the masker rewrote cost this loop; untouched rows come back as the same array.
           for (let i = 0; i < out.length; i++) if (out[i] !== values[i]) maskedFields++;
@@ -366,11 +384,29 @@ export class StatementPipeline {
       command,
       rowCount: delivered,
       truncated,
+      ...(truncatedBy ? { truncatedBy } : {}),
       durationMs,
       verdict,
       ...(ok ? { ok } : {}),
     };
   }
+}
+
+/**
+ * About the bytes a row's values take as the caller receives them (text and bytes as they are,
+ * other values as their text or JSON), for limits.maxBytes.
+ */
+export function rowBytes(values: readonly unknown[]): number {
+  let size = 0;
+  for (const v of values) {
+    if (v === null || v === undefined) continue;
+    if (typeof v === 'string') size += Buffer.byteLength(v);
+    else if (Buffer.isBuffer(v)) size += v.length;
+    else if (typeof v === 'object' && !(v instanceof Date))
+      size += Buffer.byteLength(JSON.stringify(v) ?? '');
+    else size += String(v).length;
+  }
+  return size;
 }
 
 /**

@@ -13,6 +13,8 @@ export interface QueryResult {
   rows: unknown[][];
   rowCount: number;
   truncated: boolean;
+  /** Which policy limit cut the result (limits.maxRows or limits.maxBytes). */
+  truncatedBy?: 'maxRows' | 'maxBytes';
   [key: string]: unknown;
 }
 
@@ -130,7 +132,13 @@ export class McpToolSession {
         ...(maxRows !== undefined ? { maxRows } : {}),
         ...extra,
       });
-      const summary = `${result.rowCount} row${result.rowCount === 1 ? '' : 's'}${result.truncated ? ' (truncated)' : ''}`;
+      const cut =
+        result.truncatedBy === 'maxBytes'
+          ? " (truncated at the policy's byte limit, limits.maxBytes: select fewer or narrower columns, or fewer rows)"
+          : result.truncated
+            ? ' (truncated)'
+            : '';
+      const summary = `${result.rowCount} row${result.rowCount === 1 ? '' : 's'}${cut}`;
       const table = textTable(result.columns, result.rows);
       return {
         content: [
@@ -141,6 +149,7 @@ export class McpToolSession {
           rows: result.rows,
           rowCount: result.rowCount,
           truncated: result.truncated,
+          ...(result.truncatedBy === 'maxBytes' ? { truncatedBy: result.truncatedBy } : {}),
         },
       };
     });
@@ -211,6 +220,7 @@ export class McpToolSession {
       rows,
       rowCount: outcome.rowCount,
       truncated: outcome.truncated,
+      ...(outcome.truncatedBy ? { truncatedBy: outcome.truncatedBy } : {}),
       command: outcome.command,
     };
   }

@@ -37,8 +37,22 @@ t.test(
       groups: ['dba', 'analysts'],
       issuer: 'sluice',
       via: 'gateway',
+      claims: { sub: 'ana' },
       target: 'orders',
       expiresAt: NOW + 15 * 60_000,
+    });
+    const withClaims = await auth.issue({
+      subject: 'ana',
+      groups: ['dba'],
+      claims: { tenant: 'acme', n: 2 },
+    });
+    const claimed = await auth.authenticate(withClaims.token, { channel: 'postgres' });
+    t.same(claimed.claims, { tenant: 'acme', n: 2, sub: 'ana' }, 'minted claims come back with sub');
+    await t.rejects(auth.issue({ subject: 'ana', groups: ['dba'], claims: { sub: 'bob' } }), {
+      code: 'ERR_MINT_REQUEST',
+    });
+    await t.rejects(auth.issue({ subject: 'ana', groups: ['dba'], claims: { x: { nested: 1 } as never } }), {
+      code: 'ERR_MINT_REQUEST',
     });
     t.match(
       log.lines.find((l) => l['event'] === 'token.minted'),

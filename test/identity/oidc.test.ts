@@ -60,13 +60,15 @@ t.test('a valid token is accepted with groups read from a nested claim path', as
   const { auth, log } = await setup();
   const token = await idp.sign(claims());
   const identity = await auth.authenticate(token, { channel: 'mcp-http', remote: '10.0.0.5' });
-  t.same(identity, {
+  const { claims: payload, ...rest } = identity;
+  t.same(rest, {
     subject: 'agent-7',
     groups: ['ai-agents', 'readers'],
     issuer: idp.issuer,
     via: 'oidc',
     expiresAt: (seconds(NOW) + 300) * 1000,
   });
+  t.match(payload, { sub: 'agent-7', iss: idp.issuer }, 'the verified payload is the claims');
   const success = log.lines.find((l) => l['event'] === 'auth.success');
   t.match(success, {
     subject: 'agent-7',

@@ -34,6 +34,8 @@ export interface BackendRelayHost {
    * protocol, lines for COPY ... TO STDOUT). Undefined only for a relay tested on its own framing.
    */
   readonly maxRows?: number;
+  /** The policy's limits.maxBytes: bytes of DataRows (COPY lines) one result may send, like maxRows. */
+  readonly maxBytes?: number;
   /**
    * Queues bytes for the client; false when its socket is full (the relay then pauses the target).
    * `written`, when given, is called once the bytes are no longer needed (written or dropped), so
@@ -89,7 +91,12 @@ interface RowBudget {
   /** Rows this result may still send when it started (less than maxRows for a resumed portal). */
   readonly limit: number;
   sent: number;
+  /** Bytes (whole DataRow or CopyData messages) it may still send, and has sent. */
+  readonly byteLimit: number;
+  bytes: number;
   cut: boolean;
+  /** Which limit cut it. */
+  by?: 'maxRows' | 'maxBytes';
 }
 
 /** The result set being relayed: its masking, its recording, and whether it was refused. */
@@ -169,6 +176,7 @@ export class BackendRelay {
   #result: CurrentResult | null = null;
   #copyOut: CopyOutResult | null = null;
   readonly #maxRows: number;
+  readonly #maxBytes: number;
   #rowsSinceRecordingWait = 0;
   /** The answer to a refused result: rows are dropped until it ends. */
   #refusedResult = false;
@@ -188,6 +196,7 @@ export class BackendRelay {
   constructor(host: BackendRelayHost) {
     this.#host = host;
     this.#maxRows = host.maxRows ?? Number.POSITIVE_INFINITY;
+    this.#maxBytes = host.maxBytes ?? Number.POSITIVE_INFINITY;
   }
 
   push(chunk: Buffer): void {
@@ -619,7 +628,7 @@ export class BackendRelay {
         host.copyIn(true);
         return Step.Forward;
       case Backend.CopyOutResponse:
-        return this.#startCopyOut(run, buf, start, end, this.#maxRows);
+        return this.#startCopyOut(run, buf, start, end, this.#budget(undefined));
       case Backend.CopyData:
         return this.#copyData(buf, start, end);
       case Backend.CopyDone:
@@ -682,7 +691,7 @@ export class BackendRelay {
         return Step.Forward;
       case Backend.CopyOutResponse:
         if (run === undefined) return Step.Forward;
-        return this.#startCopyOut(run, buf, start, end, this.#portalLimit(head.portal));
+        return this.#startCopyOut(run, buf, start, end, this.#budget(head.portal));
       case Backend.CopyData:
         return this.#copyData(buf, start, end);
       case Backend.CopyDone:
@@ -709,6 +718,7 @@ export class BackendRelay {
     if (budget.sent >= budget.limit) {
       // The client has every row the policy lets it have: the rest is read and dropped, unrecorded.
       budget.cut = true;
+      budget.by = 'maxRows';
       return Step.Replace;
     }
     if (++this.#rowsSinceRecordingWait > ROWS_PER_RECORDING_WAIT) {
@@ -716,6 +726,7 @@ export class BackendRelay {
       result.rows.flush();
       return this.#wait(this.#host.recordingWritten());
     }
+    if (!withinBytes(budget, end - start)) return Step.Replace;
     budget.sent++;
     const masker = result.masker;
     if (masker === null) {
@@ -743,7 +754,8 @@ export class BackendRelay {
   #maskRun(result: CurrentResult, masker: PostgresRowMasker, buf: Buffer, start: number): Step | null {
     const budget = result.budget;
     // The first row is already counted against both.
-    const more = Math.min(budget.limit - budget.sent, ROWS_PER_RECORDING_WAIT - this.#rowsSinceRecordingWait);
+    let more = Math.min(budget.limit - budget.sent, ROWS_PER_RECORDING_WAIT - this.#rowsSinceRecordingWait);
+    if (budget.byteLimit !== Number.POSITIVE_INFINITY) more = rowsWithin(buf, start, more, budget);
     const out = this.#spareRunBuffers.pop() ?? Buffer.allocUnsafe(RUN_BUFFER_BYTES);
     const written = masker.maskRowsInto(buf, start, buf.length, out, 0, 1 + Math.max(0, more));
     const rows = masker.rows;
@@ -752,6 +764,7 @@ export class BackendRelay {
       return null;
     }
     budget.sent += rows - 1;
+    if (budget.byteLimit !== Number.POSITIVE_INFINITY) budget.bytes += bytesOfRows(buf, start, rows);
     this.#rowsSinceRecordingWait += rows - 1;
     result.rewritten += masker.changedRows;
     result.rows.addRun(out, 0, written, rows);
@@ -816,17 +829,23 @@ export class BackendRelay {
       statementId,
       maskedPerRow: masked?.filter(Boolean).length ?? 0,
       rewritten: 0,
-      budget: { limit: this.#portalLimit(portal), sent: 0, cut: false },
+      budget: this.#budget(portal),
       portal,
     };
   }
 
-  /** Rows a result may send: maxRows, less what earlier Executes of the same portal sent. */
-  #portalLimit(portal: PortalEntry | undefined): number {
-    return Math.max(0, this.#maxRows - (portal?.rowsSent ?? 0));
+  /** What a result may send: the limits, less what earlier Executes of the same portal sent. */
+  #budget(portal: PortalEntry | undefined): RowBudget {
+    return {
+      limit: Math.max(0, this.#maxRows - (portal?.rowsSent ?? 0)),
+      sent: 0,
+      byteLimit: Math.max(0, this.#maxBytes - (portal?.bytesSent ?? 0)),
+      bytes: 0,
+      cut: false,
+    };
   }
 
-  #startCopyOut(run: StatementRun, buf: Buffer, start: number, end: number, limit: number): Step {
+  #startCopyOut(run: StatementRun, buf: Buffer, start: number, end: number, budget: RowBudget): Step {
     if (end - start < HEADER + 1) throw new BackendProtocolError('malformed CopyOutResponse');
     const binary = buf[start + HEADER] === 1;
     const index = run.copyOuts ?? 0;
@@ -834,7 +853,7 @@ export class BackendRelay {
     this.#copyOut = {
       binary,
       header: !binary && copyOutHasHeader(run.verdict.parsed, index),
-      budget: { limit, sent: 0, cut: false },
+      budget,
     };
     return Step.Forward;
   }
@@ -856,8 +875,10 @@ export class BackendRelay {
     if (budget.cut) return Step.Replace;
     if (budget.sent >= budget.limit) {
       budget.cut = true;
+      budget.by = 'maxRows';
       return Step.Replace;
     }
+    if (!withinBytes(budget, end - start)) return Step.Replace;
     budget.sent++;
     return Step.Forward;
   }
@@ -869,6 +890,15 @@ export class BackendRelay {
   }
 
   #cutNotice(budget: RowBudget): Buffer {
+    if (budget.by === 'maxBytes') {
+      return noticeResponse({
+        severity: 'WARNING',
+        code: WARNING,
+        message: `result cut at ${this.#maxBytes} bytes by the policy's byte limit (limits.maxBytes)`,
+        detail: `${budget.sent} rows (${budget.bytes} bytes) were sent${budget.byteLimit < this.#maxBytes ? ' by this Execute' : ''}; the rest was read from the database and discarded.`,
+        hint: 'Select fewer or narrower columns, or fewer rows.',
+      });
+    }
     return noticeResponse({
       severity: 'WARNING',
       code: WARNING,
@@ -918,6 +948,7 @@ export class BackendRelay {
       rowCount = result.rows.rows;
       if (result.portal !== undefined) {
         result.portal.rowsSent = (result.portal.rowsSent ?? 0) + result.budget.sent;
+        result.portal.bytesSent = (result.portal.bytesSent ?? 0) + result.budget.bytes;
       }
     }
     const budget = result?.budget ?? copy?.budget;
@@ -954,6 +985,50 @@ export class BackendRelay {
     this.#host.session.recording.onError({ statementId, code, message });
     this.#host.session.metrics.failed(this.#host.session.context.channel, code);
   }
+}
+
+/**
+ * Counts a message against the byte limit; false (the result now cut) when it would pass it: the
+ * result ends before the row that does not fit.
+ */
+function withinBytes(budget: RowBudget, size: number): boolean {
+  if (budget.bytes + size > budget.byteLimit) {
+    budget.cut = true;
+    budget.by = 'maxBytes';
+    return false;
+  }
+  budget.bytes += size;
+  return true;
+}
+
+/**
+ * Of the DataRows that follow the one at `start` (already counted), how many more fit in the byte
+ * limit, at most `max`: the masking run stops before the first that does not.
+ */
+function rowsWithin(buf: Buffer, start: number, max: number, budget: RowBudget): number {
+  let at = start + 1 + buf.readInt32BE(start + 1);
+  let bytes = budget.bytes;
+  let n = 0;
+  while (n < max && at + 5 <= buf.length && buf[at] === Backend.DataRow) {
+    const size = 1 + buf.readInt32BE(at + 1);
+    if (at + size > buf.length || bytes + size > budget.byteLimit) break;
+    bytes += size;
+    at += size;
+    n++;
+  }
+  return n;
+}
+
+/** Bytes of the rows after the first of a run of `rows` DataRows at `start`. */
+function bytesOfRows(buf: Buffer, start: number, rows: number): number {
+  let at = start + 1 + buf.readInt32BE(start + 1);
+  let bytes = 0;
+  for (let i = 1; i < rows; i++) {
+    const size = 1 + buf.readInt32BE(at + 1);
+    bytes += size;
+    at += size;
+  }
+  return bytes;
 }
 
 /** Commands whose tag ends in a row count, as Postgres writes them. */

@@ -79,6 +79,9 @@ export class ClientSession {
       masking: parts.masking,
       queue: this.#queue,
       maxRows: parts.wire.policy.limits.maxRows,
+      ...(parts.wire.policy.limits.maxBytes !== undefined
+        ? { maxBytes: parts.wire.policy.limits.maxBytes }
+        : {}),
       writeClient: (bytes, written) => {
         connection.noteActivity();
         return connection.write(bytes, written);

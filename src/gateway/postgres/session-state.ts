@@ -35,6 +35,8 @@ export interface PortalEntry {
    * holds per portal, so that Execute with a row count cannot fetch past it a piece at a time.
    */
   rowsSent?: number;
+  /** Bytes of this portal's rows the client has received, for limits.maxBytes the same way. */
+  bytesSent?: number;
 }
 
 /** One execution of a statement, recorded from statement to result end. */
