@@ -103,11 +103,6 @@ export class FilteredRelations {
     return own ?? candidates[0];
   }
 
-  /** Whether the snapshot knows a relation of that name (else it may be newer than the snapshot). */
-  knows(schema: string | undefined, name: string): boolean {
-    return this.#snapshot.lookup(schema, name) !== undefined;
-  }
-
   /** A rule naming a bare table filters that name in every schema. */
   #bareRule(name: string): FilterClass | undefined {
     return this.#bareNames.get(name)?.find((c) => c.kind === 'filtered' && c.rule.schema === undefined);
