@@ -364,6 +364,7 @@ export class StatementPipeline {
       });
       command = summary.command;
       ok = summary.ok;
+      this.#stages.guard.ran?.(verdict, this.#session);
     } catch (err) {
       if (!truncated) throw await this.#screenedTargetError(err, request, verdict);
       command = `SELECT ${delivered}`;

@@ -161,6 +161,11 @@ export interface StatementShape {
 /** The guard stage of the pipeline. */
 export interface GuardStage {
   check(sql: string, session: SessionContext): Promise<GuardVerdict>;
+  /**
+   * The target ran all of the text `verdict` was decided for, without error: session state the
+   * text changes (prepared statements) is taken up as it now is.
+   */
+  ran?(verdict: GuardVerdict, session: SessionContext): void;
 }
 
 /** Rewrites decoded row values for one result set; built once per result set. */

@@ -1,7 +1,7 @@
 import type { GuardStage, GuardVerdict, SessionContext, StatementSummary } from '../gateway/types.js';
 import type { Analysis, StatementAnalyzer } from './analyzer.js';
 import { SEVERITY, type StatementPolicy } from './policy.js';
-import { PreparedStatements } from './prepared.js';
+import { PreparedStatements, type PreparedChange } from './prepared.js';
 import type { RowFilterOutcome } from './row-filters/index.js';
 
 export interface PolicyGuardOptions {
@@ -45,6 +45,11 @@ export class PolicyGuard implements GuardStage {
   readonly #analyzer: StatementAnalyzer;
   readonly #policyFor: (session: SessionContext) => StatementPolicy | undefined;
   readonly #prepared = new Map<string, PreparedStatements>();
+  /** Verdicts whose text changes prepared statements and has not yet run to its end. */
+  readonly #unsettled = new WeakMap<
+    GuardVerdict,
+    { session: string; changes: readonly PreparedChange[]; ticket: number }
+  >();
   readonly #estimateWrite: WriteEstimator | undefined;
   readonly #estimateCost: CostEstimator | undefined;
   readonly #rowFilters: PolicyGuardOptions['rowFilters'];
@@ -77,12 +82,25 @@ export class PolicyGuard implements GuardStage {
       sql,
       session,
     );
-    // A denied text never runs, so its PREPAREs must not define anything. One that runs (or may,
-    // after approval) binds the names to the bodies decided here.
+    // A denied text never runs, so its PREPAREs must not define anything. One that may run (now,
+    // or after approval) has its changes anticipated, and settled when the target ran it (`ran`).
     if (verdict.action !== 'deny' && analysis.ok && analysis.preparedChanges) {
-      this.preparedStatements(session.id).apply(analysis.preparedChanges);
+      const changes = analysis.preparedChanges;
+      const ticket = this.preparedStatements(session.id).anticipate(changes);
+      this.#unsettled.set(verdict, { session: session.id, changes, ticket });
     }
     return verdict;
+  }
+
+  /**
+   * The target ran all of the text `verdict` was decided for, without error: what it did to the
+   * session's prepared statements now holds exactly (see PreparedStatements.settle).
+   */
+  ran(verdict: GuardVerdict, session: SessionContext): void {
+    const unsettled = this.#unsettled.get(verdict);
+    if (unsettled === undefined || unsettled.session !== session.id) return;
+    this.#unsettled.delete(verdict);
+    this.#prepared.get(session.id)?.settle(unsettled.changes, unsettled.ticket);
   }
 
   /**

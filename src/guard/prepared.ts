@@ -17,9 +17,20 @@ export interface PreparedStatementLookup {
  * statements are recorded by PolicyGuard when it lets them through; wire protocols record the
  * statements they prepare (Postgres Parse with a name is visible to SQL EXECUTE) with
  * `registerAnalysis`. An EXECUTE of a name not recorded here is `unknown`, hence denied.
+ *
+ * The guard decides a text before the target runs it, and a text may not run at all (an earlier
+ * statement of it fails, an approver says no) or run in part. So what a text will do is
+ * `anticipate`d, in the direction that can only make later decisions stricter (a new body stands
+ * beside the old one, a DEALLOCATE removes nothing), and `settle`d exactly once the target has
+ * run all of it. Were it applied as decided, `SELECT * FROM missing; DEALLOCATE p; PREPARE p
+ * FROM 'SELECT name ...'` would leave the guard and masking reading the new body while the
+ * target still runs the old one.
  */
 export class PreparedStatements implements PreparedStatementLookup {
   readonly #byName = new Map<string, StatementSummary>();
+  /** Per name, the ticket of the last text that anticipated a change to it. */
+  readonly #touched = new Map<string, number>();
+  #tickets = 0;
 
   get size(): number {
     return this.#byName.size;
@@ -47,6 +58,7 @@ export class PreparedStatements implements PreparedStatementLookup {
     name: string,
     analysis: { ok: true; statements: readonly StatementSummary[] } | { ok: false },
   ): void {
+    this.#touched.set(name, ++this.#tickets);
     if (!analysis.ok) {
       this.#byName.set(name, {
         text: '',
@@ -57,7 +69,8 @@ export class PreparedStatements implements PreparedStatementLookup {
       });
       return;
     }
-    this.#byName.set(name, mergeSummaries(analysis.statements));
+    // A Parse of a name still prepared fails at the target, which keeps the first body.
+    this.register(name, mergeSummaries(analysis.statements));
   }
 
   deallocate(name: string): void {
@@ -68,11 +81,34 @@ export class PreparedStatements implements PreparedStatementLookup {
     this.#byName.clear();
   }
 
-  apply(changes: readonly PreparedChange[]): void {
+  /**
+   * A text with these changes may run: each body it prepares stands beside any body the name has
+   * (an EXECUTE is judged by both, and masked as neither can be traced), and nothing is removed.
+   * Returns the ticket to `settle` with once the whole text ran.
+   */
+  anticipate(changes: readonly PreparedChange[]): number {
+    const ticket = ++this.#tickets;
     for (const change of changes) {
+      if (change.kind === 'deallocate-all') continue;
       if (change.kind === 'prepare') this.register(change.name, change.body);
-      else if (change.kind === 'deallocate') this.deallocate(change.name);
-      else this.clear();
+      this.#touched.set(change.name, ticket);
+    }
+    return ticket;
+  }
+
+  /**
+   * The text of `ticket` ran to its end: its changes hold exactly, except for names a later text
+   * has anticipated changes to since (those stay as anticipated until that text settles).
+   */
+  settle(changes: readonly PreparedChange[], ticket: number): void {
+    const untouchedSince = (name: string) => (this.#touched.get(name) ?? 0) <= ticket;
+    for (const change of changes) {
+      if (change.kind === 'deallocate-all') {
+        for (const name of [...this.#byName.keys()]) if (untouchedSince(name)) this.#byName.delete(name);
+      } else if (untouchedSince(change.name)) {
+        if (change.kind === 'prepare') this.#byName.set(change.name, change.body);
+        else this.#byName.delete(change.name);
+      }
     }
   }
 }

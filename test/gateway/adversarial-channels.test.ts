@@ -319,6 +319,15 @@ const PREPARED_SEQUENCES: { steps: string[]; clear?: string }[] = [
     ],
   },
   { steps: ["PREPARE p9 FROM 'WITH x AS (SELECT email AS e FROM customers) SELECT e FROM x'", 'EXECUTE p9'] },
+  // The text fails at its first statement, so its PREPARE never runs: the target still runs the
+  // first body (DEALLOCATE is `session`, denied here: test/gateway/prepared-settle.test.ts).
+  {
+    steps: [
+      "PREPARE p11 FROM 'SELECT CONCAT(email, ssn) AS name FROM customers'",
+      "SELECT 1 FROM missing; PREPARE p11 FROM 'SELECT name FROM customers'",
+      'EXECUTE p11',
+    ],
+  },
 ];
 
 t.test('MySQL listener: SQL PREPARE/EXECUTE results are masked by the prepared text', async (t) => {
@@ -330,6 +339,7 @@ t.test('MySQL listener: SQL PREPARE/EXECUTE results are masked by the prepared t
       password: token,
       database: 'legacy',
       ssl: { rejectUnauthorized: false },
+      multipleStatements: true,
     });
     const received: string[] = [];
     for (const step of steps) {
@@ -360,6 +370,10 @@ t.test('Postgres listener: SQL PREPARE/EXECUTE results are masked', async (t) =>
     'EXECUTE p2',
     'PREPARE p3(text) AS SELECT name FROM customers WHERE email LIKE $1',
     "EXECUTE p3('%')",
+    // The text fails before its PREPARE runs: p5 is still the first body.
+    'PREPARE p5 AS SELECT reverse(email) AS name FROM customers',
+    'SELECT * FROM missing; PREPARE p5 AS SELECT name FROM customers',
+    'EXECUTE p5',
   ]) {
     received.push(
       await client.query(sql).then(

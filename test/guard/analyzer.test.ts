@@ -173,15 +173,19 @@ t.test('PREPARE and DEALLOCATE are reported as changes for the session registry'
   const a = await analyzer.analyze('PREPARE q AS SELECT 1; DEALLOCATE q; DEALLOCATE ALL', 'postgres');
   t.same(a.ok ? a.preparedChanges?.map((c) => c.kind) : [], ['prepare', 'deallocate', 'deallocate-all']);
   const session = new PreparedStatements();
-  session.apply([
+  const prepare = [
     {
-      kind: 'prepare',
+      kind: 'prepare' as const,
       name: 'q',
-      body: { text: 'x', command: 'SELECT', effects: ['read'], objects: [], unbounded: false },
+      body: { text: 'x', command: 'SELECT', effects: ['read' as const], objects: [], unbounded: false },
     },
-  ]);
+  ];
+  session.settle(prepare, session.anticipate(prepare));
   t.equal(session.size, 1);
-  session.apply([{ kind: 'deallocate', name: 'q' }]);
+  const deallocate = [{ kind: 'deallocate' as const, name: 'q' }];
+  const ticket = session.anticipate(deallocate);
+  t.equal(session.size, 1, 'a DEALLOCATE not yet run removes nothing');
+  session.settle(deallocate, ticket);
   t.equal(session.size, 0);
   const none = await analyzer.analyze('SELECT 1', 'postgres');
   t.equal(none.ok ? none.preparedChanges : 'failed', undefined);
@@ -350,17 +354,56 @@ t.test('a name prepared twice without DEALLOCATE executes as both bodies', async
   const session = new PreparedStatements();
   for (const sql of ['PREPARE p AS DELETE FROM t', 'PREPARE p AS SELECT 1']) {
     const a = await analyzer.analyze(sql, 'postgres');
-    if (a.ok && a.preparedChanges) session.apply(a.preparedChanges);
+    if (a.ok && a.preparedChanges) session.anticipate(a.preparedChanges);
   }
   const run = await analyzer.analyze('EXECUTE p', 'postgres', session);
   t.same(effectsOf(run), [['read', 'delete']]);
   t.equal(run.ok && run.statements[0]?.unbounded, true, 'still unbounded');
-  session.apply([{ kind: 'deallocate', name: 'p' }]);
+  const deallocate = [{ kind: 'deallocate' as const, name: 'p' }];
+  session.settle(deallocate, session.anticipate(deallocate));
   const again = await analyzer.analyze('PREPARE p AS SELECT 1', 'postgres');
-  if (again.ok && again.preparedChanges) session.apply(again.preparedChanges);
+  if (again.ok && again.preparedChanges)
+    session.settle(again.preparedChanges, session.anticipate(again.preparedChanges));
   t.same(
     effectsOf(await analyzer.analyze('EXECUTE p', 'postgres', session)),
     [['read']],
     'after DEALLOCATE, only the new body',
+  );
+});
+
+t.test('what a text does to prepared statements holds only once it ran', async (t) => {
+  const analyzer = createStatementAnalyzer();
+  const session = new PreparedStatements();
+  const changes = async (sql: string) => {
+    const a = await analyzer.analyze(sql, 'mysql', session);
+    return a.ok ? (a.preparedChanges ?? []) : [];
+  };
+  const first = await changes("PREPARE p FROM 'DELETE FROM t'");
+  session.settle(first, session.anticipate(first));
+  // The text fails at its first statement: the DEALLOCATE and the new PREPARE never run.
+  const failed = await changes("SELECT * FROM missing; DEALLOCATE PREPARE p; PREPARE p FROM 'SELECT 1'");
+  session.anticipate(failed);
+  t.same(effectsOf(await analyzer.analyze('EXECUTE p', 'mysql', session)), [['read', 'delete']]);
+  t.equal(session.get('p')?.preparedText, undefined, 'two bodies: no one text to trace columns through');
+  // Two texts in flight: the earlier one settling leaves what the later one anticipated.
+  const a = await changes("PREPARE q FROM 'SELECT 1'");
+  const ticketA = session.anticipate(a);
+  const b = await changes("PREPARE q FROM 'DELETE FROM t'");
+  session.anticipate(b);
+  session.settle(a, ticketA);
+  t.same(effectsOf(await analyzer.analyze('EXECUTE q', 'mysql', session)), [['read', 'delete']]);
+  // DEALLOCATE ALL that ran keeps a name a later text prepared meanwhile.
+  const all = await changes('DEALLOCATE PREPARE p');
+  const ticketAll = session.anticipate([{ kind: 'deallocate-all' }]);
+  const r = await changes("PREPARE r FROM 'SELECT 2'");
+  const ticketR = session.anticipate(r);
+  session.settle([{ kind: 'deallocate-all' }], ticketAll);
+  t.equal(session.get('p'), undefined);
+  t.not(session.get('r'), undefined);
+  session.settle(r, ticketR);
+  t.equal(session.get('r')?.preparedText, 'SELECT 2');
+  t.same(
+    all.map((c) => c.kind),
+    ['deallocate'],
   );
 });

@@ -52,7 +52,12 @@ t.test('an EXECUTE is decided on what the session prepared', async (t) => {
   t.equal((await g.check('PREPARE p AS SELECT * FROM orders', s)).action, 'allow');
   t.equal((await g.check('EXECUTE p', s)).action, 'allow', 'p runs a read');
   t.equal((await g.check('EXECUTE p', session('s2'))).action, 'deny', 'another session has no p');
-  t.equal((await g.check('DEALLOCATE p', s)).action, 'allow');
+  const deallocate = await g.check('DEALLOCATE p', s);
+  t.equal(deallocate.action, 'allow');
+  t.equal((await g.check('EXECUTE p', s)).action, 'allow', 'p is there until the DEALLOCATE ran');
+  g.ran(deallocate, session('s2'));
+  t.equal((await g.check('EXECUTE p', s)).action, 'allow', "another session's run changes nothing");
+  g.ran(deallocate, s);
   t.equal((await g.check('EXECUTE p', s)).action, 'deny', 'p is gone');
 });
 

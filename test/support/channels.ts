@@ -149,6 +149,7 @@ export async function startChannels(
         password: await token(subject, groups, claims),
         database,
         ssl: { rejectUnauthorized: false },
+        multipleStatements: true,
       });
       t.teardown(() => conn.end().catch(() => undefined));
       return conn;

@@ -184,7 +184,7 @@ export class FrontendGate {
       cancelled: false,
       lease,
       ...(cursor ? { cursor } : {}),
-      ...(declared ? { confirmed: this.#cursorConfirmation(declared) } : {}),
+      ...this.#confirmation(verdict, declared),
     };
     host.queue.push({ kind: 'query', run });
     host.runStarted(run);
@@ -326,7 +326,7 @@ export class FrontendGate {
       cancelled: false,
       lease,
       ...(cursor ? { cursor } : {}),
-      ...(statement.declares ? { confirmed: this.#cursorConfirmation(statement.declares) } : {}),
+      ...this.#confirmation(statement.verdict, statement.declares),
     };
     if (!portal.described && !statement.described) {
       // Rows may come without a RowDescription (the client did not ask): ask for it ourselves,
@@ -468,6 +468,29 @@ export class FrontendGate {
    * CommandComplete): a DECLARE the target refuses (the name is taken) leaves the live cursor's
    * lineage as it was. The first DECLARE of the text is the one the lineage describes.
    */
+  /**
+   * What a run takes up once the target confirms it: a cursor it declares, and, when every
+   * statement of its text has completed, what it did to prepared statements (the guard only
+   * anticipated that, for a text may fail part way).
+   */
+  #confirmation(
+    verdict: GuardVerdict,
+    declared: CursorLineage | undefined,
+  ): { confirmed?: (tag: string) => void } {
+    const cursor = declared ? this.#cursorConfirmation(declared) : undefined;
+    if (!verdict.statements.some((s) => PREPARED_CHANGES.has(s.command))) {
+      return cursor ? { confirmed: cursor } : {};
+    }
+    const session = this.#host.session;
+    let left = verdict.statements.length;
+    return {
+      confirmed: (tag) => {
+        cursor?.(tag);
+        if (--left === 0) session.guard.ran?.(verdict, session.context);
+      },
+    };
+  }
+
   #cursorConfirmation(lineage: CursorLineage): (tag: string) => void {
     let pending = true;
     return (tag) => {
