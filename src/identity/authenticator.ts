@@ -4,7 +4,7 @@ import type { Config } from '../config/load.js';
 import type { Identity } from './types.js';
 import { AuthError } from './errors.js';
 import { loadGatewaySigningKey } from './gateway-key.js';
-import { createGatewayTokens, type IssuedToken, type MintClaims } from './gateway-tokens.js';
+import { createGatewayTokens, type IssuedToken, type MintClaims, type ScramLogin } from './gateway-tokens.js';
 import { createOidcVerifier, DEFAULT_JWKS_CACHE, type JwksCachePolicy, type OidcVerifier } from './oidc.js';
 
 /** Larger than any real IdP token with a long group list; bounds the work a garbage header costs. */
@@ -28,6 +28,13 @@ export interface Authenticator {
   mint(claims: MintClaims): Promise<string>;
   /** Like mint, with the expiry and jti of the token. */
   issue(claims: MintClaims): Promise<IssuedToken>;
+  /**
+   * For a SCRAM-SHA-256 login whose user name is a Sluice token's header and payload (the token
+   * without its signature): the token, which is the password the client must prove it knows, a
+   * salt, and the subject. Undefined when the name is not one of ours, or the gateway key is
+   * not Ed25519 (a P-256 signature cannot be made again).
+   */
+  scramLogin(user: string): ScramLogin | undefined;
 }
 
 export interface AuthenticatorOptions {
@@ -154,6 +161,7 @@ export async function createAuthenticator(
     authenticate,
     issue,
     mint: async (claims) => (await issue(claims)).token,
+    scramLogin: gatewayTokens.scramLogin,
   };
 }
 

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, sign } from 'node:crypto';
 import { jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import type { Config } from '../config/load.js';
 import type { Identity } from './types.js';
@@ -45,7 +45,18 @@ export interface GatewayTokens {
   readonly issuer: string;
   issue(claims: MintClaims): Promise<IssuedToken>;
   verify(token: string): Promise<Identity>;
+  /** See Authenticator.scramLogin. */
+  scramLogin(signingInput: string): ScramLogin | undefined;
 }
+
+/** What a SCRAM login with a Sluice token needs: the token (its password), a salt, the subject. */
+export interface ScramLogin {
+  password: string;
+  salt: Buffer;
+  user: string;
+}
+
+const SIGNING_INPUT = /^[A-Za-z0-9_-]{1,2048}\.[A-Za-z0-9_-]{1,8192}$/;
 
 export function createGatewayTokens(
   config: Config,
@@ -145,7 +156,36 @@ export function createGatewayTokens(
     };
   };
 
-  return { issuer, issue, verify };
+  /**
+   * Ed25519 signatures are deterministic: the token of a header and payload of ours is known to
+   * the gateway from them alone. Nothing of it leaves here: the SCRAM exchange only proves the
+   * client holds it, and the token is then verified as any other (expiry, issuer, claims).
+   */
+  const scramLogin = (signingInput: string): ScramLogin | undefined => {
+    if (key.alg !== 'EdDSA' || !SIGNING_INPUT.test(signingInput)) return undefined;
+    const [encodedHeader, encodedPayload] = signingInput.split('.') as [string, string];
+    let header: unknown;
+    let payload: unknown;
+    try {
+      header = JSON.parse(Buffer.from(encodedHeader, 'base64url').toString('utf8'));
+      payload = JSON.parse(Buffer.from(encodedPayload, 'base64url').toString('utf8'));
+    } catch {
+      return undefined;
+    }
+    const h = header as Record<string, unknown> | null;
+    const p = payload as Record<string, unknown> | null;
+    if (h?.['alg'] !== 'EdDSA' || h['kid'] !== key.kid || h['typ'] !== GATEWAY_TOKEN_TYPE) return undefined;
+    if (typeof p?.['sub'] !== 'string' || p['sub'] === '' || p['iss'] !== issuer) return undefined;
+    const signature = sign(null, Buffer.from(signingInput, 'ascii'), key.privateKey).toString('base64url');
+    return {
+      password: `${signingInput}.${signature}`,
+      // Public, and the same for every login with the token, as a stored verifier's salt is.
+      salt: createHash('sha256').update('sluice scram salt\0').update(signingInput).digest().subarray(0, 16),
+      user: p['sub'],
+    };
+  };
+
+  return { issuer, issue, verify, scramLogin };
 }
 
 function checkMintClaims(

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,3 +62,59 @@ t.test(
     t.equal(readFileSync(file, 'utf8'), '50\tnope\n');
   },
 );
+
+t.test('binary COPY both ways: the bytes are those of a direct COPY, and come back in', async (t) => {
+  await h.direct(
+    `CREATE TABLE kinds (id int, n numeric, b bytea, ts timestamptz, j jsonb, a int[], u text);
+     INSERT INTO kinds VALUES
+       (1, 12.5, '\\x00ff10', '2026-01-02 03:04:05+00', '{"k": [1, null]}', '{1,2,NULL}', 'tab\there'),
+       (2, NULL, NULL, NULL, NULL, NULL, 'ünï €')`,
+  );
+  t.teardown(() => h.direct('DROP TABLE IF EXISTS kinds, kinds_in'));
+  const through = join(dir, 'through.bin');
+  const out = await h.psql(['-c', `\\copy kinds TO '${through}' WITH (FORMAT binary)`]);
+  t.equal(out.code, 0, out.stderr);
+  // The same COPY straight to the database, for the bytes to compare.
+  const straight = join(dir, 'straight.bin');
+  await new Promise<void>((resolve, reject) =>
+    execFile(
+      'psql',
+      [
+        '-h',
+        '127.0.0.1',
+        '-U',
+        'postgres',
+        '-d',
+        h.db,
+        '-X',
+        '-c',
+        `\\copy kinds TO '${straight}' WITH (FORMAT binary)`,
+      ],
+      (err) => (err ? reject(err) : resolve()),
+    ),
+  );
+  t.same(readFileSync(through), readFileSync(straight), 'the same bytes as a direct binary COPY');
+  await h.direct('CREATE TABLE kinds_in (LIKE kinds)');
+  const back = await h.psql(['-c', `\\copy kinds_in FROM '${through}' WITH (FORMAT binary)`]);
+  t.equal(back.code, 0, back.stderr);
+  t.match(back.stdout, /COPY 2/);
+  const diff = await h.direct('SELECT count(*)::int AS n FROM (TABLE kinds EXCEPT ALL TABLE kinds_in) d');
+  t.equal(diff.rows[0].n, 0, 'every row came back as it was');
+  const count = await h.direct('SELECT count(*)::int AS n FROM kinds_in');
+  t.equal(count.rows[0].n, 2);
+});
+
+t.test('binary COPY of masked columns is refused as text COPY is, and nothing leaks', async (t) => {
+  const file = join(dir, 'masked.bin');
+  const out = await h.psql(['-c', `\\copy customers TO '${file}' WITH (FORMAT binary)`]);
+  t.not(out.code, 0);
+  t.match(out.stderr, /would send masked columns \(email, ssn\) unmasked/);
+  const written = (() => {
+    try {
+      return readFileSync(file);
+    } catch {
+      return Buffer.alloc(0);
+    }
+  })();
+  t.notOk(written.includes('123-45') || written.includes('ada@'), 'no masked value reached the file');
+});

@@ -4,11 +4,18 @@ import { FrontendCode } from '../codec/codes.js';
 import { ProtocolError, SqlState } from '../codec/errors.js';
 import { FrontendReader } from '../codec/frontend-reader.js';
 import type { FrontendFrame } from '../codec/frontend-reader.js';
-import { decodeFrontendMessage, decodePassword } from '../codec/frontend-messages.js';
+import {
+  decodeFrontendMessage,
+  decodePassword,
+  decodeSASLInitialResponse,
+} from '../codec/frontend-messages.js';
 import type { FrontendTypedMessage, StartupMessage } from '../codec/frontend-messages.js';
 import {
   authenticationCleartextPassword,
   authenticationOk,
+  authenticationSASL,
+  authenticationSASLContinue,
+  authenticationSASLFinal,
   backendKeyData,
   errorResponse,
   negotiateProtocolVersion,
@@ -17,16 +24,19 @@ import {
 } from '../codec/backend-writer.js';
 import { PgServerError, callbackFailure } from './errors.js';
 import type { AuthenticationResult, PgServerConnectionOptions, StartupInfo } from './options.js';
+import { ScramRefusal, ScramServer } from './scram.js';
 
 /**
  * startup         waiting for SSLRequest / GSSENCRequest / CancelRequest / StartupMessage
  * tls-handshake   answered 'S' to SSLRequest, TLS handshake in progress
  * password        asked for a cleartext password
+ * sasl            in a SCRAM-SHA-256 exchange (the caller's `scram` knows the password)
  * authenticating  the caller's `authenticate` is deciding
  * ready           authenticated; messages go to `onMessage`
  * closed          nothing more is read or written
  */
-export type PgServerState = 'startup' | 'tls-handshake' | 'password' | 'authenticating' | 'ready' | 'closed';
+export type PgServerState =
+  'startup' | 'tls-handshake' | 'password' | 'sasl' | 'authenticating' | 'ready' | 'closed';
 
 const SSL_ACCEPT = Buffer.from('S');
 const SSL_REFUSE = Buffer.from('N');
@@ -48,6 +58,7 @@ export class PgServerConnection {
   private readonly reader: FrontendReader;
   private encrypted = false;
   private info: StartupInfo | undefined;
+  private scram: { server: ScramServer; password: string } | undefined;
   /** A callback's promise is pending: deliver nothing more until it settles. */
   private busy = false;
   /** The socket's write buffer is full: read nothing more until 'drain'. */
@@ -153,7 +164,10 @@ export class PgServerConnection {
       while (
         !this.busy &&
         !this.writeBlocked &&
-        (this.stateNow === 'startup' || this.stateNow === 'password' || this.stateNow === 'ready')
+        (this.stateNow === 'startup' ||
+          this.stateNow === 'password' ||
+          this.stateNow === 'sasl' ||
+          this.stateNow === 'ready')
       ) {
         const frame = this.reader.next();
         if (frame === undefined) break;
@@ -200,6 +214,8 @@ export class PgServerConnection {
         return this.onStartupPacket(frame);
       case 'password':
         return this.onPassword(frame);
+      case 'sasl':
+        return this.onSasl(frame);
       default:
         return this.onReadyMessage(frame);
     }
@@ -277,9 +293,47 @@ export class PgServerConnection {
         'password authentication requires an encrypted connection (sslmode=require)',
       );
     }
-    this.stateNow = 'password';
     this.reader.restrictTypes(PASSWORD_ONLY);
+    const scram = this.options.scram?.(this.info);
+    if (scram !== undefined) {
+      const endPoint = this.encrypted ? this.options.tlsServerEndPoint : undefined;
+      this.scram = {
+        server: new ScramServer(scram.password, scram.salt, endPoint),
+        password: scram.password,
+      };
+      this.info = { ...this.info, user: scram.user };
+      this.stateNow = 'sasl';
+      this.write(authenticationSASL(this.scram.server.mechanisms));
+      return;
+    }
+    this.stateNow = 'password';
     this.write(authenticationCleartextPassword);
+  }
+
+  /** SASLInitialResponse, then SASLResponse: the client proves it knows the password. */
+  private onSasl(frame: FrontendFrame): Promise<void> | void {
+    const { server, password } = this.scram as { server: ScramServer; password: string };
+    const info = this.info as StartupInfo;
+    try {
+      if (server.awaitingInitial) {
+        const { mechanism, response } = decodeSASLInitialResponse(frame.body);
+        this.write(authenticationSASLContinue(server.first(mechanism, response)));
+        return;
+      }
+      this.write(authenticationSASLFinal(server.final(frame.body)));
+    } catch (error) {
+      if (!(error instanceof ScramRefusal)) throw error;
+      throw error.kind === 'proof'
+        ? new PgServerError(
+            'ERR_PG_AUTH_FAILED',
+            SqlState.InvalidPassword,
+            `password authentication failed for user "${info.user}"`,
+          )
+        : new PgServerError('ERR_PG_PROTOCOL', SqlState.ProtocolViolation, error.message);
+    }
+    this.scram = undefined;
+    this.stateNow = 'authenticating';
+    return this.options.authenticate({ ...info, password }).then((result) => this.onAuthenticated(result));
   }
 
   private onPassword(frame: FrontendFrame): Promise<void> {

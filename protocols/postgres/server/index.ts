@@ -7,5 +7,7 @@ export type {
   AuthenticationResult,
   PgMessageHandler,
   PgServerConnectionOptions,
+  ScramLogin,
   StartupInfo,
 } from './options.js';
+export { tlsServerEndPoint } from './scram.js';

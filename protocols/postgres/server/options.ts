@@ -19,6 +19,12 @@ export interface AuthenticationRequest extends StartupInfo {
   readonly password: string;
 }
 
+export interface ScramLogin {
+  readonly password: string;
+  readonly salt: Buffer;
+  readonly user: string;
+}
+
 export type AuthenticationResult =
   | {
       readonly ok: true;
@@ -67,6 +73,18 @@ export interface PgServerConnectionOptions {
   readonly isWorking?: () => boolean;
   /** Cap on a message body (Query, Parse, Bind, CopyData, ...). Default 16 MiB. */
   readonly maxMessageBody?: number;
+  /**
+   * SCRAM-SHA-256 instead of a cleartext password, for a startup whose password the server can
+   * know beforehand: return it, its salt, and the user name the session goes by (what
+   * `authenticate` and messages then see). Undefined: a cleartext password is asked for.
+   */
+  readonly scram?: (info: StartupInfo) => ScramLogin | undefined;
+  /**
+   * tls-server-end-point channel binding data of the TLS certificate (see `tlsServerEndPoint`):
+   * with it, SCRAM-SHA-256-PLUS is offered over TLS.
+   */
+  readonly tlsServerEndPoint?: Buffer;
+  /** After a cleartext password, or a SCRAM exchange that proved it, with that password. */
   readonly authenticate: (request: AuthenticationRequest) => Promise<AuthenticationResult>;
   readonly onMessage: PgMessageHandler;
   /** A StartupMessage arrived (before the password is asked). */

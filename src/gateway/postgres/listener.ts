@@ -1,7 +1,8 @@
+import { X509Certificate } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { sendCancelRequest } from '../../../protocols/postgres/client/index.js';
-import { PgServerConnection } from '../../../protocols/postgres/server/index.js';
+import { PgServerConnection, tlsServerEndPoint } from '../../../protocols/postgres/server/index.js';
 import type { AssembledGateway } from '../assembled.js';
 import type { Config } from '../../config/load.js';
 import { listenOn } from '../listen.js';
@@ -57,6 +58,8 @@ export async function startPostgresListener(
   if (listen === undefined) throw new Error('server.postgres.listen is not configured');
   const log = logger.child({ component: 'postgres-listener' });
   const tls: TlsMaterial = await loadListenerTls(config, log);
+  // SCRAM-SHA-256-PLUS binds the exchange to this certificate (tls-server-end-point).
+  const endPoint = tlsServerEndPoint(new X509Certificate(tls.cert).raw);
   const now = options.clock ?? Date.now;
   const cancelKeys = new CancelKeys();
   const sessions = new Set<ClientSession>();
@@ -107,6 +110,9 @@ export async function startPostgresListener(
       idleTimeoutMs: settings?.idleTimeout ?? 0,
       isWorking: () => session?.working ?? false,
       maxMessageBody: settings?.maxMessageSize ?? 64 * 1024 * 1024,
+      // A user name that is a Sluice token without its signature logs in with SCRAM-SHA-256.
+      scram: (info) => assembled.authenticator.scramLogin(info.user),
+      ...(endPoint ? { tlsServerEndPoint: endPoint } : {}),
       authenticate: async (request) => {
         const opened = await openClientSession(parts, request, connection, remote);
         if (opened.ok) {
