@@ -314,14 +314,7 @@ export class PgServerConnection {
   private onSasl(frame: FrontendFrame): Promise<void> | void {
     const { server, password } = this.scram as { server: ScramServer; password: string };
     const info = this.info as StartupInfo;
-    try {
-      if (server.awaitingInitial) {
-        const { mechanism, response } = decodeSASLInitialResponse(frame.body);
-        this.write(authenticationSASLContinue(server.first(mechanism, response)));
-        return;
-      }
-      this.write(authenticationSASLFinal(server.final(frame.body)));
-    } catch (error) {
+    const refused = (error: unknown): never => {
       if (!(error instanceof ScramRefusal)) throw error;
       throw error.kind === 'proof'
         ? new PgServerError(
@@ -330,10 +323,24 @@ export class PgServerConnection {
             `password authentication failed for user "${info.user}"`,
           )
         : new PgServerError('ERR_PG_PROTOCOL', SqlState.ProtocolViolation, error.message);
+    };
+    if (server.awaitingInitial) {
+      try {
+        const { mechanism, response } = decodeSASLInitialResponse(frame.body);
+        this.write(authenticationSASLContinue(server.first(mechanism, response)));
+      } catch (error) {
+        refused(error);
+      }
+      return;
     }
-    this.scram = undefined;
-    this.stateNow = 'authenticating';
-    return this.options.authenticate({ ...info, password }).then((result) => this.onAuthenticated(result));
+    // The frame is a view of received bytes: the exchange reads it before the first await.
+    return server.final(frame.body).then((serverFinal) => {
+      if (this.stateNow !== 'sasl') return;
+      this.write(authenticationSASLFinal(serverFinal));
+      this.scram = undefined;
+      this.stateNow = 'authenticating';
+      return this.options.authenticate({ ...info, password }).then((result) => this.onAuthenticated(result));
+    }, refused);
   }
 
   private onPassword(frame: FrontendFrame): Promise<void> {

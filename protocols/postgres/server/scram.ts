@@ -1,4 +1,5 @@
-import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
 
 /**
  * The server side of one SCRAM-SHA-256 exchange (RFC 5802, RFC 7677), with channel binding
@@ -9,6 +10,7 @@ import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from
 export const SCRAM_SHA_256 = 'SCRAM-SHA-256';
 export const SCRAM_SHA_256_PLUS = 'SCRAM-SHA-256-PLUS';
 const ITERATIONS = 4096;
+const derive = promisify(pbkdf2);
 const CHANNEL_BINDING = 'tls-server-end-point';
 
 /** Why an exchange failed: the client broke SCRAM (`protocol`), or its proof is wrong (`proof`). */
@@ -101,8 +103,11 @@ export class ScramServer {
     return Buffer.from(this.#serverFirst, 'utf8');
   }
 
-  /** client-final-message (a SASLResponse) in, server-final-message out; throws on a wrong proof. */
-  final(response: Buffer): Buffer {
+  /**
+   * client-final-message (a SASLResponse) in, server-final-message out; rejects on a wrong proof.
+   * The key derivation runs off the event loop: logins do not hold up other sessions.
+   */
+  async final(response: Buffer): Promise<Buffer> {
     if (this.#stage !== 'final') throw malformed('a response out of turn');
     this.#stage = 'done';
     const message = response.toString('utf8');
@@ -119,7 +124,7 @@ export class ScramServer {
     }
     if (nonce !== `r=${this.#nonce}`) throw malformed('nonce does not match');
     const proof = Buffer.from(message.slice(proofAt + 3), 'base64');
-    const salted = pbkdf2Sync(this.#password, this.#salt, ITERATIONS, 32, 'sha256');
+    const salted = await derive(this.#password, this.#salt, ITERATIONS, 32, 'sha256');
     const clientKey = hmac(salted, 'Client Key');
     const storedKey = createHash('sha256').update(clientKey).digest();
     const authMessage = `${this.#clientFirstBare},${this.#serverFirst},${withoutProof}`;
