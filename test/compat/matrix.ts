@@ -17,9 +17,15 @@ export const KNOWN_GAPS: Readonly<Record<string, string>> = {
 
 /** The table printed by `npm run test:compat`: client, feature, direct, through Sluice. */
 export function compatTable(
-  rows: readonly { client: string; feature: string; direct: FeatureResult; through: FeatureResult }[],
+  rows: readonly {
+    client: string;
+    feature: string;
+    /** Absent: not run directly (the direct server cannot offer it). */
+    direct: FeatureResult | undefined;
+    through: FeatureResult;
+  }[],
 ): string {
-  const mark = (r: FeatureResult) => (r.ok ? 'pass' : 'FAIL');
+  const mark = (r: FeatureResult | undefined) => (r === undefined ? '—' : r.ok ? 'pass' : 'FAIL');
   const lines = rows.map((r) => [r.client, r.feature, mark(r.direct), mark(r.through)]);
   const header = ['client', 'feature', 'direct', 'through Sluice'];
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));

@@ -126,7 +126,8 @@ const myThrough = {
   MYSQL_TLS: '1',
 };
 
-const rows: { client: string; feature: string; direct: FeatureResult; through: FeatureResult }[] = [];
+const rows: { client: string; feature: string; direct: FeatureResult | undefined; through: FeatureResult }[] =
+  [];
 
 async function compare(t: Test, client: string, script: string[], direct: object, through: object) {
   const a = await runPython(script, { ...direct, COMPAT_PREFIX: 'direct' });
@@ -191,6 +192,56 @@ t.test('SQLAlchemy reflects the schema as an agent, and reads masked rows', asyn
     ],
     'the masked column comes back masked',
   );
+});
+
+t.test('psycopg2 and psycopg 3 log in with SCRAM-SHA-256-PLUS (channel_binding=require)', async (t) => {
+  // libpq refuses a cleartext password request here: only a SCRAM exchange bound to TLS logs in.
+  const script = [
+    '-c',
+    [
+      'import json, sys',
+      'driver = sys.argv[1]',
+      'db = __import__("psycopg2" if driver == "psycopg2" else "psycopg")',
+      'conn = db.connect("channel_binding=require")',
+      'cur = conn.cursor()',
+      'cur.execute("SELECT name, ssn FROM customers ORDER BY id")',
+      'print(json.dumps({"feature": "SCRAM-SHA-256-PLUS login", "ok": True, "detail": cur.fetchall()}))',
+    ].join('\n'),
+  ];
+  for (const driver of ['psycopg2', 'psycopg3']) {
+    const scram = {
+      ...pgThrough,
+      PGUSER: agentToken.slice(0, agentToken.lastIndexOf('.')),
+      PGPASSWORD: agentToken,
+    };
+    const [through] = await runPython([...script, driver], scram);
+    const cleartext = await runPython([...script, driver], {
+      ...pgThrough,
+      PGUSER: 'agent-1',
+      PGPASSWORD: agentToken,
+    }).catch((e: Error) => e.message);
+    const client = driver === 'psycopg2' ? 'psycopg2' : 'psycopg 3';
+    rows.push({
+      client: `${client} (agent)`,
+      feature: 'SCRAM-SHA-256-PLUS login (channel_binding=require)',
+      // The direct server trusts loopback: it asks for no password at all.
+      direct: undefined,
+      through: through ?? { feature: 'SCRAM', ok: false, detail: 'no result' },
+    });
+    t.same(
+      through?.detail,
+      [
+        ['Ada', '****'],
+        ['Bob', '****'],
+      ],
+      `${client}: logged in as the agent, the masked column masked`,
+    );
+    t.match(
+      cleartext,
+      /channel binding required/,
+      `${client}: a plain user name is asked for a cleartext password, which libpq refuses`,
+    );
+  }
 });
 
 t.test('the compatibility table', async (t) => {
