@@ -2,7 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/load.js';
 import { parseDuration, formatDuration } from '../config/duration.js';
 import type { Authenticator } from '../identity/authenticator.js';
+import { claimPathsOf } from '../guard/row-filters/template.js';
+import { readClaim } from '../identity/claims.js';
 import { AuthError } from '../identity/errors.js';
+import type { ClaimValue } from '../identity/gateway-tokens.js';
 import { reachableTargets } from '../identity/policies.js';
 import type { Identity } from '../identity/types.js';
 import { BodyError, readJsonBody } from './body.js';
@@ -159,12 +162,14 @@ export async function handleTokenExchange(
     );
     return;
   }
+  const claims = carriedClaims(config, identity);
   let issued;
   try {
     issued = await authenticator.issue({
       subject: identity.subject,
       groups: identity.groups,
       ...(request.target === undefined ? {} : { target: request.target }),
+      ...(claims === undefined ? {} : { claims }),
       ttlMs: Math.floor(ttlMs),
     });
   } catch (err) {
@@ -184,6 +189,25 @@ export async function handleTokenExchange(
     target: issued.target ?? null,
   };
   sendJson(res, 200, body);
+}
+
+/**
+ * The identity provider's claims that the configuration's row filters read (`{claims.tenant}`),
+ * carried into the Sluice token under the same path, so that the filters see in its sessions
+ * what they would see with the IdP token. Claims nothing reads stay behind.
+ */
+function carriedClaims(config: Config, identity: Identity): Record<string, ClaimValue> | undefined {
+  const paths = new Set(
+    config.policies.flatMap((p) => (p.rowFilters ?? []).flatMap((f) => claimPathsOf(f.where))),
+  );
+  const claims: Record<string, ClaimValue> = {};
+  for (const path of paths) {
+    // The Sluice token carries its subject as `sub` already.
+    if (path === 'sub') continue;
+    const value = readClaim(identity.claims ?? {}, path);
+    if (value !== undefined) claims[path] = value as ClaimValue;
+  }
+  return Object.keys(claims).length > 0 ? claims : undefined;
 }
 
 type ExchangeRequest =

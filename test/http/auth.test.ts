@@ -59,13 +59,16 @@ t.test('the WWW-Authenticate challenge points at the metadata and flags refused 
   t.match(wwwAuthenticate('http://x/"q'), /resource_metadata="http:\/\/x\/\\"q\//, 'quotes are escaped');
 });
 
-async function exchangeServer(t: Pick<TAP, 'teardown'>, fetchImpl?: typeof fetch) {
+async function exchangeServer(t: Pick<TAP, 'teardown'>, fetchImpl?: typeof fetch, agentRowFilters?: string) {
   let now = NOW;
   const log = captureLogger();
-  const config = makeConfig(`oidc:
+  const config = makeConfig(
+    `oidc:
   - issuer: ${idp.issuer}
     audience: sluice
-gatewayTokens: { ttl: 10m }`);
+gatewayTokens: { ttl: 10m }`,
+    agentRowFilters === undefined ? {} : { agentRowFilters },
+  );
   const auth = await createAuthenticator(config, {
     logger: log.logger,
     clock: () => now,
@@ -99,8 +102,8 @@ gatewayTokens: { ttl: 10m }`);
       json: (await response.json()) as Record<string, unknown>,
     };
   };
-  const idpToken = (groups: string[], exp = seconds(NOW) + 3600) =>
-    idp.sign({ iss: idp.issuer, aud: 'sluice', sub: 'ana', groups, exp });
+  const idpToken = (groups: string[], exp = seconds(NOW) + 3600, extra: Record<string, unknown> = {}) =>
+    idp.sign({ iss: idp.issuer, aud: 'sluice', sub: 'ana', groups, exp, ...extra });
   return {
     auth,
     log,
@@ -130,6 +133,34 @@ t.test('an OIDC token is exchanged for a Sluice token bound to a reachable targe
   const unbound = await post(await idpToken(['ai-agents']));
   t.equal(unbound.status, 200, 'an empty body mints an unbound token with the configured TTL');
   t.match(unbound.json, { target: null, expiresAt: new Date(NOW + 10 * 60_000).toISOString() });
+});
+
+t.test('the claims row filters read are carried into the Sluice token, and no others', async (t) => {
+  const filters =
+    "[{ table: orders, where: 'tenant = {claims.tenant}' }, { table: notes, where: 'org = {claims.org.id} AND owner = {claims.sub}' }, { table: teams, where: 'team = ANY({claims.https://example.com/teams})' }]";
+  const { auth, post, idpToken } = await exchangeServer(t, undefined, filters);
+  const token = await idpToken(['ai-agents'], undefined, {
+    tenant: 'acme',
+    org: { id: 7, name: 'Acme' },
+    'https://example.com/teams': ['red', 'blue'],
+    email: 'ana@example.com',
+  });
+  const reply = await post(token, { target: 'orders' });
+  t.equal(reply.status, 200, JSON.stringify(reply.json));
+  const identity = await auth.authenticate(String(reply.json['token']), { channel: 'test' });
+  t.same(identity.claims, {
+    tenant: 'acme',
+    'org.id': 7,
+    'https://example.com/teams': ['red', 'blue'],
+    sub: 'ana',
+  });
+  const missing = await post(await idpToken(['ai-agents']), { target: 'orders' });
+  t.equal(missing.status, 200, 'a claim the IdP did not send is not made up');
+  const bare = await auth.authenticate(String(missing.json['token']), { channel: 'test' });
+  t.same(bare.claims, { sub: 'ana' });
+  const odd = await post(await idpToken(['ai-agents'], undefined, { tenant: { nested: true } }), {});
+  t.equal(odd.status, 403, 'a claim no row filter can compare is refused, with the reason');
+  t.match(odd.json['message'], /claims\.tenant: must be a string, number or boolean/);
 });
 
 t.test('the Sluice token never outlives the OIDC token it came from', async (t) => {

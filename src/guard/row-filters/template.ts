@@ -23,6 +23,11 @@ export class RowFilterConfigError extends Error {
 
 const PLACEHOLDER = /\{claims\.([^{}\s]+)\}/g;
 
+/** The claim paths a row filter's condition names (`{claims.tenant}` gives `tenant`). */
+export function claimPathsOf(where: string): string[] {
+  return [...where.matchAll(PLACEHOLDER)].map((m) => m[1] as string);
+}
+
 /**
  * Compiles a policy's `rowFilters`. The condition is parsed by the real parser as the WHERE of a
  * SELECT, with each `{claims.NAME}` as a parameter: a claim's value later enters the tree as a
