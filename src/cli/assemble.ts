@@ -14,6 +14,8 @@ import {
   compileStatementPolicy,
   createStatementAnalyzer,
   PolicyGuard,
+  sideEffectTable,
+  sinkFunctionsOf,
   type StatementAnalyzer,
   type StatementPolicy,
 } from '../guard/index.js';
@@ -106,9 +108,14 @@ export async function assembleGateway(
     return catalog;
   };
   const rowFilters = new RowFilters({ parser, catalogFor });
+  const sinks = {
+    postgres: sinkFunctionsOf(sideEffectTable('postgres', config.guard.sideEffectFunctions.postgres)),
+    mysql: sinkFunctionsOf(sideEffectTable('mysql', config.guard.sideEffectFunctions.mysql)),
+  };
   const masking = new LineageMasking({
     rulesFor: (s) => policyOf(s)?.masking,
     catalogFor,
+    sinkFunctions: (dialect) => sinks[dialect],
     logger: logger.child({ component: 'masking' }),
   });
 

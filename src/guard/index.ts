@@ -6,7 +6,7 @@ export { PolicyGuard } from './policy-guard.js';
 export type { PolicyGuardOptions } from './policy-guard.js';
 export { PreparedStatements } from './prepared.js';
 export type { PreparedChange, PreparedStatementLookup } from './prepared.js';
-export { DEFAULT_SIDE_EFFECT_FUNCTIONS } from './side-effect-functions.js';
+export { DEFAULT_SIDE_EFFECT_FUNCTIONS, sideEffectTable, sinkFunctionsOf } from './side-effect-functions.js';
 export type { SideEffectFunctions } from './side-effect-functions.js';
 export { GuardError } from './errors.js';
 export type { GuardErrorCode } from './errors.js';

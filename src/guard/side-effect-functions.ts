@@ -164,3 +164,15 @@ export function sideEffectTable(
   if (extra) for (const [name, effects] of Object.entries(extra)) table.set(name.toLowerCase(), effects);
   return table;
 }
+
+/**
+ * The functions of a table that store or send their arguments somewhere a later statement (or
+ * another session) can read: every entry with an effect other than `read` (settings, sequences,
+ * large objects, notifications, locks, files, other servers). Masking refuses a call of one
+ * with masked arguments.
+ */
+export function sinkFunctionsOf(table: ReadonlyMap<string, readonly Effect[]>): ReadonlySet<string> {
+  const sinks = new Set<string>();
+  for (const [name, effects] of table) if (effects.some((e) => e !== 'read')) sinks.add(name);
+  return sinks;
+}

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type {
+  Dialect,
   DiagnosticsSource,
   ErrorScreen,
   GuardVerdict,
@@ -17,14 +18,23 @@ import {
   type StatementLineage,
 } from './lineage/analyse.js';
 import { DiagnosticsMasker } from './diagnostics.js';
+import { MaskingRefusal } from './errors.js';
 import { TargetTextScreen, UNDECIDED_SCREEN } from './error-screen.js';
 import type { Query, Statement } from './lineage/ir.js';
-import { lowerParsed, parseStatements, readyParsers, viewQuery } from './lineage/parse.js';
+import {
+  lowerParsed,
+  lowerWrites,
+  parseStatements,
+  parseWrites,
+  readyParsers,
+  viewQuery,
+} from './lineage/parse.js';
 import { type CursorLineage, resolveOrigins, wireNamesUnknown } from './origins.js';
 import { type ColumnAction, decideActions, MaskingPlan } from './plan.js';
 import type { CompiledMaskingPolicy } from './policy.js';
 import { PostgresRowMasker } from './postgres-row.js';
 import { MysqlRowMasker, valueClass } from './wire.js';
+import { maskedWriteRefusal } from './write-check.js';
 
 export interface LineageMaskingOptions {
   /** The caller's compiled masking policy, or undefined when nothing is masked for it. */
@@ -32,7 +42,15 @@ export interface LineageMaskingOptions {
   /** The catalog of a target (one per target, shared by its sessions). */
   catalogFor: (target: string) => Catalog;
   logger: Logger;
+  /**
+   * Functions that store their arguments where a later statement reads them (the guard's
+   * side-effect functions): a call with masked arguments is refused like a write of them.
+   */
+  sinkFunctions?: (dialect: Dialect) => ReadonlySet<string>;
 }
+
+/** Effects under which a statement stores nothing (reads, transaction control, driver routine). */
+const STORES_NOTHING: ReadonlySet<string> = new Set(['read', 'transaction', 'routine']);
 
 export interface MaskingContext {
   session: SessionContext;
@@ -61,6 +79,8 @@ export class LineageMasking implements MaskingStage {
    * every result planned from it reads them.
    */
   readonly #lowered = new WeakMap<object, readonly Statement[]>();
+  /** The values each guard parse's writes store (see lowerWrites), lowered once per parse. */
+  readonly #written = new WeakMap<object, readonly Query[]>();
   /**
    * Column actions decided per lowered statements and result columns, with the policy and
    * catalog snapshot they were decided under: a statement of a known shape planned again is a
@@ -111,6 +131,22 @@ export class LineageMasking implements MaskingStage {
   async precheck(context: MaskingContext): Promise<void> {
     const policy = this.#options.rulesFor(context.session);
     if (!policy?.hasColumnRules) return;
+    const stores = context.verdict.statements.some((s) => s.effects.some((e) => !STORES_NOTHING.has(e)));
+    if (stores) {
+      const snapshot = await this.#snapshot(context.session.target);
+      const sinkFunctions = this.#options.sinkFunctions?.(context.session.dialect);
+      const env = {
+        ...this.#environment(snapshot, context.session),
+        ...(sinkFunctions ? { sinkFunctions } : {}),
+      };
+      const why = maskedWriteRefusal(
+        await this.#writes(context),
+        await this.#statements(context),
+        env,
+        policy,
+      );
+      if (why !== undefined) throw new MaskingRefusal(why);
+    }
     if (policy.maskedDerivations === 'mask' && policy.maskedFilters === 'allow') return;
     const snapshot = await this.#snapshot(context.session.target);
     const env = this.#environment(snapshot, context.session);
@@ -227,6 +263,7 @@ export class LineageMasking implements MaskingStage {
           opaque: true,
           tablesRead: [],
           filtered: [],
+          sinks: [],
         },
       };
     }
@@ -354,6 +391,21 @@ export class LineageMasking implements MaskingStage {
       this.#lowered.set(parsed, lowered);
     }
     return lowered;
+  }
+
+  async #writes(context: Omit<MaskingContext, 'cursor'>): Promise<readonly Query[]> {
+    const dialect = context.session.dialect;
+    if (dialect === 'postgres') await readyParsers();
+    const parsed = context.verdict.parsed;
+    if (typeof parsed !== 'object' || parsed === null) {
+      return parsed !== undefined ? lowerWrites(dialect, parsed) : parseWrites(dialect, context.sql);
+    }
+    let written = this.#written.get(parsed);
+    if (written === undefined) {
+      written = deepFreeze(lowerWrites(dialect, parsed));
+      this.#written.set(parsed, written);
+    }
+    return written;
   }
 
   async #snapshot(target: string): Promise<CatalogSnapshot> {

@@ -32,12 +32,19 @@ export interface StatementLineage {
   tablesRead: CatalogRelation[];
   /** Source columns that WHERE / JOIN / GROUP BY / ORDER BY / HAVING depend on. */
   filtered: SourceColumn[];
+  /** Calls of `LineageEnvironment.sinkFunctions` and what their arguments are computed from. */
+  sinks: { name: string; taint: Taint }[];
 }
 
 /** What the analysis needs from the dialect: the catalog, and view definitions lowered to the IR. */
 export interface LineageEnvironment {
   snapshot: CatalogSnapshot;
   viewQuery(view: CatalogRelation): Query;
+  /**
+   * Functions whose arguments go somewhere a later statement can read (set_config, pg_notify,
+   * lo_from_bytea, ...): each call is reported with its arguments' taint in `sinks`.
+   */
+  sinkFunctions?: ReadonlySet<string>;
 }
 
 /** Set-returning builtins whose rows are computed only from their arguments. */
@@ -158,6 +165,7 @@ class Analysis {
   opaque = false;
   readonly tablesRead = new Map<string, CatalogRelation>();
   readonly filtered = new Map<string, SourceColumn>();
+  readonly sinks: { name: string; taint: Taint }[] = [];
   readonly #env: LineageEnvironment;
   readonly #viewStack: string[] = [];
   readonly #viewCache = new Map<string, BoundColumn[] | undefined>();
@@ -474,10 +482,12 @@ class Analysis {
           // MySQL's ISNULL(x) (Postgres has no such function; its `x ISNULL` is a null test).
           if (e.name === 'isnull') return aspectTaint(this.expr(e.args[0], scope), 'nullness');
         }
-        return unionTaints(
+        const taint = unionTaints(
           e.args.map((a) => this.expr(a, scope)),
           true,
         );
+        if (this.#env.sinkFunctions?.has(e.name)) this.sinks.push({ name: e.name, taint });
+        return taint;
       }
       case 'nullness':
         return aspectTaint(this.expr(e.arg, scope), 'nullness');
@@ -661,6 +671,7 @@ export function analyseStatement(statement: Statement, env: LineageEnvironment):
     opaque: analysis.opaque,
     tablesRead: [...analysis.tablesRead.values()],
     filtered: [...analysis.filtered.values()],
+    sinks: analysis.sinks,
   };
 }
 
@@ -676,6 +687,7 @@ export function analyseView(view: CatalogRelation, env: LineageEnvironment): Sta
     opaque: analysis.opaque,
     tablesRead: [...analysis.tablesRead.values()],
     filtered: [],
+    sinks: analysis.sinks,
   };
 }
 

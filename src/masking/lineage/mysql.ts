@@ -258,3 +258,62 @@ function childExprs(n: Node, skip: string[]): Expr[] {
   }
   return out;
 }
+
+/**
+ * What the statements store (see lowerPostgresWrites): for each INSERT and REPLACE (rows, SET
+ * and ON DUPLICATE KEY UPDATE values), UPDATE (its SET values, over every table it joins) and
+ * CREATE TABLE ... SELECT, a query whose outputs are the values written.
+ */
+export function lowerMysqlWrites(parsed: unknown): Query[] {
+  const stmts = Array.isArray(parsed) ? parsed : [parsed];
+  return stmts.flatMap((stmt): Query[] => (isObject(stmt) ? writtenValues(stmt) : []));
+}
+
+function writtenValues(stmt: Node): Query[] {
+  const select = (from: FromItem[], exprs: Expr[]): Query => ({
+    kind: 'select',
+    ctes: [],
+    recursive: false,
+    from,
+    targets: exprs.map((expr) => ({ kind: 'expr', name: undefined, expr })),
+    filters: { input: [], keys: [] },
+  });
+  const setValues = (set: unknown): Expr[] =>
+    list(set).map((s) => lowerExpr(isObject(s) ? s.value : undefined));
+  const tables = (): FromItem[] => nestJoins(list(stmt.table).map(lowerFromItem), list(stmt.table));
+  if (stmt.type === 'insert' || stmt.type === 'replace') {
+    const out: Query[] = [];
+    const values = isObject(stmt.values) ? stmt.values : undefined;
+    if (values?.type === 'values') {
+      out.push(
+        select(
+          [],
+          list(values.values).flatMap((row) => list(isObject(row) ? row.value : row).map(lowerExpr)),
+        ),
+      );
+    } else if (values !== undefined) {
+      out.push(starOf(lowerQueryNode(values)));
+    }
+    const set = [
+      ...setValues(stmt.set),
+      ...setValues(isObject(stmt.on_duplicate_update) ? stmt.on_duplicate_update.set : undefined),
+    ];
+    if (set.length > 0) out.push(select(tables(), set));
+    return out;
+  }
+  if (stmt.type === 'update') return [select(tables(), setValues(stmt.set))];
+  if (stmt.type === 'create' && isObject(stmt.query_expr)) return [starOf(lowerQueryNode(stmt.query_expr))];
+  return [];
+}
+
+/** `SELECT * FROM (query)`: the query's outputs as a select of their own. */
+function starOf(query: Query): Query {
+  return {
+    kind: 'select',
+    ctes: [],
+    recursive: false,
+    from: [{ kind: 'subquery', query, alias: 'sluice_written', columnAliases: undefined }],
+    targets: [{ kind: 'star', qualifier: [] }],
+    filters: { input: [], keys: [] },
+  };
+}

@@ -3,12 +3,27 @@ import { astifyMySql } from '../../guard/mysql/readable.js';
 import type { Dialect } from '../../gateway/types.js';
 import type { CatalogRelation } from '../catalog.js';
 import type { Query, Statement } from './ir.js';
-import { lowerMysql } from './mysql.js';
-import { lowerPostgres } from './postgres.js';
+import { lowerMysql, lowerMysqlWrites } from './mysql.js';
+import { lowerPostgres, lowerPostgresWrites } from './postgres.js';
 
 /** Lowers a guard parse (libpg-query's or node-sql-parser's) into lineage statements. */
 export function lowerParsed(dialect: Dialect, parsed: unknown): Statement[] {
   return dialect === 'postgres' ? lowerPostgres(parsed) : lowerMysql(parsed);
+}
+
+/** The values a guard parse's writes store, as queries (see lowerPostgresWrites). */
+export function lowerWrites(dialect: Dialect, parsed: unknown): Query[] {
+  return dialect === 'postgres' ? lowerPostgresWrites(parsed) : lowerMysqlWrites(parsed);
+}
+
+/** Like lowerWrites, from SQL text (when the guard gave no parse). Never throws. */
+export async function parseWrites(dialect: Dialect, sql: string): Promise<Query[]> {
+  try {
+    if (dialect === 'postgres') return lowerPostgresWrites(await parsePostgres(sql));
+    return lowerMysqlWrites(astifyMySql(sql));
+  } catch (err) {
+    return [{ kind: 'unresolved', reason: `the statement does not parse (${(err as Error).message})` }];
+  }
 }
 
 /** Parses SQL text with the dialect's parser (when the guard gave no parse). Never throws. */

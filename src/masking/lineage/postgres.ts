@@ -1,4 +1,13 @@
-import type { Cte, Expr, Filters, FromItem, Query, Statement, Target } from './ir.js';
+import {
+  noFilters,
+  type Cte,
+  type Expr,
+  type Filters,
+  type FromItem,
+  type Query,
+  type Statement,
+  type Target,
+} from './ir.js';
 
 /**
  * Lowers libpg-query's parse tree (the JSON of PostgreSQL's own parser) into the lineage IR.
@@ -362,4 +371,141 @@ function childExprs(b: Node): Expr[] {
     else if (isObject(v)) out.push(lowerExpr(v));
   }
   return out;
+}
+
+/**
+ * What the statements store: for each INSERT, UPDATE and MERGE at any depth (data-modifying CTEs
+ * and PREPARE bodies too), SELECT INTO and CREATE TABLE AS, a query whose outputs are the values
+ * written, with the CTEs in scope where it stands. Values that reach a table can be read back
+ * later in clear, so masking refuses a write of values derived from masked columns.
+ */
+export function lowerPostgresWrites(parsed: unknown): Query[] {
+  if (!isObject(parsed) || !Array.isArray(parsed.stmts)) return [unresolvedQuery('this parse tree')];
+  const out: Query[] = [];
+  for (const raw of parsed.stmts) collectWrites(isObject(raw) ? raw.stmt : undefined, [], false, out);
+  return out;
+}
+
+function collectWrites(node: unknown, scope: Cte[], recursive: boolean, out: Query[]): void {
+  if (Array.isArray(node)) {
+    for (const item of node) collectWrites(item, scope, recursive, out);
+    return;
+  }
+  if (!isObject(node)) return;
+  let ctes = scope;
+  let rec = recursive;
+  if (isObject(node.withClause)) {
+    const own = lowerWith(node.withClause);
+    ctes = [...scope, ...own.ctes];
+    rec ||= own.recursive;
+  }
+  for (const [key, value] of Object.entries(node)) {
+    if (isObject(value)) {
+      const own = isObject(value.withClause) ? lowerWith(value.withClause) : undefined;
+      const written = writtenValues(key, value, own ? [...ctes, ...own.ctes] : ctes);
+      for (const query of written) {
+        out.push({
+          kind: 'select',
+          ctes: query.ctes,
+          recursive: rec || own?.recursive === true,
+          from: query.from,
+          targets: query.targets,
+          filters: query.where === undefined ? noFilters() : { input: [query.where], keys: [] },
+        });
+      }
+      collectWrites(value, ctes, rec, out);
+    } else if (Array.isArray(value)) {
+      collectWrites(value, ctes, rec, out);
+    }
+  }
+}
+
+interface Written {
+  ctes: Cte[];
+  from: FromItem[];
+  targets: Target[];
+  /** The write's WHERE: not stored, but a function it calls may store its arguments. */
+  where?: Expr;
+}
+
+/** The values one write node stores, as select lists over what it reads. */
+function writtenValues(type: string, body: Node, ctes: Cte[]): Written[] {
+  const exprTargets = (exprs: Expr[]): Target[] =>
+    exprs.map((expr) => ({ kind: 'expr', name: undefined, expr }));
+  const setValues = (targetList: unknown): Expr[] =>
+    list(targetList).flatMap((t) => {
+      const rt = unwrap(t);
+      return rt && rt[0] === 'ResTarget' && rt[1].val !== undefined ? [lowerExpr(rt[1].val)] : [];
+    });
+  const target = (): FromItem => lowerFromItem({ RangeVar: body.relation });
+  switch (type) {
+    case 'InsertStmt': {
+      if (!body.selectStmt) return [];
+      const rows = lowerQueryNode(body.selectStmt);
+      const source: FromItem = {
+        kind: 'subquery',
+        query: rows,
+        alias: 'sluice_written',
+        columnAliases: undefined,
+      };
+      const out: Written[] = [{ ctes, from: [source], targets: [{ kind: 'star', qualifier: [] }] }];
+      const conflict = isObject(body.onConflictClause) ? setValues(body.onConflictClause.targetList) : [];
+      if (conflict.length > 0) {
+        // EXCLUDED is the row the INSERT proposed: its values are the source's.
+        const cols = list(body.cols).flatMap((c) => {
+          const rt = unwrap(c);
+          return rt && rt[0] === 'ResTarget' && typeof rt[1].name === 'string' ? [rt[1].name] : [];
+        });
+        const excluded: FromItem = {
+          kind: 'subquery',
+          query: rows,
+          alias: 'excluded',
+          columnAliases: cols.length > 0 ? cols : undefined,
+        };
+        out.push({ ctes, from: [target(), excluded], targets: exprTargets(conflict) });
+      }
+      return out;
+    }
+    case 'UpdateStmt':
+      return [
+        {
+          ctes,
+          from: [target(), ...list(body.fromClause).map(lowerFromItem)],
+          targets: exprTargets(setValues(body.targetList)),
+          ...(body.whereClause ? { where: lowerExpr(body.whereClause) } : {}),
+        },
+      ];
+    case 'DeleteStmt':
+      return [
+        {
+          ctes,
+          from: [target(), ...list(body.usingClause).map(lowerFromItem)],
+          targets: [],
+          ...(body.whereClause ? { where: lowerExpr(body.whereClause) } : {}),
+        },
+      ];
+    case 'MergeStmt': {
+      const values = list(body.mergeWhenClauses).flatMap((c) => {
+        const clause = unwrap(c);
+        if (!clause || clause[0] !== 'MergeWhenClause') return [];
+        return [...setValues(clause[1].targetList), ...list(clause[1].values).map(lowerExpr)];
+      });
+      return [{ ctes, from: [target(), lowerFromItem(body.sourceRelation)], targets: exprTargets(values) }];
+    }
+    case 'SelectStmt':
+      if (!isObject(body.intoClause)) return [];
+      return [selectAll(ctes, lowerSelect(body))];
+    case 'CreateTableAsStmt':
+      return [selectAll(ctes, lowerQueryNode(body.query))];
+    default:
+      return [];
+  }
+}
+
+function selectAll(ctes: Cte[], query: Query): Written {
+  return {
+    ctes,
+    from: [{ kind: 'subquery', query, alias: 'sluice_written', columnAliases: undefined }],
+    targets: [{ kind: 'star', qualifier: [] }],
+  };
 }

@@ -1,0 +1,86 @@
+import { analyseStatement, type LineageEnvironment, type Taint } from './lineage/analyse.js';
+import { noFilters, type Query, type Statement } from './lineage/ir.js';
+import type { CompiledMaskingPolicy } from './policy.js';
+
+/**
+ * Masking rewrites values on their way to the caller; it cannot follow a value the caller has the
+ * database store. A masked value written into a table (`INSERT INTO notes SELECT ssn FROM
+ * customers`, `UPDATE customers SET name = ssn`), a setting (`set_config`), a notification or a
+ * large object comes back in clear from the next read. So a statement that would store values
+ * derived from masked columns, or values whose origin cannot be told while masked data is in
+ * reach, is refused before it runs. What the rule returns in clear (`derived: [length]`) may be
+ * stored, as it may be read. Returns why, or undefined when nothing masked would be stored.
+ */
+export function maskedWriteRefusal(
+  written: readonly Query[],
+  statements: readonly Statement[],
+  env: LineageEnvironment,
+  policy: CompiledMaskingPolicy,
+): string | undefined {
+  const refusal = (what: string, into: string) =>
+    `the statement would store ${what} ${into}, and a later read would return it unmasked; ` +
+    `policy ${policy.policy} does not let masked data be copied`;
+  // What is stored is the select list; a WHERE (which a sink in it may read) is looked at below.
+  for (const query of written) {
+    if (query.kind === 'select' && query.targets.length === 0) continue;
+    const values = query.kind === 'select' ? { ...query, filters: noFilters() } : query;
+    const lineage = analyseStatement({ kind: 'query', query: values, cursor: undefined }, env);
+    for (const output of lineage.outputs ?? []) {
+      const hit = maskedSource(output.taint, policy);
+      if (hit) return refusal(`values of masked column ${hit}`, 'in a table');
+    }
+    const untraced = lineage.outputs === undefined || lineage.unresolved.length > 0;
+    if (untraced && (lineage.opaque || maskedInReach(lineage.tablesRead, policy) !== undefined)) {
+      return refusal(
+        `values whose origin cannot be told (${lineage.unresolved[0] ?? 'untraced'})`,
+        'in a table',
+      );
+    }
+  }
+  if (env.sinkFunctions === undefined) return undefined;
+  const lineages = written.map((query) => analyseStatement({ kind: 'query', query, cursor: undefined }, env));
+  for (const statement of statements) {
+    if (statement.kind === 'query') lineages.push(analyseStatement(statement, env));
+  }
+  for (const lineage of lineages) {
+    for (const sink of lineage.sinks) {
+      const hit = maskedSource(sink.taint, policy);
+      if (hit) return refusal(`values of masked column ${hit}`, `through ${sink.name}()`);
+    }
+    if (
+      lineage.sinks.length > 0 &&
+      lineage.opaque &&
+      maskedInReach(lineage.tablesRead, policy) !== undefined
+    ) {
+      const sink = lineage.sinks[0]?.name ?? '';
+      return refusal(
+        `values whose origin cannot be told (${lineage.unresolved[0] ?? 'untraced'})`,
+        `through ${sink}()`,
+      );
+    }
+  }
+  return undefined;
+}
+
+/** The first masked source of a taint that its rule does not return in clear, as schema.table.column. */
+function maskedSource(taint: Taint, policy: CompiledMaskingPolicy): string | undefined {
+  for (const [key, source] of taint.sources) {
+    const rule = policy.columnRule(source.schema, source.table, source.column);
+    const aspect = taint.aspects?.get(key);
+    if (rule && !(aspect !== undefined && rule.derived.has(aspect)))
+      return `${source.schema}.${source.table}.${source.column}`;
+  }
+  return undefined;
+}
+
+function maskedInReach(
+  tables: readonly { schema: string; name: string; columns: readonly string[] }[],
+  policy: CompiledMaskingPolicy,
+): string | undefined {
+  for (const t of tables) {
+    for (const column of t.columns) {
+      if (policy.columnRule(t.schema, t.name, column)) return `${t.schema}.${t.name}.${column}`;
+    }
+  }
+  return undefined;
+}
