@@ -96,7 +96,8 @@ const ATTACKS: { sql: string; errno: number; midResult?: boolean }[] = [
   },
   { sql: "SELECT ExtractValue('<a/>', CONCAT('~', email)) FROM customers", errno: 1105 },
   { sql: "SELECT UpdateXML('<a/>', CONCAT('~', ssn), 'x') FROM customers", errno: 1105 },
-  { sql: 'INSERT INTO notes (id, body) SELECT 10 + id, email FROM customers WHERE id = 1', errno: 1062 },
+  // A copy of a masked value is refused before it runs; this breaks the same key without one.
+  { sql: 'INSERT INTO notes (id, body) SELECT 10 + id, name FROM customers WHERE id = 1', errno: 1062 },
   { sql: 'UPDATE customers SET email = (SELECT body FROM notes WHERE id = 1) WHERE id = 1', errno: 1062 },
 ];
 

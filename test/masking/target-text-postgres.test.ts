@@ -52,11 +52,13 @@ const ATTACKS: { sql: string; code: string }[] = [
   { sql: 'SELECT n FROM (SELECT upper(email)::int AS n FROM customers) s', code: '22P02' },
   { sql: 'SELECT 1 FROM customers WHERE ssn::int > 0', code: '22P02' },
   { sql: 'UPDATE customers SET name = NULL WHERE id = 1', code: '23502' },
+  // Copies of masked values are refused before they run (test/gateway/masked-writes.test.ts);
+  // these violate the same constraints without one.
   {
-    sql: 'UPDATE customers SET email = (SELECT email FROM customers WHERE id = 2) WHERE id = 1',
+    sql: "INSERT INTO customers (id, name, email) SELECT 9, name, 'dup' FROM customers WHERE id = 1 UNION ALL SELECT 10, name, 'dup' FROM customers WHERE id = 2",
     code: '23505',
   },
-  { sql: 'INSERT INTO notes SELECT 1, email FROM customers WHERE id = 1', code: '23505' },
+  { sql: 'INSERT INTO notes SELECT 1, name FROM customers WHERE id = 1', code: '23505' },
 ];
 
 t.test('psql (simple query): the error keeps its SQLSTATE, and no masked value in any form', async (t) => {

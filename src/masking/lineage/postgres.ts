@@ -153,6 +153,8 @@ function lowerQueryNode(n: unknown): Query {
   return { kind: 'unresolved', reason: `query ${u?.[0] ?? 'of unknown kind'} is not modelled` };
 }
 
+const WRITES = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
+
 function lowerWith(w: unknown): { ctes: Cte[]; recursive: boolean } {
   if (!isObject(w)) return { ctes: [], recursive: false };
   const ctes: Cte[] = [];
@@ -161,13 +163,21 @@ function lowerWith(w: unknown): { ctes: Cte[]; recursive: boolean } {
     if (!u || u[0] !== 'CommonTableExpr') continue;
     const colnames = strings(u[1].aliascolnames);
     const inner = unwrap(u[1].ctequery);
+    const name = optString(u[1].ctename) ?? '';
+    // A data-modifying CTE's rows are its RETURNING list, over the table it changes.
+    const returned =
+      inner && inner[0] !== 'SelectStmt' && WRITES.has(inner[0])
+        ? lowerReturning(inner[0], inner[1])
+        : undefined;
     ctes.push({
-      name: optString(u[1].ctename) ?? '',
+      name,
       columnAliases: colnames.length > 0 ? colnames : undefined,
       query:
         inner && inner[0] === 'SelectStmt'
           ? lowerSelect(inner[1])
-          : { kind: 'unresolved', reason: `data-modifying CTE ${optString(u[1].ctename) ?? ''}` },
+          : returned?.kind === 'query'
+            ? returned.query
+            : { kind: 'unresolved', reason: `data-modifying CTE ${name}` },
     });
   }
   return { ctes, recursive: w.recursive === true };
