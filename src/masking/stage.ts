@@ -34,7 +34,7 @@ import { type ColumnAction, decideActions, MaskingPlan } from './plan.js';
 import type { CompiledMaskingPolicy } from './policy.js';
 import { PostgresRowMasker } from './postgres-row.js';
 import { MysqlRowMasker, valueClass } from './wire.js';
-import { maskedWriteRefusal } from './write-check.js';
+import { maskedDdlRefusal, maskedWriteRefusal } from './write-check.js';
 
 export interface LineageMaskingOptions {
   /** The caller's compiled masking policy, or undefined when nothing is masked for it. */
@@ -139,12 +139,9 @@ export class LineageMasking implements MaskingStage {
         ...this.#environment(snapshot, context.session),
         ...(sinkFunctions ? { sinkFunctions } : {}),
       };
-      const why = maskedWriteRefusal(
-        await this.#writes(context),
-        await this.#statements(context),
-        env,
-        policy,
-      );
+      const why =
+        maskedDdlRefusal(context.verdict.statements, snapshot, policy) ??
+        maskedWriteRefusal(await this.#writes(context), await this.#statements(context), env, policy);
       if (why !== undefined) throw new MaskingRefusal(why);
     }
     if (policy.maskedDerivations === 'mask' && policy.maskedFilters === 'allow') return;

@@ -1,5 +1,7 @@
 import { analyseStatement, type LineageEnvironment, type Taint } from './lineage/analyse.js';
 import { noFilters, type Query, type Statement } from './lineage/ir.js';
+import type { StatementSummary } from '../gateway/types.js';
+import type { CatalogSnapshot } from './catalog.js';
 import type { CompiledMaskingPolicy } from './policy.js';
 
 /**
@@ -57,6 +59,41 @@ export function maskedWriteRefusal(
         `values whose origin cannot be told (${lineage.unresolved[0] ?? 'untraced'})`,
         `through ${sink}()`,
       );
+    }
+  }
+  return undefined;
+}
+
+/**
+ * DDL on a table with masked columns (`ALTER TABLE customers RENAME COLUMN ssn TO x`, a
+ * generated column computed from one, `RENAME TABLE customers TO c2`) would take its values out of
+ * the rules that name them: refused for a caller from whom they are masked. Returns why, or
+ * undefined.
+ */
+export function maskedDdlRefusal(
+  statements: readonly StatementSummary[],
+  snapshot: CatalogSnapshot,
+  policy: CompiledMaskingPolicy,
+): string | undefined {
+  for (const statement of statements) {
+    // A view is read through its definition, whatever it names its columns.
+    if (!statement.effects.includes('ddl') || /^CREATE (OR REPLACE )?VIEW\b/i.test(statement.command))
+      continue;
+    for (const object of statement.objects) {
+      if (object.endsWith('()')) continue;
+      const parts = object.split('.');
+      const rel = snapshot.lookup(
+        parts.length > 1 ? parts[parts.length - 2] : undefined,
+        parts[parts.length - 1] ?? '',
+      );
+      if (rel === undefined || rel.kind === 'view') continue;
+      const masked = maskedInReach([rel], policy);
+      if (masked !== undefined) {
+        return (
+          `the statement changes table ${rel.schema}.${rel.name}, whose column ${masked} is masked for this caller; ` +
+          `policy ${policy.policy} does not let a masked caller redefine what masking protects`
+        );
+      }
     }
   }
   return undefined;

@@ -63,6 +63,12 @@ policies:
       - columns: [customers.email]
         strategy: email
         derived: [length]
+  - name: builders
+    when: { groups: [builders] }
+    statements: { default: allow }
+    masking:
+      - columns: [customers.ssn]
+        strategy: redact
 recording: { store: file, file: { dir: recordings } }
 state: { dir: state }
 `,
@@ -230,4 +236,81 @@ t.test('MySQL: MCP, the listener text and prepared refuse storing masked values'
   }
   const [copied] = await admin.query(`SELECT body FROM ${myDb}.notes WHERE id > 100`);
   t.same(leaks(JSON.stringify(copied)), [], 'what was allowed stored nothing masked');
+});
+
+const PG_DDL_REFUSED = [
+  'ALTER TABLE customers RENAME COLUMN ssn TO tax',
+  'ALTER TABLE customers ADD COLUMN copy text GENERATED ALWAYS AS (ssn) STORED',
+  'ALTER TABLE customers RENAME TO clients',
+  'CREATE TABLE stash AS SELECT ssn FROM customers',
+  'SELECT ssn INTO TEMP stash2 FROM customers',
+  'CREATE MATERIALIZED VIEW stash3 AS SELECT upper(ssn) AS s FROM customers',
+  'EXPLAIN ANALYZE INSERT INTO notes SELECT 600 + id, ssn FROM customers',
+  'PREPARE pick AS SELECT ssn FROM customers',
+  'CREATE TABLE stash4 AS EXECUTE pick',
+];
+
+async function pgShape(): Promise<string> {
+  const columns = await adminQuery(
+    "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1, 2",
+    [],
+    pgDb,
+  );
+  const notes = await adminQuery('SELECT id, body FROM notes ORDER BY id', [], pgDb);
+  return JSON.stringify([columns.rows, notes.rows]);
+}
+
+t.test('Postgres: DDL that would take masked values out of their rules is refused', async (t) => {
+  await resetPg();
+  const before = await pgShape();
+  const client = await channels.psql('builder-pg', ['builders'], 'shop', t);
+  for (const sql of PG_DDL_REFUSED) {
+    const err = await client.query(sql).then(
+      () => undefined,
+      (e: Error & { code?: string }) => e,
+    );
+    if (sql.startsWith('PREPARE')) {
+      t.equal(err, undefined, `${sql}: a read, masked when executed`);
+      continue;
+    }
+    t.equal(err?.code, '42501', sql);
+    t.same(leaks(String(err?.message)), [], sql);
+  }
+  t.equal(await pgShape(), before, 'no table, column or row changed');
+  // DDL that leaves masked values where the rules see them still runs.
+  await client.query('CREATE VIEW tax_ids AS SELECT id, ssn AS tax FROM customers');
+  t.teardown(() => adminQuery('DROP VIEW IF EXISTS tax_ids; DROP TABLE IF EXISTS plain', [], pgDb));
+  await client.query('CREATE TABLE plain (id int)');
+  const viaView = await client.query('SELECT tax FROM tax_ids ORDER BY id');
+  t.same(leaks(JSON.stringify(viaView.rows)), [], 'a view made over a masked column reads masked');
+});
+
+const MY_DDL_REFUSED = [
+  'ALTER TABLE customers RENAME COLUMN ssn TO tax',
+  'RENAME TABLE customers TO clients',
+  'CREATE TABLE stash AS SELECT ssn FROM customers',
+  'SET @@session.sql_mode = (SELECT ssn FROM customers LIMIT 1)',
+];
+
+t.test('MySQL: DDL and system variables that would take masked values out of their rules', async (t) => {
+  const [before] = await admin.query(
+    `SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = ? ORDER BY 1, 2`,
+    [myDb],
+  );
+  const conn = await channels.mysql('builder-my', ['builders'], 'legacy', t);
+  for (const sql of MY_DDL_REFUSED) {
+    const err = await conn.query(sql).then(
+      () => undefined,
+      (e: Error & { errno?: number }) => e,
+    );
+    t.ok(err instanceof Error, sql);
+    t.same(leaks(String(err?.message)), [], sql);
+  }
+  const [after] = await admin.query(
+    `SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = ? ORDER BY 1, 2`,
+    [myDb],
+  );
+  t.same(after, before, 'no table or column changed');
+  const [mode] = await conn.query('SELECT @@session.sql_mode AS m');
+  t.same(leaks(JSON.stringify(mode)), []);
 });

@@ -302,6 +302,16 @@ function writtenValues(stmt: Node): Query[] {
     return out;
   }
   if (stmt.type === 'update') return [select(tables(), setValues(stmt.set))];
+  // SET of a system variable keeps the value for `SELECT @@...` to read back. A user variable is
+  // read back masked (it has no traceable origin), so what it is given needs no check here.
+  if (stmt.type === 'set') {
+    const assigned = list(stmt.expr).flatMap((a) =>
+      isObject(a) && a.type === 'assign' && !(isObject(a.left) && a.left.prefix === '@')
+        ? [lowerExpr(a.right)]
+        : [],
+    );
+    return assigned.length > 0 ? [select([], assigned)] : [];
+  }
   if (stmt.type === 'create' && isObject(stmt.query_expr)) return [starOf(lowerQueryNode(stmt.query_expr))];
   return [];
 }
