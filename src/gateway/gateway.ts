@@ -9,6 +9,7 @@ import { reachableTargets, selectPolicy } from '../identity/policies.js';
 import type { Identity } from '../identity/types.js';
 import type { Recorder, SessionRecorder } from '../recording/types.js';
 import type { ApprovalStage } from './approval.js';
+import { decisionEvent } from './decision-event.js';
 import { GatewayError } from './errors.js';
 import { GatewayMetrics } from './metrics.js';
 import {
@@ -379,6 +380,33 @@ export class GatewaySession {
   describe(sql: string, verdict: GuardVerdict): Promise<StatementShape | undefined> {
     if (this.#closed) return Promise.reject(new GatewayError('ERR_CANCELLED', 'session is closed'));
     return this.#pipeline.describe(sql, verdict);
+  }
+
+  /**
+   * A statement the listener answered itself after the guard decided it (MySQL `SET NAMES`, which
+   * changes how the listener converts text, not the target connection): recorded as any other,
+   * its decision, and how it ended.
+   */
+  answered(
+    sql: string,
+    verdict: GuardVerdict,
+    outcome: { command: string } | { code: string; message: string },
+  ): void {
+    if (this.#closed) return;
+    const statementId = randomUUID();
+    this.#recording.onStatement({ statementId, sql });
+    this.#recording.onDecision(decisionEvent(statementId, verdict));
+    if ('command' in outcome) {
+      this.#recording.onResultEnd({
+        statementId,
+        rowCount: 0,
+        truncated: false,
+        command: outcome.command,
+        durationMs: 0,
+      });
+    } else {
+      this.#recording.onError({ statementId, code: outcome.code, message: outcome.message });
+    }
   }
 
   close(reason: string): void {

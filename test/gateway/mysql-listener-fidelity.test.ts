@@ -17,6 +17,7 @@ import { pino } from 'pino';
 import { assembleGateway } from '../../src/cli/assemble.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { startMysqlListener } from '../../src/gateway/mysql/index.js';
+import { createRecordingReader } from '../../src/recording/create.js';
 
 const database = `sluice_myok_${randomBytes(5).toString('hex')}`;
 const admin = await mysql.createConnection({ host: '127.0.0.1', port: 3306, user: 'root', password: '' });
@@ -441,6 +442,31 @@ t.test('SET NAMES changes the set the listener speaks; the target connection sta
   const dba = await through(['dba']);
   t.teardown(() => dba.end());
   await t.rejects(dba.query('SET NAMES dec8'), { errno: 1115, message: /Unknown character set/ });
+  // The listener answers SET NAMES itself; each is recorded, with its decision and its end.
+  await parts.recorder.flush();
+  const reader = createRecordingReader(config);
+  const events: Record<string, unknown>[] = [];
+  for (const s of await reader.listSessions({ identity: 'u-1' })) {
+    for await (const e of reader.readEvents(s.id)) events.push(e);
+  }
+  await reader.close();
+  /** For each recording of `sql`: what followed its statement event. */
+  const ended = (sql: string) =>
+    events
+      .filter((e) => e.type === 'statement' && e.sql === sql)
+      .map((statement) =>
+        events
+          .filter((e) => e.statementId === statement.statementId && e.type !== 'statement')
+          .map((e) => (e.type === 'decision' ? `decision ${String(e.action)}` : String(e.type)))
+          .join(', '),
+      );
+  t.same(
+    ended('SET NAMES cp1251'),
+    ['decision allow, result.end', 'decision deny, error'],
+    'allowed for the dba (the CLI), refused for the agent: both recorded',
+  );
+  t.same(ended('SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci'), ['decision allow, result.end']);
+  t.same(ended('SET NAMES dec8'), ['decision allow, error'], 'an unknown set is recorded with its error');
   // character_set_results alone: statements still arrive as UTF-8, text comes back in koi8r,
   // each column announced in it (mysql2 decodes by the announced set).
   await dba.query('SET character_set_results = koi8r');

@@ -312,21 +312,18 @@ export class MysqlClientSession implements MysqlCommandHandler {
         { event: 'mysql.set-names', session: session.context.id, rule: verdict.rule },
         'character set change refused by the guard',
       );
-      return reply.error({
-        errno: MysqlErrno.StatementDenied,
-        sqlstate: '42000',
-        message: `statement denied: ${verdict.reason}`,
-      });
+      const message = `statement denied: ${verdict.reason}`;
+      session.answered(sql, verdict, { code: '42000', message });
+      return reply.error({ errno: MysqlErrno.StatementDenied, sqlstate: '42000', message });
     }
     const info = this.#info;
     if (change.unknown !== undefined || info === undefined) {
-      return reply.error({
-        errno: MysqlErrno.UnknownCharacterSet,
-        sqlstate: '42000',
-        message:
-          'Unknown character set: Sluice converts utf8mb4, utf8mb3, latin1-7, cp125x, koi8r/u, sjis, cp932, ujis, euckr, gbk, gb2312, gb18030, big5 and a few more',
-      });
+      const message =
+        'Unknown character set: Sluice converts utf8mb4, utf8mb3, latin1-7, cp125x, koi8r/u, sjis, cp932, ujis, euckr, gbk, gb2312, gb18030, big5 and a few more';
+      session.answered(sql, verdict, { code: '42000', message });
+      return reply.error({ errno: MysqlErrno.UnknownCharacterSet, sqlstate: '42000', message });
     }
+    session.answered(sql, verdict, { command: 'SET' });
     if (change.client) info.charset = change.client;
     if (change.results) info.resultsCharset = change.results;
     this.#log.info(
