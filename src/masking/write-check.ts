@@ -39,8 +39,20 @@ export function maskedWriteRefusal(
       );
     }
   }
-  if (env.sinkFunctions === undefined) return undefined;
+  // With their WHERE: a write's row count tells which rows its filter matched, as a read's rows do.
   const lineages = written.map((query) => analyseStatement({ kind: 'query', query, cursor: undefined }, env));
+  if (policy.maskedFilters === 'refuse') {
+    for (const lineage of lineages) {
+      const hit = lineage.filtered.find((f) => policy.columnRule(f.schema, f.table, f.column));
+      if (hit) {
+        return (
+          `the statement filters on masked column ${hit.schema}.${hit.table}.${hit.column}; ` +
+          `policy ${policy.policy} refuses that because its row count would reveal it by inference`
+        );
+      }
+    }
+  }
+  if (env.sinkFunctions === undefined) return undefined;
   for (const statement of statements) {
     if (statement.kind === 'query') lineages.push(analyseStatement(statement, env));
   }

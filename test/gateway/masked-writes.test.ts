@@ -63,6 +63,13 @@ policies:
       - columns: [customers.email]
         strategy: email
         derived: [length]
+  - name: strict
+    when: { groups: [strict] }
+    statements: { default: deny, allow: [read, write, delete] }
+    maskedFilters: refuse
+    masking:
+      - columns: [customers.ssn]
+        strategy: redact
   - name: builders
     when: { groups: [builders] }
     statements: { default: allow }
@@ -313,4 +320,34 @@ t.test('MySQL: DDL and system variables that would take masked values out of the
   t.same(after, before, 'no table or column changed');
   const [mode] = await conn.query('SELECT @@session.sql_mode AS m');
   t.same(leaks(JSON.stringify(mode)), []);
+});
+
+t.test('with maskedFilters: refuse, a write filtering on a masked column is refused too', async (t) => {
+  await resetPg();
+  const before = await pgNotes();
+  const pgClient = await channels.psql('strict-pg', ['strict'], 'shop', t);
+  const myConn = await channels.mysql('strict-my', ['strict'], 'legacy', t);
+  const myBefore = await myState();
+  for (const sql of [
+    "UPDATE customers SET name = 'x' WHERE ssn LIKE '1%'",
+    "DELETE FROM notes WHERE id = 1 AND EXISTS (SELECT 1 FROM customers WHERE ssn LIKE '1%')",
+  ]) {
+    const pgErr = await pgClient.query(sql).then(
+      () => undefined,
+      (e: Error & { code?: string }) => e,
+    );
+    t.equal(pgErr?.code, '42501', `postgres: ${sql}`);
+    t.match(pgErr?.message, /filters on masked column/, `postgres: ${sql}`);
+    const myErr = await myConn.query(sql).then(
+      () => undefined,
+      (e: Error & { errno?: number }) => e,
+    );
+    t.equal(myErr?.errno, 1142, `mysql: ${sql}`);
+    t.match(myErr?.message, /filters on masked column/, `mysql: ${sql}`);
+  }
+  t.equal(await pgNotes(), before);
+  t.equal(await myState(), myBefore);
+  await pgClient.query("UPDATE customers SET name = 'Ada' WHERE id = 1");
+  await myConn.query("UPDATE customers SET name = 'Ada' WHERE id = 1");
+  t.pass('a write filtering on plain columns runs');
 });

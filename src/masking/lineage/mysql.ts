@@ -270,13 +270,13 @@ export function lowerMysqlWrites(parsed: unknown): Query[] {
 }
 
 function writtenValues(stmt: Node): Query[] {
-  const select = (from: FromItem[], exprs: Expr[]): Query => ({
+  const select = (from: FromItem[], exprs: Expr[], where?: unknown): Query => ({
     kind: 'select',
     ctes: [],
     recursive: false,
     from,
     targets: exprs.map((expr) => ({ kind: 'expr', name: undefined, expr })),
-    filters: { input: [], keys: [] },
+    filters: { input: where ? [lowerExpr(where)] : [], keys: [] },
   });
   const setValues = (set: unknown): Expr[] =>
     list(set).map((s) => lowerExpr(isObject(s) ? s.value : undefined));
@@ -301,7 +301,11 @@ function writtenValues(stmt: Node): Query[] {
     if (set.length > 0) out.push(select(tables(), set));
     return out;
   }
-  if (stmt.type === 'update') return [select(tables(), setValues(stmt.set))];
+  if (stmt.type === 'update') return [select(tables(), setValues(stmt.set), stmt.where)];
+  if (stmt.type === 'delete') {
+    const from = list(stmt.from);
+    return [select(nestJoins(from.map(lowerFromItem), from), [], stmt.where)];
+  }
   // SET of a system variable keeps the value for `SELECT @@...` to read back. A user variable is
   // read back masked (it has no traceable origin), so what it is given needs no check here.
   if (stmt.type === 'set') {
