@@ -218,9 +218,13 @@ export class StatementPipeline {
       case 'approved':
         return;
       case 'pending':
+        // An MCP caller asks again with the approval_status tool; a wire client's statement is
+        // over (as on the Postgres listener), and it sends it again once an approver approved.
         throw new GatewayError(
           'ERR_APPROVAL_PENDING',
-          `statement is waiting for approval: request ${outcome.requestId}; ask again with approval_status`,
+          this.#session.channel === 'mcp-stdio' || this.#session.channel === 'mcp-http'
+            ? `statement is waiting for approval: request ${outcome.requestId}; ask again with approval_status`
+            : `statement not approved in time: request ${outcome.requestId}; send it again once an approver has approved it`,
           { sqlstate: '42501', detail: outcome.requestId },
         );
       case 'denied':
