@@ -375,34 +375,33 @@ export class LineageMasking implements MaskingStage {
     return finalPlan(decided.actions, columns, context, policy);
   }
 
-  async #statements(context: Omit<MaskingContext, 'cursor'>): Promise<readonly Statement[]> {
-    const dialect = context.session.dialect;
-    if (dialect === 'postgres') await readyParsers();
-    const parsed = context.verdict.parsed;
-    if (typeof parsed !== 'object' || parsed === null) {
-      return parsed !== undefined ? lowerParsed(dialect, parsed) : parseStatements(dialect, context.sql);
-    }
-    let lowered = this.#lowered.get(parsed);
-    if (lowered === undefined) {
-      lowered = deepFreeze(lowerParsed(dialect, parsed));
-      this.#lowered.set(parsed, lowered);
-    }
-    return lowered;
+  #statements(context: Omit<MaskingContext, 'cursor'>): Promise<readonly Statement[]> {
+    return this.#lowerOnce(context, this.#lowered, lowerParsed, parseStatements);
   }
 
-  async #writes(context: Omit<MaskingContext, 'cursor'>): Promise<readonly Query[]> {
+  #writes(context: Omit<MaskingContext, 'cursor'>): Promise<readonly Query[]> {
+    return this.#lowerOnce(context, this.#written, lowerWrites, parseWrites);
+  }
+
+  /** Lowers the guard's parse once per parse object (or parses the text when there is none). */
+  async #lowerOnce<T>(
+    context: Omit<MaskingContext, 'cursor'>,
+    cache: WeakMap<object, readonly T[]>,
+    lower: (dialect: Dialect, parsed: unknown) => T[],
+    parse: (dialect: Dialect, sql: string) => Promise<T[]>,
+  ): Promise<readonly T[]> {
     const dialect = context.session.dialect;
     if (dialect === 'postgres') await readyParsers();
     const parsed = context.verdict.parsed;
     if (typeof parsed !== 'object' || parsed === null) {
-      return parsed !== undefined ? lowerWrites(dialect, parsed) : parseWrites(dialect, context.sql);
+      return parsed !== undefined ? lower(dialect, parsed) : parse(dialect, context.sql);
     }
-    let written = this.#written.get(parsed);
-    if (written === undefined) {
-      written = deepFreeze(lowerWrites(dialect, parsed));
-      this.#written.set(parsed, written);
+    let lowered = cache.get(parsed);
+    if (lowered === undefined) {
+      lowered = deepFreeze(lower(dialect, parsed));
+      cache.set(parsed, lowered);
     }
-    return written;
+    return lowered;
   }
 
   async #snapshot(target: string): Promise<CatalogSnapshot> {
