@@ -312,6 +312,11 @@ t.test('what cannot be proven filtered is refused, on every channel', async (t) 
     'UPDATE ledger SET note = note',
     'SELECT * FROM pg_stats',
     'SELECT most_common_vals FROM pg_catalog.pg_stats',
+    // Other sessions' statements: other tenants' rewritten texts, with their claims.
+    'SELECT query FROM pg_stat_activity',
+    'SELECT query FROM pg_catalog.pg_stat_activity WHERE pid <> pg_backend_pid()',
+    'SELECT * FROM pg_stat_get_activity(NULL)',
+    'SELECT (pg_stat_get_activity(NULL)).query',
     'SELECT * FROM all_orders()',
     'COPY orders FROM STDIN',
     'UPDATE v_orders SET item = item',

@@ -11,7 +11,9 @@ export type FilterClass =
   /** A table a filtered one inherits from: reading it reads the filtered rows too. */
   | { kind: 'includes'; filtered: string }
   /** Statistics that hold the values of every table's rows. */
-  | { kind: 'statistics' };
+  | { kind: 'statistics' }
+  /** Other sessions' statement texts. */
+  | { kind: 'other-sessions' };
 
 /** Catalogs whose rows are samples of other tables' values (most common values, histograms). */
 const STATISTICS = new Set([
@@ -20,6 +22,19 @@ const STATISTICS = new Set([
   'pg_stats_ext',
   'pg_stats_ext_exprs',
   'pg_statistic_ext_data',
+]);
+
+/**
+ * Views and functions that show other sessions' statement texts. Every session reaches the target
+ * as the same role, so they show other callers' statements, row-filtered texts with their claims
+ * and the literals they typed among them.
+ */
+export const OTHER_SESSIONS = new Set([
+  'pg_stat_activity',
+  'pg_stat_get_activity',
+  'pg_stat_statements',
+  'pg_stat_progress_copy',
+  'pg_stat_progress_create_index',
 ]);
 
 /** Views over views over a filtered table are seen through this deep at most. */
@@ -93,9 +108,11 @@ export class FilteredRelations {
     if (schema !== undefined) {
       const s = schema.toLowerCase();
       if (s === 'pg_catalog' && STATISTICS.has(n)) return { kind: 'statistics' };
+      if (OTHER_SESSIONS.has(n)) return { kind: 'other-sessions' };
       return this.#byName.get(`${s}.${n}`) ?? this.#bareRule(n);
     }
     if (STATISTICS.has(n)) return { kind: 'statistics' };
+    if (OTHER_SESSIONS.has(n)) return { kind: 'other-sessions' };
     const candidates = this.#bareNames.get(n);
     if (candidates === undefined) return undefined;
     const resolved = this.#snapshot.lookup(undefined, n);

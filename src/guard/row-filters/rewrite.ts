@@ -1,6 +1,6 @@
 import type { CatalogRelation } from '../../masking/catalog.js';
 import { type ClaimReader, conditionFor, RowFilterRefusal } from './condition.js';
-import { type FilteredRelations, type FilterClass, MAX_VIEW_DEPTH } from './relations.js';
+import { type FilteredRelations, type FilterClass, MAX_VIEW_DEPTH, OTHER_SESSIONS } from './relations.js';
 import type { RowFilterRule } from './template.js';
 import { type PgNode, stringOf, walkNodes } from './tree.js';
 
@@ -187,6 +187,8 @@ class Rewriter {
         throw new RowFilterRefusal(
           `${rv.relname} holds samples of every table's values, row-filtered ones too; it cannot be read under row filters`,
         );
+      case 'other-sessions':
+        throw new RowFilterRefusal(otherSessions(rv.relname));
       case 'includes':
         if (rv.inh !== true) return keep();
         throw new RowFilterRefusal(
@@ -336,8 +338,14 @@ class Rewriter {
         `${names.join('.')} is a user-defined function: it may read row-filtered tables unfiltered`,
       );
     }
+    if (name !== undefined && OTHER_SESSIONS.has(name.toLowerCase())) {
+      throw new RowFilterRefusal(otherSessions(names.join('.')));
+    }
   }
 }
+
+const otherSessions = (name: string): string =>
+  `${name} shows other sessions' statements, other callers' row-filtered ones among them; it cannot be read under row filters`;
 
 function starTarget(): PgNode {
   return { ResTarget: { val: { ColumnRef: { fields: [{ A_Star: {} }] } } } };
