@@ -143,3 +143,16 @@ t.test('configuration: a condition that is not one plain condition is refused at
   t.equal(rule?.schema, 'sales');
   t.same(rule?.claims, ['org.id']);
 });
+
+t.test('MySQL: where other sessions show their statements is named and refused', async (t) => {
+  const { mysqlNamesOtherSessions } = await import('../../src/guard/row-filters/mysql.js');
+  for (const [sql, word] of [
+    ['SELECT info FROM information_schema.PROCESSLIST', 'processlist'],
+    ['SELECT sql_text FROM performance_schema.events_statements_current', 'performance_schema'],
+    ['SELECT * FROM `sys`.`x$processlist`', 'sys'],
+    ['SELECT trx_query FROM information_schema.innodb_trx', 'innodb_trx'],
+  ] as const) {
+    t.equal(mysqlNamesOtherSessions(sql), word, sql);
+  }
+  t.equal(mysqlNamesOtherSessions('SELECT body FROM notes'), undefined);
+});

@@ -5,7 +5,7 @@ import type { SessionContext } from '../../gateway/types.js';
 import { readClaim } from '../../identity/claims.js';
 import type { PgParseResult, PostgresParser } from '../postgres/parser.js';
 import { RowFilterRefusal } from './condition.js';
-import { mysqlNamedFiltered } from './mysql.js';
+import { mysqlNamedFiltered, mysqlNamesOtherSessions } from './mysql.js';
 import { FilteredRelations } from './relations.js';
 import { rewriteStatement } from './rewrite.js';
 import type { RowFilterRule } from './template.js';
@@ -52,6 +52,12 @@ export class RowFilters {
     if (rules.length === 0) return UNCHANGED;
     try {
       if (session.dialect === 'mysql') {
+        const shown = mysqlNamesOtherSessions(sql);
+        if (shown !== undefined) {
+          throw new RowFilterRefusal(
+            `${shown} shows other sessions' statements, other callers' among them; it cannot be read under row filters`,
+          );
+        }
         const named = mysqlNamedFiltered(sql, rules, await this.#snapshot(session.target));
         if (named === undefined) return UNCHANGED;
         throw new RowFilterRefusal(

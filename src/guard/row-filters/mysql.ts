@@ -5,6 +5,19 @@ import type { RowFilterRule } from './template.js';
 const WORD = /[\p{L}\p{N}_$]+/gu;
 
 /**
+ * Where MySQL shows other sessions' statement texts (every session reaches the target as one
+ * user, so other callers' among them): the process list, performance_schema, the sys schema's
+ * views over both, InnoDB's transaction list.
+ */
+const OTHER_SESSIONS = new Set(['processlist', 'performance_schema', 'sys', 'innodb_trx']);
+
+/** Under row filters, a MySQL statement that names where other sessions' statements show: the word. */
+export function mysqlNamesOtherSessions(sql: string): string | undefined {
+  for (const word of sql.toLowerCase().match(WORD) ?? []) if (OTHER_SESSIONS.has(word)) return word;
+  return undefined;
+}
+
+/**
  * MySQL has no rewriter: the name of a filtered table, or of a view whose definition names one,
  * appearing anywhere in the text (as an identifier, in a string a PREPARE reads, in a comment)
  * refuses the statement. Coarse on purpose: it cannot miss a read, at the price of refusing a
