@@ -223,6 +223,12 @@ const cases: [string, string, string[], (string | null)[]][] = [
     ['redact', 'redact'],
   ],
   ['a view over an unknown relation fails closed', 'SELECT name FROM customer_names', ['name'], ['redact']],
+  [
+    "other sessions' statement text, through the function behind pg_stat_activity: masked",
+    'SELECT (pg_stat_get_activity(NULL)).query',
+    ['query'],
+    ['redact'],
+  ],
 ];
 
 for (const [name, sql, columns, expected] of cases) {

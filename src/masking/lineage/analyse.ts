@@ -113,6 +113,9 @@ const OPAQUE_FUNCTIONS = new Set([
   'pg_read_file',
   'pg_read_binary_file',
   'load_file',
+  // The functions behind pg_stat_activity and pg_stat_statements (other sessions' statement text).
+  'pg_stat_get_activity',
+  'pg_stat_statements',
 ]);
 
 /**
