@@ -49,8 +49,11 @@ export interface LineageMaskingOptions {
   sinkFunctions?: (dialect: Dialect) => ReadonlySet<string>;
 }
 
-/** Effects under which a statement stores nothing (reads, transaction control, driver routine). */
-const STORES_NOTHING: ReadonlySet<string> = new Set(['read', 'transaction', 'routine']);
+/**
+ * Effects under which a statement stores nothing: reads and transaction control. (`routine`
+ * covers MySQL SETs of session variables, whose value may be a subquery: it is checked.)
+ */
+const STORES_NOTHING: ReadonlySet<string> = new Set(['read', 'transaction']);
 
 export interface MaskingContext {
   session: SessionContext;
