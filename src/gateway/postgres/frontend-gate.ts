@@ -464,11 +464,6 @@ export class FrontendGate {
   }
 
   /**
-   * The lineage becomes the cursor's only when the target confirms the DECLARE (its
-   * CommandComplete): a DECLARE the target refuses (the name is taken) leaves the live cursor's
-   * lineage as it was. The first DECLARE of the text is the one the lineage describes.
-   */
-  /**
    * What a run takes up once the target confirms it: a cursor it declares, and, when every
    * statement of its text has completed, what it did to prepared statements (the guard only
    * anticipated that, for a text may fail part way).
@@ -491,6 +486,11 @@ export class FrontendGate {
     };
   }
 
+  /**
+   * The lineage becomes the cursor's only when the target confirms the DECLARE (its
+   * CommandComplete): a DECLARE the target refuses (the name is taken) leaves the live cursor's
+   * lineage as it was. The first DECLARE of the text is the one the lineage describes.
+   */
   #cursorConfirmation(lineage: CursorLineage): (tag: string) => void {
     let pending = true;
     return (tag) => {
