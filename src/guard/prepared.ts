@@ -77,10 +77,6 @@ export class PreparedStatements implements PreparedStatementLookup {
     this.#byName.delete(name);
   }
 
-  clear(): void {
-    this.#byName.clear();
-  }
-
   /**
    * A text with these changes may run: each body it prepares stands beside any body the name has
    * (an EXECUTE is judged by both, and masked as neither can be traced), and nothing is removed.

@@ -29,6 +29,19 @@ export interface CatalogSnapshot {
   isUserFunction(schema: string | undefined, name: string): boolean;
 }
 
+/**
+ * The relation a guard summary's object names (`orders`, `public.orders`; a function, `f()`, is
+ * none), or undefined when the snapshot does not hold it.
+ */
+export function relationOfObject(snapshot: CatalogSnapshot, object: string): CatalogRelation | undefined {
+  if (object.endsWith('()')) return undefined;
+  const parts = object.split('.');
+  return snapshot.lookup(
+    parts.length > 1 ? parts[parts.length - 2] : undefined,
+    parts[parts.length - 1] ?? '',
+  );
+}
+
 /** Per target: loaded on first use, cached, reloaded after `invalidate()` (call it after DDL). */
 export interface Catalog {
   snapshot(): Promise<CatalogSnapshot>;

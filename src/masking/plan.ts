@@ -2,7 +2,7 @@ import type { ResultColumn, RowMasker } from '../gateway/types.js';
 import { newFeatures, scanText } from './detectors.js';
 import { MaskingRefusal } from './errors.js';
 import type { SourceColumn, Taint } from './lineage/taint.js';
-import type { CompiledMaskingPolicy } from './policy.js';
+import { maskingRuleOf, type CompiledMaskingPolicy } from './policy.js';
 import { REDACT, type MaskStrategy } from './strategies.js';
 
 /** What happens to one column of a result: masked by a column rule, scanned by detectors, or passed. */
@@ -55,11 +55,8 @@ export function decideActions(
     };
     const masked: { source: SourceColumn; strategy: MaskStrategy; rule: number }[] = [];
     for (const [key, source] of origin.taint.sources) {
-      const rule = policy.columnRule(source.schema, source.table, source.column);
-      // An aspect the rule returns in clear (`derived: [length]` and `length(ssn)`) masks nothing.
-      const aspect = origin.taint.aspects?.get(key);
-      if (rule && !(aspect !== undefined && rule.derived.has(aspect)))
-        masked.push({ source, strategy: rule.strategy, rule: rule.index });
+      const rule = maskingRuleOf(policy, origin.taint, key, source);
+      if (rule) masked.push({ source, strategy: rule.strategy, rule: rule.index });
     }
     let derived = origin.taint.derived;
     if (origin.unknown && (context.maskedRead.length > 0 || (context.opaque && policy.hasColumnRules))) {

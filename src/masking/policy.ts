@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { PolicyConfig } from '../config/schema.js';
 import type { Secret } from '../config/secret.js';
 import { DETECTOR_TABLE, type Detector, type TextFeatures } from './detectors.js';
-import type { Aspect } from './lineage/taint.js';
+import type { Aspect, SourceColumn, Taint } from './lineage/taint.js';
 import { compileStrategy, type MaskStrategy } from './strategies.js';
 
 /** A column rule as compiled: which config entry, and how to mask. */
@@ -14,6 +14,22 @@ export interface ColumnRule {
   readonly strategy: MaskStrategy;
   /** Aspects of the column returned in clear (`derived:`); length tells nullness too. */
   readonly derived: ReadonlySet<Aspect>;
+}
+
+/**
+ * The rule that masks source `key` of a taint, unless the taint is only an aspect of it that the
+ * rule returns in clear (`derived: [length]` and `length(ssn)`): then none. The one judgement read
+ * masking and the write check share.
+ */
+export function maskingRuleOf(
+  policy: CompiledMaskingPolicy,
+  taint: Taint,
+  key: string,
+  source: SourceColumn,
+): ColumnRule | undefined {
+  const rule = policy.columnRule(source.schema, source.table, source.column);
+  const aspect = taint.aspects?.get(key);
+  return rule && !(aspect !== undefined && rule.derived.has(aspect)) ? rule : undefined;
 }
 
 export interface DetectorRule {

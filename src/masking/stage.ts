@@ -9,7 +9,7 @@ import type {
   RowMasker,
   SessionContext,
 } from '../gateway/types.js';
-import type { Catalog, CatalogRelation, CatalogSnapshot } from './catalog.js';
+import { relationOfObject, type Catalog, type CatalogRelation, type CatalogSnapshot } from './catalog.js';
 import { deepFreeze } from '../guard/deep-freeze.js';
 import {
   analyseStatement,
@@ -216,12 +216,7 @@ export class LineageMasking implements MaskingStage {
     // INSERT ... SELECT or UPDATE ... FROM) count too, since a constraint error quotes their rows.
     for (const summary of context.verdict.statements) {
       for (const object of summary.objects) {
-        if (object.endsWith('()')) continue;
-        const parts = object.split('.');
-        const rel = snapshot.lookup(
-          parts.length > 1 ? parts[parts.length - 2] : undefined,
-          parts[parts.length - 1] ?? '',
-        );
+        const rel = relationOfObject(snapshot, object);
         if (rel === undefined) continue;
         if (rel.kind === 'view') take(analyseView(rel, env));
         else involve(rel);

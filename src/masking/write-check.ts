@@ -1,8 +1,8 @@
 import { analyseStatement, type LineageEnvironment, type Taint } from './lineage/analyse.js';
 import { noFilters, type Query, type Statement } from './lineage/ir.js';
 import type { StatementSummary } from '../gateway/types.js';
-import type { CatalogSnapshot } from './catalog.js';
-import type { CompiledMaskingPolicy } from './policy.js';
+import { relationOfObject, type CatalogSnapshot } from './catalog.js';
+import { maskingRuleOf, type CompiledMaskingPolicy } from './policy.js';
 
 /**
  * Masking rewrites values on their way to the caller; it cannot follow a value the caller has the
@@ -92,12 +92,7 @@ export function maskedDdlRefusal(
     if (!statement.effects.includes('ddl') || /^CREATE (OR REPLACE )?VIEW\b/i.test(statement.command))
       continue;
     for (const object of statement.objects) {
-      if (object.endsWith('()')) continue;
-      const parts = object.split('.');
-      const rel = snapshot.lookup(
-        parts.length > 1 ? parts[parts.length - 2] : undefined,
-        parts[parts.length - 1] ?? '',
-      );
+      const rel = relationOfObject(snapshot, object);
       if (rel === undefined || rel.kind === 'view') continue;
       const masked = maskedInReach([rel], policy);
       if (masked !== undefined) {
@@ -114,10 +109,7 @@ export function maskedDdlRefusal(
 /** The first masked source of a taint that its rule does not return in clear, as schema.table.column. */
 function maskedSource(taint: Taint, policy: CompiledMaskingPolicy): string | undefined {
   for (const [key, source] of taint.sources) {
-    const rule = policy.columnRule(source.schema, source.table, source.column);
-    const aspect = taint.aspects?.get(key);
-    if (rule && !(aspect !== undefined && rule.derived.has(aspect)))
-      return `${source.schema}.${source.table}.${source.column}`;
+    if (maskingRuleOf(policy, taint, key, source)) return `${source.schema}.${source.table}.${source.column}`;
   }
   return undefined;
 }
