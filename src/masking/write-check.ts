@@ -61,11 +61,9 @@ export function maskedWriteRefusal(
       const hit = maskedSource(sink.taint, policy);
       if (hit) return refusal(`values of masked column ${hit}`, `through ${sink.name}()`);
     }
-    if (
-      lineage.sinks.length > 0 &&
-      lineage.opaque &&
-      maskedInReach(lineage.tablesRead, policy) !== undefined
-    ) {
+    // A store next to what lineage cannot see into (a user function, which may itself be the
+    // store and read masked tables inside): nothing tells what it keeps.
+    if (lineage.sinks.length > 0 && lineage.opaque) {
       const sink = lineage.sinks[0]?.name ?? '';
       return refusal(
         `values whose origin cannot be told (${lineage.unresolved[0] ?? 'untraced'})`,
