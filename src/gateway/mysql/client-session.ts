@@ -26,6 +26,8 @@ import { charsetChange, charsetStatementWith, type CharsetChange } from './set-n
 import { PreparedStatements, type PreparedStatement } from './prepared-statements.js';
 import { wireColumns, wireRow, type WireColumn } from './wire-columns.js';
 import { MysqlErrno, toWireError } from './wire-errors.js';
+import { killRequest, type KillableConnection, type KillRequest } from './kill.js';
+import { GatewayError } from '../errors.js';
 
 export interface ClientSessionParts extends LoginParts {
   guard: GuardStage;
@@ -33,6 +35,8 @@ export interface ClientSessionParts extends LoginParts {
   approvalWaitMs: number;
   /** Time between commands after which the client is dropped; 0: never. */
   idleTimeoutMs: number;
+  /** This listener's connection of a connection id (for KILL); none when not given. */
+  peer?: (connectionId: number) => KillableConnection | undefined;
 }
 
 /**
@@ -60,7 +64,7 @@ const MAX_PARAMS = 0xffff;
  * back with the target's own column definitions (wire-columns.ts) and re-encoded from the
  * pipeline's (masked) values, which keep the target's text forms on this channel.
  */
-export class MysqlClientSession implements MysqlCommandHandler {
+export class MysqlClientSession implements MysqlCommandHandler, KillableConnection {
   readonly #parts: ClientSessionParts;
   readonly #remote: string | undefined;
   readonly #log: Logger;
@@ -109,6 +113,23 @@ export class MysqlClientSession implements MysqlCommandHandler {
   get sessionId(): string | undefined {
     const state = this.#state;
     return state.kind === 'open' || state.kind === 'target-reset' ? state.session.context.id : undefined;
+  }
+
+  get subject(): string | undefined {
+    const state = this.#state;
+    if (state.kind === 'unbound') return state.identity.subject;
+    return state.kind === 'open' || state.kind === 'target-reset'
+      ? state.session.context.identity.subject
+      : undefined;
+  }
+
+  killQuery(): void {
+    this.#running?.abort(new GatewayError('ERR_CANCELLED', 'Query execution was interrupted (KILL QUERY)'));
+  }
+
+  killConnection(): void {
+    this.close('killed by KILL from another connection');
+    this.#disconnect();
   }
 
   readonly authenticate = async (request: MysqlAuthRequest): Promise<MysqlAuthResult> => {
@@ -521,6 +542,10 @@ export class MysqlClientSession implements MysqlCommandHandler {
     binary: boolean,
     more = 0,
   ): Promise<boolean> {
+    const kill = request.params === undefined ? killRequest(request.sql) : undefined;
+    const victim = kill === undefined ? undefined : this.#parts.peer?.(kill.id);
+    if (kill !== undefined && victim !== undefined)
+      return this.#kill(session, reply, request.sql, kill, victim, more);
     let columns: WireColumn[] = [];
     let writer: MysqlResultWriter | undefined;
     const running = new AbortController();
@@ -578,6 +603,54 @@ export class MysqlClientSession implements MysqlCommandHandler {
     } finally {
       if (this.#running === running) this.#running = undefined;
     }
+  }
+
+  /**
+   * KILL of one of this listener's connections (see kill.ts), decided by the guard like the text
+   * it is (`admin`), then done here: the target's thread of that number is someone else's. Only
+   * the caller's own connections (the same subject) may be killed, as MySQL lets a user kill its
+   * own threads only.
+   */
+  async #kill(
+    session: GatewaySession,
+    reply: MysqlReply,
+    sql: string,
+    kill: KillRequest,
+    victim: KillableConnection,
+    more: number,
+  ): Promise<boolean> {
+    const verdict = await this.#parts.guard.check(sql, session.context);
+    const refuse = (errno: number, sqlstate: string, message: string): false => {
+      session.answered(sql, verdict, { code: sqlstate, message });
+      reply.error({ errno, sqlstate, message });
+      return false;
+    };
+    if (verdict.action === 'deny')
+      return refuse(MysqlErrno.StatementDenied, '42000', `statement denied: ${verdict.reason}`);
+    if (verdict.action !== 'allow') {
+      return refuse(
+        MysqlErrno.StatementDenied,
+        '42000',
+        'statement denied: KILL of a Sluice connection is not sent for review; a policy that allows admin may run it',
+      );
+    }
+    if (victim.subject === undefined || victim.subject !== session.context.identity.subject) {
+      return refuse(MysqlErrno.KillDenied, 'HY000', `You are not owner of thread ${kill.id}`);
+    }
+    this.#log.info(
+      { event: 'mysql.kill', session: session.context.id, connectionId: kill.id, query: kill.query },
+      kill.query ? 'KILL QUERY of a listener connection' : 'KILL of a listener connection',
+    );
+    if (victim === this && !kill.query) {
+      refuse(MysqlErrno.ConnectionKilled, '70100', 'Connection was killed');
+      this.killConnection();
+      return false;
+    }
+    if (kill.query) victim.killQuery();
+    else victim.killConnection();
+    session.answered(sql, verdict, { command: 'KILL' });
+    reply.ok({ status: ServerStatus.Autocommit | more });
+    return true;
   }
 }
 

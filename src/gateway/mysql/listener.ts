@@ -10,6 +10,7 @@ import { listenOn } from '../listen.js';
 import { loadListenerTls } from '../postgres/tls-material.js';
 import { readServerVersion } from './target-version.js';
 import { MysqlClientSession } from './client-session.js';
+import { ConnectionIds } from './kill.js';
 
 export interface MysqlListener {
   /** Where it listens (the real port when configured with port 0). */
@@ -76,15 +77,16 @@ export async function startMysqlListener(
     log.warn({ err: (err as Error).message }, 'the RSA key for logins without TLS cannot be made'),
   );
   const open = new Map<MysqlServerConnection, MysqlClientSession>();
-  let nextConnectionId = 1;
+  const byConnectionId = new Map<number, MysqlClientSession>();
+  const connectionIds = new ConnectionIds();
+  const sessionParts = { ...parts, peer: (id: number) => byConnectionId.get(id) };
 
   const accept = (socket: Socket): void => {
     const remote = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : undefined;
-    const connectionId = nextConnectionId;
-    nextConnectionId = nextConnectionId >= 0xffffffff ? 1 : nextConnectionId + 1;
+    const connectionId = connectionIds.next();
     // The connection corks its writes until the end of the tick: close after that, so the last
     // reply (the reason for a reset) reaches the client before the socket goes.
-    const client = new MysqlClientSession(parts, remote, () => setImmediate(() => connection.close()));
+    const client = new MysqlClientSession(sessionParts, remote, () => setImmediate(() => connection.close()));
     const connection: MysqlServerConnection = new MysqlServerConnection(socket, {
       connectionId,
       secureContext,
@@ -114,8 +116,10 @@ export async function startMysqlListener(
       },
     });
     open.set(connection, client);
+    byConnectionId.set(connectionId, client);
     void connection.closed.then(() => {
       open.delete(connection);
+      byConnectionId.delete(connectionId);
       client.close('client disconnected');
     });
   };

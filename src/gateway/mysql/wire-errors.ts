@@ -27,6 +27,8 @@ export const MysqlErrno = {
   UnknownStatement: 1243,
   /** ER_USER_LIMIT_REACHED: a budget of the policy (statements a minute, at once) is spent. */
   UserLimitReached: 1226,
+  /** ER_KILL_DENIED_ERROR: KILL of a connection someone else logged in on. */
+  KillDenied: 1095,
   /** ER_QUERY_INTERRUPTED: a statement stopped by a timeout or cancel. */
   Interrupted: 1317,
   /** ER_MAX_PREPARED_STMT_COUNT_REACHED. */
