@@ -372,6 +372,12 @@ export class GatewaySession {
    * describes them (nothing runs); undefined when the engine cannot tell.
    */
   /** The client closed its prepared statement of `sql` (MySQL COM_STMT_CLOSE). */
+  /** See TargetEngine.syntaxError. */
+  syntaxError(sql: string): Promise<string | undefined> {
+    if (this.#closed) return Promise.resolve(undefined);
+    return this.#pipeline.syntaxError(sql);
+  }
+
   forgetPrepared(sql: string): Promise<void> {
     if (this.#closed) return Promise.resolve();
     return this.#pipeline.forgetPrepared(sql);

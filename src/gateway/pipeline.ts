@@ -147,6 +147,11 @@ export class StatementPipeline {
     await this.#engine.forgetPrepared?.(sql).catch(() => undefined);
   }
 
+  /** See TargetEngine.syntaxError; never fails. */
+  async syntaxError(sql: string): Promise<string | undefined> {
+    return this.#engine.syntaxError?.(sql).catch(() => undefined);
+  }
+
   async describe(sql: string, verdict: GuardVerdict): Promise<StatementShape | undefined> {
     if (this.#engine.describe === undefined) return undefined;
     try {
@@ -193,9 +198,12 @@ export class StatementPipeline {
     this.#stages.metrics?.decided(verdict.action, this.#session.channel);
     this.#recording.onDecision(decisionEvent(statementId, verdict));
     if (verdict.action === 'deny') {
+      // A text the guard cannot parse is, to the caller, a syntax error (42601, MySQL 1064); when
+      // the target cannot parse it either, wire clients get the target's own words for it.
+      const targetText = verdict.unreadable === true ? await this.syntaxError(sql) : undefined;
       throw new GatewayError('ERR_STATEMENT_DENIED', `statement denied: ${verdict.reason}`, {
-        // A text the guard cannot parse is, to the caller, a syntax error (42601, MySQL 1064).
         sqlstate: verdict.unreadable === true ? '42601' : '42501',
+        ...(targetText !== undefined ? { targetText } : {}),
       });
     }
     return verdict;

@@ -140,6 +140,13 @@ export interface TargetEngine {
   describe?(sql: string): Promise<StatementShape>;
   /** The client closed its prepared statement of `sql`: the target's may go too (MySQL). */
   forgetPrepared?(sql: string): Promise<void>;
+  /**
+   * The target's own syntax error for a text the guard could not read, in the target's words
+   * (MySQL: the text is prepared, which runs nothing, and closed again); undefined when the
+   * target reads it, or cannot be asked. Only a syntax error is told: it says nothing about the
+   * target's tables or data.
+   */
+  syntaxError?(sql: string): Promise<string | undefined>;
   close(): Promise<void>;
 }
 

@@ -159,7 +159,12 @@ t.test('the server version, error texts and syntax errors are the target own', a
     sqlState: '42S02',
     message: `Table '${database}.nosuch' doesn't exist`,
   });
-  await t.rejects(agent.query('SELEC 1'), { errno: 1064, sqlState: '42000', message: /could not read it/ });
+  const directSyntax = await direct.query('SELEC 1').then(
+    () => undefined,
+    (err: Error) => err.message,
+  );
+  t.match(directSyntax, /You have an error in your SQL syntax.*near 'SELEC 1'/);
+  await t.rejects(agent.query('SELEC 1'), { errno: 1064, sqlState: '42000', message: directSyntax });
   await t.rejects(agent.query('DROP TABLE events'), { errno: 1142, sqlState: '42000', message: /denied/ });
 });
 
@@ -627,3 +632,42 @@ t.test(
     t.ok(Number(status[0]?.['Value']) >= 20, `closed on the target: ${JSON.stringify(status)}`);
   },
 );
+
+t.test("a text neither the guard nor the target reads gets the target's own syntax error", async (t) => {
+  const agent = await through(['ai-agents']);
+  t.teardown(() => agent.end());
+  const directError = async (sql: string) =>
+    direct.query(sql).then(
+      () => undefined,
+      (err: Error & { errno?: number }) => ({ errno: err.errno, message: err.message }),
+    );
+  for (const sql of ['SELECT * FROM `events', "SELECT 'x' FROM events WHERE"]) {
+    const expected = await directError(sql);
+    t.equal(expected?.errno, 1064, `directly a syntax error: ${sql}`);
+    await t.rejects(agent.query(sql), { errno: 1064, sqlState: '42000', message: expected?.message }, sql);
+    await t.rejects(agent.prepare(sql), { errno: 1064, message: expected?.message }, `prepared: ${sql}`);
+  }
+  // One the target reads and the guard does not: still refused in Sluice's words, and the
+  // target's prepare of it is closed again (nothing stays prepared, nothing ran).
+  const [[before]] = await admin.query<RowDataPacket[]>("SHOW GLOBAL STATUS LIKE 'Prepared_stmt_count'");
+  await t.rejects(agent.query("SELECT 'a' SOUNDS LIKE 'b'"), { errno: 1064, message: /could not read it/ });
+  const [[after]] = await admin.query<RowDataPacket[]>("SHOW GLOBAL STATUS LIKE 'Prepared_stmt_count'");
+  t.equal(after?.Value, before?.Value, 'the probe left no prepared statement on the target');
+  // mysql2's regression #433: KOI8-R names, and the error names them in the client's set.
+  const koi8 = await mysql.createConnection({
+    host: '127.0.0.1',
+    port: listener.address.port,
+    user: 'u-1',
+    password: await parts.authenticator.mint({ subject: 'u-1', groups: ['dba'] }),
+    database: 'shop',
+    charset: 'KOI8R_GENERAL_CI',
+    ssl: { rejectUnauthorized: false },
+  });
+  t.teardown(() => koi8.end());
+  await koi8.query('CREATE TEMPORARY TABLE `МояТаблица` (`поле1` varchar(20))');
+  await t.rejects(koi8.query('SELECT * FROM `МояТаблица'), {
+    errno: 1064,
+    message:
+      "You have an error in your SQL syntax; check the manual that corresponds to your MariaDB server version for the right syntax to use near '`МояТаблица' at line 1",
+  });
+});

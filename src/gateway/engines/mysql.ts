@@ -7,6 +7,12 @@ import { convertRow, valueConverters, type ValueConverter } from '../../../proto
 import type { Target } from '../../config/load.js';
 import type { QueryOptions, QuerySummary, ResultColumn, ResultSink, TargetEngine } from '../types.js';
 
+/** ER_PARSE_ERROR: the server's own syntax error. */
+const ER_PARSE_ERROR = 1064;
+
+/** A versioned comment (`/*!`, `/*M!`): refused as such, never shown to the target at all. */
+const VERSIONED_COMMENT = /\/\*M?!/i;
+
 function toResultColumn(column: MysqlColumn): ResultColumn {
   return {
     name: column.name,
@@ -144,6 +150,17 @@ export function createMysqlEngine(
 
     forgetPrepared(sql: string): Promise<void> {
       return client.forgetPrepared(sql);
+    },
+
+    async syntaxError(sql: string): Promise<string | undefined> {
+      if (VERSIONED_COMMENT.test(sql)) return undefined;
+      try {
+        await client.describe(sql);
+      } catch (err) {
+        return err instanceof MysqlClientError && err.errno === ER_PARSE_ERROR ? err.message : undefined;
+      }
+      await client.forgetPrepared(sql);
+      return undefined;
     },
 
     close(): Promise<void> {

@@ -371,10 +371,11 @@ export class MysqlClientSession implements MysqlCommandHandler, KillableConnecti
         { event: 'mysql.prepare', session: session.context.id, rule: verdict.rule },
         'prepare refused by the guard',
       );
+      const targetText = verdict.unreadable === true ? await session.syntaxError(sql) : undefined;
       return reply.error({
         errno: verdict.unreadable === true ? MysqlErrno.ParseError : MysqlErrno.StatementDenied,
         sqlstate: '42000',
-        message: `statement denied: ${verdict.reason}`,
+        message: targetText ?? `statement denied: ${verdict.reason}`,
       });
     }
     // The target prepares it (nothing runs) and says what its parameters and columns are, as a

@@ -68,7 +68,8 @@ export function toWireError(err: unknown): { wire: MysqlWireError; expected: boo
         wire: {
           errno: err.sqlstate === '42601' ? MysqlErrno.ParseError : MysqlErrno.StatementDenied,
           sqlstate: '42000',
-          message: err.message,
+          // A text neither the guard nor the target reads: the target's own syntax error.
+          message: (err.sqlstate === '42601' ? err.targetText : undefined) ?? err.message,
         },
         expected: true,
       };
