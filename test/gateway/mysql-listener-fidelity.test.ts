@@ -164,7 +164,7 @@ t.test('the server version, error texts and syntax errors are the target own', a
     (err: Error) => err.message,
   );
   t.match(directSyntax, /You have an error in your SQL syntax.*near 'SELEC 1'/);
-  await t.rejects(agent.query('SELEC 1'), { errno: 1064, sqlState: '42000', message: directSyntax });
+  await t.rejects(agent.query('SELEC 1'), { errno: 1064, sqlState: '42000', message: String(directSyntax) });
   await t.rejects(agent.query('DROP TABLE events'), { errno: 1142, sqlState: '42000', message: /denied/ });
 });
 
@@ -644,8 +644,16 @@ t.test("a text neither the guard nor the target reads gets the target's own synt
   for (const sql of ['SELECT * FROM `events', "SELECT 'x' FROM events WHERE"]) {
     const expected = await directError(sql);
     t.equal(expected?.errno, 1064, `directly a syntax error: ${sql}`);
-    await t.rejects(agent.query(sql), { errno: 1064, sqlState: '42000', message: expected?.message }, sql);
-    await t.rejects(agent.prepare(sql), { errno: 1064, message: expected?.message }, `prepared: ${sql}`);
+    await t.rejects(
+      agent.query(sql),
+      { errno: 1064, sqlState: '42000', message: String(expected?.message) },
+      sql,
+    );
+    await t.rejects(
+      agent.prepare(sql),
+      { errno: 1064, message: String(expected?.message) },
+      `prepared: ${sql}`,
+    );
   }
   // One the target reads and the guard does not: still refused in Sluice's words, and the
   // target's prepare of it is closed again (nothing stays prepared, nothing ran).
