@@ -1,3 +1,4 @@
+import { PassThrough, type Readable } from 'node:stream';
 import mysql from 'mysql2';
 import type { FieldPacket, Pool, PoolConnection, Query, ResultSetHeader, SslOptions } from 'mysql2';
 import { ColumnType, columnTypeName } from './codec/column-types.js';
@@ -48,6 +49,11 @@ export interface MysqlQueryOptions {
   changesSession?: boolean | undefined;
   /** Values go on to a MySQL client: FLOAT and DOUBLE of text results as the server's text. */
   wireForm?: boolean | undefined;
+  /**
+   * The file a LOAD DATA LOCAL INFILE of this statement sends, when the server asks for it (by
+   * name). Without it the server gets an empty file and the statement fails.
+   */
+  localFile?: ((name: string) => Readable) | undefined;
 }
 
 export type MysqlQueryResult =
@@ -68,6 +74,19 @@ export type MysqlClientEvent =
   | { type: 'kill-failed'; threadId: number; error: MysqlClientError };
 
 type PoolState = { kind: 'open'; pool: Pool; ssl: SslOptions | undefined } | { kind: 'closed' };
+
+/** ER_NOT_ALLOWED_COMMAND: what a server says to LOAD DATA LOCAL when the client sends no files. */
+const NOT_ALLOWED_COMMAND = { errno: 1148, sqlstate: '42000' };
+
+/** A statement without a local file to send: the server gets an empty one, the caller an error. */
+function noLocalFile(): Readable {
+  return failedFile('LOAD DATA LOCAL INFILE needs a client that sends the file; this one does not');
+}
+
+/** A file that cannot be sent: its read fails with `message` (ER_NOT_ALLOWED_COMMAND). */
+export function failedFile(message: string): Readable {
+  return new PassThrough().destroy(new MysqlClientError('ERR_TARGET_QUERY', message, NOT_ALLOWED_COMMAND));
+}
 
 /** 1317 ER_QUERY_INTERRUPTED, SQLSTATE 70100: what MySQL reports for a killed statement. */
 const INTERRUPTED = { errno: 1317, sqlstate: '70100' };
@@ -426,7 +445,11 @@ class StatementRun {
       try {
         query =
           params === undefined
-            ? this.#connection.query({ sql, rowsAsArray: true })
+            ? this.#connection.query({
+                sql,
+                rowsAsArray: true,
+                infileStreamFactory: this.#options.localFile ?? noLocalFile,
+              })
             : this.#connection.execute({ sql, rowsAsArray: true }, params);
       } catch (err) {
         this.#finish(err);

@@ -367,22 +367,22 @@ export class GatewaySession {
     return this.#pipeline.run(request, delivery);
   }
 
-  /**
-   * The parameters and result columns of a statement the guard let be prepared, as the target
-   * describes them (nothing runs); undefined when the engine cannot tell.
-   */
-  /** The client closed its prepared statement of `sql` (MySQL COM_STMT_CLOSE). */
   /** See TargetEngine.syntaxError. */
   syntaxError(sql: string): Promise<string | undefined> {
     if (this.#closed) return Promise.resolve(undefined);
     return this.#pipeline.syntaxError(sql);
   }
 
+  /** The client closed its prepared statement of `sql` (MySQL COM_STMT_CLOSE). */
   forgetPrepared(sql: string): Promise<void> {
     if (this.#closed) return Promise.resolve();
     return this.#pipeline.forgetPrepared(sql);
   }
 
+  /**
+   * The parameters and result columns of a statement the guard let be prepared, as the target
+   * describes them (nothing runs); undefined when the engine cannot tell.
+   */
   describe(sql: string, verdict: GuardVerdict): Promise<StatementShape | undefined> {
     if (this.#closed) return Promise.reject(new GatewayError('ERR_CANCELLED', 'session is closed'));
     return this.#pipeline.describe(sql, verdict);

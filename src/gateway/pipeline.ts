@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { ColumnDefinition } from '../../protocols/mysql/codec/resultset.js';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -57,6 +58,8 @@ export interface StatementRequest {
   /** How long to wait for an approval before returning a pending request (MCP). */
   approvalWaitMs?: number;
   onProgress?: (message: string, requestId: string) => void;
+  /** The file a MySQL LOAD DATA LOCAL INFILE sends, asked of the caller by name (the listener). */
+  localFile?: (name: string) => Readable;
 }
 
 export interface StatementOutcome {
@@ -138,10 +141,6 @@ export class StatementPipeline {
     this.#now = stages.clock ?? Date.now;
   }
 
-  /**
-   * The target's description of a statement the guard decided (`verdict`), see
-   * TargetEngine.describe; a target error is screened as a statement's would be.
-   */
   /** See TargetEngine.forgetPrepared; never fails. */
   async forgetPrepared(sql: string): Promise<void> {
     await this.#engine.forgetPrepared?.(sql).catch(() => undefined);
@@ -152,6 +151,10 @@ export class StatementPipeline {
     return this.#engine.syntaxError?.(sql).catch(() => undefined);
   }
 
+  /**
+   * The target's description of a statement the guard decided (`verdict`), see
+   * TargetEngine.describe; a target error is screened as a statement's would be.
+   */
   async describe(sql: string, verdict: GuardVerdict): Promise<StatementShape | undefined> {
     if (this.#engine.describe === undefined) return undefined;
     try {
@@ -372,6 +375,7 @@ export class StatementPipeline {
         timeoutMs: this.#limits.statementTimeoutMs,
         ...(this.#limits.sharedConnections && mayChangeSession(verdict) ? { changesSession: true } : {}),
         ...(wireValues ? { wireValues } : {}),
+        ...(request.localFile ? { localFile: request.localFile } : {}),
         ...(this.#limits.targetIdentity ? { identity: this.#limits.targetIdentity } : {}),
       });
       command = summary.command;

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { TargetIdentity } from './target-identity.js';
 import type { Effect } from '../config/schema.js';
 import type { Identity } from '../identity/types.js';
@@ -111,6 +112,8 @@ export interface QueryOptions {
    * target's text forms rather than JSON-friendly ones (see protocols/mysql/values.ts).
    */
   wireValues?: boolean;
+  /** The file a MySQL LOAD DATA LOCAL INFILE sends, when the target asks for it by name. */
+  localFile?: (name: string) => Readable;
 }
 
 export interface QuerySummary {

@@ -24,8 +24,9 @@ export const enum Capability {
 }
 
 /**
- * What our server offers. Deliberately absent: COMPRESS (another framing to guard), LOCAL_FILES
- * (a server could make the client send its files), DEPRECATE_EOF (kept simple: EOF packets).
+ * What our server offers. Deliberately absent: COMPRESS (another framing to guard), DEPRECATE_EOF
+ * (kept simple: EOF packets). LOCAL_FILES is offered: a client's file is asked for only when its
+ * own LOAD DATA LOCAL INFILE names it and the target asks for that same file.
  * MULTI_STATEMENTS is offered, but the target never sees a text of several statements: the
  * listener sends them one by one (each as the guard read it) and relays their results in turn.
  * CLIENT_SSL is added only when a TLS context is configured.
@@ -37,6 +38,7 @@ export const SERVER_CAPABILITIES =
   Capability.ConnectWithDb |
   Capability.Protocol41 |
   Capability.Interactive |
+  Capability.LocalFiles |
   Capability.Transactions |
   Capability.SecureConnection |
   Capability.MultiStatements |

@@ -10,15 +10,23 @@ export interface OkFields {
   info?: string;
 }
 
-/** OK_Packet (protocol 4.1): header, affected rows, last insert id, status, warnings, info. */
-export function encodeOk(fields: OkFields = {}, charset?: ClientCharset): Buffer {
+/**
+ * OK_Packet (protocol 4.1): header, affected rows, last insert id, status, warnings, info. The
+ * info is the rest of the packet (what MySQL sends a client without session tracking), or with
+ * `lenencInfo` a length-encoded string, which MariaDB servers always send and MariaDB's C
+ * client (libmariadb: the mariadb CLI, Python's mysqlclient) always reads.
+ */
+export function encodeOk(fields: OkFields = {}, charset?: ClientCharset, lenencInfo = false): Buffer {
   const builder = new PayloadBuilder(16)
     .u8(ResponseHeader.Ok)
     .lenencInt(fields.affectedRows ?? 0)
     .lenencInt(fields.lastInsertId ?? 0)
     .u16(fields.status ?? ServerStatus.Autocommit)
     .u16(fields.warnings ?? 0);
-  if (fields.info) builder.text(fields.info, charset);
+  if (fields.info) {
+    if (lenencInfo) builder.lenencText(fields.info, charset);
+    else builder.text(fields.info, charset);
+  }
   return builder.build();
 }
 

@@ -26,6 +26,7 @@ import { PacketWriter } from '../codec/packet-writer.js';
 import { encodeEof, encodeErr, encodeOk, type ErrFields } from '../codec/responses.js';
 import { MysqlProtocolError } from '../errors.js';
 import { CommandReply, type ReplyOutput } from './reply.js';
+import { LocalFileTransfer } from './local-file.js';
 import type { MysqlServerConnectionOptions, MysqlSessionInfo } from './types.js';
 
 export type { MysqlServerConnectionOptions } from './types.js';
@@ -43,6 +44,8 @@ type ConnectionState =
   | { kind: 'authenticating' }
   | { kind: 'ready'; session: MysqlSessionInfo }
   | { kind: 'busy'; session: MysqlSessionInfo }
+  /** Busy, and reading the file of a LOAD DATA LOCAL INFILE the command asked the client for. */
+  | { kind: 'local-file'; session: MysqlSessionInfo; transfer: LocalFileTransfer }
   | { kind: 'closed' };
 
 const DEFAULT_VERSION = '8.0.36-sluice';
@@ -74,6 +77,8 @@ export class MysqlServerConnection {
   #tls = false;
   /** The client reads MariaDB's extended column metadata (negotiated in the handshake). */
   #extendedMetadata = false;
+  /** OK packets carry their info length-encoded (see encodeOk). */
+  #lenencInfo = false;
   /** The character set the client named in its handshake response. */
   #charset: ClientCharset = UTF8MB4;
   /** What the client said it can do, at login (COM_CHANGE_USER keeps it). */
@@ -133,6 +138,7 @@ export class MysqlServerConnection {
   };
 
   #onClose(): void {
+    if (this.#state.kind === 'local-file') this.#state.transfer.abort();
     this.#state = { kind: 'closed' };
     clearTimeout(this.#handshakeTimer);
   }
@@ -231,6 +237,8 @@ export class MysqlServerConnection {
         return this.#onRsaPassword(packet, state.response);
       case 'ready':
         return this.#onCommand(packet, state.session);
+      case 'local-file':
+        return this.#onLocalFilePacket(packet, state.session, state.transfer);
       default:
         return;
     }
@@ -248,6 +256,9 @@ export class MysqlServerConnection {
     this.#writer.reset(packet.sequenceId + 1);
     this.#extendedMetadata =
       this.#options.mariadb === true && (message.mariadbCapabilities & MARIADB_EXTENDED_METADATA) !== 0;
+    // MariaDB's C client reads OK's info length-encoded whatever was negotiated (MariaDB servers
+    // always send it so); MySQL's clients, mysql2 and PyMySQL read the rest of the packet.
+    this.#lenencInfo = message.attributes.get('_client_name') === 'libmariadb';
     const charset = clientCharsetById(message.characterSet);
     if (charset === undefined) {
       this.#refuse({
@@ -529,6 +540,8 @@ export class MysqlServerConnection {
     const reply = new CommandReply(this.#writer, this.#output, {
       extendedMetadata: this.#extendedMetadata,
       charset: session.resultsCharset,
+      localFile: (name) => this.#askLocalFile(name, session),
+      lenencInfo: this.#lenencInfo,
     });
     // The client expects no packet after these; an error packet would be read as the answer to
     // its next command.
@@ -547,6 +560,35 @@ export class MysqlServerConnection {
         this.#afterCommand(session);
       },
     );
+  }
+
+  /**
+   * LOAD DATA LOCAL INFILE: asks the client for its file (0xFB and the name) and reads the packets
+   * it sends until the empty one; undefined when the client did not say at login that it sends
+   * local files.
+   */
+  #askLocalFile(name: string, session: MysqlSessionInfo): LocalFileTransfer | undefined {
+    if (this.#state.kind !== 'busy' || (this.#clientCapabilities & Capability.LocalFiles) === 0)
+      return undefined;
+    const transfer = new LocalFileTransfer(
+      () => this.#stream.pause(),
+      () => {
+        if (this.#state.kind === 'local-file') this.#stream.resume();
+      },
+    );
+    this.#write(this.#writer.frame(Buffer.concat([Buffer.from([0xfb]), session.charset.encode(name)])));
+    this.#state = { kind: 'local-file', session, transfer };
+    this.#resume();
+    return transfer;
+  }
+
+  #onLocalFilePacket(packet: MysqlPacket, session: MysqlSessionInfo, transfer: LocalFileTransfer): void {
+    transfer.push(packet.payload);
+    if (!transfer.ended) return;
+    // The answer follows the client's last packet; the command is still being handled.
+    this.#writer.reset(packet.sequenceId + 1);
+    this.#state = { kind: 'busy', session };
+    this.#stream.pause();
   }
 
   /** The handler failed: say so without details (they may hold internals), or close mid-result. */
@@ -572,7 +614,7 @@ export class MysqlServerConnection {
       this.#fail(err);
       return;
     }
-    if (this.#state.kind === 'ready') this.#stream.resume();
+    if (this.#state.kind === 'ready' || this.#state.kind === 'local-file') this.#stream.resume();
   }
 
   /** A protocol error: tell the client when we still can, then close. */

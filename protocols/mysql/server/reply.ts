@@ -12,6 +12,7 @@ import { encodeBinaryRow } from '../codec/binary-row.js';
 import { ServerStatus } from '../codec/constants.js';
 import type { PacketWriter } from '../codec/packet-writer.js';
 import type { MysqlReply, MysqlResultWriter } from './types.js';
+import type { LocalFileTransfer } from './local-file.js';
 
 /** Where a reply writes: returns false when the socket buffer is full (wait for `drained`). */
 export interface ReplyOutput {
@@ -31,17 +32,27 @@ export class CommandReply implements MysqlReply {
 
   /** The client's character set, for the text of OK and ERR packets. */
   readonly #charset: ClientCharset | undefined;
+  readonly #localFile: (name: string) => LocalFileTransfer | undefined;
+  readonly #lenencInfo: boolean;
 
   constructor(
     writer: PacketWriter,
     out: ReplyOutput,
-    options: { extendedMetadata?: boolean; charset?: ClientCharset | undefined } = {},
+    options: {
+      extendedMetadata?: boolean;
+      charset?: ClientCharset | undefined;
+      localFile?: (name: string) => LocalFileTransfer | undefined;
+      /** OK's info as a length-encoded string (see encodeOk). */
+      lenencInfo?: boolean;
+    } = {},
   ) {
     this.#writer = writer;
     this.#out = out;
     const extended = options.extendedMetadata === true;
     const charset = options.charset;
     this.#charset = charset;
+    this.#localFile = options.localFile ?? (() => undefined);
+    this.#lenencInfo = options.lenencInfo === true;
     this.#definition = (column) => encodeColumnDefinition(column, extended, charset);
   }
 
@@ -56,7 +67,12 @@ export class CommandReply implements MysqlReply {
 
   ok(fields?: OkFields): void {
     this.#claim(moreFollow(fields) ? 'pending' : 'answered');
-    this.#out.write(this.#writer.frame(encodeOk(fields, this.#charset)));
+    this.#out.write(this.#writer.frame(encodeOk(fields, this.#charset, this.#lenencInfo)));
+  }
+
+  localFile(name: string): LocalFileTransfer | undefined {
+    if (this.#state !== 'pending') throw new Error('this command was already answered');
+    return this.#localFile(name);
   }
 
   error(fields: ErrFields): void {

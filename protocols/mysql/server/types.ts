@@ -1,3 +1,4 @@
+import type { LocalFileTransfer } from './local-file.js';
 import type { ClientCharset } from '../codec/charsets.js';
 import type { SecureContext } from 'node:tls';
 import type { MysqlCommand } from '../codec/commands.js';
@@ -74,6 +75,11 @@ export interface MysqlReply {
   fields(columns: readonly ColumnDefinition[]): void;
   /** For COM_STMT_CLOSE and COM_STMT_SEND_LONG_DATA, which have no response. */
   none(): void;
+  /**
+   * Asks the client for a local file (LOAD DATA LOCAL INFILE), before the command is answered;
+   * undefined when the client does not send local files. Answer only after `finished()`.
+   */
+  localFile(name: string): LocalFileTransfer | undefined;
   readonly answered: boolean;
 }
 

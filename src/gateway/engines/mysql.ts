@@ -124,6 +124,7 @@ export function createMysqlEngine(
           timeoutMs: queryOptions.timeoutMs,
           changesSession: queryOptions.changesSession,
           wireForm: queryOptions.wireValues,
+          localFile: queryOptions.localFile,
         },
       );
       const command = commandOf(sql);

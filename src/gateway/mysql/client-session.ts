@@ -26,6 +26,7 @@ import { charsetChange, charsetStatementWith, type CharsetChange } from './set-n
 import { PreparedStatements, type PreparedStatement } from './prepared-statements.js';
 import { wireColumns, wireRow, type WireColumn } from './wire-columns.js';
 import { MysqlErrno, toWireError } from './wire-errors.js';
+import { LocalFileRelay } from './local-infile.js';
 import { killRequest, type KillableConnection, type KillRequest } from './kill.js';
 import { GatewayError } from '../errors.js';
 
@@ -551,20 +552,29 @@ export class MysqlClientSession implements MysqlCommandHandler, KillableConnecti
     let writer: MysqlResultWriter | undefined;
     const running = new AbortController();
     this.#running = running;
+    const localFile = binary ? undefined : new LocalFileRelay(request.sql, reply);
     try {
-      const outcome = await session.execute(
-        { ...request, signal: running.signal, approvalWaitMs: this.#parts.approvalWaitMs },
-        {
-          columns: (delivered) => {
-            columns = wireColumns(delivered, this.#info?.resultsCharset ?? UTF8MB4);
-            writer = reply.resultSet(
-              columns.map((c) => c.definition),
-              { binary },
-            );
+      const outcome = await session
+        .execute(
+          {
+            ...request,
+            signal: running.signal,
+            approvalWaitMs: this.#parts.approvalWaitMs,
+            ...(localFile ? { localFile: localFile.open } : {}),
           },
-          row: (values) => (writer as MysqlResultWriter).row(wireRow(columns, values)),
-        },
-      );
+          {
+            columns: (delivered) => {
+              columns = wireColumns(delivered, this.#info?.resultsCharset ?? UTF8MB4);
+              writer = reply.resultSet(
+                columns.map((c) => c.definition),
+                { binary },
+              );
+            },
+            row: (values) => (writer as MysqlResultWriter).row(wireRow(columns, values)),
+          },
+        )
+        // A client sending a file reads the answer only after its last packet.
+        .finally(() => localFile?.finished());
       if (writer) {
         if (outcome.truncated) {
           this.#log.info(

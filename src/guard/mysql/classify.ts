@@ -227,6 +227,8 @@ export function classifyMySqlAst(ast: Node, facts: StatementFacts, ctx: MySqlCla
       return action === 'start' ? 'START TRANSACTION' : action.toUpperCase() || 'TRANSACTION';
     }
     case 'load_data':
+      // LOCAL or not, a file is imported: with LOCAL the client's (relayed by the listener, never
+      // the gateway's own), without it one of the server's.
       facts.addAll(['file', 'write']);
       walk(ast, facts, ctx);
       return 'LOAD DATA';

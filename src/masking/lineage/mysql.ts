@@ -261,8 +261,8 @@ function childExprs(n: Node, skip: string[]): Expr[] {
 
 /**
  * What the statements store (see lowerPostgresWrites): for each INSERT and REPLACE (rows, SET
- * and ON DUPLICATE KEY UPDATE values), UPDATE (its SET values, over every table it joins) and
- * CREATE TABLE ... SELECT, a query whose outputs are the values written.
+ * and ON DUPLICATE KEY UPDATE values), UPDATE (its SET values, over every table it joins),
+ * CREATE TABLE ... SELECT and LOAD DATA's SET, a query whose outputs are the values written.
  */
 export function lowerMysqlWrites(parsed: unknown): Query[] {
   const stmts = Array.isArray(parsed) ? parsed : [parsed];
@@ -317,6 +317,12 @@ function writtenValues(stmt: Node): Query[] {
     return assigned.length > 0 ? [select([], assigned)] : [];
   }
   if (stmt.type === 'create' && isObject(stmt.query_expr)) return [starOf(lowerQueryNode(stmt.query_expr))];
+  // LOAD DATA ... SET col = expr: the file's fields come from the client; what SET computes may
+  // read anything (a subquery of a masked column).
+  if (stmt.type === 'load_data') {
+    const set = setValues(stmt.set);
+    return set.length > 0 ? [select(tables(), set)] : [];
+  }
   return [];
 }
 
