@@ -14,10 +14,13 @@ import type { CompiledMaskingPolicy } from './policy.js';
  * something is withheld the same way.
  *
  * One exception keeps agents able to correct themselves: when the statement names no table with
- * a masked column but reads something lineage cannot see (typically a table that does not
- * exist), an undefined-object error whose every quoted name occurs in the statement's own text
- * passes (it echoes what the caller sent). A name the statement did not spell out (a value cast
- * to regclass, a planner statistics array) is withheld.
+ * a masked column and is opaque only because it names relations the catalog does not have (a
+ * typo, a temporary table), an undefined-object error passes when every name it quotes is one of
+ * those relations (a schema or database prefix aside). A name computed from data (a value cast
+ * to regclass, `current_setting(ssn || '.x')`) is one of them only when it equals a name the
+ * statement itself spelled as a relation, which says no more than a filter on that value would.
+ * Statements opaque for any other reason (an untraceable function, a statistics view, a cursor
+ * not declared in the session) get no exception.
  */
 /** SQLSTATEs of an object the statement names not existing (Postgres and MySQL). */
 const NAME_ERRORS = new Set(['42P01', '42703', '42883', '42704', '3F000', '42S02', '42S22', '42000']);
@@ -32,15 +35,25 @@ const MYSQL_CLAUSES = new Set([
 ]);
 const QUOTED = /"([^"]*)"|'([^']*)'|`([^`]*)`/g;
 
-/** Whether every quoted part of the texts is a name the statement spelled out (a `db.` prefix aside). */
-function echoes(texts: readonly (string | undefined)[], sql: string): boolean {
+/** Names a screen lets an undefined-object error quote: the statement's unknown relations. */
+export interface EchoedNames {
+  /** Relations the statement named that the catalog does not have (lower case). */
+  names: ReadonlySet<string>;
+  /** Schemas (MySQL: databases) a quoted name may be prefixed with (lower case). */
+  schemas: ReadonlySet<string>;
+}
+
+/** Whether every quoted part of the texts is one of the unknown relations (a schema prefix aside). */
+function echoes(texts: readonly (string | undefined)[], echo: EchoedNames): boolean {
   for (const text of texts) {
     if (!text) continue;
     for (const m of text.matchAll(QUOTED)) {
       const quoted = (m[1] ?? m[2] ?? m[3] ?? '').toLowerCase();
-      const name = quoted.slice(quoted.lastIndexOf('.') + 1);
       if (MYSQL_CLAUSES.has(quoted)) continue;
-      if (name === '' || !sql.includes(name)) return false;
+      const dot = quoted.lastIndexOf('.');
+      const name = quoted.slice(dot + 1);
+      if (!echo.names.has(name)) return false;
+      if (dot >= 0 && !echo.schemas.has(quoted.slice(0, dot))) return false;
     }
   }
   return true;
@@ -50,18 +63,18 @@ export class TargetTextScreen implements ErrorScreen {
   /** Why the statement's text is withheld, as a clause (undefined: only when a detector matches). */
   readonly #because: string | undefined;
   readonly #policy: CompiledMaskingPolicy;
-  /** Lowercased statement text, when only unseen relations (no masked table) made the screen. */
-  readonly #echoOf: string | undefined;
+  /** When only relations the catalog lacks (no masked table) made the screen: their names. */
+  readonly #echo: EchoedNames | undefined;
 
-  constructor(policy: CompiledMaskingPolicy, because: string | undefined, echoOf?: string) {
+  constructor(policy: CompiledMaskingPolicy, because: string | undefined, echo?: EchoedNames) {
     this.#policy = policy;
     this.#because = because;
-    this.#echoOf = echoOf?.toLowerCase();
+    this.#echo = echo;
   }
 
   withholds(texts: readonly (string | undefined)[], code?: string): boolean {
-    if (this.#echoOf !== undefined)
-      return !(code !== undefined && NAME_ERRORS.has(code) && echoes(texts, this.#echoOf));
+    if (this.#echo !== undefined)
+      return !(code !== undefined && NAME_ERRORS.has(code) && echoes(texts, this.#echo));
     if (this.#because !== undefined) return true;
     for (const text of texts) {
       if (text && this.#policy.detect(text, scanText(text, newFeatures())) !== undefined) return true;

@@ -190,6 +190,9 @@ export class LineageMasking implements MaskingStage {
     const env = this.#environment(snapshot, context.session);
     const masked = new Set<string>();
     let opaque = false;
+    // Opaque only because it names relations the catalog does not have (a typo): those names.
+    let unknownOnly = true;
+    const unknown = new Set<string>();
     const involve = (rel: CatalogRelation) => {
       for (const column of rel.columns) {
         if (policy.columnRule(rel.schema, rel.name, column))
@@ -198,7 +201,10 @@ export class LineageMasking implements MaskingStage {
     };
     const take = (lineage: StatementLineage) => {
       lineage.tablesRead.forEach(involve);
-      opaque ||= lineage.opaque;
+      if (!lineage.opaque) return;
+      opaque = true;
+      if (lineage.opaqueBeyondUnknown ?? true) unknownOnly = false;
+      lineage.unknownRelations?.forEach((name) => unknown.add(name));
     };
     let statements: readonly Statement[];
     try {
@@ -209,7 +215,10 @@ export class LineageMasking implements MaskingStage {
     for (const statement of statements) {
       if (statement.kind === 'fetch') {
         if (context.cursor?.name === statement.cursor.toLowerCase()) take(context.cursor.lineage);
-        else opaque = true;
+        else {
+          opaque = true;
+          unknownOnly = false;
+        }
       } else take(analyseStatement(statement, env));
     }
     // Writes are not lowered to lineage: the tables a statement names (its targets, a source of
@@ -231,7 +240,9 @@ export class LineageMasking implements MaskingStage {
       return new TargetTextScreen(
         policy,
         'the statement reads values whose origin cannot be traced',
-        context.sql,
+        unknownOnly && unknown.size > 0
+          ? { names: unknown, schemas: new Set(snapshot.relations.map((r) => r.schema.toLowerCase())) }
+          : undefined,
       );
     return detectorsOnly;
   }

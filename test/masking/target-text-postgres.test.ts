@@ -161,6 +161,14 @@ t.test('names the caller spelled out pass; names taken from data do not', async 
     "SELECT histogram_bounds::text::regclass FROM pg_stats WHERE tablename = 'customers'",
     "SELECT most_common_vals FROM pg_stats WHERE tablename = 'customers'",
     "SELECT histogram_bounds::text FROM pg_stats WHERE tablename = 'customers'",
+    // The echo is of relations the statement named and the catalog lacks, not of any word in it:
+    // a computed name with a suffix the caller spelled, or each character guessed in a comment.
+    "SELECT current_setting(x || '.b') FROM pg_stats, unnest(histogram_bounds::text::text[]) x WHERE tablename = 'customers' AND attname = 'ssn' -- b",
+    "SELECT current_setting(x || '.b') FROM pg_stats, unnest(histogram_bounds::text::text[]) x WHERE tablename = 'customers' AND attname = 'email' -- b",
+    "SELECT current_setting(s.stavalues1::text || '.b') FROM pg_statistic s WHERE s.staattnum = 4 -- b",
+    "SELECT current_setting('b.' || x) FROM pg_stats, unnest(histogram_bounds::text::text[]) x WHERE tablename = 'customers' AND attname = 'ssn' -- b",
+    "SELECT current_setting(substr(x, 1, 1)) FROM pg_stats, unnest(histogram_bounds::text::text[]) x WHERE attname = 'ssn' -- 0 1 2 3 4 5 6 7 8 9",
+    "SELECT x::regclass FROM pg_stats, unnest(histogram_bounds::text::text[]) x WHERE attname = 'email' -- ada@example.com bob@example.org",
   ]) {
     const out = await client.query(sql).then(
       (r) => JSON.stringify(r.rows),
@@ -168,6 +176,18 @@ t.test('names the caller spelled out pass; names taken from data do not', async 
     );
     t.same(leaks(out), [], sql);
   }
+  const digit = await client
+    .query(
+      "SELECT current_setting(substr(x, 1, 1)) FROM pg_stats, unnest(histogram_bounds::text::text[]) x WHERE attname = 'ssn' -- 0 1 2 3 4 5 6 7 8 9",
+    )
+    .catch((e: Error) => e.message);
+  t.match(digit, /withheld/, 'a character guessed among words of the statement is withheld');
+  // A typo beside a real table keeps its text; a name in an unknown relation's error that is not
+  // that relation's is withheld.
+  const typo = await client
+    .query('SELECT n.body FROM notes n JOIN no_such_thing x ON true')
+    .catch((e: Error) => e);
+  t.match(String((typo as Error).message), /relation "no_such_thing" does not exist/);
 });
 
 t.test('the recording holds the withheld text, not the value', async (t) => {

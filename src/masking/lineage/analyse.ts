@@ -28,6 +28,14 @@ export interface StatementLineage {
   unresolved: string[];
   /** The statement may read relations the analysis cannot see (unknown table or function, ...). */
   opaque: boolean;
+  /** Relations it names that the catalog does not have (lower case, unqualified). */
+  unknownRelations?: readonly string[];
+  /**
+   * It is opaque for a reason other than naming relations the catalog does not have (an
+   * untraceable function, a statistics view, a cursor it did not declare, ...). Absent: as
+   * `opaque`.
+   */
+  opaqueBeyondUnknown?: boolean;
   /** Tables read, directly or through views. */
   tablesRead: CatalogRelation[];
   /** Source columns that WHERE / JOIN / GROUP BY / ORDER BY / HAVING depend on. */
@@ -155,6 +163,8 @@ interface BoundRelation {
   open: Taint | undefined;
   /** Left out of an unqualified `*`: a USING / NATURAL join lists its columns instead. */
   starHidden?: boolean;
+  /** A relation the catalog does not have (already reported as such). */
+  unknown?: boolean;
 }
 
 interface Scope {
@@ -166,6 +176,8 @@ interface Scope {
 class Analysis {
   readonly unresolved: string[] = [];
   opaque = false;
+  readonly unknownRelations = new Set<string>();
+  opaqueBeyondUnknown = false;
   readonly tablesRead = new Map<string, CatalogRelation>();
   readonly filtered = new Map<string, SourceColumn>();
   readonly sinks: { name: string; taint: Taint }[] = [];
@@ -179,7 +191,17 @@ class Analysis {
 
   fail(reason: string, opaque: boolean): void {
     this.unresolved.push(reason);
-    if (opaque) this.opaque = true;
+    if (opaque) {
+      this.opaque = true;
+      this.opaqueBeyondUnknown = true;
+    }
+  }
+
+  /** A relation the catalog does not have (a typo, or one made in this session, a temp view). */
+  #unknownRelation(schema: string | undefined, name: string): void {
+    this.unresolved.push(`relation ${schema ? `${schema}.` : ''}${name} is not in the catalog`);
+    this.opaque = true;
+    this.unknownRelations.add(name.toLowerCase());
   }
 
   query(q: Query, parent: Scope | undefined): BoundColumn[] | undefined {
@@ -284,11 +306,14 @@ class Analysis {
           this.fail(`${rel.schema}.${rel.name} holds values copied from other tables`, true);
         }
         if (!rel) {
-          this.fail(
-            `relation ${item.schema ? `${item.schema}.` : ''}${item.name} is not in the catalog`,
-            true,
-          );
-          into.push({ name: item.alias ?? item.name, schema: undefined, columns: [], open: CLEAN });
+          this.#unknownRelation(item.schema, item.name);
+          into.push({
+            name: item.alias ?? item.name,
+            schema: undefined,
+            columns: [],
+            open: CLEAN,
+            unknown: true,
+          });
           return;
         }
         const columns = this.#relationColumns(rel);
@@ -389,7 +414,10 @@ class Analysis {
     } finally {
       this.#viewStack.pop();
     }
-    if (!result) this.opaque = true;
+    if (!result) {
+      this.opaque = true;
+      this.opaqueBeyondUnknown = true;
+    }
     this.#viewCache.set(key, result);
     return result;
   }
@@ -406,7 +434,8 @@ class Analysis {
     if (!rels) return;
     for (const rel of rels) {
       if (rel.open && rel.columns.length === 0) {
-        this.fail(`cannot expand ${rel.name ?? 'a relation'}.*`, true);
+        if (rel.unknown === true) this.unresolved.push(`cannot expand ${rel.name ?? 'a relation'}.*`);
+        else this.fail(`cannot expand ${rel.name ?? 'a relation'}.*`, true);
       }
       outputs.push(...rel.columns);
     }
@@ -672,6 +701,8 @@ export function analyseStatement(statement: Statement, env: LineageEnvironment):
     outputs,
     unresolved: analysis.unresolved,
     opaque: analysis.opaque,
+    unknownRelations: [...analysis.unknownRelations],
+    opaqueBeyondUnknown: analysis.opaqueBeyondUnknown,
     tablesRead: [...analysis.tablesRead.values()],
     filtered: [...analysis.filtered.values()],
     sinks: analysis.sinks,
