@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { literalUsingValues, replacePlaceholders } from './mysql/placeholders.js';
 import type { ColumnDefinition } from '../../protocols/mysql/codec/resultset.js';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -281,7 +282,10 @@ export class StatementPipeline {
     started: number,
   ): Promise<StatementOutcome> {
     if (!request.catalogRead) {
-      await this.#stages.masking.precheck?.({ session: this.#session, sql: request.sql, verdict });
+      await this.#stages.masking.precheck?.({
+        session: this.#session,
+        ...maskingSource(request.sql, verdict),
+      });
     }
     const limit = request.catalogRead ? Number.MAX_SAFE_INTEGER : this.#limits.maxRows;
     const maxRows = Math.min(request.maxRows ?? limit, limit);
@@ -309,7 +313,7 @@ export class StatementPipeline {
           ? null
           : await this.#stages.masking.plan(columns, {
               session: this.#session,
-              ...resultSource(request.sql, verdict),
+              ...maskingSource(request.sql, verdict),
               // A shared connection's diagnostics may be another caller's.
               ...(diagnostics
                 ? {
@@ -427,14 +431,20 @@ export function rowBytes(values: readonly unknown[]): number {
 }
 
 /**
- * What the masking plan traces a result's columns through: the statement's own text, or for a
- * MySQL EXECUTE of a statement the guard read at its PREPARE, that statement (the result is the
- * prepared SELECT's). Without such a text EXECUTE's columns cannot be traced, so all are masked.
+ * What masking traces a statement through: its own text, or for a MySQL EXECUTE of a statement
+ * the guard read at its PREPARE, that statement (the result is the prepared SELECT's, the write
+ * the prepared write). Its `?` markers stand for the EXECUTE's USING values, user variables that
+ * may hold anything read before, so they are traced as a user variable, never as constants.
+ * Without such a text EXECUTE's columns cannot be traced, so all are masked.
  */
-function resultSource(sql: string, verdict: GuardVerdict): { sql: string; verdict: GuardVerdict } {
+function maskingSource(sql: string, verdict: GuardVerdict): { sql: string; verdict: GuardVerdict } {
   const only = verdict.statements.length === 1 ? verdict.statements[0] : undefined;
   if (only?.command !== 'EXECUTE' || only.preparedText === undefined) return { sql, verdict };
   // Without the EXECUTE's own parse, masking parses the prepared text.
   const { parsed: _parsed, ...prepared } = verdict;
-  return { sql: only.preparedText, verdict: prepared };
+  const literals = literalUsingValues(only.text) ?? [];
+  return {
+    sql: replacePlaceholders(only.preparedText, literals, '@sluice_execute_using'),
+    verdict: prepared,
+  };
 }

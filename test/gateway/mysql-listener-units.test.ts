@@ -2,7 +2,11 @@ import t from 'tap';
 import { encodeBinaryRow } from '../../protocols/mysql/codec/binary-row.js';
 import { ColumnType, type ColumnDefinition } from '../../protocols/mysql/server/index.js';
 import { GatewayError } from '../../src/gateway/errors.js';
-import { countPlaceholders } from '../../src/gateway/mysql/placeholders.js';
+import {
+  countPlaceholders,
+  literalUsingValues,
+  replacePlaceholders,
+} from '../../src/gateway/mysql/placeholders.js';
 import { charsetChange, charsetStatementWith } from '../../src/gateway/mysql/set-names.js';
 import { PreparedStatements } from '../../src/gateway/mysql/prepared-statements.js';
 import { wireColumns, wireRow } from '../../src/gateway/mysql/wire-columns.js';
@@ -176,5 +180,19 @@ t.test('a prepared character-set statement is answered with its parameter in pla
     charsetStatementWith('SET character_set_results = ?', ['a', 'b']),
     undefined,
     'as many as placeholders',
+  );
+});
+
+t.test('EXECUTE USING: literal values are substituted, anything else is a variable', async (t) => {
+  t.same(literalUsingValues("EXECUTE p USING 1, 'a,b', -2.5"), ['1', "'a,b'", '-2.5']);
+  t.same(literalUsingValues("execute `p q` using 'it''s', '\\\\'"), ["'it''s'", "'\\\\'"]);
+  t.equal(literalUsingValues('EXECUTE p USING @v'), undefined);
+  t.equal(literalUsingValues('EXECUTE p USING 1, @v'), undefined);
+  t.equal(literalUsingValues('EXECUTE p USING (SELECT ssn FROM customers)'), undefined);
+  t.equal(literalUsingValues('EXECUTE p USING CONCAT(1)'), undefined);
+  t.equal(literalUsingValues('EXECUTE p'), undefined);
+  t.equal(
+    replacePlaceholders("SELECT ?, '?', `?`, ? -- ?\n, ?", ['1'], '@x'),
+    "SELECT  1 , '?', `?`,  @x  -- ?\n,  @x ",
   );
 });

@@ -17,6 +17,8 @@ await admin.query('CREATE TABLE customers (id INT PRIMARY KEY, name VARCHAR(40),
 await admin.query(
   "INSERT INTO customers VALUES (1, 'Ada', 'ada@example.com'), (2, 'Bob', 'bob@example.org')",
 );
+await admin.query('CREATE TABLE notes (id INT PRIMARY KEY, body VARCHAR(80))');
+await admin.query("INSERT INTO notes VALUES (1, 'first'), (2, 'second')");
 const dir = mkdtempSync(join(tmpdir(), 'sluice-myvar-'));
 const config = parseConfigText(
   `
@@ -27,6 +29,12 @@ policies:
   - name: agents
     when: { groups: [ai-agents], targets: [shop] }
     statements: { default: deny, allow: [read, session, transaction] }
+    masking:
+      - columns: [customers.email]
+        strategy: redact
+  - name: writers
+    when: { groups: [writers], targets: [shop] }
+    statements: { default: deny, allow: [read, write, session, transaction] }
     masking:
       - columns: [customers.email]
         strategy: redact
@@ -92,6 +100,13 @@ t.test('a user variable never hands a masked value back in clear', async (t) => 
     'SELECT CAST(@x AS SIGNED)',
     'PREPARE s FROM @q',
     'EXECUTE s',
+    // A prepared statement's parameters hold what the USING variables hold.
+    "PREPARE p FROM 'SELECT ?'",
+    'EXECUTE p USING @v',
+    "PREPARE p2 FROM 'SELECT CONCAT(?, ?) AS x, UPPER(?) AS u, name FROM customers WHERE id = 1'",
+    'EXECUTE p2 USING @w, @x, @v',
+    "PREPARE p3 FROM 'SELECT * FROM (SELECT ? AS a) d'",
+    'EXECUTE p3 USING @x',
   ]) {
     await run(read);
     await run(read, true);
@@ -109,4 +124,49 @@ t.test('a user variable never hands a masked value back in clear', async (t) => 
     'system variables are not user variables',
   );
   t.match(await run('SELECT id, name FROM customers ORDER BY id'), /"name":"Ada"/, 'the session goes on');
+});
+
+t.test('a prepared write of USING variables that may hold masked values is refused', async (t) => {
+  const writerToken = await parts.authenticator.mint({ subject: 'writer-1', groups: ['writers'] });
+  const conn = await mysql.createConnection({
+    host: '127.0.0.1',
+    port: listener.address.port,
+    user: 'writer-1',
+    password: writerToken,
+    database: 'shop',
+    ssl: { rejectUnauthorized: false },
+    enableCleartextPlugin: true,
+  });
+  t.teardown(() => conn.end());
+  await conn.query('SELECT @v := email FROM customers WHERE id = 2');
+  for (const [prepare, execute] of [
+    ["PREPARE u FROM 'UPDATE notes SET body = ? WHERE id = 2'", 'EXECUTE u USING @v'],
+    ["PREPARE i FROM 'INSERT INTO notes VALUES (3, ?)'", 'EXECUTE i USING @v'],
+    [
+      "PREPARE c FROM 'INSERT INTO notes SELECT 4, CONCAT(?, name) FROM customers WHERE id = 1'",
+      'EXECUTE c USING @v',
+    ],
+  ] as const) {
+    await conn.query(prepare);
+    await t.rejects(conn.query(execute), { errno: 1142, message: /origin cannot be told/ }, execute);
+  }
+  const [rows] = await admin.query('SELECT id, body FROM notes ORDER BY id');
+  t.same(rows, [
+    { id: 1, body: 'first' },
+    { id: 2, body: 'second' },
+  ]);
+  t.same(leaks(JSON.stringify(rows)), []);
+  // Without masked data in reach a prepared write of a literal parameter runs.
+  await conn.query("SET @plain = 'plain text'");
+  await conn.query("PREPARE ok FROM 'UPDATE notes SET body = CONCAT(body, ?) WHERE id = 1'");
+  await conn.query("EXECUTE ok USING '-1'");
+  const [[first]] = (await admin.query('SELECT body FROM notes WHERE id = 1')) as unknown as [
+    { body: string }[],
+  ];
+  t.equal(first?.body, 'first-1');
+  await t.rejects(
+    conn.query('EXECUTE ok USING @plain'),
+    { errno: 1142, message: /origin/ },
+    'a user variable is of unknown origin',
+  );
 });

@@ -14,14 +14,69 @@ const enum Scan {
  * rejects an execute whose values do not match its own count, so a miscount cannot widen access.
  */
 export function countPlaceholders(sql: string): number {
+  return placeholderOffsets(sql).length;
+}
+
+/**
+ * The text with its `?` parameter markers replaced by `values` in turn (by `otherwise` when there
+ * are fewer): for masking, which traces a SQL `EXECUTE ... USING` through the prepared text, with
+ * its parameters as what they are (a literal, or a user variable of unknown origin), never as
+ * constants of the statement.
+ */
+export function replacePlaceholders(sql: string, values: readonly string[], otherwise: string): string {
+  let out = '';
+  let from = 0;
+  placeholderOffsets(sql).forEach((at, i) => {
+    out += `${sql.slice(from, at)} ${values[i] ?? otherwise} `;
+    from = at + 1;
+  });
+  return out + sql.slice(from);
+}
+
+const EXECUTE_USING = /^\s*EXECUTE\s+(?:`(?:[^`]|``)+`|[\w$]+)\s+USING\s+([\s\S]+?)\s*;?\s*$/i;
+const LITERAL = /^(?:[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?|'(?:[^'\\]|\\[\s\S]|'')*')$/i;
+
+/**
+ * The USING values of `EXECUTE name USING a, b` when every one is a plain literal (MariaDB takes
+ * expressions there); undefined for anything else (user variables, expressions).
+ */
+export function literalUsingValues(executeText: string): string[] | undefined {
+  const list = EXECUTE_USING.exec(executeText)?.[1];
+  if (list === undefined) return undefined;
+  const values: string[] = [];
+  let current = '';
+  let quoted = false;
+  for (let i = 0; i < list.length; i++) {
+    const c = list[i] as string;
+    if (quoted) {
+      current += c;
+      if (c === '\\') current += list[++i] ?? '';
+      else if (c === "'") {
+        if (list[i + 1] === "'") current += list[++i];
+        else quoted = false;
+      }
+    } else if (c === "'") {
+      quoted = true;
+      current += c;
+    } else if (c === ',') {
+      values.push(current.trim());
+      current = '';
+    } else current += c;
+  }
+  values.push(current.trim());
+  return values.every((v) => LITERAL.test(v)) ? values : undefined;
+}
+
+/** Where the `?` markers are, outside strings, quoted identifiers and comments. */
+function placeholderOffsets(sql: string): number[] {
   let state: Scan = Scan.Code;
-  let count = 0;
+  const offsets: number[] = [];
   for (let i = 0; i < sql.length; i++) {
     const c = sql[i];
     const next = sql[i + 1];
     switch (state) {
       case Scan.Code:
-        if (c === '?') count++;
+        if (c === '?') offsets.push(i);
         else if (c === "'") state = Scan.SingleQuoted;
         else if (c === '"') state = Scan.DoubleQuoted;
         else if (c === '`') state = Scan.Backticked;
@@ -60,5 +115,5 @@ export function countPlaceholders(sql: string): number {
         break;
     }
   }
-  return count;
+  return offsets;
 }

@@ -338,6 +338,9 @@ function walk(node: unknown, facts: StatementFacts, ctx: MySqlClassifyContext, s
       if (showsOtherSessions(lower(obj.db), name.toLowerCase())) facts.add('admin');
     }
   }
+  // `@v := expr` and `SELECT ... INTO @v` keep a value on the connection for later statements,
+  // as `SET @v` does: session state (a pooled connection must not pass it to another caller).
+  if (obj.type === 'assign' || (obj.type === 'into' && obj.keyword === 'var')) facts.add('session');
   if (obj.type === 'function' || obj.type === 'aggr_func') {
     // MySQL function names are case-insensitive: report them in one spelling.
     const name = functionName(obj, facts)?.toLowerCase();
