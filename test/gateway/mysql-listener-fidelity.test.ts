@@ -561,7 +561,8 @@ t.test('several statements in one COM_QUERY: each run on its own, results relaye
 t.test('COM_CHANGE_USER logs in again with a new token; a refused one closes the connection', async (t) => {
   const agent = await through(['ai-agents']);
   t.teardown(() => agent.end());
-  await agent.query('SET @before = 1');
+  // A user variable is session state, which the agent policy does not allow.
+  await t.rejects(agent.query('SET @before = 1'), { errno: 1142, message: /session/ });
   await t.rejects(agent.query("INSERT INTO events (kind, n) VALUES ('changed', 0)"), {
     errno: 1142,
     message: /denied/,
@@ -569,8 +570,13 @@ t.test('COM_CHANGE_USER logs in again with a new token; a refused one closes the
   const dbaToken = await parts.authenticator.mint({ subject: 'u-2', groups: ['dba'] });
   await agent.changeUser({ user: 'u-2', password: dbaToken, database: 'shop' });
   await agent.query("INSERT INTO events (kind, n) VALUES ('changed', 0)");
+  await agent.query('SET @before = 1');
   const [rows] = await agent.query("SELECT COUNT(*) AS n, @before AS v FROM events WHERE kind = 'changed'");
-  t.same(rows, [{ n: 1, v: null }], 'the new identity decides; the old session state is gone');
+  t.same(rows, [{ n: 1, v: 1 }], 'the new identity decides');
+  const againToken = await parts.authenticator.mint({ subject: 'u-2', groups: ['dba'] });
+  await agent.changeUser({ user: 'u-2', password: againToken, database: 'shop' });
+  const [after] = await agent.query('SELECT @before AS v');
+  t.same(after, [{ v: null }], 'the old session state is gone');
 
   const other = await through(['dba']);
   await t.rejects(other.changeUser({ user: 'u-3', password: 'not-a-token', database: 'shop' }), {

@@ -1,5 +1,5 @@
 import type { Effect } from '../../config/schema.js';
-import type { StatementFacts } from '../statement-facts.js';
+import { StatementFacts } from '../statement-facts.js';
 import { isAdmittedMySqlBuiltin } from './admitted-functions.js';
 import { isUnboundedFilter } from './constant-truth.js';
 import { literalValue } from './literals.js';
@@ -199,11 +199,16 @@ export function classifyMySqlAst(ast: Node, facts: StatementFacts, ctx: MySqlCla
     case 'use':
       facts.add('session');
       return 'USE';
-    case 'explain':
+    case 'explain': {
       facts.add('read');
-      // Plain EXPLAIN plans its statement without running it (EXPLAIN ANALYZE is handled before parsing).
-      facts.describing(() => walk(ast.expr, facts, ctx));
+      // Plain EXPLAIN plans its statement without changing data (EXPLAIN ANALYZE is handled before
+      // parsing), but MariaDB's planner runs some of it: constant subqueries (their functions and
+      // variable assignments), const-table reads, the locks of a locking read.
+      const planned = new StatementFacts();
+      walk(ast.expr, planned, ctx);
+      plannedEffects(planned, facts);
       return 'EXPLAIN';
+    }
     case 'call': {
       // The procedure is not a function call (its effect is `procedural`); its arguments are.
       facts.add('procedural');
@@ -236,6 +241,16 @@ export function classifyMySqlAst(ast: Node, facts: StatementFacts, ctx: MySqlCla
       facts.add('unknown');
       return type ? type.toUpperCase() : 'UNKNOWN';
   }
+}
+
+/** What an EXPLAIN's planning does not do: change the rows of the statement it plans. */
+const NOT_RUN_WHEN_PLANNED: ReadonlySet<Effect> = new Set(['write', 'delete']);
+
+/** The effects and objects of a statement a plain EXPLAIN plans (see the 'explain' case). */
+export function plannedEffects(planned: StatementFacts, into: StatementFacts): void {
+  for (const effect of planned.effects) if (!NOT_RUN_WHEN_PLANNED.has(effect)) into.add(effect);
+  for (const object of planned.objects) into.addObject(object);
+  if (planned.literalValuesRead) into.noteLiteralRead();
 }
 
 function classifyDml(ast: Node, facts: StatementFacts, ctx: MySqlClassifyContext): void {
@@ -276,8 +291,9 @@ function classifySet(ast: Node, facts: StatementFacts, ctx: MySqlClassifyContext
       // Server configuration, for every session.
       facts.add('admin');
     } else if (left?.prefix === '@') {
-      // A user variable: the caller's own scratch space.
-      facts.add('read');
+      // A user variable stays on the connection for later statements (and, on a shared pool,
+      // for the next caller): session state, as `@v := x` and `SELECT ... INTO @v` are.
+      facts.add('session');
     } else if (
       left?.prefix === '@@' &&
       (name === 'global' || name === 'persist' || name === 'persist_only')
@@ -288,8 +304,12 @@ function classifySet(ast: Node, facts: StatementFacts, ctx: MySqlClassifyContext
         left?.prefix === '@@' && (name === 'session' || name === 'local') ? (members[0] ?? '') : name;
       facts.noteSetting(variable);
       if (variable === 'password') facts.add('dcl');
-      else if (ROUTINE_VARIABLES.has(variable)) facts.add('routine');
-      else if (variable === 'sql_mode' && keepsGuardSyntax(assign?.right, facts)) facts.add('routine');
+      else if (ROUTINE_VARIABLES.has(variable)) {
+        facts.add('routine');
+        // InnoDB reads under SERIALIZABLE lock every row they read.
+        if (/isolation/.test(variable) && /serializable/i.test(JSON.stringify(assign?.right ?? null)))
+          facts.add('lock');
+      } else if (variable === 'sql_mode' && keepsGuardSyntax(assign?.right, facts)) facts.add('routine');
       else facts.add('session');
     }
     walk(assign?.right, facts, ctx);

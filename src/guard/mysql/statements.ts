@@ -4,7 +4,7 @@ import type { ClassifiedStatement } from '../classified.js';
 import { GuardError } from '../errors.js';
 import { LruCache } from '../lru.js';
 import { StatementFacts } from '../statement-facts.js';
-import { classifyMySqlAst, type MySqlClassifyContext } from './classify.js';
+import { classifyMySqlAst, plannedEffects, type MySqlClassifyContext } from './classify.js';
 import {
   literalShape,
   probeText,
@@ -71,6 +71,13 @@ const KEYWORD_EFFECTS: ReadonlyArray<readonly [RegExp, string, readonly Effect[]
     /^SET\s+NAMES\s+['"`]?(UTF8MB4|UTF8|UTF8MB3)['"`]?(\s+COLLATE\s+['"`]?\w+['"`]?)?$/,
     'SET NAMES',
     ['routine'],
+  ],
+  // InnoDB reads under SERIALIZABLE take shared locks on every row they read (LOCK IN SHARE
+  // MODE): a lock, which other sessions' writes wait for.
+  [
+    /^SET\s+((SESSION|LOCAL)\s+)?TRANSACTION\s+[\s\S]*\bSERIALIZABLE\b/,
+    'SET TRANSACTION',
+    ['routine', 'lock'],
   ],
   [
     /^SET\s+((SESSION|LOCAL)\s+)?TRANSACTION\s+(ISOLATION\s+LEVEL\s+(READ\s+UNCOMMITTED|READ\s+COMMITTED|REPEATABLE\s+READ|SERIALIZABLE)|READ\s+ONLY)(\s*,\s*(ISOLATION\s+LEVEL\s+(READ\s+UNCOMMITTED|READ\s+COMMITTED|REPEATABLE\s+READ|SERIALIZABLE)|READ\s+ONLY))?$/,
@@ -339,7 +346,7 @@ export class MySqlStatements {
       if (!inner) return { summary: unknownSummary(text, 'EXPLAIN') };
       const facts = new StatementFacts();
       facts.add('read');
-      for (const o of inner.facts.objects) facts.addObject(o);
+      plannedEffects(inner.facts, facts);
       return { summary: facts.summary(text, 'EXPLAIN') };
     }
     const doExpr = DO_EXPRESSIONS.exec(body);
