@@ -1,5 +1,4 @@
 import type { Readable } from 'node:stream';
-import { literalUsingValues, replacePlaceholders } from './mysql/placeholders.js';
 import type { ColumnDefinition } from '../../protocols/mysql/codec/resultset.js';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -8,6 +7,7 @@ import { UNDECIDED_SCREEN } from '../masking/error-screen.js';
 import { ApprovalRecording } from './approval-recording.js';
 import { DiagnosticsArea } from './diagnostics-area.js';
 import { decisionEvent } from './decision-event.js';
+import { maskingSource, precheckSource } from './masking-source.js';
 import type { TargetIdentity } from './target-identity.js';
 import type { BudgetLease } from './budgets.js';
 import type { SessionRecorder } from '../recording/types.js';
@@ -284,7 +284,7 @@ export class StatementPipeline {
     if (!request.catalogRead) {
       await this.#stages.masking.precheck?.({
         session: this.#session,
-        ...maskingSource(request.sql, verdict),
+        ...precheckSource(request.sql, verdict, this.#session.dialect),
       });
     }
     const limit = request.catalogRead ? Number.MAX_SAFE_INTEGER : this.#limits.maxRows;
@@ -428,23 +428,4 @@ export function rowBytes(values: readonly unknown[]): number {
     else size += String(v).length;
   }
   return size;
-}
-
-/**
- * What masking traces a statement through: its own text, or for a MySQL EXECUTE of a statement
- * the guard read at its PREPARE, that statement (the result is the prepared SELECT's, the write
- * the prepared write). Its `?` markers stand for the EXECUTE's USING values, user variables that
- * may hold anything read before, so they are traced as a user variable, never as constants.
- * Without such a text EXECUTE's columns cannot be traced, so all are masked.
- */
-function maskingSource(sql: string, verdict: GuardVerdict): { sql: string; verdict: GuardVerdict } {
-  const only = verdict.statements.length === 1 ? verdict.statements[0] : undefined;
-  if (only?.command !== 'EXECUTE' || only.preparedText === undefined) return { sql, verdict };
-  // Without the EXECUTE's own parse, masking parses the prepared text.
-  const { parsed: _parsed, ...prepared } = verdict;
-  const literals = literalUsingValues(only.text) ?? [];
-  return {
-    sql: replacePlaceholders(only.preparedText, literals, '@sluice_execute_using'),
-    verdict: prepared,
-  };
 }
