@@ -55,7 +55,11 @@ export interface LineageEnvironment {
   sinkFunctions?: ReadonlySet<string>;
 }
 
-/** Set-returning builtins whose rows are computed only from their arguments. */
+/**
+ * Set-returning builtins whose rows are computed only from their arguments. How many rows they
+ * return depends on those arguments (generate_series(1, ascii(ssn)), unnest(string_to_array(ssn,
+ * NULL))), so wherever one is called, in FROM or in a select list, its arguments are filter inputs.
+ */
 const PURE_SET_FUNCTIONS = new Set([
   'unnest',
   'generate_series',
@@ -83,6 +87,8 @@ const PURE_SET_FUNCTIONS = new Set([
   'regexp_split_to_table',
   'string_to_table',
   'json_table',
+  'jsonb_path_query_tz',
+  'pg_options_to_table',
 ]);
 
 /**
@@ -225,6 +231,8 @@ class Analysis {
     const outputs: BoundColumn[] = [];
     for (const target of q.targets) this.#target(target, scope, outputs);
     this.#filters(q.filters, scope, outputs);
+    // SELECT DISTINCT compares rows on every output, as GROUP BY them all would.
+    if (q.distinct) for (const o of outputs) this.#recordFilter(o.taint);
     return outputs;
   }
 
@@ -245,7 +253,11 @@ class Analysis {
         false,
       ),
     }));
-    this.#filters(q.filters, { relations: [], ctes: new Map(), parent: scope }, outputs);
+    // UNION, INTERSECT and EXCEPT compare rows on every output (which rows remain, how many).
+    if (q.compares) for (const o of outputs) this.#recordFilter(o.taint);
+    // ORDER BY / LIMIT of the operation: bound against its outputs, by position or by name.
+    const own: BoundRelation = { name: undefined, schema: undefined, columns: outputs, open: undefined };
+    this.#filters(q.filters, { relations: [own], ctes: new Map(), parent: scope }, outputs);
     return outputs;
   }
 
@@ -333,7 +345,12 @@ class Analysis {
           into.push({ name: item.alias, schema: undefined, columns: [], open: CLEAN });
           return;
         }
-        into.push(relation(item.alias, undefined, rename(cols, item.columnAliases)));
+        const names =
+          item.columnAliases ??
+          (item.columnsOf
+            ? this.#env.snapshot.lookup(item.columnsOf.schema, item.columnsOf.name)?.columns
+            : undefined);
+        into.push(relation(item.alias, undefined, rename(cols, names ? [...names] : undefined)));
         return;
       }
       case 'join': {
@@ -343,7 +360,7 @@ class Analysis {
         this.#bindFrom(item.right, { ...scope, relations: [...into, ...joined] }, joined);
         into.push(...joined);
         if (item.on) this.#filterExpr(item.on, scope);
-        const merged = item.using ? mergeUsing(joined, leftCount, item.using) : undefined;
+        const merged = item.using ? mergeUsing(joined, leftCount, item.using, item.starOrder) : undefined;
         if (merged) {
           // `*` of a USING / NATURAL join: the shared columns once, then the rest of each side.
           for (const r of joined) r.starHidden = true;
@@ -362,11 +379,16 @@ class Analysis {
         return;
       }
       case 'function': {
-        const args = item.args.map((a) => this.expr(a, scope));
-        if (!PURE_SET_FUNCTIONS.has(item.name) || this.#env.snapshot.isUserFunction(item.schema, item.name)) {
-          this.fail(`function ${item.name} in FROM is not known to lineage`, true);
+        const calls = [item, ...(item.more ?? [])];
+        const args = calls.flatMap((c) => c.args.map((a) => this.expr(a, scope)));
+        for (const c of calls) {
+          if (!PURE_SET_FUNCTIONS.has(c.name) || this.#env.snapshot.isUserFunction(c.schema, c.name)) {
+            this.fail(`function ${c.name} in FROM is not known to lineage`, true);
+          }
         }
         const taint = unionTaints(args, true);
+        // How many rows a function in FROM returns depends on its arguments: they decide rows.
+        this.#recordFilter(taint);
         const names = item.columnAliases ?? [item.alias ?? item.name];
         into.push({
           name: item.alias ?? item.name,
@@ -519,6 +541,8 @@ class Analysis {
           true,
         );
         if (this.#env.sinkFunctions?.has(e.name)) this.sinks.push({ name: e.name, taint });
+        // A set-returning function in a select list: its arguments decide how many rows there are.
+        if (builtin && PURE_SET_FUNCTIONS.has(e.name)) this.#recordFilter(taint);
         return taint;
       }
       case 'nullness':
@@ -580,34 +604,48 @@ function visibleColumns(rels: BoundRelation[]): BoundColumn[] {
 
 /**
  * The columns `*` yields for a USING / NATURAL join: each shared column once (its taint is
- * both sides'), then the other columns of the left side, then of the right. Undefined when a
- * side's columns are unknown (the plain expansion is then used, and a width mismatch fails closed).
+ * both sides'), then the other columns of one side, then of the other, in the order the engine
+ * uses (see the join's `starOrder`). Undefined when a side's columns are unknown (the plain
+ * expansion is then used, and a width mismatch fails closed).
  */
 function mergeUsing(
   joined: BoundRelation[],
   leftCount: number,
   using: string[] | 'natural',
+  order: 'mysql-left' | 'mysql-right' | undefined,
 ): { columns: BoundColumn[]; common: BoundColumn[] } | undefined {
   const leftRels = joined.slice(0, leftCount);
   const rightRels = joined.slice(leftCount);
   if ([...leftRels, ...rightRels].some((r) => r.open)) return undefined;
   const left = visibleColumns(leftRels);
   const right = visibleColumns(rightRels);
+  // MySQL's first table: the right one of a RIGHT JOIN. Postgres always starts from the left.
+  const [first, second] = order === 'mysql-right' ? [right, left] : [left, right];
   const lower = (c: BoundColumn) => c.name.toLowerCase();
-  const shared =
-    using === 'natural'
-      ? left.map(lower).filter((n) => right.some((c) => lower(c) === n))
-      : using.map((u) => u.toLowerCase());
+  const named = using === 'natural' ? undefined : using.map((u) => u.toLowerCase());
+  const inBoth = (n: string) => second.some((c) => lower(c) === n);
+  const shared = [
+    ...new Set(
+      named === undefined
+        ? first.map(lower).filter(inBoth)
+        : order === undefined
+          ? named
+          : // MySQL lists USING columns in the first table's order, not the list's.
+            first.map(lower).filter((n) => named.includes(n)),
+    ),
+  ];
+  if (named !== undefined && (shared.length !== new Set(named).size || !named.every(inBoth)))
+    return undefined;
   const common: BoundColumn[] = [];
   for (const name of shared) {
-    const l = left.find((c) => lower(c) === name);
-    const r = right.find((c) => lower(c) === name);
-    if (!l || !r) return undefined;
-    common.push({ name: l.name, taint: unionTaints([l.taint, r.taint], false) });
+    const f = first.find((c) => lower(c) === name);
+    const s = second.find((c) => lower(c) === name);
+    if (!f || !s) return undefined;
+    common.push({ name: f.name, taint: unionTaints([f.taint, s.taint], false) });
   }
   const isShared = (c: BoundColumn) => shared.includes(lower(c));
   return {
-    columns: [...common, ...left.filter((c) => !isShared(c)), ...right.filter((c) => !isShared(c))],
+    columns: [...common, ...first.filter((c) => !isShared(c)), ...second.filter((c) => !isShared(c))],
     common,
   };
 }

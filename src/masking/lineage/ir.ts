@@ -39,7 +39,17 @@ export type FromItem =
       alias: string | undefined;
       columnAliases: string[] | undefined;
     }
-  | { kind: 'subquery'; query: Query; alias: string | undefined; columnAliases: string[] | undefined }
+  | {
+      kind: 'subquery';
+      query: Query;
+      alias: string | undefined;
+      columnAliases: string[] | undefined;
+      /**
+       * Without column aliases, name the outputs by position after this relation's columns (the
+       * row an INSERT without a column list proposes: Postgres's EXCLUDED, MySQL's VALUES(col)).
+       */
+      columnsOf?: { schema: string | undefined; name: string };
+    }
   | {
       kind: 'join';
       left: FromItem;
@@ -48,14 +58,25 @@ export type FromItem =
       /** JOIN ... USING (cols): those columns appear once in `*`; NATURAL: every common column. */
       using: string[] | 'natural' | undefined;
       alias: string | undefined;
+      /**
+       * How `*` orders a USING / NATURAL join. Undefined (Postgres, any join type): the shared
+       * columns in USING order (NATURAL: the left side's), then the left side's others, then the
+       * right's. MySQL / MariaDB: the shared columns in the order of the first table, then its
+       * others, then the second's, where the first table is the left one ('mysql-left': INNER,
+       * LEFT, CROSS) or, for RIGHT JOIN, the right one ('mysql-right').
+       */
+      starOrder?: 'mysql-left' | 'mysql-right';
     }
   | {
       kind: 'function';
       name: string;
       schema: string | undefined;
+      /** The arguments; how many rows the function returns depends on them (a filter input). */
       args: Expr[];
       alias: string | undefined;
       columnAliases: string[] | undefined;
+      /** ROWS FROM (f(...), g(...)): the functions after the first, whose rows are zipped with its. */
+      more?: { name: string; schema: string | undefined; args: Expr[] }[];
     }
   | { kind: 'unresolved'; reason: string };
 
@@ -81,8 +102,22 @@ export type Query =
       from: FromItem[];
       targets: Target[];
       filters: Filters;
+      /** SELECT DISTINCT: rows are compared on every output (a key, like GROUP BY all outputs). */
+      distinct?: boolean;
     }
-  | { kind: 'set'; ctes: Cte[]; recursive: boolean; branches: Query[]; filters: Filters }
+  | {
+      kind: 'set';
+      ctes: Cte[];
+      recursive: boolean;
+      branches: Query[];
+      /** ORDER BY / LIMIT of the whole operation, bound against its outputs. */
+      filters: Filters;
+      /**
+       * The operation compares rows: UNION without ALL, INTERSECT and EXCEPT (with or without
+       * ALL), so every output is a key. False for UNION ALL, which only concatenates.
+       */
+      compares: boolean;
+    }
   | { kind: 'values'; rows: Expr[][] }
   | { kind: 'unresolved'; reason: string };
 

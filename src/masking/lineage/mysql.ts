@@ -75,28 +75,50 @@ function lowerSelect(s: Node): Query {
   const ctes = lowerWith(s.with);
   const recursive =
     ctes.length > 0 && isObject(list(s.with)[0]) && (list(s.with)[0] as Node).recursive === true;
-  const single = lowerSingleSelect(s);
-  if (!isObject(s._next)) return ctes.length > 0 ? withCtes(single, ctes, recursive) : single;
-  // UNION / INTERSECT / EXCEPT: a chain of selects linked by `_next`.
-  const branches: Query[] = [single];
-  for (let next: unknown = s._next; isObject(next); next = next._next) branches.push(lowerSingleSelect(next));
-  return { kind: 'set', ctes, recursive, branches, filters: { input: [], keys: [] } };
+  if (!isObject(s._next)) {
+    const single = lowerSingleSelect(s, true);
+    return ctes.length > 0 ? withCtes(single, ctes, recursive) : single;
+  }
+  // UNION / INTERSECT / EXCEPT: a chain of selects linked by `_next`, each link's operator in
+  // `set_op` of the select before it. The operation's own ORDER BY / LIMIT is `_orderby` /
+  // `_limit` of the first select, or, when the last select is not in parentheses, that select's.
+  const nodes: Node[] = [];
+  for (let next: unknown = s; isObject(next); next = next._next) nodes.push(next);
+  const last = nodes[nodes.length - 1] as Node;
+  const trailing = last.parentheses_symbol !== true;
+  const branches = nodes.map((n) => lowerSingleSelect(n, n !== last || !trailing));
+  const filters = orderAndLimit(s._orderby, s._limit);
+  if (trailing) {
+    const own = orderAndLimit(last.orderby, last.limit);
+    filters.input.push(...own.input);
+    filters.keys.push(...own.keys);
+  }
+  // Only UNION ALL concatenates; UNION [DISTINCT], INTERSECT and EXCEPT compare rows.
+  const compares = nodes.slice(0, -1).some((n) => String(n.set_op ?? 'union').toLowerCase() !== 'union all');
+  return { kind: 'set', ctes, recursive, branches, filters, compares };
+}
+
+/** ORDER BY keys and LIMIT values. */
+function orderAndLimit(orderby: unknown, limit: unknown): { input: Expr[]; keys: Expr[] } {
+  const input: Expr[] = isObject(limit) ? list(limit.value).map(lowerExpr) : [];
+  const keys = list(orderby).map((o) => keyExpr(isObject(o) ? o.expr : o));
+  return { input, keys };
 }
 
 function withCtes(q: Query, ctes: Cte[], recursive: boolean): Query {
   return q.kind === 'select' ? { ...q, ctes, recursive } : q;
 }
 
-function lowerSingleSelect(s: Node): Query {
+/** One SELECT; `ownOrder` false: its ORDER BY / LIMIT belong to the set operation it ends. */
+function lowerSingleSelect(s: Node, ownOrder: boolean): Query {
   const from = list(s.from).map(lowerFromItem);
   const joined = nestJoins(from, list(s.from));
-  const input: Expr[] = [];
+  const { input, keys } = ownOrder ? orderAndLimit(s.orderby, s.limit) : { input: [], keys: [] };
   for (const k of ['where', 'having'] as const) if (s[k]) input.push(lowerExpr(s[k]));
-  if (isObject(s.limit)) input.push(...list(s.limit.value).map(lowerExpr));
-  const keys: Expr[] = [];
-  for (const o of list(s.orderby)) keys.push(keyExpr(isObject(o) ? o.expr : o));
   const group = isObject(s.groupby) ? list(s.groupby.columns) : list(s.groupby);
   for (const g of group) keys.push(keyExpr(g));
+  const distinctWord = isObject(s.distinct) ? s.distinct.type : s.distinct;
+  const distinct = typeof distinctWord === 'string' && /distinct/i.test(distinctWord);
   return {
     kind: 'select',
     ctes: [],
@@ -104,6 +126,7 @@ function lowerSingleSelect(s: Node): Query {
     from: joined,
     targets: lowerTargets(s.columns),
     filters: { input, keys },
+    ...(distinct ? { distinct } : {}),
   };
 }
 
@@ -116,6 +139,8 @@ function nestJoins(items: FromItem[], raw: unknown[]): FromItem[] {
     if (isObject(r) && typeof r.join === 'string' && prev) {
       out[out.length - 1] = {
         kind: 'join',
+        // MySQL lists a USING / NATURAL join's columns from its first table: for RIGHT JOIN, the right.
+        starOrder: /right/i.test(r.join) ? 'mysql-right' : 'mysql-left',
         left: prev,
         right: item,
         on: r.on ? lowerExpr(r.on) : undefined,
@@ -169,7 +194,12 @@ function lowerFromItem(n: unknown): FromItem {
   if (!isObject(n)) return { kind: 'unresolved', reason: 'unknown FROM item' };
   const alias = ident(n.as);
   if (isObject(n.expr) && isObject(n.expr.ast)) {
-    return { kind: 'subquery', query: lowerQueryNode(n.expr), alias, columnAliases: undefined };
+    return {
+      kind: 'subquery',
+      query: rowsFromOuter(lowerQueryNode(n.expr)),
+      alias,
+      columnAliases: undefined,
+    };
   }
   if (n.type === 'dual')
     return { kind: 'subquery', query: { kind: 'values', rows: [] }, alias, columnAliases: undefined };
@@ -184,6 +214,37 @@ function lowerFromItem(n: unknown): FromItem {
     };
   }
   return { kind: 'unresolved', reason: `FROM item ${String(n.type ?? 'of unknown kind')} is not modelled` };
+}
+
+/**
+ * A derived table without FROM whose outputs name columns: what JSON_TABLE is read as (see
+ * readable.ts: `JSON_TABLE(doc, ...) AS jt` is `(SELECT (doc) AS c1, ...) AS jt`), where those
+ * columns are of the tables before it. How many rows it has depends on the document, so the
+ * columns its outputs reference are filter inputs.
+ */
+function rowsFromOuter(q: Query): Query {
+  if (q.kind !== 'select' || q.from.length > 0) return q;
+  const refs = q.targets.flatMap((t) => (t.kind === 'expr' ? columnRefs(t.expr) : []));
+  if (refs.length === 0) return q;
+  return { ...q, filters: { input: [...q.filters.input, ...refs], keys: q.filters.keys } };
+}
+
+/** The column references of an expression, outside subqueries. */
+function columnRefs(e: Expr): Expr[] {
+  switch (e.kind) {
+    case 'column':
+    case 'star':
+      return [e];
+    case 'field':
+      return columnRefs(e.base);
+    case 'compute':
+    case 'call':
+      return e.args.flatMap(columnRefs);
+    case 'nullness':
+      return columnRefs(e.arg);
+    default:
+      return [];
+  }
 }
 
 const CONSTANT_TYPES = new Set([
@@ -284,21 +345,65 @@ function writtenValues(stmt: Node): Query[] {
   if (stmt.type === 'insert' || stmt.type === 'replace') {
     const out: Query[] = [];
     const values = isObject(stmt.values) ? stmt.values : undefined;
+    // The row the statement proposes, for VALUES(col) in ON DUPLICATE KEY UPDATE.
+    let proposed: Query = { kind: 'values', rows: [] };
+    let named = false;
+    // What ON DUPLICATE KEY UPDATE may read besides the target: the SELECT's FROM, with its CTEs.
+    let source: SourceScope = { ctes: [], recursive: false, from: [] };
     if (values?.type === 'values') {
-      out.push(
-        select(
-          [],
-          list(values.values).flatMap((row) => list(isObject(row) ? row.value : row).map(lowerExpr)),
-        ),
-      );
+      const rows = list(values.values).map((row) => list(isObject(row) ? row.value : row).map(lowerExpr));
+      out.push(select([], rows.flat()));
+      proposed = { kind: 'values', rows };
     } else if (values !== undefined) {
-      out.push(starOf(lowerQueryNode(values)));
+      const query = lowerQueryNode(values);
+      out.push(starOf(query));
+      proposed = query;
+      source = sourceScope(query);
     }
-    const set = [
-      ...setValues(stmt.set),
-      ...setValues(isObject(stmt.on_duplicate_update) ? stmt.on_duplicate_update.set : undefined),
-    ];
-    if (set.length > 0) out.push(select(tables(), set));
+    const set = list(stmt.set);
+    if (set.length > 0) {
+      out.push(select(tables(), setValues(set)));
+      proposed = {
+        kind: 'select',
+        ctes: [],
+        recursive: false,
+        from: tables(),
+        targets: set.map((s) => ({
+          kind: 'expr',
+          name: isObject(s) ? ident(s.column) : undefined,
+          expr: lowerExpr(isObject(s) ? s.value : undefined),
+        })),
+        filters: { input: [], keys: [] },
+      };
+      named = true;
+    }
+    const update = isObject(stmt.on_duplicate_update) ? list(stmt.on_duplicate_update.set) : [];
+    if (update.length > 0) {
+      // MySQL / MariaDB bind these over the target table and the SELECT's FROM items (by their
+      // aliases); VALUES(col) is the column of the proposed row.
+      const target = tables();
+      const first = target[0];
+      const columns = list(stmt.columns)
+        .map(ident)
+        .filter((c): c is string => c !== undefined);
+      const row: FromItem = {
+        kind: 'subquery',
+        query: proposed,
+        alias: PROPOSED_ROW,
+        columnAliases: columns.length > 0 && !named ? columns : undefined,
+        ...(columns.length === 0 && !named && first?.kind === 'relation'
+          ? { columnsOf: { schema: first.schema, name: first.name } }
+          : {}),
+      };
+      out.push({
+        kind: 'select',
+        ctes: source.ctes,
+        recursive: source.recursive,
+        from: [...target, ...source.from, row],
+        targets: setValues(update.map(proposedRefs)).map((expr) => ({ kind: 'expr', name: undefined, expr })),
+        filters: { input: [], keys: [] },
+      });
+    }
     return out;
   }
   if (stmt.type === 'update') return [select(tables(), setValues(stmt.set), stmt.where)];
@@ -324,6 +429,51 @@ function writtenValues(stmt: Node): Query[] {
     return set.length > 0 ? [select(tables(), set)] : [];
   }
   return [];
+}
+
+/** The alias under which ON DUPLICATE KEY UPDATE reads the proposed row (VALUES(col)). */
+const PROPOSED_ROW = 'sluice_proposed';
+
+interface SourceScope {
+  ctes: Cte[];
+  recursive: boolean;
+  from: FromItem[];
+}
+
+/** The FROM items (and CTEs) of an INSERT's SELECT; of every branch of a set operation. */
+function sourceScope(q: Query): SourceScope {
+  if (q.kind === 'select') return { ctes: q.ctes, recursive: q.recursive, from: q.from };
+  if (q.kind === 'set') {
+    const branches = q.branches.map(sourceScope);
+    return {
+      ctes: [...q.ctes, ...branches.flatMap((b) => b.ctes)],
+      recursive: q.recursive || branches.some((b) => b.recursive),
+      from: branches.flatMap((b) => b.from),
+    };
+  }
+  return { ctes: [], recursive: false, from: [] };
+}
+
+/** `VALUES(col)` (the value the INSERT proposed for col) as a column of the proposed row. */
+function proposedRefs(n: unknown): unknown {
+  if (Array.isArray(n)) return n.map(proposedRefs);
+  if (!isObject(n)) return n;
+  if (n.type === 'function') {
+    const parts = isObject(n.name) ? list(n.name.name).map(ident) : [ident(n.name)];
+    const args = isObject(n.args) && n.args.type === 'expr_list' ? list(n.args.value) : [];
+    const arg = args[0];
+    if (
+      parts.length === 1 &&
+      parts[0]?.toLowerCase() === 'values' &&
+      args.length === 1 &&
+      isObject(arg) &&
+      arg.type === 'column_ref' &&
+      ident(arg.column) !== undefined
+    ) {
+      return { type: 'column_ref', table: PROPOSED_ROW, column: ident(arg.column) };
+    }
+  }
+  return Object.fromEntries(Object.entries(n).map(([k, v]) => [k, proposedRefs(v)]));
 }
 
 /** `SELECT * FROM (query)`: the query's outputs as a select of their own. */

@@ -192,7 +192,9 @@ function lowerSelect(s: Node): Query {
     const branches = [s.larg, s.rarg].map((b) =>
       isObject(b) ? lowerSelect(b) : unresolvedQuery('set branch'),
     );
-    return { kind: 'set', ctes, recursive, branches, filters: { input: limits, keys } };
+    // UNION ALL only concatenates; UNION, INTERSECT and EXCEPT (ALL or not) compare rows.
+    const compares = s.op !== 'SETOP_UNION' || s.all !== true;
+    return { kind: 'set', ctes, recursive, branches, filters: { input: limits, keys }, compares };
   }
   if (Array.isArray(s.valuesLists) && s.valuesLists.length > 0) {
     const rows = s.valuesLists.map((row) => {
@@ -205,7 +207,10 @@ function lowerSelect(s: Node): Query {
   const input: Expr[] = [...limits];
   for (const k of ['whereClause', 'havingClause'] as const) if (s[k]) input.push(lowerExpr(s[k]));
   for (const w of list(s.windowClause)) input.push(lowerExpr(w));
-  for (const d of list(s.distinctClause)) if (unwrap(d)) input.push(lowerExpr(d));
+  // DISTINCT ON (exprs) compares those; a plain DISTINCT (an empty node) compares every output.
+  const distinctOn = list(s.distinctClause).filter((d) => unwrap(d));
+  for (const d of distinctOn) input.push(lowerExpr(d));
+  const distinct = list(s.distinctClause).length > 0 && distinctOn.length === 0;
   const groupKeys = list(s.groupClause).map(sortKeyExpr);
   return {
     kind: 'select',
@@ -214,6 +219,7 @@ function lowerSelect(s: Node): Query {
     from,
     targets: lowerTargets(list(s.targetList)),
     filters: { input, keys: [...keys, ...groupKeys] },
+    ...(distinct ? { distinct } : {}),
   };
 }
 
@@ -297,10 +303,22 @@ function lowerFromItem(n: unknown): FromItem {
         const l = unwrap(f);
         return l && l[0] === 'List' ? list(l[1].items)[0] : f;
       });
-      // ROWS FROM (f(), g()) and WITH ORDINALITY are one relation; lineage needs one function.
-      const call = fns.length === 1 ? lowerExpr(fns[0]) : undefined;
-      if (!call || call.kind !== 'call') return { kind: 'unresolved', reason: 'function list in FROM' };
-      return { kind: 'function', name: call.name, schema: call.schema, args: call.args, ...alias(b.alias) };
+      // ROWS FROM (f(), g()) and WITH ORDINALITY are one relation, its rows zipped from each call.
+      const calls = fns.map(lowerExpr);
+      const [call, ...rest] = calls;
+      if (!call || call.kind !== 'call' || rest.some((c) => c.kind !== 'call'))
+        return { kind: 'unresolved', reason: 'function list in FROM' };
+      const more = rest.flatMap((c) =>
+        c.kind === 'call' ? [{ name: c.name, schema: c.schema, args: c.args }] : [],
+      );
+      return {
+        kind: 'function',
+        name: call.name,
+        schema: call.schema,
+        args: call.args,
+        ...alias(b.alias),
+        ...(more.length > 0 ? { more } : {}),
+      };
     }
     default:
       return { kind: 'unresolved', reason: `FROM item ${type} is not modelled` };
@@ -466,13 +484,25 @@ function writtenValues(type: string, body: Node, ctes: Cte[]): Written[] {
           const rt = unwrap(c);
           return rt && rt[0] === 'ResTarget' && typeof rt[1].name === 'string' ? [rt[1].name] : [];
         });
+        // Without a column list the proposed row is named after the target table's columns.
+        const relation = target();
         const excluded: FromItem = {
           kind: 'subquery',
           query: rows,
           alias: 'excluded',
           columnAliases: cols.length > 0 ? cols : undefined,
+          ...(relation.kind === 'relation'
+            ? { columnsOf: { schema: relation.schema, name: relation.name } }
+            : {}),
         };
-        out.push({ ctes, from: [target(), excluded], targets: exprTargets(conflict) });
+        // DO UPDATE ... WHERE decides which conflicting rows change, like an UPDATE's WHERE.
+        const where = isObject(body.onConflictClause) ? body.onConflictClause.whereClause : undefined;
+        out.push({
+          ctes,
+          from: [relation, excluded],
+          targets: exprTargets(conflict),
+          ...(where ? { where: lowerExpr(where) } : {}),
+        });
       }
       return out;
     }
