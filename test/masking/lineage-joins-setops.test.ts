@@ -439,6 +439,16 @@ t.test('MySQL JSON_TABLE: the document decides the row count', async (t) => {
     ),
     refusedFilter,
   );
+  // Only an ordinality column: the document still decides how many rows there are.
+  t.match(
+    await read(
+      "SELECT COUNT(*) FROM customers c, JSON_TABLE(JSON_ARRAY(c.email), '$[*]' COLUMNS (n FOR ORDINALITY)) AS jt",
+      'mysql',
+      ['n'],
+      filtersOnly,
+    ),
+    refusedFilter,
+  );
   t.same(
     await read(
       "SELECT COUNT(*) FROM customers c, JSON_TABLE(JSON_ARRAY(c.name), '$[*]' COLUMNS (v VARCHAR(40) PATH '$')) AS jt",

@@ -12,7 +12,7 @@ import { tokenizeMySql, type MySqlToken } from './lexer.js';
  * - `a NATURAL [LEFT|RIGHT] [OUTER] JOIN b` is `a [LEFT|RIGHT] JOIN b USING (<marker>)`, and the
  *   lineage lowering reads that marker as NATURAL (the shared columns once in `*`);
  * - `JSON_TABLE(doc, path COLUMNS (...)) AS jt` is `(SELECT doc AS c1, doc AS c2, ...) AS jt`:
- *   every column is computed from the document (an ordinality column from nothing), NESTED
+ *   every column is computed from the document (an ordinality column too), NESTED
  *   columns included;
  * - `CONVERT(x, UNSIGNED [INTEGER])` (and SIGNED) is `CAST(x AS UNSIGNED [INTEGER])`: the grammar
  *   takes neither INTEGER nor every expression in CONVERT (Connector/J's getColumns sends
@@ -217,7 +217,11 @@ function jsonTable(
   const first = tokens[at];
   const last = tokens[close];
   if (!first || !last) return undefined;
-  const outputs = names.columns.map((c) => `${c.ordinality ? '0' : `(${doc})`} AS ${c.name}`);
+  // An ordinality column counts the document's rows: it is derived from the document too (the
+  // number of rows a masked document yields is what a filter on it would tell).
+  const outputs = names.columns.map(
+    (c) => `${c.ordinality ? `((${doc}) IS NULL)` : `(${doc})`} AS ${c.name}`,
+  );
   edits.push({ start: first.start, end: last.end, text: `(SELECT ${outputs.join(', ')})` });
   return close;
 }
