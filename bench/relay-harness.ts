@@ -58,7 +58,7 @@ export function relayOnce(chunks: readonly Buffer[], masker: WireRowMasker | nul
   const masking: WireMasking = {
     plan: async () => masker,
     cachedPlan: () => masker,
-    cursorLineage: async () => undefined,
+    declaredCursors: async () => [],
     precheck: async () => undefined,
     masksAnything: async () => masker !== null,
     errorScreen: async () => null,

@@ -13,9 +13,14 @@ import type { CompiledMaskingPolicy } from './policy.js';
 
 /** The lineage of a cursor's query, kept by the integrator per session and handed back at FETCH. */
 export interface CursorLineage {
-  /** The cursor name, lower-cased. */
+  /**
+   * The cursor name as Postgres knows it (from the parse tree: an unquoted name folded to lower
+   * case, a quoted one exact). Compared exactly: `"C"` and `c` are two cursors.
+   */
   readonly name: string;
   readonly lineage: StatementLineage;
+  /** Declared WITH HOLD: its whole result is computed when its transaction commits. */
+  readonly hold?: boolean;
 }
 
 /** What the wire says a column is: a plain column of a table or view, or nothing. */
@@ -74,11 +79,11 @@ function resultLineage(
   for (const s of statements) {
     if (s.kind === 'no-data') noData = true;
     else if (s.kind === 'fetch') {
-      const name = (s.cursor ?? '').toLowerCase();
+      const name = s.cursor ?? '';
       const source = declared.get(name) ?? (cursor && cursor.name === name ? cursor.lineage : undefined);
       if (source) candidates.push(source);
       else reasons.push(`FETCH from cursor ${s.cursor ?? ''} whose query is not known`);
-    } else if (s.cursor !== undefined) declared.set(s.cursor.toLowerCase(), s);
+    } else if (s.cursor !== undefined) declared.set(s.cursor, s);
     else if (s.outputs === undefined)
       reasons.push(...(s.unresolved.length > 0 ? s.unresolved : ['unresolved']));
     else candidates.push(s);

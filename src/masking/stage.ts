@@ -29,6 +29,7 @@ import {
   readyParsers,
   viewQuery,
 } from './lineage/parse.js';
+import { cursorStatements } from './cursor-statements.js';
 import { type CursorLineage, resolveOrigins, wireNamesUnknown } from './origins.js';
 import { type ColumnAction, decideActions, MaskingPlan } from './plan.js';
 import type { CompiledMaskingPolicy } from './policy.js';
@@ -59,8 +60,13 @@ export interface MaskingContext {
   session: SessionContext;
   sql: string;
   verdict: GuardVerdict;
-  /** For FETCH: the lineage of the cursor's DECLARE, from `cursorLineage()`. */
+  /** For FETCH and MOVE: the lineage of the cursor's DECLARE, from `declaredCursors()`. */
   cursor?: CursorLineage;
+  /**
+   * Cursors WITH HOLD declared in the transaction this statement may commit (Postgres computes
+   * their whole result then): its errors and notices are screened as their queries' would be.
+   */
+  heldCursors?: readonly CursorLineage[];
   /** For MySQL's SHOW WARNINGS: the statements it reports on (see the gateway's MaskingContext). */
   diagnosticsOf?: readonly DiagnosticsSource[] | 'unknown';
 }
@@ -153,7 +159,7 @@ export class LineageMasking implements MaskingStage {
     for (const statement of await this.#statements(context)) {
       if (statement.kind === 'no-data') continue;
       const lineage =
-        statement.kind === 'fetch' && context.cursor?.name === statement.cursor.toLowerCase()
+        statement.kind === 'fetch' && context.cursor?.name === statement.cursor
           ? context.cursor.lineage
           : analyseStatement(statement, env);
       // Outputs that cannot be told are checked as one column of unknown origin.
@@ -212,15 +218,38 @@ export class LineageMasking implements MaskingStage {
     } catch {
       return new TargetTextScreen(policy, 'the statement cannot be read for masking');
     }
-    for (const statement of statements) {
-      if (statement.kind === 'fetch') {
-        if (context.cursor?.name === statement.cursor.toLowerCase()) take(context.cursor.lineage);
-        else {
-          opaque = true;
-          unknownOnly = false;
-        }
-      } else take(analyseStatement(statement, env));
+    // A cursor's query runs when it is read (FETCH, MOVE), so its errors are the query's. A cursor
+    // the session does not know (nor this text declares) may compute anything: nothing passes.
+    const untraceable = () => {
+      opaque = true;
+      unknownOnly = false;
+    };
+    const cursorOps =
+      context.session.dialect === 'postgres' ? cursorStatements(context.verdict.parsed) : undefined;
+    const declaredHere = new Map<string, StatementLineage>();
+    const readCursor = (name: string) => {
+      const lineage =
+        declaredHere.get(name) ?? (context.cursor?.name === name ? context.cursor.lineage : undefined);
+      if (lineage === undefined) untraceable();
+      else take(lineage);
+    };
+    statements.forEach((statement, i) => {
+      const op = cursorOps?.[i];
+      if (statement.kind === 'fetch') readCursor(statement.cursor);
+      else if (op?.kind === 'fetch') readCursor(op.name);
+      else {
+        const lineage = analyseStatement(statement, env);
+        take(lineage);
+        if (statement.kind === 'query' && statement.cursor !== undefined)
+          declaredHere.set(statement.cursor, lineage);
+      }
+    });
+    if (cursorOps === undefined && context.verdict.statements.some((s) => s.command === 'MOVE')) {
+      // No parse tree to tell which cursor a MOVE reads.
+      if (context.cursor) readCursor(context.cursor.name);
+      else untraceable();
     }
+    for (const held of context.heldCursors ?? []) take(held.lineage);
     // Writes are not lowered to lineage: the tables a statement names (its targets, a source of
     // INSERT ... SELECT or UPDATE ... FROM) count too, since a constraint error quotes their rows.
     for (const summary of context.verdict.statements) {
@@ -248,22 +277,38 @@ export class LineageMasking implements MaskingStage {
   }
 
   /**
-   * Analyses `DECLARE name CURSOR FOR ...`; keep the result per session by name and pass it as
-   * `context.cursor` when planning the results of FETCH from that cursor. Undefined when the text
-   * declares no cursor.
+   * Analyses the first `DECLARE name CURSOR FOR ...` of the text (see declaredCursors). Undefined
+   * when the text declares no cursor.
    */
   async cursorLineage(context: Omit<MaskingContext, 'cursor'>): Promise<CursorLineage | undefined> {
+    return (await this.declaredCursors(context))[0];
+  }
+
+  /**
+   * Analyses every `DECLARE name CURSOR FOR ...` of the text, in order; keep each per session by
+   * its exact name and pass it as `context.cursor` when planning the results of FETCH from that
+   * cursor. Empty when the text declares no cursor.
+   */
+  async declaredCursors(context: Omit<MaskingContext, 'cursor'>): Promise<CursorLineage[]> {
     const statements = await this.#statements(context);
-    const declare = statements.find((s) => s.kind === 'query' && s.cursor !== undefined);
-    if (!declare || declare.kind !== 'query' || declare.cursor === undefined) return undefined;
+    const ops = context.session.dialect === 'postgres' ? cursorStatements(context.verdict.parsed) : undefined;
+    const declares: { statement: Statement; name: string; hold: boolean }[] = [];
+    statements.forEach((statement, i) => {
+      if (statement.kind !== 'query' || statement.cursor === undefined) return;
+      const op = ops?.[i];
+      // Without the parse tree WITH HOLD cannot be told: assumed, the stricter.
+      declares.push({ statement, name: statement.cursor, hold: op?.kind === 'declare' ? op.hold : true });
+    });
+    if (declares.length === 0) return [];
     const policy = this.#options.rulesFor(context.session);
     const snapshot = policy?.hasColumnRules ? await this.#snapshot(context.session.target) : undefined;
     if (!snapshot) {
-      return {
-        name: declare.cursor.toLowerCase(),
+      return declares.map(({ name, hold }) => ({
+        name,
+        hold,
         lineage: {
           kind: 'rows',
-          cursor: declare.cursor,
+          cursor: name,
           outputs: undefined,
           unresolved: ['no catalog was loaded for this cursor'],
           opaque: true,
@@ -271,10 +316,14 @@ export class LineageMasking implements MaskingStage {
           filtered: [],
           sinks: [],
         },
-      };
+      }));
     }
-    const lineage = analyseStatement(declare, this.#environment(snapshot, context.session));
-    return { name: declare.cursor.toLowerCase(), lineage };
+    const env = this.#environment(snapshot, context.session);
+    return declares.map(({ statement, name, hold }) => ({
+      name,
+      hold,
+      lineage: analyseStatement(statement, env),
+    }));
   }
 
   /** The plan of one result set, or null when the caller has no masking at all. */

@@ -125,7 +125,7 @@ function relayThrough(
       plan: () => new Promise((r) => setTimeout(() => r(masker), 1)),
       // Never cached: every result waits for its plan, which is what this test exercises.
       cachedPlan: () => undefined,
-      cursorLineage: async () => undefined,
+      declaredCursors: async () => [],
       precheck: async () => undefined,
       masksAnything: async () => true,
       errorScreen: async () => null,

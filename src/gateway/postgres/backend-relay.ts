@@ -22,6 +22,7 @@ import { RowRecording } from './row-recording.js';
 import { UNDECIDED_SCREEN } from '../../masking/error-screen.js';
 import { screenedTargetText } from './target-text.js';
 import { type Expectation, formatOf, type PortalEntry, type StatementRun } from './session-state.js';
+import type { SessionCursors } from './session-cursors.js';
 import type { WireMasking } from './wire-masking.js';
 
 /** What the relay needs from the session around it. */
@@ -29,6 +30,8 @@ export interface BackendRelayHost {
   readonly session: WireSession;
   readonly masking: WireMasking;
   readonly queue: ExpectationQueue;
+  /** The session's cursors, told of errors and of ReadyForQuery (the ends of transactions). */
+  readonly cursors?: SessionCursors;
   /**
    * The policy's limits.maxRows: rows one result may send the client (per portal in the extended
    * protocol, lines for COPY ... TO STDOUT). Undefined only for a relay tested on its own framing.
@@ -389,8 +392,11 @@ export class BackendRelay {
   #handle(buf: Buffer, start: number, end: number): Step {
     const type = buf[start] as number;
     if (type === Backend.DataRow) return this.#dataRow(buf, start, end);
+    if (type === Backend.ReadyForQuery && end > start + 5) {
+      this.#host.cursors?.ready(String.fromCharCode(buf[start + 5] as number));
+    } else if (type === Backend.ErrorResponse) this.#host.cursors?.failed();
     if ((type === Backend.ErrorResponse || type === Backend.NoticeResponse) && !this.#screening) {
-      const run = this.#runAtHead();
+      const run = this.#runAtHead() ?? this.#syncAtHead();
       if (run !== undefined) return this.#screenTargetText(run, buf, start, end);
     }
     if (type === Backend.ErrorResponse) {
@@ -427,8 +433,10 @@ export class BackendRelay {
         if (type === Backend.ErrorResponse && head.refused) this.#refusedParses.push(head.refused);
         return this.#simpleAnswer(Backend.ParseComplete, type, buf, start, end);
       case 'bind':
+        if (type === Backend.BindComplete) head.settled?.();
         return this.#simpleAnswer(Backend.BindComplete, type, buf, start, end);
       case 'close':
+        if (type === Backend.CloseComplete) head.settled?.();
         return this.#simpleAnswer(Backend.CloseComplete, type, buf, start, end);
       case 'describe-statement':
         if (type === Backend.ParameterDescription) return Step.Forward;
@@ -479,6 +487,12 @@ export class BackendRelay {
   #runAtHead(): StatementRun | undefined {
     const head = this.#host.queue.peek();
     return head?.kind === 'query' || head?.kind === 'execute' ? head.run : undefined;
+  }
+
+  /** The run that screens what a Sync at the head is answered with (see the 'sync' expectation). */
+  #syncAtHead(): StatementRun | undefined {
+    const head = this.#host.queue.peek();
+    return head?.kind === 'sync' && !this.#untilSync ? head.run : undefined;
   }
 
   /**
@@ -787,23 +801,26 @@ export class BackendRelay {
     }
     if (!shape) throw new BackendProtocolError('rows for a portal whose columns are unknown');
     const key = shape.formats.join(',');
-    const cached = statement.maskers.get(key);
+    // A FETCH or MOVE is planned by the cursor it reads as it is at each run (it may have been
+    // declared again, for another query, since): its plan is not kept with the statement.
+    const maskers = run.cursor === undefined ? statement.maskers : new Map<string, WireRowMasker | null>();
+    const cached = maskers.get(key);
     const known = shape;
-    if (cached !== undefined || statement.maskers.has(key)) {
+    if (cached !== undefined || maskers.has(key)) {
       this.#startResult(run.statementId, known, known.formats, cached ?? null, portal);
       return this.#dataRow(buf, start, end);
     }
     // A statement of a known shape has its plan already: no pause of the target for it.
     const ready = this.#host.masking.cachedPlan(known, run, known.formats);
     if (ready !== undefined) {
-      statement.maskers.set(key, ready);
+      maskers.set(key, ready);
       this.#startResult(run.statementId, known, known.formats, ready, portal);
       return this.#dataRow(buf, start, end);
     }
     return this.#wait(
       this.#host.masking.plan(known, run, known.formats).then(
         (masker) => {
-          statement.maskers.set(key, masker);
+          maskers.set(key, masker);
           this.#startResult(run.statementId, known, known.formats, masker, portal);
         },
         (err: unknown) => this.#refuseResult(run.statementId, err),

@@ -8,6 +8,7 @@ import type { WireSession } from '../gateway.js';
 import { BackendRelay } from './backend-relay.js';
 import { ExpectationQueue } from './expectation-queue.js';
 import { FrontendGate, type PreparedRegistry } from './frontend-gate.js';
+import { SessionCursors } from './session-cursors.js';
 import { terminateMessage } from './frontend-messages.js';
 import type { StatementRun } from './session-state.js';
 import { StatementClock } from './statement-clock.js';
@@ -59,10 +60,12 @@ export class ClientSession {
       parts.logger.info({ session: parts.wire.context.id }, 'statement timeout: cancelling on the target');
       parts.cancelTarget();
     });
+    const cursors = new SessionCursors();
     this.#gate = new FrontendGate({
       session: parts.wire,
       masking: parts.masking,
       queue: this.#queue,
+      cursors,
       prepared: parts.prepared,
       approvalWaitMs: parts.approvalWaitMs,
       ...(parts.approvalInstructions ? { approvalInstructions: parts.approvalInstructions } : {}),
@@ -78,6 +81,7 @@ export class ClientSession {
       session: parts.wire,
       masking: parts.masking,
       queue: this.#queue,
+      cursors,
       maxRows: parts.wire.policy.limits.maxRows,
       ...(parts.wire.policy.limits.maxBytes !== undefined
         ? { maxBytes: parts.wire.policy.limits.maxBytes }

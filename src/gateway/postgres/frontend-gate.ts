@@ -31,6 +31,7 @@ import {
   refusedParseMessage,
   refusedQueryMessage,
 } from './frontend-messages.js';
+import { SessionCursors } from './session-cursors.js';
 import type { PortalEntry, PreparedEntry, ProbeOutcome, StatementRun } from './session-state.js';
 import type { WireMasking } from './wire-masking.js';
 import { quoteIdent } from './sql-quote.js';
@@ -46,6 +47,8 @@ export interface FrontendGateHost {
   readonly session: WireSession;
   readonly masking: WireMasking;
   readonly queue: ExpectationQueue;
+  /** The session's cursors (the relay reports transaction ends to them). */
+  readonly cursors: SessionCursors;
   readonly prepared: PreparedRegistry | undefined;
   readonly approvalWaitMs: number;
   readonly approvalInstructions?: (requestId: string) => string;
@@ -77,7 +80,6 @@ export class FrontendGate {
   readonly #host: FrontendGateHost;
   readonly #statements = new Map<string, PreparedEntry>();
   readonly #portals = new Map<string, PortalEntry>();
-  readonly #cursors = new Map<string, CursorLineage>();
   /** After a refused extended-protocol message, everything up to Sync is dropped, as Postgres does. */
   #discardUntilSync = false;
 
@@ -107,7 +109,7 @@ export class FrontendGate {
         return this.#close(message, frame);
       case 'Sync':
         this.#discardUntilSync = false;
-        this.#host.queue.push({ kind: 'sync' });
+        this.#host.queue.push({ kind: 'sync', run: this.#syncRun() });
         return this.#forward(frame.raw);
       case 'Flush':
         if (this.#discardUntilSync) return;
@@ -161,8 +163,7 @@ export class FrontendGate {
       host.session.recording.onError({ statementId, code: copyRefusal.code, message: copyRefusal.message });
       return this.#refuseQuery(copyRefusal);
     }
-    const cursor = this.#cursorRead(verdict);
-    const maskingRefusal = await this.#maskingRefusal(sql, verdict, cursor);
+    const maskingRefusal = await this.#maskingRefusal(sql, verdict);
     if (maskingRefusal !== undefined) {
       host.session.recording.onError({
         statementId,
@@ -171,7 +172,7 @@ export class FrontendGate {
       });
       return this.#refuseQuery(maskingRefusal);
     }
-    const declared = await this.#declaredCursor(sql, verdict);
+    const declared = await this.#declaredCursors(sql, verdict);
     // Several statements in one Query count as that many.
     const lease = this.#budgetLease(statementId, Math.max(1, verdict.statements.length));
     if (!('release' in lease)) return this.#refuseQuery(lease);
@@ -183,7 +184,7 @@ export class FrontendGate {
       startedAt: host.now(),
       cancelled: false,
       lease,
-      ...(cursor ? { cursor } : {}),
+      ...this.#cursorReads(verdict),
       ...this.#confirmation(verdict, declared),
     };
     host.queue.push({ kind: 'query', run });
@@ -203,7 +204,7 @@ export class FrontendGate {
       host.session.recording.onError({ statementId, code: copyRefusal.code, message: copyRefusal.message });
       return this.#refuseExtended(copyRefusal);
     }
-    const maskingRefusal = await this.#maskingRefusal(message.sql, verdict, this.#cursorRead(verdict));
+    const maskingRefusal = await this.#maskingRefusal(message.sql, verdict);
     if (maskingRefusal !== undefined) {
       host.session.recording.onError({
         statementId,
@@ -212,7 +213,7 @@ export class FrontendGate {
       });
       return this.#refuseExtended(maskingRefusal);
     }
-    const declared = await this.#declaredCursor(message.sql, verdict);
+    const declared = await this.#declaredCursors(message.sql, verdict);
     const name = message.statement;
     const previous = this.#statements.get(name);
     // Messages after this Parse (a pipelined Bind) already refer to the new statement; should the
@@ -224,7 +225,7 @@ export class FrontendGate {
       described: false,
       shape: undefined,
       maskers: new Map(),
-      ...(declared ? { declares: declared } : {}),
+      ...(declared.length > 0 ? { declares: declared } : {}),
     };
     this.#statements.set(name, entry);
     // A named statement can be run with SQL EXECUTE too: the guard must judge that by this body.
@@ -257,8 +258,20 @@ export class FrontendGate {
     if (entry === undefined && message.statement !== '') return this.#bindSqlPrepared(message, frame);
     if (entry !== undefined) this.#portals.set(message.portal, portalOf(entry, message));
     else this.#portals.delete(message.portal);
-    this.#host.queue.push({ kind: 'bind' });
+    this.#host.queue.push({ kind: 'bind', ...this.#portalNamed(message.portal) });
     return this.#forward(frame.raw);
+  }
+
+  /**
+   * A Bind or Close of a named portal: SQL cursors are portals too, so FETCH can read a portal
+   * made by Bind and Close can close a DECLAREd cursor. The name is no longer a cursor the session
+   * knows (a FETCH of it is untraceable), now and once the target has answered.
+   */
+  #portalNamed(name: string): { settled?: () => void } {
+    if (name === '') return {};
+    const cursors = this.#host.cursors;
+    cursors.forget(name);
+    return { settled: () => cursors.forget(name) };
   }
 
   /**
@@ -281,7 +294,7 @@ export class FrontendGate {
     };
     this.#statements.set(message.statement, entry);
     this.#portals.set(message.portal, portalOf(entry, message));
-    host.queue.push({ kind: 'bind' });
+    host.queue.push({ kind: 'bind', ...this.#portalNamed(message.portal) });
     return this.#forward(frame.raw);
   }
 
@@ -317,7 +330,6 @@ export class FrontendGate {
     // Each Execute is a statement run: a statement prepared once is counted at every run.
     const lease = this.#budgetLease(statementId);
     if (!('release' in lease)) return this.#refuseExtended(lease);
-    const cursor = this.#cursorRead(statement.verdict);
     const run: StatementRun = {
       statementId,
       sql: statement.sql,
@@ -325,8 +337,8 @@ export class FrontendGate {
       startedAt: host.now(),
       cancelled: false,
       lease,
-      ...(cursor ? { cursor } : {}),
-      ...this.#confirmation(statement.verdict, statement.declares),
+      ...this.#cursorReads(statement.verdict),
+      ...this.#confirmation(statement.verdict, statement.declares ?? []),
     };
     if (!portal.described && !statement.described) {
       // Rows may come without a RowDescription (the client did not ask): ask for it ourselves,
@@ -344,10 +356,11 @@ export class FrontendGate {
     if (message.target === 'S') {
       this.#statements.delete(message.statementOrPortal);
       if (message.statementOrPortal !== '') this.#host.prepared?.deallocate(message.statementOrPortal);
+      this.#host.queue.push({ kind: 'close' });
     } else {
       this.#portals.delete(message.statementOrPortal);
+      this.#host.queue.push({ kind: 'close', ...this.#portalNamed(message.statementOrPortal) });
     }
-    this.#host.queue.push({ kind: 'close' });
     return this.#forward(frame.raw);
   }
 
@@ -435,11 +448,9 @@ export class FrontendGate {
   }
 
   /** What masking refuses before the statement runs, from its parse (MaskingRefusal), as a wire error. */
-  async #maskingRefusal(
-    sql: string,
-    verdict: GuardVerdict,
-    cursor: CursorLineage | undefined,
-  ): Promise<NoticeFields | undefined> {
+  async #maskingRefusal(sql: string, verdict: GuardVerdict): Promise<NoticeFields | undefined> {
+    // The cursor as known now; its results are planned again by the cursor as known then.
+    const cursor = this.#host.cursors.reader(verdict)?.now();
     try {
       await this.#host.masking.precheck(sql, verdict, cursor);
       return undefined;
@@ -457,57 +468,65 @@ export class FrontendGate {
     });
   }
 
-  /** DECLARE CURSOR: the cursor's lineage, by which its FETCH results are masked. */
-  async #declaredCursor(sql: string, verdict: GuardVerdict): Promise<CursorLineage | undefined> {
-    if (!verdict.statements.some((s) => s.command === 'DECLARE CURSOR')) return undefined;
-    return this.#host.masking.cursorLineage(sql, verdict);
+  /** DECLARE CURSOR: each cursor's lineage, by which its FETCH results are masked. */
+  async #declaredCursors(sql: string, verdict: GuardVerdict): Promise<CursorLineage[]> {
+    if (!verdict.statements.some((s) => s.command === 'DECLARE CURSOR')) return [];
+    return this.#host.masking.declaredCursors(sql, verdict);
   }
 
   /**
-   * What a run takes up once the target confirms it: a cursor it declares, and, when every
+   * What a run takes up once the target confirms it: what it does to the session's cursors (a
+   * DECLARE's lineage becomes the cursor's only when the target confirms that DECLARE, so one it
+   * refuses, the name being taken, leaves the live cursor's lineage as it was), and, when every
    * statement of its text has completed, what it did to prepared statements (the guard only
    * anticipated that, for a text may fail part way).
    */
   #confirmation(
     verdict: GuardVerdict,
-    declared: CursorLineage | undefined,
+    declared: readonly CursorLineage[],
   ): { confirmed?: (tag: string) => void } {
-    const cursor = declared ? this.#cursorConfirmation(declared) : undefined;
+    const cursors = this.#host.cursors.effects(verdict, declared);
     if (!verdict.statements.some((s) => PREPARED_CHANGES.has(s.command))) {
-      return cursor ? { confirmed: cursor } : {};
+      return cursors ? { confirmed: cursors } : {};
     }
     const session = this.#host.session;
     let left = verdict.statements.length;
     return {
       confirmed: (tag) => {
-        cursor?.(tag);
+        cursors?.(tag);
         if (--left === 0) session.guard.ran?.(verdict, session.context);
       },
     };
   }
 
   /**
-   * The lineage becomes the cursor's only when the target confirms the DECLARE (its
-   * CommandComplete): a DECLARE the target refuses (the name is taken) leaves the live cursor's
-   * lineage as it was. The first DECLARE of the text is the one the lineage describes.
+   * The cursors a run reads, looked up when its results or errors arrive: the one its FETCH or
+   * MOVE names, and those WITH HOLD its commit may compute.
    */
-  #cursorConfirmation(lineage: CursorLineage): (tag: string) => void {
-    let pending = true;
-    return (tag) => {
-      if (!pending || tag !== 'DECLARE CURSOR') return;
-      pending = false;
-      this.#cursors.set(lineage.name, lineage);
+  #cursorReads(verdict: GuardVerdict): Pick<StatementRun, 'cursor' | 'heldCursors'> {
+    const cursors = this.#host.cursors;
+    const reader = cursors.reader(verdict);
+    const commits = SessionCursors.commits(verdict);
+    return {
+      ...(reader ? { cursor: reader.now } : {}),
+      heldCursors: () => cursors.held(commits),
     };
   }
 
-  /** The cursor a FETCH or MOVE in this text reads, when the session declared it. */
-  #cursorRead(verdict: GuardVerdict): CursorLineage | undefined {
-    if (this.#cursors.size === 0) return undefined;
-    for (const s of verdict.statements) {
-      const name = fetchedCursor(s.text);
-      if (name !== undefined) return this.#cursors.get(name);
-    }
-    return undefined;
+  /**
+   * What a Sync is answered with (errors, notices) is screened by this run: the extended
+   * protocol's implicit transaction commits there, computing its cursors WITH HOLD.
+   */
+  #syncRun(): StatementRun {
+    const cursors = this.#host.cursors;
+    return {
+      statementId: '',
+      sql: '',
+      verdict: { action: 'allow', reason: 'Sync', rule: '', statements: [] },
+      startedAt: this.#host.now(),
+      cancelled: false,
+      heldCursors: () => cursors.held(true),
+    };
   }
 }
 
@@ -523,13 +542,4 @@ function portalOf(statement: PreparedEntry, message: Bind): PortalEntry {
     described: false,
     shape: undefined,
   };
-}
-
-/** The cursor named by `FETCH ... [FROM|IN] name` or `MOVE ...`: the last identifier, case-folded unless quoted. */
-export function fetchedCursor(text: string): string | undefined {
-  if (!/^\s*(?:fetch|move)\b/i.test(text)) return undefined;
-  const match = /("(?:[^"]|"")+"|[A-Za-z_][\w$]*)\s*;?\s*$/.exec(text);
-  if (!match) return undefined;
-  const token = match[1] as string;
-  return token.startsWith('"') ? token.slice(1, -1).replace(/""/g, '"') : token.toLowerCase();
 }

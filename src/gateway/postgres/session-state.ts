@@ -17,7 +17,7 @@ export interface PreparedEntry {
   /** Masking plans by result format list: a plan is decided once per statement and formats. */
   readonly maskers: Map<string, WireRowMasker | null>;
   /** A DECLARE CURSOR: the cursor's lineage, taken up when an Execute of it completes. */
-  readonly declares?: CursorLineage;
+  readonly declares?: readonly CursorLineage[];
 }
 
 /** A portal made by Bind. */
@@ -45,8 +45,14 @@ export interface StatementRun {
   readonly sql: string;
   readonly verdict: GuardVerdict;
   readonly startedAt: number;
-  /** For FETCH: the lineage of the cursor it reads. */
-  readonly cursor?: CursorLineage;
+  /**
+   * For FETCH and MOVE: the lineage of the cursor it reads, as the session knows it when asked
+   * (undefined: not a cursor the session knows). Asked when the run's results or errors arrive,
+   * by which time everything sent before the run has been answered.
+   */
+  readonly cursor?: () => CursorLineage | undefined;
+  /** Cursors WITH HOLD the run may compute by committing their transaction (see SessionCursors.held). */
+  readonly heldCursors?: () => readonly CursorLineage[];
   /** A cancel for the statement timeout was sent. */
   cancelled: boolean;
   /** Its hold on the caller's budgets, released when the run ends (or the session does). */
@@ -75,13 +81,16 @@ export type Expectation =
   | { kind: 'query'; run: StatementRun }
   /** `refused`: the target answered the Parse with an error (its statement name is restored). */
   | { kind: 'parse'; refused?: () => void }
-  | { kind: 'bind' }
+  /** `settled`: called when the target has answered it (BindComplete). */
+  | { kind: 'bind'; settled?: () => void }
   | { kind: 'describe-statement'; statement: PreparedEntry | undefined }
   /** `swallow`: the relay asked (to learn the shape of a portal); the client must not see the answer. */
   | { kind: 'describe-portal'; portal: PortalEntry | undefined; swallow: boolean }
   | { kind: 'execute'; portal: PortalEntry | undefined; run: StatementRun | undefined }
-  | { kind: 'close' }
-  | { kind: 'sync' }
+  /** `settled`: called when the target has answered it (CloseComplete). */
+  | { kind: 'close'; settled?: () => void }
+  /** `run`: screens the errors and notices the Sync is answered with (an implicit commit's). */
+  | { kind: 'sync'; run?: StatementRun }
   /**
    * A refused message: the relay sent the target a text that fails to parse instead, so that the
    * target ends the pipeline (and a transaction block) exactly as an error would. Its

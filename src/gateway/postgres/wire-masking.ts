@@ -14,8 +14,8 @@ export interface WireMasking {
     run: StatementRun,
     formats: readonly number[],
   ): WireRowMasker | null | undefined;
-  /** The lineage of `DECLARE name CURSOR FOR ...`, to plan FETCH results with. */
-  cursorLineage(sql: string, verdict: GuardVerdict): Promise<CursorLineage | undefined>;
+  /** The lineage of each `DECLARE name CURSOR FOR ...` of the text, to plan FETCH results with. */
+  declaredCursors(sql: string, verdict: GuardVerdict): Promise<CursorLineage[]>;
   /**
    * Refuses (throws MaskingRefusal) from the parse alone, before the statement runs, what the
    * policy refuses: filters on masked columns, values derived from them, outputs it cannot trace.
@@ -28,12 +28,10 @@ export interface WireMasking {
 }
 
 export function sessionMasking(masking: LineageMasking, session: SessionContext): WireMasking {
-  const context = (run: StatementRun) => ({
-    session,
-    sql: run.sql,
-    verdict: run.verdict,
-    ...(run.cursor ? { cursor: run.cursor } : {}),
-  });
+  const context = (run: StatementRun) => {
+    const cursor = run.cursor?.();
+    return { session, sql: run.sql, verdict: run.verdict, ...(cursor ? { cursor } : {}) };
+  };
   return {
     plan(shape, run, formats) {
       return masking.planForWire(shape.columns, context(run), formats);
@@ -41,14 +39,15 @@ export function sessionMasking(masking: LineageMasking, session: SessionContext)
     cachedPlan(shape, run, formats) {
       return masking.cachedPlanForWire(shape.columns, context(run), formats);
     },
-    cursorLineage(sql, verdict) {
-      return masking.cursorLineage({ session, sql, verdict });
+    declaredCursors(sql, verdict) {
+      return masking.declaredCursors({ session, sql, verdict });
     },
     precheck(sql, verdict, cursor) {
       return masking.precheck({ session, sql, verdict, ...(cursor ? { cursor } : {}) });
     },
     errorScreen(run) {
-      return masking.errorScreen(context(run));
+      const held = run.heldCursors?.() ?? [];
+      return masking.errorScreen({ ...context(run), ...(held.length > 0 ? { heldCursors: held } : {}) });
     },
     async masksAnything(sql, verdict) {
       return (await masking.maskingPlan([], { session, sql, verdict })) !== null;
