@@ -54,6 +54,19 @@ export interface MysqlQueryOptions {
    * name). Without it the server gets an empty file and the statement fails.
    */
   localFile?: ((name: string) => Readable) | undefined;
+  /** The state the connection must be in first (the caller's identity); see ConnectionState. */
+  state?: ConnectionState | undefined;
+}
+
+/**
+ * Statements that put a pooled connection in a caller's state (user variables, a role) and take
+ * it out again: `enter` before each statement of that state, `leave` before a statement of
+ * another state (`key`) or of none.
+ */
+export interface ConnectionState {
+  key: string;
+  enter: readonly { sql: string; values: readonly unknown[] }[];
+  leave: readonly string[];
 }
 
 export type MysqlQueryResult =
@@ -88,6 +101,9 @@ export function failedFile(message: string): Readable {
   return new PassThrough().destroy(new MysqlClientError('ERR_TARGET_QUERY', message, NOT_ALLOWED_COMMAND));
 }
 
+/** The state each pooled connection is in (see ConnectionState); none when absent. */
+const connectionStates = new WeakMap<PoolConnection, ConnectionState>();
+
 /** 1317 ER_QUERY_INTERRUPTED, SQLSTATE 70100: what MySQL reports for a killed statement. */
 const INTERRUPTED = { errno: 1317, sqlstate: '70100' };
 
@@ -117,12 +133,36 @@ export class MysqlClient {
     if (options.signal?.aborted) throw cancelledError();
     const started = Date.now();
     const connection = await this.#acquireWithin(options);
+    try {
+      await this.#enterState(connection, options.state);
+    } catch (err) {
+      connection.destroy();
+      throw this.toError(err);
+    }
     // The time spent waiting for a connection counts against the statement's timeout.
     const remainingMs =
       options.timeoutMs !== undefined && options.timeoutMs > 0
         ? Math.max(1, options.timeoutMs - (Date.now() - started))
         : undefined;
     return new StatementRun(this, connection, handler, options, remainingMs).start(sql, params);
+  }
+
+  /**
+   * Puts the connection in `wanted`, or in none: `enter` runs before every statement of a state
+   * (the caller's own statements may have changed a variable or the role since), `leave` when the
+   * connection served another state before.
+   */
+  async #enterState(connection: PoolConnection, wanted: ConnectionState | undefined): Promise<void> {
+    const current = connectionStates.get(connection);
+    if (current === undefined && wanted === undefined) return;
+    const run = (sql: string, values: readonly unknown[] = []) =>
+      new Promise<void>((resolve, reject) => {
+        connection.query(sql, [...values], (err: unknown) => (err ? reject(err as Error) : resolve()));
+      });
+    connectionStates.delete(connection);
+    if (current !== undefined && current.key !== wanted?.key) for (const sql of current.leave) await run(sql);
+    for (const { sql, values } of wanted?.enter ?? []) await run(sql, values);
+    if (wanted !== undefined) connectionStates.set(connection, wanted);
   }
 
   /**

@@ -93,11 +93,6 @@ export function buildConfig(
   for (const [name, t] of Object.entries(parsed.targets)) {
     targets.set(name, { ...t, name, password: secret(t.password, `targets.${name}.password`) });
   }
-  for (const [name, t] of targets) {
-    if (t.identity !== undefined && t.engine !== 'postgres') {
-      problems.push(`targets.${name}.identity: supported on Postgres targets only`);
-    }
-  }
   const policyTargets = new Set(['*', ...targets.keys()]);
   parsed.policies.forEach((p, i) => {
     for (const t of p.when.targets) {

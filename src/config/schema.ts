@@ -287,14 +287,14 @@ const target = z.strictObject({
         .boolean()
         .default(false)
         .describe(
-          "set sluice.sub, sluice.groups and sluice.session on the target connection for each caller (current_setting('sluice.sub') in RLS policies and audit); Postgres",
+          "set sluice.sub, sluice.groups and sluice.session on the target connection for each caller: Postgres settings (current_setting('sluice.sub') in RLS policies and audit), MySQL user variables @sluice_sub, @sluice_groups, @sluice_session (views, triggers, audit)",
         ),
       setRole: z
         .string()
         .regex(/^[^"]*$/, 'no double quotes')
         .optional()
         .describe(
-          'run each caller as this role (SET ROLE), a template: {sub} is the caller subject, e.g. agent_{sub}; the target user must be a member of it; Postgres',
+          'run each caller as this role (SET ROLE), a template: {sub} is the caller subject, e.g. agent_{sub}; the target user must be a member of it (Postgres) or have it granted (MySQL, MariaDB)',
         ),
     })
     .optional()

@@ -162,19 +162,13 @@ t.test('a role name Postgres would truncate, or one that does not exist, is refu
   t.same(await poolIdentity(), [{ role: 'postgres', sub: '' }]);
 });
 
-t.test('identity on a MySQL target is refused at load', async (t) => {
-  let message = '';
-  try {
-    parseConfigText(
-      `
+t.test('identity on a MySQL target loads (test/gateway/mysql-target-identity.test.ts)', async (t) => {
+  const config = parseConfigText(
+    `
 targets:
-  legacy: { engine: mysql, host: 127.0.0.1, port: 3306, database: x, user: root, identity: { settings: true } }
+  legacy: { engine: mysql, host: 127.0.0.1, port: 3306, database: x, user: root, identity: { settings: true, setRole: "agent_{sub}" } }
 `,
-      { baseDir: channels.dir, env: {} },
-    );
-  } catch (err) {
-    t.ok(err instanceof ConfigError);
-    message = (err as Error).message;
-  }
-  t.match(message, /targets\.legacy\.identity: supported on Postgres targets only/);
+    { baseDir: channels.dir, env: {} },
+  );
+  t.same(config.targets.get('legacy')?.identity, { settings: true, setRole: 'agent_{sub}' });
 });

@@ -5,6 +5,7 @@ import { MysqlClient, type MysqlClientEvent, type MysqlColumn } from '../../../p
 import { MysqlClientError } from '../../../protocols/mysql/errors.js';
 import { convertRow, valueConverters, type ValueConverter } from '../../../protocols/mysql/values.js';
 import type { Target } from '../../config/load.js';
+import { mysqlIdentityState } from '../target-identity.js';
 import type { QueryOptions, QuerySummary, ResultColumn, ResultSink, TargetEngine } from '../types.js';
 
 /** ER_PARSE_ERROR: the server's own syntax error. */
@@ -125,6 +126,8 @@ export function createMysqlEngine(
           changesSession: queryOptions.changesSession,
           wireForm: queryOptions.wireValues,
           localFile: queryOptions.localFile,
+          // The caller's identity first: nothing of the statement runs as anyone else.
+          state: queryOptions.identity ? mysqlIdentityState(queryOptions.identity) : undefined,
         },
       );
       const command = commandOf(sql);

@@ -243,6 +243,16 @@ export function classifyMySqlAst(ast: Node, facts: StatementFacts, ctx: MySqlCla
   }
 }
 
+/**
+ * `@sluice_sub`, `@sluice_groups`, `@sluice_session`, ...: the caller's identity at the target
+ * (targets.*.identity.settings), which the target's views and audit trust. Changing one is
+ * changing who the target thinks is asking: `dcl`, whatever else the statement does.
+ */
+function isIdentityVariable(node: unknown): boolean {
+  const variable = asNode(node);
+  return variable?.prefix === '@' && lower(variable.name).startsWith('sluice_');
+}
+
 /** What an EXPLAIN's planning does not do: change the rows of the statement it plans. */
 const NOT_RUN_WHEN_PLANNED: ReadonlySet<Effect> = new Set(['write', 'delete']);
 
@@ -294,6 +304,7 @@ function classifySet(ast: Node, facts: StatementFacts, ctx: MySqlClassifyContext
       // A user variable stays on the connection for later statements (and, on a shared pool,
       // for the next caller): session state, as `@v := x` and `SELECT ... INTO @v` are.
       facts.add('session');
+      if (isIdentityVariable(left)) facts.add('dcl');
     } else if (
       left?.prefix === '@@' &&
       (name === 'global' || name === 'persist' || name === 'persist_only')
@@ -360,7 +371,11 @@ function walk(node: unknown, facts: StatementFacts, ctx: MySqlClassifyContext, s
   }
   // `@v := expr` and `SELECT ... INTO @v` keep a value on the connection for later statements,
   // as `SET @v` does: session state (a pooled connection must not pass it to another caller).
-  if (obj.type === 'assign' || (obj.type === 'into' && obj.keyword === 'var')) facts.add('session');
+  if (obj.type === 'assign' || (obj.type === 'into' && obj.keyword === 'var')) {
+    facts.add('session');
+    const targets = obj.type === 'assign' ? [obj.left] : Array.isArray(obj.expr) ? obj.expr : [];
+    if (targets.some(isIdentityVariable)) facts.add('dcl');
+  }
   if (obj.type === 'function' || obj.type === 'aggr_func') {
     // MySQL function names are case-insensitive: report them in one spelling.
     const name = functionName(obj, facts)?.toLowerCase();

@@ -44,6 +44,8 @@ interface ParsedPieces {
  * their objects are not reported.
  */
 const KEYWORD_EFFECTS: ReadonlyArray<readonly [RegExp, string, readonly Effect[]]> = [
+  // The caller's identity at the target (`@sluice_sub`, quoted or not; see classify.ts).
+  [/@\s*[`'"]?SLUICE_/, 'SET', ['session', 'dcl']],
   [/^KILL\b/, 'KILL', ['admin']],
   [/^(SHUTDOWN|RESTART)\b/, 'SHUTDOWN', ['admin']],
   [/^FLUSH\b/, 'FLUSH', ['admin']],
