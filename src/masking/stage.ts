@@ -35,7 +35,7 @@ import { type ColumnAction, decideActions, MaskingPlan } from './plan.js';
 import type { CompiledMaskingPolicy } from './policy.js';
 import { PostgresRowMasker } from './postgres-row.js';
 import { MysqlRowMasker, valueClass } from './wire.js';
-import { maskedDdlRefusal, maskedWriteRefusal } from './write-check.js';
+import { maskedDdlRefusal, maskedRoutineRefusal, maskedWriteRefusal } from './write-check.js';
 
 export interface LineageMaskingOptions {
   /** The caller's compiled masking policy, or undefined when nothing is masked for it. */
@@ -149,6 +149,7 @@ export class LineageMasking implements MaskingStage {
         ...(sinkFunctions ? { sinkFunctions } : {}),
       };
       const why =
+        maskedRoutineRefusal(context.verdict.statements, policy) ??
         maskedDdlRefusal(context.verdict.statements, snapshot, policy) ??
         maskedWriteRefusal(await this.#writes(context), await this.#statements(context), env, policy);
       if (why !== undefined) throw new MaskingRefusal(why);

@@ -123,3 +123,22 @@ function maskedInReach(
   }
   return undefined;
 }
+
+/**
+ * A routine's body is not traced: a `CALL`, a `DO` block, or a routine, trigger or event being
+ * created may read masked columns and store them (`CREATE PROCEDURE p() INSERT INTO notes SELECT
+ * ssn FROM customers`, then `CALL p()`), where a later read returns them in clear. Refused for a
+ * caller with column masking. Returns why, or undefined.
+ */
+export function maskedRoutineRefusal(
+  statements: readonly StatementSummary[],
+  policy: CompiledMaskingPolicy,
+): string | undefined {
+  const routine = statements.find((s) => s.effects.includes('procedural'));
+  if (routine === undefined) return undefined;
+  return (
+    `${routine.command} runs code whose reads and writes masking cannot trace, which may copy ` +
+    `masked values where a later read returns them unmasked; policy ${policy.policy} masks columns, ` +
+    'so it is refused'
+  );
+}

@@ -378,3 +378,75 @@ t.test('with maskedFilters: refuse, a MySQL EXPLAIN is refused as the statement 
   const [plan] = await myConn.query("EXPLAIN SELECT id FROM customers WHERE id = 1 AND name LIKE 'A%'");
   t.ok(Array.isArray(plan) && plan.length > 0, 'the plan of a filter on plain columns is shown');
 });
+
+t.test('files and routines cannot carry masked values out, even under default: allow', async (t) => {
+  const my = await channels.mysql('builder-files', ['builders'], 'legacy', t);
+  const pgc = await channels.psql('builder-routines', ['builders'], 'shop', t);
+  const myBefore = await myState();
+  const pgBefore = await pgNotes();
+  const file = `/tmp/sluice_outfile_${randomBytes(4).toString('hex')}`;
+  for (const sql of [
+    // A file on the server, which LOAD DATA INFILE reads back in clear.
+    `SELECT id + 100, ssn FROM customers INTO OUTFILE '${file}'`,
+    `SELECT ssn FROM customers WHERE id = 1 INTO DUMPFILE '${file}'`,
+    `SELECT id, name FROM customers UNION SELECT id, ssn FROM customers INTO OUTFILE '${file}'`,
+    // A routine's body is not traced.
+    'CREATE PROCEDURE cp() INSERT INTO notes SELECT id + 200, ssn FROM customers',
+    'CALL cp()',
+    'CREATE EVENT ce ON SCHEDULE AT CURRENT_TIMESTAMP DO INSERT INTO notes SELECT id + 300, ssn FROM customers',
+  ]) {
+    const err = await my.query(sql).then(
+      () => undefined,
+      (e: Error & { errno?: number }) => e,
+    );
+    t.equal(err?.errno, 1142, sql);
+    t.match(err?.message, /masked|masking/, sql);
+    t.same(leaks(String(err?.message)), [], sql);
+  }
+  t.equal(await myState(), myBefore, 'nothing stored, no routine made');
+  for (const sql of [
+    'DO $$ BEGIN INSERT INTO notes SELECT id + 300, ssn FROM customers; END $$',
+    'CREATE PROCEDURE cp() LANGUAGE sql AS $$ INSERT INTO notes SELECT id + 300, ssn FROM customers $$',
+    'CALL cp()',
+  ]) {
+    const err = await pgc.query(sql).then(
+      () => undefined,
+      (e: Error & { code?: string }) => e,
+    );
+    t.equal(err?.code, '42501', sql);
+    // A procedure Sluice does not know is unknown before masking decides.
+    t.match(err?.message, /masked|masking|unknown/, sql);
+  }
+  t.equal(await pgNotes(), pgBefore);
+  const { rows } = await adminQuery("SELECT count(*)::int AS n FROM pg_proc WHERE proname = 'cp'", [], pgDb);
+  t.same(rows, [{ n: 0 }], 'no procedure was made');
+});
+
+t.test('with maskedFilters: refuse, a MySQL write assigning a masked column is refused', async (t) => {
+  // MySQL reports the rows a write changed: `Changed: 0` says the value written was the one
+  // stored, and an upsert's affected rows (1, 2, or 0 when unchanged) the same.
+  const my = await channels.mysql('strict-changed', ['strict'], 'legacy', t);
+  const before = await myState();
+  for (const sql of [
+    "UPDATE customers SET ssn = '123-45-6789' WHERE id = 1",
+    "UPDATE customers c SET c.ssn = '123-45-6789', c.name = 'Ada' WHERE c.id = 1",
+    "UPDATE customers c JOIN notes n ON n.id = c.id SET c.ssn = 'x' WHERE c.id = 1",
+    "INSERT INTO customers (id, name, ssn) VALUES (1, 'Ada', '123-45-6789') ON DUPLICATE KEY UPDATE ssn = VALUES(ssn)",
+    "INSERT INTO customers (id, name, ssn) VALUES (1, 'Ada', 'x') ON DUPLICATE KEY UPDATE customers.ssn = 'x'",
+  ]) {
+    for (const prepared of [false, true]) {
+      const err = await (prepared ? my.execute(sql) : my.query(sql)).then(
+        () => undefined,
+        (e: Error & { errno?: number }) => e,
+      );
+      t.equal(err?.errno, 1142, `${prepared ? 'prepared' : 'text'}: ${sql}`);
+      t.match(err?.message, /masked column/, sql);
+    }
+  }
+  t.equal(await myState(), before);
+  await my.query("UPDATE customers SET name = 'Ada' WHERE id = 1");
+  await my.query(
+    "INSERT INTO customers (id, name) VALUES (1, 'Ada') ON DUPLICATE KEY UPDATE name = VALUES(name)",
+  );
+  t.pass('writes assigning plain columns run');
+});

@@ -35,7 +35,15 @@ function showsOtherSessions(db: string, table: string): boolean {
 }
 
 /** SHOW statements that reveal credentials or other sessions' state (see also statements.ts). */
-const ADMIN_SHOWS: ReadonlySet<string> = new Set(['grants', 'processlist', 'engine', 'profile', 'profiles']);
+const ADMIN_SHOWS: ReadonlySet<string> = new Set([
+  'grants',
+  'processlist',
+  'engine',
+  'profile',
+  'profiles',
+  'explain',
+  'analyze',
+]);
 
 /**
  * Session variables that only change how values are shown, how this client's transactions run, or

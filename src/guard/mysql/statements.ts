@@ -105,9 +105,11 @@ const KEYWORD_EFFECTS: ReadonlyArray<readonly [RegExp, string, readonly Effect[]
     ['routine'],
   ],
   [/^(SIGNAL|RESIGNAL)\b/, 'SIGNAL', ['procedural']],
-  // The gateway account's own grants carry its password hash; the process list and the engine
-  // status carry other sessions' SQL text.
+  // The gateway account's own grants carry its password hash; the process list, the engine status
+  // and another session's plan carry other sessions' SQL text.
   [/^SHOW\s+(GRANTS|CREATE\s+USER|(FULL\s+)?PROCESSLIST|ENGINE\b|PROFILES?\b)/, 'SHOW', ['admin']],
+  // MariaDB's plan (and, in its note, the SQL text) of another session's running statement.
+  [/^SHOW\s+(EXPLAIN|ANALYZE)\b/, 'SHOW', ['admin']],
   [/^(HELP|SHOW)\b/, 'SHOW', ['read']],
 ];
 

@@ -401,12 +401,26 @@ function writtenValues(stmt: Node): Query[] {
         recursive: source.recursive,
         from: [...target, ...source.from, row],
         targets: setValues(update.map(proposedRefs)).map((expr) => ({ kind: 'expr', name: undefined, expr })),
-        filters: { input: [], keys: [] },
+        // Its affected rows (1 inserted, 2 updated, 0 unchanged) compare the stored values of the
+        // columns it assigns with the new ones.
+        filters: {
+          input: [],
+          keys: assignedColumns(update, first?.kind === 'relation' ? (first.alias ?? first.name) : undefined),
+        },
       });
     }
     return out;
   }
-  if (stmt.type === 'update') return [select(tables(), setValues(stmt.set), stmt.where)];
+  if (stmt.type === 'update') {
+    // MySQL reports the rows an UPDATE changed (`Changed: n`): whether the value it writes was
+    // the one stored, so the columns it assigns are compared, as a filter compares.
+    const update = select(tables(), setValues(stmt.set), stmt.where);
+    return [
+      update.kind === 'select'
+        ? { ...update, filters: { ...update.filters, keys: assignedColumns(stmt.set) } }
+        : update,
+    ];
+  }
   if (stmt.type === 'delete') {
     const from = list(stmt.from);
     return [select(nestJoins(from.map(lowerFromItem), from), [], stmt.where)];
@@ -422,6 +436,9 @@ function writtenValues(stmt: Node): Query[] {
     return assigned.length > 0 ? [select([], assigned)] : [];
   }
   if (stmt.type === 'create' && isObject(stmt.query_expr)) return [starOf(lowerQueryNode(stmt.query_expr))];
+  // SELECT ... INTO OUTFILE / DUMPFILE writes its rows to a file on the server, which LOAD DATA
+  // INFILE (or LOAD_FILE) reads back in clear: what it selects is stored.
+  if (stmt.type === 'select' && writesFile(stmt)) return [starOf(lowerSelect(stmt))];
   // LOAD DATA ... SET col = expr: the file's fields come from the client; what SET computes may
   // read anything (a subquery of a masked column).
   if (stmt.type === 'load_data') {
@@ -474,6 +491,26 @@ function proposedRefs(n: unknown): unknown {
     }
   }
   return Object.fromEntries(Object.entries(n).map(([k, v]) => [k, proposedRefs(v)]));
+}
+
+/** The columns a SET list assigns, as references (qualified by `table` when the item is not). */
+function assignedColumns(set: unknown, table?: string): Expr[] {
+  return list(set).flatMap((item): Expr[] => {
+    if (!isObject(item)) return [];
+    const column = ident(item.column);
+    if (column === undefined) return [];
+    const qualifier = typeof item.table === 'string' && item.table ? item.table : table;
+    return [{ kind: 'column', path: qualifier === undefined ? [column] : [qualifier, column] }];
+  });
+}
+
+/** Whether a SELECT (any branch of it) ends INTO OUTFILE or INTO DUMPFILE. */
+function writesFile(select: Node): boolean {
+  for (let branch: unknown = select; isObject(branch); branch = branch._next) {
+    const keyword = isObject(branch.into) ? String(branch.into.keyword ?? '').toLowerCase() : '';
+    if (keyword === 'outfile' || keyword === 'dumpfile') return true;
+  }
+  return false;
 }
 
 /** `SELECT * FROM (query)`: the query's outputs as a select of their own. */
