@@ -88,3 +88,19 @@ function cursorStatement(stmt: unknown): CursorStatement {
 function nameOf(portalname: unknown): string {
   return typeof portalname === 'string' ? portalname : '';
 }
+
+/**
+ * Whether a statement of the text runs the deferred checks of its transaction: a commit (COMMIT,
+ * END, PREPARE TRANSACTION), a routine that may commit inside (CALL, DO), or `SET CONSTRAINTS`.
+ * Deferred constraints and constraint triggers then check every row the transaction wrote, and
+ * their errors and notices quote those rows. Undefined when `parsed` is not a parse tree.
+ */
+export function checksDeferred(parsed: unknown): boolean | undefined {
+  if (!isObject(parsed) || !Array.isArray(parsed.stmts)) return undefined;
+  return parsed.stmts.some((raw) => {
+    const stmt = isObject(raw) ? raw.stmt : undefined;
+    if (isObject(stmt) && isObject(stmt.ConstraintsSetStmt)) return true;
+    const op = cursorStatement(stmt);
+    return op.kind === 'commit' || op.kind === 'routine';
+  });
+}

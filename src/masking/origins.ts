@@ -76,13 +76,19 @@ function resultLineage(
   const candidates: StatementLineage[] = [];
   let noData = false;
   const reasons: string[] = [];
+  // A FETCH of a cursor whose query is not known may be the statement this result is from, and
+  // the result does not say which it is: then no statement's outputs may stand for it.
+  let unknownFetch = false;
   for (const s of statements) {
     if (s.kind === 'no-data') noData = true;
     else if (s.kind === 'fetch') {
       const name = s.cursor ?? '';
       const source = declared.get(name) ?? (cursor && cursor.name === name ? cursor.lineage : undefined);
       if (source) candidates.push(source);
-      else reasons.push(`FETCH from cursor ${s.cursor ?? ''} whose query is not known`);
+      else {
+        unknownFetch = true;
+        reasons.push(`FETCH from cursor ${s.cursor ?? ''} whose query is not known`);
+      }
     } else if (s.cursor !== undefined) declared.set(s.cursor, s);
     else if (s.outputs === undefined)
       reasons.push(...(s.unresolved.length > 0 ? s.unresolved : ['unresolved']));
@@ -90,7 +96,7 @@ function resultLineage(
   }
   const matching = candidates.filter((c) => c.outputs?.length === width);
   for (const c of matching) reasons.push(...c.unresolved);
-  if (matching.length === 0) {
+  if (matching.length === 0 || unknownFetch) {
     if (candidates.length > 0)
       reasons.push(`the statement's outputs do not match the ${width} result columns`);
     else if (!noData && reasons.length === 0) reasons.push('no statement of the text returns rows');

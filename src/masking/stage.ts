@@ -29,7 +29,7 @@ import {
   readyParsers,
   viewQuery,
 } from './lineage/parse.js';
-import { cursorStatements } from './cursor-statements.js';
+import { checksDeferred, cursorStatements } from './cursor-statements.js';
 import { type CursorLineage, resolveOrigins, wireNamesUnknown } from './origins.js';
 import { type ColumnAction, decideActions, MaskingPlan } from './plan.js';
 import type { CompiledMaskingPolicy } from './policy.js';
@@ -55,6 +55,9 @@ export interface LineageMaskingOptions {
  * covers MySQL SETs of session variables, whose value may be a subquery: it is checked.)
  */
 const STORES_NOTHING: ReadonlySet<string> = new Set(['read', 'transaction']);
+
+/** Without a parse tree: statements that may run deferred checks (see checksDeferred). */
+const DEFERRED_CHECKS = /^\s*(?:COMMIT|END|PREPARE\s+TRANSACTION|SET\s+CONSTRAINTS|CALL|DO)\b/i;
 
 export interface MaskingContext {
   session: SessionContext;
@@ -218,6 +221,17 @@ export class LineageMasking implements MaskingStage {
       statements = await this.#statements(context);
     } catch {
       return new TargetTextScreen(policy, 'the statement cannot be read for masking');
+    }
+    if (context.session.dialect === 'postgres') {
+      const deferred =
+        checksDeferred(context.verdict.parsed) ??
+        context.verdict.statements.some((s) => DEFERRED_CHECKS.test(s.text));
+      if (deferred) {
+        return new TargetTextScreen(
+          policy,
+          'deferred constraints and triggers checked here may quote any row the transaction wrote',
+        );
+      }
     }
     // A cursor's query runs when it is read (FETCH, MOVE), so its errors are the query's. A cursor
     // the session does not know (nor this text declares) may compute anything: nothing passes.
