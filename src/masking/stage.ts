@@ -30,6 +30,7 @@ import {
   viewQuery,
 } from './lineage/parse.js';
 import { checksDeferred, cursorStatements } from './cursor-statements.js';
+import { changesSearchPath } from './search-path.js';
 import { type CursorLineage, resolveOrigins, wireNamesUnknown } from './origins.js';
 import { type ColumnAction, decideActions, MaskingPlan } from './plan.js';
 import type { CompiledMaskingPolicy } from './policy.js';
@@ -143,6 +144,17 @@ export class LineageMasking implements MaskingStage {
   async precheck(context: MaskingContext): Promise<void> {
     const policy = this.#options.rulesFor(context.session);
     if (!policy?.hasColumnRules) return;
+    if (
+      context.session.dialect === 'postgres' &&
+      (await changesSearchPath({
+        settings: context.verdict.statements.flatMap((s) => s.settings ?? []),
+        texts: context.verdict.statements.map((s) => s.text),
+      }))
+    ) {
+      throw new MaskingRefusal(
+        `the statement may change the search path, by which masking reads the names of a statement; policy ${policy.policy} masks columns, so it is refused (name tables with their schema instead)`,
+      );
+    }
     const stores = context.verdict.statements.some((s) => s.effects.some((e) => !STORES_NOTHING.has(e)));
     if (stores) {
       const snapshot = await this.#snapshot(context.session.target);

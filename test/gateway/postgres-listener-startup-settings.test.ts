@@ -23,15 +23,20 @@ const showSettings = [
   '-A',
   '-t',
   '-c',
-  "SELECT current_setting('statement_timeout'), current_setting('search_path'), current_setting('application_name')",
+  "SELECT current_setting('statement_timeout'), current_setting('idle_in_transaction_session_timeout'), current_setting('application_name')",
 ];
 
 t.test('settings the policy allows, given as -c options, reach the target', async (t) => {
   const out = await h.psql(showSettings, {
-    PGOPTIONS: '-c statement_timeout=4321 -c search_path=public,pg_catalog',
+    PGOPTIONS: '-c statement_timeout=4321 -c idle_in_transaction_session_timeout=9000',
   });
   t.equal(out.code, 0, out.stderr);
-  t.equal(out.stdout.trim(), '4321ms|public,pg_catalog|psql');
+  t.equal(out.stdout.trim(), '4321ms|9s|psql');
+  // The policy allows search_path, but it masks columns: masking reads names by the catalog's
+  // search path, so a session may not change it (test/gateway/postgres-search-path.test.ts).
+  const path = await h.psql(showSettings, { PGOPTIONS: '-c search_path=public,pg_catalog' });
+  t.not(path.code, 0);
+  t.match(path.stderr, /startup parameter "search_path" is refused: .*search path/);
 });
 
 t.test('--name=value options and settings given as their own startup parameters', async (t) => {

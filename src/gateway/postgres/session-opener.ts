@@ -120,7 +120,9 @@ export async function openClientSession(
   }
 
   // Startup parameters are the SETs they stand for, decided by the policy before the target sees them.
-  const startup = await decideStartupSettings(request.parameters, parts.guard, wire.context);
+  const startup = await decideStartupSettings(request.parameters, parts.guard, wire.context, (sql, verdict) =>
+    parts.masking.precheck({ session: wire.context, sql, verdict }),
+  );
   if (!startup.ok) {
     log.info(
       {

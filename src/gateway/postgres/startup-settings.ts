@@ -1,4 +1,4 @@
-import type { GuardStage, SessionContext } from '../types.js';
+import type { GuardStage, GuardVerdict, SessionContext } from '../types.js';
 import { quoteIdent, quoteLiteral } from './sql-quote.js';
 
 /**
@@ -19,6 +19,8 @@ export async function decideStartupSettings(
   parameters: ReadonlyMap<string, string>,
   guard: GuardStage,
   session: SessionContext,
+  /** Masking's check of the SET (a search path it would not follow); throws its refusal. */
+  precheck?: (sql: string, verdict: GuardVerdict) => Promise<void>,
 ): Promise<StartupSettings> {
   const wanted: [string, string][] = [];
   for (const [name, value] of parameters) {
@@ -40,7 +42,15 @@ export async function decideStartupSettings(
     if (!/^[A-Za-z_][A-Za-z0-9_.$]*$/.test(name)) {
       return { ok: false, message: `startup parameter "${name}" is not a setting name` };
     }
-    const verdict = await guard.check(`SET ${quoteIdent(name)} TO ${quoteLiteral(value)}`, session);
+    const sql = `SET ${quoteIdent(name)} TO ${quoteLiteral(value)}`;
+    const verdict = await guard.check(sql, session);
+    if (verdict.action === 'allow' && precheck !== undefined) {
+      try {
+        await precheck(sql, verdict);
+      } catch (err) {
+        return { ok: false, message: `startup parameter "${name}" is refused: ${(err as Error).message}` };
+      }
+    }
     if (verdict.action !== 'allow') {
       const how =
         verdict.action === 'review' ? 'needs approval, which a startup cannot wait for' : 'is denied';
