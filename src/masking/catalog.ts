@@ -42,6 +42,27 @@ export function relationOfObject(snapshot: CatalogSnapshot, object: string): Cat
   );
 }
 
+/**
+ * The tables a table inherits from or is a partition of, nearest first, transitively (Postgres;
+ * none elsewhere). A child's inherited columns hold what the parent's rules name: masking reads
+ * them as the parent's too.
+ */
+export function ancestorsOf(snapshot: CatalogSnapshot, rel: CatalogRelation): CatalogRelation[] {
+  const out: CatalogRelation[] = [];
+  const seen = new Set<number>();
+  const queue = [...(rel.parents ?? [])];
+  while (queue.length > 0) {
+    const oid = queue.shift() as number;
+    if (seen.has(oid)) continue;
+    seen.add(oid);
+    const parent = snapshot.relationByOid(oid);
+    if (parent === undefined) continue;
+    out.push(parent);
+    queue.push(...(parent.parents ?? []));
+  }
+  return out;
+}
+
 /** Per target: loaded on first use, cached, reloaded after `invalidate()` (call it after DDL). */
 export interface Catalog {
   snapshot(): Promise<CatalogSnapshot>;

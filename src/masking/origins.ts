@@ -1,5 +1,5 @@
 import type { ResultColumn } from '../gateway/types.js';
-import type { CatalogRelation, CatalogSnapshot } from './catalog.js';
+import { ancestorsOf, type CatalogRelation, type CatalogSnapshot } from './catalog.js';
 import {
   analyseStatement,
   analyseView,
@@ -7,7 +7,7 @@ import {
   type StatementLineage,
 } from './lineage/analyse.js';
 import type { Statement } from './lineage/ir.js';
-import { CLEAN, type SourceColumn, type Taint, sourceTaint, unionTaints } from './lineage/taint.js';
+import { CLEAN, type SourceColumn, type Taint, tableColumnTaint, unionTaints } from './lineage/taint.js';
 import type { ColumnOrigin, PlanContext } from './plan.js';
 import type { CompiledMaskingPolicy } from './policy.js';
 
@@ -45,7 +45,9 @@ function wireTaint(
   if (!rel || name === undefined || index < 0) return undefined;
   if (rel.kind === 'table') {
     seen.set(`${rel.schema}.${rel.name}`, rel);
-    return sourceTaint({ schema: rel.schema, table: rel.name, column: rel.columns[index] as string });
+    const ancestors = ancestorsOf(snapshot, rel);
+    for (const a of ancestors) seen.set(`${a.schema}.${a.name}`, a);
+    return tableColumnTaint(rel, rel.columns[index] as string, ancestors);
   }
   // A view column: what the view's definition computes it from.
   const view = analyseView(rel, env);

@@ -9,7 +9,13 @@ import type {
   RowMasker,
   SessionContext,
 } from '../gateway/types.js';
-import { relationOfObject, type Catalog, type CatalogRelation, type CatalogSnapshot } from './catalog.js';
+import {
+  ancestorsOf,
+  relationOfObject,
+  type Catalog,
+  type CatalogRelation,
+  type CatalogSnapshot,
+} from './catalog.js';
 import { deepFreeze } from '../guard/deep-freeze.js';
 import {
   analyseStatement,
@@ -284,7 +290,7 @@ export class LineageMasking implements MaskingStage {
         const rel = relationOfObject(snapshot, object);
         if (rel === undefined) continue;
         if (rel.kind === 'view') take(analyseView(rel, env));
-        else involve(rel);
+        else [rel, ...ancestorsOf(snapshot, rel)].forEach(involve);
       }
     }
     if (masked.size > 0)

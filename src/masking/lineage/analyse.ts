@@ -1,4 +1,4 @@
-import type { CatalogRelation, CatalogSnapshot } from '../catalog.js';
+import { ancestorsOf, type CatalogRelation, type CatalogSnapshot } from '../catalog.js';
 import type { Cte, Expr, Filters, FromItem, Query, Statement, Target } from './ir.js';
 import {
   aspectTaint,
@@ -7,7 +7,7 @@ import {
   type Taint,
   sameTaint,
   sourceKey,
-  sourceTaint,
+  tableColumnTaint,
   unionTaints,
 } from './taint.js';
 
@@ -408,10 +408,10 @@ class Analysis {
   #relationColumns(rel: CatalogRelation): BoundColumn[] {
     if (rel.kind === 'table') {
       this.tablesRead.set(`${rel.schema}.${rel.name}`.toLowerCase(), rel);
-      return rel.columns.map((column) => ({
-        name: column,
-        taint: sourceTaint({ schema: rel.schema, table: rel.name, column }),
-      }));
+      // A child table or partition holds what its parents' rules name.
+      const ancestors = ancestorsOf(this.#env.snapshot, rel);
+      for (const a of ancestors) this.tablesRead.set(`${a.schema}.${a.name}`.toLowerCase(), a);
+      return rel.columns.map((column) => ({ name: column, taint: tableColumnTaint(rel, column, ancestors) }));
     }
     return this.viewColumns(rel) ?? rel.columns.map((name) => ({ name, taint: CLEAN }));
   }

@@ -33,6 +33,25 @@ export function sourceTaint(source: SourceColumn): Taint {
   return { sources: new Map([[sourceKey(source), source]]), derived: false };
 }
 
+/**
+ * The taint of a table's column: the column itself, and the same column of every table it
+ * inherits from or is a partition of (`ancestors`), whose rules name it too.
+ */
+export function tableColumnTaint(
+  rel: { schema: string; name: string },
+  column: string,
+  ancestors: readonly { schema: string; name: string; columns: readonly string[] }[],
+): Taint {
+  const own = sourceTaint({ schema: rel.schema, table: rel.name, column });
+  if (ancestors.length === 0) return own;
+  const lower = column.toLowerCase();
+  const inherited = ancestors
+    .map((a) => ({ a, c: a.columns.find((c) => c.toLowerCase() === lower) }))
+    .filter((x): x is { a: (typeof ancestors)[number]; c: string } => x.c !== undefined)
+    .map(({ a, c }) => sourceTaint({ schema: a.schema, table: a.name, column: c }));
+  return inherited.length === 0 ? own : unionTaints([own, ...inherited], false);
+}
+
 /** The union of several taints; `derived` when any is, or when `derive` says the result is computed. */
 export function unionTaints(taints: readonly Taint[], derive: boolean): Taint {
   if (taints.length === 1 && !derive) return taints[0] as Taint;
