@@ -37,6 +37,8 @@ import {
 } from './lineage/parse.js';
 import { checksDeferred, cursorStatements } from './cursor-statements.js';
 import { changesSearchPath } from './search-path.js';
+import { lowerExplained } from './lineage/postgres.js';
+import { parse as parsePostgres } from 'libpg-query';
 import { type CursorLineage, resolveOrigins, wireNamesUnknown } from './origins.js';
 import { type ColumnAction, decideActions, MaskingPlan } from './plan.js';
 import type { CompiledMaskingPolicy } from './policy.js';
@@ -178,7 +180,13 @@ export class LineageMasking implements MaskingStage {
     if (policy.maskedDerivations === 'mask' && policy.maskedFilters === 'allow') return;
     const snapshot = await this.#snapshot(context.session.target);
     const env = this.#environment(snapshot, context.session);
-    for (const statement of await this.#statements(context)) {
+    // What a Postgres EXPLAIN plans is checked as if it ran (its row counts answer its filters).
+    const explained =
+      context.session.dialect === 'postgres' &&
+      context.verdict.statements.some((s) => s.command.startsWith('EXPLAIN'))
+        ? lowerExplained(context.verdict.parsed ?? (await parsePostgres(context.sql).catch(() => undefined)))
+        : [];
+    for (const statement of [...(await this.#statements(context)), ...explained]) {
       if (statement.kind === 'no-data') continue;
       const lineage =
         statement.kind === 'fetch' && context.cursor?.name === statement.cursor

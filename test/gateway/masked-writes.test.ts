@@ -450,3 +450,37 @@ t.test('with maskedFilters: refuse, a MySQL write assigning a masked column is r
   );
   t.pass('writes assigning plain columns run');
 });
+
+t.test('with maskedFilters: refuse, Postgres EXPLAIN and MERGE conditions are filters', async (t) => {
+  await resetPg();
+  const before = await pgNotes();
+  const pgClient = await channels.psql('strict-merge', ['strict'], 'shop', t);
+  for (const sql of [
+    // EXPLAIN ANALYZE runs the plan and reports the rows a filter kept; a plain EXPLAIN estimates
+    // them from the column's statistics.
+    "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT id FROM customers WHERE ssn LIKE '1%'",
+    "EXPLAIN SELECT id FROM customers WHERE ssn < '5'",
+    "EXPLAIN (ANALYZE) UPDATE notes SET body = body WHERE id IN (SELECT id FROM customers WHERE ssn LIKE '1%')",
+    // MERGE's join condition and its WHEN ... AND conditions decide which rows it changes.
+    "MERGE INTO notes n USING customers c ON c.ssn LIKE '1%' AND n.id = c.id WHEN MATCHED THEN UPDATE SET body = n.body",
+    "MERGE INTO notes n USING customers c ON n.id = c.id WHEN MATCHED AND c.ssn LIKE '5%' THEN UPDATE SET body = n.body",
+    "MERGE INTO notes n USING customers c ON n.id = c.id WHEN NOT MATCHED AND c.ssn LIKE '5%' THEN INSERT VALUES (c.id + 100, 'x')",
+  ]) {
+    for (const extended of [false, true]) {
+      const err = await pgClient
+        .query(extended ? { name: `m${sql.length}${extended}`, text: sql } : sql)
+        .then(
+          () => undefined,
+          (e: Error & { code?: string }) => e,
+        );
+      t.equal(err?.code, '42501', `${extended ? 'extended' : 'simple'}: ${sql}`);
+      t.match(err?.message, /masked column/, sql);
+    }
+  }
+  t.equal(await pgNotes(), before);
+  await pgClient.query("EXPLAIN SELECT id FROM customers WHERE name = 'Ada'");
+  await pgClient.query(
+    'MERGE INTO notes n USING customers c ON n.id = c.id WHEN MATCHED THEN UPDATE SET body = n.body',
+  );
+  t.pass('plans and merges on plain columns run');
+});

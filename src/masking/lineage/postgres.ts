@@ -68,6 +68,19 @@ export function lowerPostgres(parsed: unknown): Statement[] {
   return parsed.stmts.map((raw) => lowerStatement(isObject(raw) ? raw.stmt : undefined));
 }
 
+/**
+ * The statements the text's EXPLAINs plan (each ExplainStmt's query), lowered: EXPLAIN ANALYZE
+ * runs them and reports the rows each step kept and removed, plain EXPLAIN estimates them from
+ * the column's statistics, so their filters tell what a filter on a masked column would.
+ */
+export function lowerExplained(parsed: unknown): Statement[] {
+  if (!isObject(parsed) || !Array.isArray(parsed.stmts)) return [];
+  return parsed.stmts.flatMap((raw) => {
+    const u = unwrap(isObject(raw) ? raw.stmt : undefined);
+    return u && u[0] === 'ExplainStmt' && isObject(u[1].query) ? [lowerStatement(u[1].query)] : [];
+  });
+}
+
 function lowerStatement(stmt: unknown): Statement {
   const u = unwrap(stmt);
   if (!u) return { kind: 'unresolved', reason: 'empty statement' };
@@ -530,7 +543,25 @@ function writtenValues(type: string, body: Node, ctes: Cte[]): Written[] {
         if (!clause || clause[0] !== 'MergeWhenClause') return [];
         return [...setValues(clause[1].targetList), ...list(clause[1].values).map(lowerExpr)];
       });
-      return [{ ctes, from: [target(), lowerFromItem(body.sourceRelation)], targets: exprTargets(values) }];
+      // Its join condition and each WHEN ... AND condition decide which rows it changes, and the
+      // count it reports: filters, as a WHERE is.
+      const conditions = [
+        body.joinCondition,
+        ...list(body.mergeWhenClauses).map((c) => {
+          const clause = unwrap(c);
+          return clause && clause[0] === 'MergeWhenClause' ? clause[1].condition : undefined;
+        }),
+      ].filter((e) => isObject(e));
+      const where: Expr | undefined =
+        conditions.length === 0 ? undefined : { kind: 'compute', args: conditions.map(lowerExpr) };
+      return [
+        {
+          ctes,
+          from: [target(), lowerFromItem(body.sourceRelation)],
+          targets: exprTargets(values),
+          ...(where ? { where } : {}),
+        },
+      ];
     }
     case 'SelectStmt':
       if (!isObject(body.intoClause)) return [];
