@@ -7,7 +7,7 @@
  * change them, and a role name Postgres would truncate is refused.
  */
 import t from 'tap';
-import { ConfigError, parseConfigText } from '../../src/config/load.js';
+import { parseConfigText } from '../../src/config/load.js';
 import { readRows } from '../../src/gateway/row-estimates.js';
 import { startChannels } from '../support/channels.js';
 import { adminQuery, createScratchDatabase, randomSuffix } from '../support/postgres.js';
