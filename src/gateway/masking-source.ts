@@ -1,3 +1,4 @@
+import { explainedStatement } from '../guard/mysql/statements.js';
 import { literalUsingValues, replacePlaceholders } from './mysql/placeholders.js';
 import type { Dialect, GuardVerdict } from './types.js';
 
@@ -26,10 +27,6 @@ export function maskingSource(sql: string, verdict: GuardVerdict): MaskingSource
   };
 }
 
-const LEADING_COMMENTS = /^(?:\s+|\/\*[\s\S]*?\*\/|#[^\n]*(?:\n|$)|--\s[^\n]*(?:\n|$))*/;
-const EXPLAIN_PLAIN =
-  /^(?:EXPLAIN|DESCRIBE|DESC)\s+(?:(?:EXTENDED|PARTITIONS)\s+|FORMAT\s*=\s*\w+\s+)?([\s\S]+)$/i;
-
 /**
  * What masking checks before a statement runs: as `maskingSource`, except that a MySQL plain
  * EXPLAIN is checked as the statement it plans. MariaDB's planner reads const tables and runs
@@ -41,7 +38,7 @@ export function precheckSource(sql: string, verdict: GuardVerdict, dialect: Dial
   const source = maskingSource(sql, verdict);
   const only = verdict.statements.length === 1 ? verdict.statements[0] : undefined;
   if (dialect !== 'mysql' || only?.command !== 'EXPLAIN') return source;
-  const planned = EXPLAIN_PLAIN.exec(only.text.replace(LEADING_COMMENTS, ''))?.[1];
+  const planned = explainedStatement(only.text);
   if (planned === undefined) return source;
   const { parsed: _parsed, ...rest } = verdict;
   // A planned write is checked as a write (its WHERE, what it would store).

@@ -123,6 +123,17 @@ const EXPLAIN_PLAIN =
   /^(?:EXPLAIN|DESCRIBE|DESC)\s+(?:(?:EXTENDED|PARTITIONS)\s+|FORMAT\s*=\s*\w+\s+)?([\s\S]+)$/i;
 const DO_EXPRESSIONS = /^DO\s+([\s\S]+)$/i;
 
+/**
+ * The statement a plain MySQL `EXPLAIN` / `DESCRIBE` text plans (leading comments aside), or
+ * undefined when the text is not one (EXPLAIN ANALYZE and FOR CONNECTION are not plain).
+ */
+export function explainedStatement(text: string): string | undefined {
+  const body = text.replace(LEADING_COMMENTS, '');
+  if (EXPLAIN_ANALYZE.test(body) || /^(EXPLAIN|DESCRIBE|DESC)\s+FOR\s+CONNECTION\b/i.test(body))
+    return undefined;
+  return EXPLAIN_PLAIN.exec(body)?.[1];
+}
+
 /** Statement names are case-insensitive in MySQL. */
 function preparedName(raw: string): string {
   return (raw.startsWith('`') ? raw.slice(1, -1).replace(/``/g, '`') : raw).toLowerCase();
