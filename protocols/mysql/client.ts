@@ -69,17 +69,28 @@ export interface ConnectionState {
   leave: readonly string[];
 }
 
+/** What a server's OK packet says. */
+export interface MysqlOk {
+  affectedRows: number;
+  insertId: number;
+  warnings: number;
+  /** The server's text, e.g. `Rows matched: 2  Changed: 1  Warnings: 0` (changedRows). */
+  info: string;
+  serverStatus: number;
+}
+
 export type MysqlQueryResult =
-  | { kind: 'rows'; rowCount: number }
   | {
-      kind: 'ok';
-      affectedRows: number;
-      insertId: number;
-      warnings: number;
-      /** The server's text, e.g. `Rows matched: 2  Changed: 1  Warnings: 0` (changedRows). */
-      info: string;
-      serverStatus: number;
-    };
+      kind: 'rows';
+      /** Rows of every result set. */
+      rowCount: number;
+      /**
+       * A CALL answers with its procedure's result sets (each begins with another `columns`
+       * call on the handler) and then the OK of the CALL itself.
+       */
+      ok?: MysqlOk;
+    }
+  | ({ kind: 'ok' } & MysqlOk);
 
 /** What the client reports about itself, for the caller's logger. */
 export type MysqlClientEvent =
@@ -590,17 +601,11 @@ class StatementRun {
     }
     if (this.#options.changesSession) this.#connection.destroy();
     else this.#connection.release();
-    if (this.#sawColumns || this.#ok === undefined) {
-      this.#resolve({ kind: 'rows', rowCount: this.#rowCount });
+    const ok = this.#ok === undefined ? undefined : okOf(this.#ok);
+    if (this.#sawColumns) {
+      this.#resolve({ kind: 'rows', rowCount: this.#rowCount, ...(ok ? { ok } : {}) });
     } else {
-      this.#resolve({
-        kind: 'ok',
-        affectedRows: this.#ok.affectedRows,
-        insertId: this.#ok.insertId,
-        warnings: this.#ok.warningStatus,
-        info: this.#ok.info ?? '',
-        serverStatus: this.#ok.serverStatus ?? 0,
-      });
+      this.#resolve(ok ? { kind: 'ok', ...ok } : { kind: 'rows', rowCount: this.#rowCount });
     }
   }
 
@@ -610,4 +615,14 @@ class StatementRun {
     this.#connection.off('error', this.#onConnectionError);
     this.#connection.off('end', this.#onConnectionEnd);
   }
+}
+
+function okOf(header: ResultSetHeader): MysqlOk {
+  return {
+    affectedRows: header.affectedRows,
+    insertId: header.insertId,
+    warnings: header.warningStatus,
+    info: header.info ?? '',
+    serverStatus: header.serverStatus ?? 0,
+  };
 }

@@ -308,6 +308,11 @@ export class StatementPipeline {
 
     const sink = {
       columns: async (columns: ResultColumn[]) => {
+        // Another result set (a MySQL CALL's): the rows of the one before are recorded under it.
+        if (batch.length > 0) {
+          recording.onRows(statementId, batch);
+          batch = [];
+        }
         // The gateway's own catalog reads return names and types, not row data.
         masker = request.catalogRead
           ? null

@@ -126,6 +126,11 @@ export interface QuerySummary {
 
 /** A MySQL OK packet's fields beyond the affected row count. */
 export interface TargetOk {
+  /**
+   * Only for an OK that follows result sets (a CALL's): its affected rows. Otherwise they are the
+   * command tag's count.
+   */
+  affectedRows?: number;
   insertId: number;
   warnings: number;
   info: string;

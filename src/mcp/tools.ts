@@ -8,9 +8,16 @@ import type { Identity } from '../identity/types.js';
 import { describeTableQuery, explainStatement, listTablesQuery } from './catalog-queries.js';
 import { textTable } from './text-table.js';
 
+interface ResultSet {
+  columns: DeliveredColumn[];
+  rows: unknown[][];
+}
+
 export interface QueryResult {
   columns: DeliveredColumn[];
   rows: unknown[][];
+  /** The result sets after the first, when a statement returns several (a MySQL CALL). */
+  moreResults?: ResultSet[];
   rowCount: number;
   truncated: boolean;
   /** Which policy limit cut the result (limits.maxRows or limits.maxBytes). */
@@ -139,7 +146,10 @@ export class McpToolSession {
             ? ' (truncated)'
             : '';
       const summary = `${result.rowCount} row${result.rowCount === 1 ? '' : 's'}${cut}`;
-      const table = textTable(result.columns, result.rows);
+      const table = [result, ...(result.moreResults ?? [])]
+        .map((set) => textTable(set.columns, set.rows))
+        .filter((text) => text !== '')
+        .join('\n\n');
       return {
         content: [
           { type: 'text', text: table ? `${table}\n(${summary})` : `${result.command} (${summary})` },
@@ -147,6 +157,7 @@ export class McpToolSession {
         structuredContent: {
           columns: result.columns,
           rows: result.rows,
+          ...(result.moreResults ? { moreResults: result.moreResults } : {}),
           rowCount: result.rowCount,
           truncated: result.truncated,
           ...(result.truncatedBy === 'maxBytes' ? { truncatedBy: result.truncatedBy } : {}),
@@ -205,19 +216,23 @@ export class McpToolSession {
   }
 
   async #run(session: GatewaySession, request: StatementRequest): Promise<QueryResult & { command: string }> {
-    let columns: DeliveredColumn[] = [];
-    const rows: unknown[][] = [];
+    // One result set, or a MySQL CALL's several: each `columns` begins one.
+    const sets: ResultSet[] = [];
+    let current: ResultSet = { columns: [], rows: [] };
     const outcome = await session.execute(request, {
-      columns: (c) => {
-        columns = c;
+      columns: (columns) => {
+        current = { columns, rows: [] };
+        sets.push(current);
       },
       row: (values) => {
-        rows.push(values);
+        current.rows.push(values);
       },
     });
+    const [first = current, ...more] = sets;
     return {
-      columns,
-      rows,
+      columns: first.columns,
+      rows: first.rows,
+      ...(more.length > 0 ? { moreResults: more } : {}),
       rowCount: outcome.rowCount,
       truncated: outcome.truncated,
       ...(outcome.truncatedBy ? { truncatedBy: outcome.truncatedBy } : {}),

@@ -1,12 +1,24 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { MysqlClient, type MysqlClientEvent, type MysqlColumn } from '../../../protocols/mysql/client.js';
+import {
+  MysqlClient,
+  type MysqlClientEvent,
+  type MysqlColumn,
+  type MysqlOk,
+} from '../../../protocols/mysql/client.js';
 import { MysqlClientError } from '../../../protocols/mysql/errors.js';
 import { convertRow, valueConverters, type ValueConverter } from '../../../protocols/mysql/values.js';
 import type { Target } from '../../config/load.js';
 import { mysqlIdentityState } from '../target-identity.js';
-import type { QueryOptions, QuerySummary, ResultColumn, ResultSink, TargetEngine } from '../types.js';
+import type {
+  QueryOptions,
+  QuerySummary,
+  ResultColumn,
+  ResultSink,
+  TargetEngine,
+  TargetOk,
+} from '../types.js';
 
 /** ER_PARSE_ERROR: the server's own syntax error. */
 const ER_PARSE_ERROR = 1064;
@@ -133,18 +145,18 @@ export function createMysqlEngine(
       const command = commandOf(sql);
       // A result set from WITH ... SELECT, VALUES or TABLE is a SELECT to the caller.
       const rowsCommand = ROW_SOURCES.has(command) ? 'SELECT' : command;
-      return result.kind === 'rows'
-        ? { command: `${rowsCommand} ${result.rowCount}`, rowCount: result.rowCount }
-        : {
-            command: `${command} ${result.affectedRows}`,
-            rowCount: result.affectedRows,
-            ok: {
-              insertId: result.insertId,
-              warnings: result.warnings,
-              info: result.info,
-              serverStatus: result.serverStatus,
-            },
-          };
+      if (result.kind === 'rows') {
+        const summary = { command: `${rowsCommand} ${result.rowCount}`, rowCount: result.rowCount };
+        // A CALL's own OK after its result sets, with the affected rows it reports.
+        return result.ok
+          ? { ...summary, ok: { ...targetOk(result.ok), affectedRows: result.ok.affectedRows } }
+          : summary;
+      }
+      return {
+        command: `${command} ${result.affectedRows}`,
+        rowCount: result.affectedRows,
+        ok: targetOk(result),
+      };
     },
 
     async describe(sql: string) {
@@ -171,4 +183,8 @@ export function createMysqlEngine(
       return client.close();
     },
   };
+}
+
+function targetOk(ok: MysqlOk): TargetOk {
+  return { insertId: ok.insertId, warnings: ok.warnings, info: ok.info, serverStatus: ok.serverStatus };
 }

@@ -564,6 +564,8 @@ export class MysqlClientSession implements MysqlCommandHandler, KillableConnecti
           },
           {
             columns: (delivered) => {
+              // Another result set of a CALL: the one before ends saying more follow.
+              writer?.end({ status: ServerStatus.Autocommit | ServerStatus.MoreResultsExist });
               columns = wireColumns(delivered, this.#info?.resultsCharset ?? UTF8MB4);
               writer = reply.resultSet(
                 columns.map((c) => c.definition),
@@ -587,7 +589,14 @@ export class MysqlClientSession implements MysqlCommandHandler, KillableConnecti
           this.#targetReset(session, 'a result was cut at the row limit');
           return false;
         }
-        writer.end({ status: ServerStatus.Autocommit | more });
+        if (outcome.ok === undefined) {
+          writer.end({ status: ServerStatus.Autocommit | more });
+          return true;
+        }
+        // A CALL: its result sets, then its own OK.
+        writer.end({ status: ServerStatus.Autocommit | ServerStatus.MoreResultsExist });
+        const ok = okFields(outcome.command, outcome.ok);
+        reply.ok({ ...ok, status: (ok.status ?? ServerStatus.Autocommit) | more });
       } else {
         const ok = okFields(outcome.command, outcome.ok);
         reply.ok({ ...ok, status: (ok.status ?? ServerStatus.Autocommit) | more });
@@ -674,7 +683,7 @@ const RELAYED_STATUS = 0x0001 | 0x0002 | 0x2000;
 
 /** The OK packet for a statement: the target's own fields, the affected rows from the command tag. */
 function okFields(command: string, ok: TargetOk | undefined): OkFields {
-  const affected = affectedRows(command);
+  const affected = ok?.affectedRows ?? affectedRows(command);
   if (ok === undefined) return { affectedRows: affected };
   return {
     affectedRows: affected,

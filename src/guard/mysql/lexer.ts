@@ -41,13 +41,13 @@ export function splitMySql(sql: string, literals?: LiteralSpan[]): MySqlPiece[] 
       'versioned comments (/*! ... */, /*M! ... */) are refused: the server executes what they contain',
     );
   }
-  const pieces: MySqlPiece[] = [];
+  const pieces: PieceRange[] = [];
   let start = 0;
   let meaningful = false;
   const n = sql.length;
   let i = 0;
   const finish = (end: number) => {
-    if (meaningful) pieces.push({ text: sql.slice(start, end).trim() });
+    if (meaningful) pieces.push({ start, end });
     meaningful = false;
   };
   while (i < n) {
@@ -94,7 +94,78 @@ export function splitMySql(sql: string, literals?: LiteralSpan[]): MySqlPiece[] 
     }
   }
   finish(n);
-  return pieces;
+  return joinStoredPrograms(sql, pieces).map((r) => ({ text: sql.slice(r.start, r.end).trim() }));
+}
+
+interface PieceRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * `CREATE [OR REPLACE] [DEFINER = ...] [AGGREGATE] PROCEDURE | FUNCTION | TRIGGER | EVENT`: a
+ * stored program, whose body (`BEGIN ... END`) holds statements ended by `;` of its own.
+ */
+const STORED_PROGRAM =
+  /^CREATE\s+(?:OR\s+REPLACE\s+)?(?:DEFINER\s*=\s*\S+\s+)?(?:AGGREGATE\s+)?(?:PROCEDURE|FUNCTION|TRIGGER|EVENT)\b/i;
+
+/** Blocks that end with `END <word>`, which a plain END does not close. */
+const NAMED_ENDS = new Set(['IF', 'LOOP', 'WHILE', 'REPEAT', 'FOR']);
+
+/**
+ * Joins the pieces of a stored program's body back into its CREATE statement, as the server's
+ * parser reads it: BEGIN and CASE open a block that END (or END CASE) closes. A program whose
+ * blocks do not all close by the end of the text is left split, so its pieces fail on their own
+ * (the guard cannot read `END`): a miscount can only refuse, never hide a statement inside a body.
+ * (The target connection runs one statement per text, so it too refuses a text that this would
+ * join while the server reads two.)
+ */
+function joinStoredPrograms(sql: string, pieces: PieceRange[]): PieceRange[] {
+  if (!pieces.some((p) => STORED_PROGRAM.test(sql.slice(p.start, p.end).trimStart()))) return pieces;
+  const out: PieceRange[] = [];
+  for (let i = 0; i < pieces.length; i++) {
+    const first = pieces[i] as PieceRange;
+    if (!STORED_PROGRAM.test(sql.slice(first.start, first.end).trimStart())) {
+      out.push(first);
+      continue;
+    }
+    let depth = blockDepth(sql.slice(first.start, first.end));
+    let last = i;
+    while (depth > 0 && last + 1 < pieces.length) {
+      last++;
+      const next = pieces[last] as PieceRange;
+      depth += blockDepth(sql.slice(next.start, next.end));
+    }
+    if (depth !== 0 || last === i) {
+      out.push(first);
+      continue;
+    }
+    out.push({ start: first.start, end: (pieces[last] as PieceRange).end });
+    i = last;
+  }
+  return out;
+}
+
+/** BEGIN and CASE blocks a piece opens, less the ones it closes (see joinStoredPrograms). */
+function blockDepth(text: string): number {
+  const tokens = tokenizeMySql(text);
+  let depth = 0;
+  for (let k = 0; k < tokens.length; k++) {
+    const token = tokens[k] as MySqlToken;
+    if (token.kind !== 'word') continue;
+    if (token.text === 'BEGIN' || token.text === 'CASE') depth++;
+    else if (token.text === 'END') {
+      const after = tokens[k + 1];
+      if (after?.kind === 'word' && NAMED_ENDS.has(after.text)) {
+        k++;
+        continue;
+      }
+      // END, END label, END CASE (whose CASE opens nothing).
+      depth--;
+      if (after?.kind === 'word' && after.text === 'CASE') k++;
+    }
+  }
+  return depth;
 }
 
 function isDigit(c: number): boolean {

@@ -88,7 +88,7 @@ const KEYWORD_EFFECTS: ReadonlyArray<readonly [RegExp, string, readonly Effect[]
   ],
   [/^SET\b/, 'SET', ['session']],
   [
-    /^CREATE\s+(DEFINER\s*=\s*\S+\s+)?(AGGREGATE\s+)?(PROCEDURE|FUNCTION|TRIGGER|EVENT)\b/,
+    /^CREATE\s+(OR\s+REPLACE\s+)?(DEFINER\s*=\s*\S+\s+)?(AGGREGATE\s+)?(PROCEDURE|FUNCTION|TRIGGER|EVENT)\b/,
     'CREATE PROCEDURE',
     ['ddl', 'procedural'],
   ],
