@@ -5,7 +5,8 @@ import type { SessionContext } from '../../gateway/types.js';
 import { readClaim } from '../../identity/claims.js';
 import type { PgParseResult, PostgresParser } from '../postgres/parser.js';
 import { RowFilterRefusal } from './condition.js';
-import { mysqlNamedFiltered, mysqlNamesOtherSessions } from './mysql.js';
+import { mysqlFilteredNames, mysqlNamesOtherSessions } from './mysql.js';
+import { rewriteMysqlSelect, UnknownRelation } from './mysql-rewrite.js';
 import { FilteredRelations } from './relations.js';
 import { rewriteStatement } from './rewrite.js';
 import type { RowFilterRule } from './template.js';
@@ -31,7 +32,8 @@ export interface RowFiltersOptions {
  * Row filters (policy `rowFilters`) on the statements of a session. Postgres: the statement is
  * parsed, rewritten on its tree (rewrite.ts), printed back with pgsql-deparser, and the printed
  * text is parsed again and must give the same tree, so the text that runs means exactly the
- * rewritten statement. MySQL: statements that name a filtered table are refused (mysql.ts).
+ * rewritten statement. MySQL: a SELECT's references to a filtered table are replaced by text
+ * (mysql-rewrite.ts); a statement that names one anywhere else is refused.
  */
 export class RowFilters {
   readonly #parser: PostgresParser;
@@ -58,11 +60,7 @@ export class RowFilters {
             `${shown} shows other sessions' statements, other callers' among them; it cannot be read under row filters`,
           );
         }
-        const named = mysqlNamedFiltered(sql, rules, await this.#snapshot(session.target));
-        if (named === undefined) return UNCHANGED;
-        throw new RowFilterRefusal(
-          `${named} has a row filter, which Sluice enforces by rewriting on Postgres targets only: on MySQL a statement that names it is refused`,
-        );
+        return await this.#applyMysql(sql, session, rules);
       }
       return await this.#applyPostgres(sql, session, rules);
     } catch (err) {
@@ -80,6 +78,32 @@ export class RowFilters {
         `the catalog of ${target} cannot be read to apply the row filters: ${(err as Error).message}`,
       );
     }
+  }
+
+  async #applyMysql(
+    sql: string,
+    session: SessionContext,
+    rules: readonly RowFilterRule[],
+  ): Promise<RowFilterOutcome> {
+    const claims = session.identity.claims ?? { sub: session.identity.subject };
+    const readTheClaim = (path: string) => readClaim(claims as JWTPayload, path);
+    const rewrite = async (fresh: boolean): Promise<string | undefined> => {
+      const snapshot = await this.#snapshot(session.target);
+      return rewriteMysqlSelect(sql, rules, mysqlFilteredNames(rules, snapshot), readTheClaim, (db, table) =>
+        fresh ? true : snapshot.lookup(db ?? undefined, table) !== undefined,
+      );
+    };
+    let rewritten: string | undefined;
+    try {
+      rewritten = await rewrite(false);
+    } catch (err) {
+      if (!(err instanceof UnknownRelation)) throw err;
+      // A view made since the catalog was read could be over a filtered table: read it again
+      // (what it still lacks, `dual` or a temporary table, is no view).
+      this.#catalogFor(session.target).invalidate();
+      rewritten = await rewrite(true);
+    }
+    return rewritten === undefined ? UNCHANGED : { kind: 'rewritten', sql: rewritten };
   }
 
   async #applyPostgres(

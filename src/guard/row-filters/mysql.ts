@@ -18,16 +18,10 @@ export function mysqlNamesOtherSessions(sql: string): string | undefined {
 }
 
 /**
- * MySQL has no rewriter: the name of a filtered table, or of a view whose definition names one,
- * appearing anywhere in the text (as an identifier, in a string a PREPARE reads, in a comment)
- * refuses the statement. Coarse on purpose: it cannot miss a read, at the price of refusing a
- * statement that only mentions the name.
+ * The names a MySQL statement may not mention outside what the rewrite replaces (lower case): the
+ * filtered tables and every view whose definition names one, or a view over such a view.
  */
-export function mysqlNamedFiltered(
-  sql: string,
-  rules: readonly RowFilterRule[],
-  snapshot: CatalogSnapshot,
-): string | undefined {
+export function mysqlFilteredNames(rules: readonly RowFilterRule[], snapshot: CatalogSnapshot): Set<string> {
   const filtered = new Set(rules.map((r) => r.name));
   for (let pass = 0; pass < 16; pass++) {
     let grew = false;
@@ -42,6 +36,5 @@ export function mysqlNamedFiltered(
     }
     if (!grew) break;
   }
-  for (const word of sql.toLowerCase().match(WORD) ?? []) if (filtered.has(word)) return word;
-  return undefined;
+  return filtered;
 }

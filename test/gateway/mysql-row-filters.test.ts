@@ -1,0 +1,288 @@
+/**
+ * Row filters on a MySQL target (#19): a SELECT's references to a filtered table are replaced by
+ * a derived table holding only the caller's rows, on every channel (MCP, the MySQL listener's text
+ * and prepared statements), under the query forms the masking tests use (aliases, backticks,
+ * database-qualified names, joins of two filtered tables, subqueries, derived tables, CTEs,
+ * unions, aggregates, EXISTS, `t.*`); the claim enters as a literal no sql_mode reads differently.
+ * Anything else that names a filtered table (a view over one, a string, a write, PREPARE, a CTE or
+ * alias of its name, forms the parser cannot locate) is refused. No other tenant's row reaches the
+ * client, the database is as it was, and masking still applies.
+ */
+import { randomBytes } from 'node:crypto';
+import mysql from 'mysql2/promise';
+import t from 'tap';
+import { startChannels, type Claims } from '../support/channels.js';
+
+const myDb = `sluice_myrf_${randomBytes(5).toString('hex')}`;
+const otherDb = `${myDb}_other`;
+const admin = await mysql.createConnection({ host: '127.0.0.1', port: 3306, user: 'root', password: '' });
+for (const db of [myDb, otherDb]) await admin.query(`CREATE DATABASE ${db}`);
+await admin.query(
+  `CREATE TABLE ${myDb}.orders (id INT PRIMARY KEY, tenant VARCHAR(20), item VARCHAR(40), secret VARCHAR(40), amount INT)`,
+);
+await admin.query(
+  `INSERT INTO ${myDb}.orders VALUES (1, 'acme', 'anvil', 'acme-secret', 10), (2, 'acme', 'rope', 'acme-hidden', 20), (3, 'globex', 'globex-laser', 'globex-secret', 300), (4, 'globex', 'globex-drill', 'globex-hidden', 400)`,
+);
+await admin.query(
+  `CREATE TABLE ${myDb}.customers (id INT PRIMARY KEY, tenant VARCHAR(20), name VARCHAR(40))`,
+);
+await admin.query(`INSERT INTO ${myDb}.customers VALUES (1, 'acme', 'Ada'), (2, 'globex', 'globex-Gus')`);
+await admin.query(`CREATE TABLE ${myDb}.notes (id INT PRIMARY KEY, body VARCHAR(40))`);
+await admin.query(`INSERT INTO ${myDb}.notes VALUES (1, 'hello'), (3, 'three')`);
+await admin.query(`CREATE VIEW ${myDb}.v_orders AS SELECT id, item FROM ${myDb}.orders`);
+await admin.query(`CREATE VIEW ${myDb}.v_v_orders AS SELECT id FROM ${myDb}.v_orders`);
+// A table of the same name in a database the rule (customers in the target's database) leaves out.
+await admin.query(`CREATE TABLE ${otherDb}.customers (id INT, tenant VARCHAR(20), name VARCHAR(40))`);
+await admin.query(`INSERT INTO ${otherDb}.customers VALUES (9, 'globex', 'other-db-row')`);
+t.teardown(async () => {
+  for (const db of [myDb, otherDb]) await admin.query(`DROP DATABASE IF EXISTS ${db}`);
+  await admin.end();
+});
+
+const channels = await startChannels(
+  t,
+  `
+server:
+  http: { listen: 127.0.0.1:0 }
+  mysql: { listen: 127.0.0.1:0 }
+targets:
+  legacy: { engine: mysql, host: 127.0.0.1, port: 3306, database: ${myDb}, user: root, tls: disable }
+policies:
+  - name: tenants
+    when: { groups: [tenants] }
+    statements: { default: deny, allow: [read, write, delete, session, transaction] }
+    rowFilters:
+      - { table: orders, where: "tenant = {claims.tenant}" }
+      - { table: ${myDb}.customers, where: "tenant = {claims.tenant}" }
+    masking:
+      - { columns: [orders.secret], strategy: redact }
+  - name: tenants-unmasked
+    when: { groups: [tenants-unmasked] }
+    statements: { default: deny, allow: [read] }
+    rowFilters:
+      - { table: orders, where: "tenant = {claims.tenant}" }
+recording: { store: file, file: { dir: recordings } }
+state: { dir: state }
+`,
+  'sluice-myrf-',
+);
+const ACME: Claims = { tenant: 'acme' };
+
+/** Anything of another tenant's a client could receive. */
+const FOREIGN = /globex|other-db-row|\b300\b|\b400\b|acme-secret|acme-hidden/;
+
+async function state(): Promise<string> {
+  const parts = [];
+  for (const table of ['orders', 'customers', 'notes']) {
+    const [rows] = await admin.query(`SELECT * FROM ${myDb}.${table} ORDER BY id`);
+    parts.push(rows);
+  }
+  const [views] = await admin.query(
+    `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY 1`,
+    [myDb],
+  );
+  return JSON.stringify([parts, views]);
+}
+
+type Outcome = { ok: true; rows: unknown[][] } | { ok: false; text: string };
+type Run = (sql: string, params?: (string | number)[]) => Promise<Outcome>;
+
+async function runs(
+  t: { teardown(fn: () => unknown): void },
+  claims: Claims = ACME,
+): Promise<Record<string, Run>> {
+  const conn = await channels.mysql('tenant-1', ['tenants'], 'legacy', t, claims);
+  const mcp = await channels.mcp('tenant-1', ['tenants'], t, claims);
+  const listener =
+    (prepared: boolean): Run =>
+    async (sql, params) => {
+      try {
+        const options = { sql, rowsAsArray: true };
+        const [rows] = prepared
+          ? await conn.execute(options, params ?? [])
+          : await conn.query(options, params);
+        return { ok: true, rows: rows as unknown[][] };
+      } catch (err) {
+        const [warnings] = await conn.query('SHOW WARNINGS').catch(() => [[]]);
+        return { ok: false, text: `${(err as Error).message} ${JSON.stringify(warnings)}` };
+      }
+    };
+  return {
+    text: listener(false),
+    prepared: listener(true),
+    mcp: async (sql, params) => {
+      if (params !== undefined) return { ok: true, rows: [] };
+      const r = await mcp(sql, 'legacy');
+      return r.isError ? { ok: false, text: r.text } : { ok: true, rows: r.rows ?? [] };
+    },
+  };
+}
+
+const FILTERED: [string, unknown[][]][] = [
+  [
+    'SELECT id, item FROM orders ORDER BY id',
+    [
+      [1, 'anvil'],
+      [2, 'rope'],
+    ],
+  ],
+  ['SELECT o.id FROM orders AS o ORDER BY o.id', [[1], [2]]],
+  ['SELECT `o`.`id` FROM `orders` `o` ORDER BY 1', [[1], [2]]],
+  [`SELECT id FROM ${myDb}.orders ORDER BY id`, [[1], [2]]],
+  [`SELECT orders.id FROM \`${myDb}\`.\`orders\` ORDER BY orders.id`, [[1], [2]]],
+  ['SELECT COUNT(*), SUM(amount), MAX(item) FROM orders', [[2, '30', 'rope']]],
+  ['SELECT tenant, COUNT(*) FROM orders GROUP BY tenant', [['acme', 2]]],
+  [
+    'SELECT c.name, o.item FROM customers c JOIN orders o ON o.tenant = c.tenant ORDER BY o.id',
+    [
+      ['Ada', 'anvil'],
+      ['Ada', 'rope'],
+    ],
+  ],
+  [
+    'SELECT n.id, o.item FROM notes n LEFT JOIN orders o ON o.id = n.id ORDER BY n.id',
+    [
+      [1, 'anvil'],
+      [3, null],
+    ],
+  ],
+  ['SELECT id FROM notes WHERE id IN (SELECT id FROM orders) ORDER BY id', [[1]]],
+  ['SELECT id FROM notes n WHERE EXISTS (SELECT 1 FROM orders o WHERE o.id = n.id) ORDER BY id', [[1]]],
+  ['SELECT (SELECT MAX(amount) FROM orders) AS top', [[20]]],
+  [
+    'SELECT d.item FROM (SELECT item, id FROM orders WHERE amount > 0) d ORDER BY d.id',
+    [['anvil'], ['rope']],
+  ],
+  ['WITH w AS (SELECT id, item FROM orders) SELECT item FROM w ORDER BY id', [['anvil'], ['rope']]],
+  ['SELECT item FROM orders UNION ALL SELECT name FROM customers', [['anvil'], ['rope'], ['Ada']]],
+  ['SELECT orders.id, orders.item FROM orders ORDER BY 1 LIMIT 1', [[1, 'anvil']]],
+  ["SELECT id FROM orders WHERE tenant = 'globex' OR 1 = 1 ORDER BY id", [[1], [2]]],
+  [`SELECT name FROM ${otherDb}.customers`, [['other-db-row']]],
+];
+
+t.test("a SELECT of a filtered table returns only the caller's rows, on every channel", async (t) => {
+  const before = await state();
+  const channels = await runs(t);
+  for (const [sql, expected] of FILTERED) {
+    for (const [channel, run] of Object.entries(channels)) {
+      const result = await run(sql);
+      const label = `${channel}: ${sql}`;
+      t.equal(result.ok, true, `${label} ${result.ok ? '' : result.text}`);
+      if (!result.ok) continue;
+      t.same(result.rows, expected, label);
+      if (!sql.includes(otherDb)) t.notMatch(JSON.stringify(result.rows), FOREIGN, label);
+    }
+  }
+  // A placeholder keeps its place: the filter adds none.
+  const prepared = await channels['prepared']?.('SELECT item FROM orders WHERE id > ? ORDER BY id', [1]);
+  t.same(prepared, { ok: true, rows: [['rope']] });
+  const text = await channels['text']?.('SELECT item FROM orders WHERE id > ? ORDER BY id', [0]);
+  t.same(text, { ok: true, rows: [['anvil'], ['rope']] });
+  t.equal(await state(), before);
+});
+
+t.test("the caller's conditions never run on other tenants' rows (no value in a warning)", async (t) => {
+  // Without masking, so the target's warnings come back as they are.
+  const conn = await channels.mysql('tenant-w', ['tenants-unmasked'], 'legacy', t, ACME);
+  for (const sql of [
+    'SELECT id FROM orders WHERE item + 0 = 1',
+    'SELECT id FROM orders o WHERE CAST(o.item AS DOUBLE) > 0',
+    'SELECT o.id FROM notes n JOIN orders o ON o.item + 0 = n.id',
+    'SELECT id FROM notes WHERE id IN (SELECT item + 0 FROM orders)',
+  ]) {
+    for (const prepared of [false, true]) {
+      const [rows] = prepared ? await conn.execute(sql) : await conn.query(sql);
+      const [warnings] = await conn.query('SHOW WARNINGS');
+      t.notMatch(JSON.stringify([rows, warnings]), FOREIGN, `${prepared ? 'prepared' : 'text'}: ${sql}`);
+      const messages = (warnings as { Message: string }[]).map((w) => w.Message);
+      t.ok(messages.length > 0, `warnings: ${sql}`);
+      t.ok(
+        messages.every((m) => /'(anvil|rope)'/.test(m)),
+        `the caller's own rows only: ${sql}: ${messages.join('; ')}`,
+      );
+    }
+  }
+});
+
+t.test('masking still applies to a filtered table', async (t) => {
+  const { text, prepared, mcp } = await runs(t);
+  for (const run of [text, prepared, mcp]) {
+    const result = await run!('SELECT id, secret, CONCAT(secret, item) AS x FROM orders ORDER BY id');
+    t.equal(result.ok, true);
+    if (result.ok) t.notMatch(JSON.stringify(result.rows), FOREIGN);
+  }
+});
+
+const REFUSED = [
+  'SELECT * FROM v_orders',
+  'SELECT * FROM v_v_orders',
+  'SELECT * FROM notes n JOIN v_orders v ON v.id = n.id',
+  "SELECT 'orders'",
+  'SELECT * FROM (orders)',
+  'SELECT * FROM orders FORCE INDEX (PRIMARY)',
+  'SELECT * FROM orders FOR SYSTEM_TIME ALL',
+  'SELECT * FROM orders PARTITION (p0)',
+  'WITH orders AS (SELECT 1 AS id) SELECT * FROM orders',
+  'SELECT orders.id FROM notes AS orders',
+  'SELECT * FROM notes WHERE body = "orders"',
+  'TABLE orders',
+  "PREPARE s FROM 'SELECT * FROM orders'",
+  "SET @q = 'SELECT * FROM orders'",
+  "INSERT INTO notes (id, body) SELECT id, item FROM orders WHERE tenant = 'globex'",
+  "UPDATE orders SET item = 'x' WHERE tenant = 'globex'",
+  "DELETE FROM orders WHERE tenant = 'globex'",
+  'SELECT id FROM orders; SELECT id FROM notes',
+  'HANDLER orders OPEN',
+  'DESCRIBE orders',
+  'SHOW CREATE TABLE orders',
+  `SELECT * FROM ${myDb}.v_orders`,
+];
+
+t.test("what names a filtered table outside a SELECT's FROM is refused, and nothing changes", async (t) => {
+  const before = await state();
+  const channels = await runs(t);
+  for (const sql of REFUSED) {
+    for (const [channel, run] of Object.entries(channels)) {
+      const result = await run(sql);
+      const label = `${channel}: ${sql}`;
+      t.equal(result.ok, false, label);
+      t.notMatch(JSON.stringify(result), FOREIGN, label);
+    }
+    t.equal(await state(), before, `database unchanged: ${sql}`);
+  }
+  // The sessions go on.
+  for (const run of Object.values(channels))
+    t.same(await run('SELECT id FROM orders ORDER BY id'), { ok: true, rows: [[1], [2]] });
+});
+
+t.test('a claim is a literal, whatever it holds; a missing claim refuses', async (t) => {
+  const hostile = await runs(t, { tenant: "acme' OR '1'='1" });
+  for (const run of Object.values(hostile)) {
+    t.same(await run('SELECT id FROM orders'), { ok: true, rows: [] });
+  }
+  const escaping = await runs(t, { tenant: 'acme\\' });
+  for (const run of Object.values(escaping))
+    t.same(await run('SELECT id FROM orders'), { ok: true, rows: [] });
+  // A number claim is text, as on Postgres: `'acme' = 0` would hold in MySQL.
+  const numeric = await runs(t, { tenant: 0 });
+  for (const run of Object.values(numeric))
+    t.same(await run('SELECT id FROM orders'), { ok: true, rows: [] });
+  const missing = await runs(t, {});
+  for (const run of Object.values(missing)) {
+    const result = await run('SELECT id FROM orders');
+    t.equal(result.ok, false);
+    if (!result.ok) t.match(result.text, /claim tenant/);
+  }
+});
+
+t.test('a view made after the catalog was read is seen', async (t) => {
+  const channels = await runs(t);
+  t.same(await channels['text']?.('SELECT id FROM orders ORDER BY id'), { ok: true, rows: [[1], [2]] });
+  await admin.query(`CREATE VIEW ${myDb}.late_view AS SELECT id, item FROM ${myDb}.orders`);
+  t.teardown(() => admin.query(`DROP VIEW IF EXISTS ${myDb}.late_view`));
+  for (const run of Object.values(channels)) {
+    const result = await run('SELECT o.id FROM orders o JOIN late_view l ON l.id = o.id');
+    t.equal(result.ok, false);
+    t.notMatch(JSON.stringify(result), FOREIGN);
+  }
+});
