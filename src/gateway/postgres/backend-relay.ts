@@ -434,6 +434,7 @@ export class BackendRelay {
         return this.#simpleAnswer(Backend.ParseComplete, type, buf, start, end);
       case 'bind':
         if (type === Backend.BindComplete) head.settled?.();
+        else if (type === Backend.ErrorResponse) head.failed?.();
         return this.#simpleAnswer(Backend.BindComplete, type, buf, start, end);
       case 'close':
         if (type === Backend.CloseComplete) head.settled?.();
@@ -584,6 +585,7 @@ export class BackendRelay {
     for (let head = queue.shift(); head !== undefined; head = queue.shift()) {
       if (head.kind === 'execute' && head.run !== undefined) this.#host.runEnded(head.run);
       if (head.kind === 'parse' && head.refused) this.#refusedParses.push(head.refused);
+      if (head.kind === 'bind') head.failed?.();
       if (head.kind === 'sync') break;
     }
     // Undone latest first: two Parses of one name in the pipeline restore the name as it was.

@@ -256,10 +256,26 @@ export class FrontendGate {
   #bind(message: Bind, frame: FrontendFrame): Promise<void> | void {
     const entry = this.#statements.get(message.statement);
     if (entry === undefined && message.statement !== '') return this.#bindSqlPrepared(message, frame);
-    if (entry !== undefined) this.#portals.set(message.portal, portalOf(entry, message));
+    const portal = entry === undefined ? undefined : portalOf(entry, message);
+    if (portal !== undefined) this.#portals.set(message.portal, portal);
     else this.#portals.delete(message.portal);
-    this.#host.queue.push({ kind: 'bind', ...this.#portalNamed(message.portal) });
+    this.#host.queue.push({
+      kind: 'bind',
+      ...this.#portalNamed(message.portal),
+      failed: this.#bindFailed(message.portal, portal),
+    });
     return this.#forward(frame.raw);
+  }
+
+  /**
+   * A Bind the target refused (`portal "c" already exists`) or skipped leaves the target's portal
+   * of that name as it was: another statement's, a cursor's, or none. The name is forgotten, so an
+   * Execute of it is refused (see #execute) rather than masked by the wrong statement's plan.
+   */
+  #bindFailed(name: string, portal: PortalEntry | undefined): () => void {
+    return () => {
+      if (portal === undefined || this.#portals.get(name) === portal) this.#portals.delete(name);
+    };
   }
 
   /**
@@ -293,8 +309,13 @@ export class FrontendGate {
       maskers: new Map(),
     };
     this.#statements.set(message.statement, entry);
-    this.#portals.set(message.portal, portalOf(entry, message));
-    host.queue.push({ kind: 'bind', ...this.#portalNamed(message.portal) });
+    const portal = portalOf(entry, message);
+    this.#portals.set(message.portal, portal);
+    host.queue.push({
+      kind: 'bind',
+      ...this.#portalNamed(message.portal),
+      failed: this.#bindFailed(message.portal, portal),
+    });
     return this.#forward(frame.raw);
   }
 
@@ -315,9 +336,15 @@ export class FrontendGate {
     const host = this.#host;
     const portal = this.#portals.get(message.portal);
     if (portal === undefined) {
-      // The target will answer with an error (no such portal); nothing of ours runs.
-      host.queue.push({ kind: 'execute', portal: undefined, run: undefined });
-      return this.#forward(frame.raw);
+      // Not a portal this session bound (or its Bind failed): the target may still hold one of
+      // that name (a DECLAREd cursor, a portal a failed Bind left, an unnamed statement a skipped
+      // Parse left) whose statement the gateway has not judged. It never runs.
+      return this.#refuseExtended(
+        refusal(
+          '34000',
+          `portal "${message.portal}" was not bound through Sluice in this session; Execute runs only a portal of a successful Bind`,
+        ),
+      );
     }
     const ready = host.session.recorderReady();
     if (!ready.ok)

@@ -81,8 +81,11 @@ export type Expectation =
   | { kind: 'query'; run: StatementRun }
   /** `refused`: the target answered the Parse with an error (its statement name is restored). */
   | { kind: 'parse'; refused?: () => void }
-  /** `settled`: called when the target has answered it (BindComplete). */
-  | { kind: 'bind'; settled?: () => void }
+  /**
+   * `settled`: called when the target has answered it (BindComplete). `failed`: the target refused
+   * it or skipped it after an earlier error, so its portal is not what the Bind said.
+   */
+  | { kind: 'bind'; settled?: () => void; failed?: () => void }
   | { kind: 'describe-statement'; statement: PreparedEntry | undefined }
   /** `swallow`: the relay asked (to learn the shape of a portal); the client must not see the answer. */
   | { kind: 'describe-portal'; portal: PortalEntry | undefined; swallow: boolean }
