@@ -89,6 +89,14 @@ export function maskedDdlRefusal(
     // A view is read through its definition, whatever it names its columns.
     if (!statement.effects.includes('ddl') || /^CREATE (OR REPLACE )?VIEW\b/i.test(statement.command))
       continue;
+    if (statement.objects.length === 0 && statement.command === 'DDL') {
+      // A MySQL schema change the parser could not read (ALTER ONLINE, ALTER TABLE IF EXISTS):
+      // which tables it changes is not known, so it may be one whose columns are masked.
+      return (
+        `the statement changes the schema in a form whose tables Sluice cannot read; ` +
+        `policy ${policy.policy} masks columns, and does not let a masked caller redefine what masking protects`
+      );
+    }
     for (const object of statement.objects) {
       const rel = relationOfObject(snapshot, object);
       if (rel === undefined || rel.kind === 'view') continue;

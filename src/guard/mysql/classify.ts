@@ -30,9 +30,18 @@ const OTHER_SESSIONS_VIEWS: ReadonlySet<string> = new Set([
 ]);
 
 function showsOtherSessions(db: string, table: string): boolean {
-  if (db === 'performance_schema' || db === 'sys') return true;
+  // `mysql`: the accounts' password hashes, the general and slow logs (other sessions' SQL).
+  if (db === 'performance_schema' || db === 'sys' || db === 'mysql') return true;
   return db === 'information_schema' && OTHER_SESSIONS_VIEWS.has(table);
 }
+
+/** Schemas whose tables show other sessions or credentials; USE of one is `admin`. */
+const SYSTEM_SCHEMAS: ReadonlySet<string> = new Set([
+  'information_schema',
+  'performance_schema',
+  'sys',
+  'mysql',
+]);
 
 /** SHOW statements that reveal credentials or other sessions' state (see also statements.ts). */
 const ADMIN_SHOWS: ReadonlySet<string> = new Set([
@@ -131,6 +140,15 @@ function keepsGuardSyntax(value: unknown, facts: StatementFacts, inConcat = fals
   return false;
 }
 
+function holdsQueryOrCall(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(holdsQueryOrCall);
+  const node = asNode(value);
+  if (node === undefined) return false;
+  if (node.type === 'select' || node.type === 'function' || node.type === 'aggr_func' || 'ast' in node)
+    return true;
+  return Object.values(node).some(holdsQueryOrCall);
+}
+
 function asNode(value: unknown): Node | undefined {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Node) : undefined;
 }
@@ -198,6 +216,9 @@ export function classifyMySqlAst(ast: Node, facts: StatementFacts, ctx: MySqlCla
     case 'show':
       // Grants carry the gateway account's password hash; the process list, other sessions' SQL.
       facts.add(ADMIN_SHOWS.has(String(ast.keyword).toLowerCase()) ? 'admin' : 'read');
+      // A subquery or a call in SHOW ... WHERE is read by nothing downstream (masking's filter
+      // checks, the write checks): an oracle on whatever it reads. Never run.
+      if (holdsQueryOrCall(ast.expr)) facts.add('unknown');
       walk(ast, facts, ctx);
       return 'SHOW';
     case 'desc':
@@ -206,6 +227,8 @@ export function classifyMySqlAst(ast: Node, facts: StatementFacts, ctx: MySqlCla
       return 'DESCRIBE';
     case 'use':
       facts.add('session');
+      // Unqualified names then reach the server's own schemas (processlist, mysql.user).
+      if (SYSTEM_SCHEMAS.has(lower(ast.db))) facts.add('admin');
       return 'USE';
     case 'explain': {
       facts.add('read');
@@ -328,8 +351,11 @@ function classifySet(ast: Node, facts: StatementFacts, ctx: MySqlClassifyContext
         // InnoDB reads under SERIALIZABLE lock every row they read.
         if (/isolation/.test(variable) && /serializable/i.test(JSON.stringify(assign?.right ?? null)))
           facts.add('lock');
-      } else if (variable === 'sql_mode' && keepsGuardSyntax(assign?.right, facts)) facts.add('routine');
-      else facts.add('session');
+      } else if (variable === 'sql_mode') {
+        // A mode that changes the grammar (ANSI_QUOTES, NO_BACKSLASH_ESCAPES, ...) would make every
+        // later text mean one thing to the guard and another to the server: never run.
+        facts.add(keepsGuardSyntax(assign?.right, facts) ? 'routine' : 'unknown');
+      } else facts.add('session');
     }
     walk(assign?.right, facts, ctx);
   }

@@ -68,7 +68,10 @@ const KEYWORD_EFFECTS: ReadonlyArray<readonly [RegExp, string, readonly Effect[]
   [/^(GRANT|REVOKE)\b/, 'GRANT', ['dcl']],
   [/^(CREATE|ALTER|DROP|RENAME)\s+(USER|ROLE)\b/, 'USER', ['dcl']],
   [/^SET\s+(DEFAULT\s+ROLE|PASSWORD)\b/, 'SET PASSWORD', ['dcl']],
-  [/^SET\s+(GLOBAL|PERSIST|PERSIST_ONLY)\b/, 'SET GLOBAL', ['admin']],
+  // SET STATEMENT ... FOR <statement>: its statement is not read here; never run.
+  [/^SET\s+STATEMENT\b/, 'SET STATEMENT', ['unknown']],
+  // A server-wide setting anywhere in the list (`SET @a = 1, GLOBAL x = 2`, `@@global.x`).
+  [/^SET\b[\s\S]*(\b(GLOBAL|PERSIST|PERSIST_ONLY)\b|@@GLOBAL\.)/, 'SET GLOBAL', ['admin']],
   [
     /^SET\s+NAMES\s+['"`]?(UTF8MB4|UTF8|UTF8MB3)['"`]?(\s+COLLATE\s+['"`]?\w+['"`]?)?$/,
     'SET NAMES',
@@ -395,7 +398,12 @@ export class MySqlStatements {
       )
         facts.addAll(effects);
     }
-    if ((command === 'SET' && upper.includes('(')) || (command === 'DDL' && /\bSELECT\b/.test(upper))) {
+    if (
+      (command === 'SET' && (upper.includes('(') || upper.includes('SQL_MODE'))) ||
+      (command === 'DDL' && /\bSELECT\b/.test(upper)) ||
+      // SHOW ... WHERE / LIKE with a subquery or a call: an expression the guard has not read.
+      (command === 'SHOW' && upper.includes('('))
+    ) {
       facts.add('unknown');
     }
   }

@@ -93,7 +93,10 @@ export function visit(node: unknown, facts: StatementFacts, ctx: PgClassifyConte
   }
   const obj = node as Node;
   // RangeVar appears both wrapped ({RangeVar: {...}}) and bare (DeleteStmt.relation, IntoClause.rel).
-  if (typeof obj.relname === 'string') facts.addObject(relationName(obj));
+  if (typeof obj.relname === 'string') {
+    facts.addObject(relationName(obj));
+    if (isServerStateRelation(obj)) facts.add('admin');
+  }
   for (const key in obj) {
     const value = obj[key];
     if (typeof value !== 'object' || value === null) continue;
@@ -106,6 +109,42 @@ export function visit(node: unknown, facts: StatementFacts, ctx: PgClassifyConte
     } else if (isStatementNodeName(key)) facts.add('unknown');
     else visit(value, facts, ctx);
   }
+}
+
+/**
+ * System views over the functions the allow-list leaves out: other sessions' statements and
+ * locks (every caller reaches the target as one role), the server's files and build, password
+ * hashes, replication and memory state. Reading one is `admin`, as calling its function is.
+ */
+const SERVER_STATE_RELATIONS: ReadonlySet<string> = new Set([
+  'pg_stat_activity',
+  'pg_locks',
+  'pg_config',
+  'pg_file_settings',
+  'pg_hba_file_rules',
+  'pg_ident_file_mappings',
+  'pg_shmem_allocations',
+  'pg_backend_memory_contexts',
+  'pg_authid',
+  'pg_shadow',
+  'pg_user_mapping',
+  'pg_user_mappings',
+  'pg_stat_replication',
+  'pg_stat_wal_receiver',
+  'pg_stat_subscription',
+  'pg_replication_slots',
+  'pg_prepared_xacts',
+  'pg_stat_ssl',
+  'pg_stat_gssapi',
+]);
+
+function isServerStateRelation(rv: Node): boolean {
+  const name = String(rv.relname).toLowerCase();
+  const schema = typeof rv.schemaname === 'string' ? rv.schemaname.toLowerCase() : undefined;
+  // pg_stat_statements lives in whichever schema the extension was made in.
+  if (name === 'pg_stat_statements' || name === 'pg_stat_statements_info') return true;
+  if (schema !== undefined && schema !== 'pg_catalog') return false;
+  return SERVER_STATE_RELATIONS.has(name) || name.startsWith('pg_stat_progress_');
 }
 
 /**

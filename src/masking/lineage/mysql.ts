@@ -50,16 +50,27 @@ function lowerStatement(stmt: unknown): Statement {
   return { kind: 'unresolved', reason: `statement ${stmt.type} is not modelled` };
 }
 
+function cteColumn(v: unknown): string | undefined {
+  if (isObject(v) && v.type === 'column_ref') return ident(v.column);
+  return ident(v);
+}
+
 function lowerWith(w: unknown): Cte[] {
   return list(w).map((c) => {
     const node = isObject(c) ? c : {};
-    const cols = list(node.columns)
-      .map(ident)
-      .filter((s): s is string => s !== undefined);
+    // `WITH c (a, b) AS (...)`: the names come as column references.
+    const written = list(node.columns);
+    const cols = written.map(cteColumn).filter((s): s is string => s !== undefined);
+    const query: Query =
+      cols.length !== written.length
+        ? { kind: 'unresolved', reason: 'a CTE column list it cannot read' }
+        : isObject(node.stmt)
+          ? lowerQueryNode(node.stmt)
+          : { kind: 'unresolved', reason: 'CTE body' };
     return {
       name: ident(node.name) ?? '',
       columnAliases: cols.length > 0 ? cols : undefined,
-      query: isObject(node.stmt) ? lowerQueryNode(node.stmt) : { kind: 'unresolved', reason: 'CTE body' },
+      query,
     };
   });
 }
