@@ -56,6 +56,11 @@ policies:
       - { table: ${myDb}.customers, where: "tenant = {claims.tenant}" }
     masking:
       - { columns: [orders.secret], strategy: redact }
+  - name: tenants-writer
+    when: { groups: [tenants-writer] }
+    statements: { default: deny, allow: [read, write, delete] }
+    rowFilters:
+      - { table: orders, where: "tenant = {claims.tenant}" }
   - name: tenants-unmasked
     when: { groups: [tenants-unmasked] }
     statements: { default: deny, allow: [read] }
@@ -156,6 +161,7 @@ const FILTERED: [string, unknown[][]][] = [
   ['WITH w AS (SELECT id, item FROM orders) SELECT item FROM w ORDER BY id', [['anvil'], ['rope']]],
   ['SELECT item FROM orders UNION ALL SELECT name FROM customers', [['anvil'], ['rope'], ['Ada']]],
   ['SELECT orders.id, orders.item FROM orders ORDER BY 1 LIMIT 1', [[1, 'anvil']]],
+  ['SELECT `where`.id FROM orders `where` ORDER BY 1', [[1], [2]]],
   ["SELECT id FROM orders WHERE tenant = 'globex' OR 1 = 1 ORDER BY id", [[1], [2]]],
   [`SELECT name FROM ${otherDb}.customers`, [['other-db-row']]],
 ];
@@ -204,6 +210,131 @@ t.test("the caller's conditions never run on other tenants' rows (no value in a 
   }
 });
 
+/** Orders and notes as the file made them (the write tests change them). */
+async function restore(): Promise<void> {
+  await admin.query(`DELETE FROM ${myDb}.orders`);
+  await admin.query(
+    `INSERT INTO ${myDb}.orders VALUES (1, 'acme', 'anvil', 'acme-secret', 10), (2, 'acme', 'rope', 'acme-hidden', 20), (3, 'globex', 'globex-laser', 'globex-secret', 300), (4, 'globex', 'globex-drill', 'globex-hidden', 400)`,
+  );
+  await admin.query(`DELETE FROM ${myDb}.notes`);
+  await admin.query(`INSERT INTO ${myDb}.notes VALUES (1, 'hello'), (3, 'three')`);
+}
+
+async function table(name: string): Promise<unknown[][]> {
+  const [rows] = await admin.query({ sql: `SELECT * FROM ${myDb}.${name} ORDER BY id`, rowsAsArray: true });
+  return rows as unknown[][];
+}
+
+const ORDERS: unknown[][] = [
+  [1, 'acme', 'anvil', 'acme-secret', 10],
+  [2, 'acme', 'rope', 'acme-hidden', 20],
+  [3, 'globex', 'globex-laser', 'globex-secret', 300],
+  [4, 'globex', 'globex-drill', 'globex-hidden', 400],
+];
+
+/** Writes a tenant may make, and the orders (or notes) they leave: only the caller's rows change. */
+const WRITES: { sql: string; params?: (string | number)[]; orders?: unknown[][]; notes?: unknown[][] }[] = [
+  {
+    sql: 'UPDATE orders SET amount = amount + 1',
+    orders: [
+      [1, 'acme', 'anvil', 'acme-secret', 11],
+      [2, 'acme', 'rope', 'acme-hidden', 21],
+      ORDERS[2]!,
+      ORDERS[3]!,
+    ],
+  },
+  {
+    sql: "UPDATE orders SET amount = 0 WHERE tenant = 'globex' OR id > 0",
+    orders: [
+      [1, 'acme', 'anvil', 'acme-secret', 0],
+      [2, 'acme', 'rope', 'acme-hidden', 0],
+      ORDERS[2]!,
+      ORDERS[3]!,
+    ],
+  },
+  { sql: "UPDATE `orders` AS o SET o.item = 'x' WHERE o.id = 3 OR o.tenant = 'globex'", orders: ORDERS },
+  {
+    sql: "UPDATE orders SET item = 'x' WHERE id IN (SELECT id FROM customers)",
+    orders: [[1, 'acme', 'x', 'acme-secret', 10], ORDERS[1]!, ORDERS[2]!, ORDERS[3]!],
+  },
+  {
+    sql: 'UPDATE orders SET amount = (SELECT MAX(amount) FROM orders) ORDER BY id LIMIT 1',
+    orders: [[1, 'acme', 'anvil', 'acme-secret', 20], ORDERS[1]!, ORDERS[2]!, ORDERS[3]!],
+  },
+  { sql: 'DELETE FROM orders WHERE id = 3', orders: ORDERS },
+  {
+    sql: `DELETE FROM ${myDb}.orders WHERE id >= 2 /* a comment */`,
+    orders: [ORDERS[0]!, ORDERS[2]!, ORDERS[3]!],
+  },
+  { sql: 'DELETE FROM orders ORDER BY id DESC LIMIT 1', orders: [ORDERS[0]!, ORDERS[2]!, ORDERS[3]!] },
+  { sql: 'DELETE FROM orders', orders: [ORDERS[2]!, ORDERS[3]!] },
+  { sql: 'DELETE FROM orders WHERE (id) = (4) -- a comment', orders: ORDERS },
+  {
+    sql: 'INSERT INTO notes (id, body) SELECT id + 100, item FROM orders',
+    notes: [
+      [1, 'hello'],
+      [3, 'three'],
+      [101, 'anvil'],
+      [102, 'rope'],
+    ],
+  },
+  { sql: 'UPDATE orders SET amount = ? WHERE id = ?', params: [5, 3], orders: ORDERS },
+  {
+    sql: 'UPDATE orders SET amount = ? WHERE id = ?',
+    params: [5, 1],
+    orders: [[1, 'acme', 'anvil', 'acme-secret', 5], ORDERS[1]!, ORDERS[2]!, ORDERS[3]!],
+  },
+];
+
+t.test(
+  "an UPDATE, DELETE or INSERT ... SELECT touches only the caller's rows, on every channel",
+  async (t) => {
+    t.teardown(restore);
+    const channels = await runs(t);
+    for (const write of WRITES) {
+      for (const [channel, run] of Object.entries(channels)) {
+        if (write.params !== undefined && channel === 'mcp') continue;
+        await restore();
+        const result = await run(write.sql, write.params);
+        const label = `${channel}: ${write.sql} ${JSON.stringify(write.params ?? [])}`;
+        t.equal(result.ok, true, `${label} ${result.ok ? '' : result.text}`);
+        t.notMatch(JSON.stringify(result), FOREIGN, label);
+        t.same(await table('orders'), write.orders ?? ORDERS, `orders after ${label}`);
+        if (write.notes !== undefined) t.same(await table('notes'), write.notes, `notes after ${label}`);
+      }
+    }
+  },
+);
+
+t.test(
+  "a write's own condition never runs on other tenants' rows (no value in an error or warning)",
+  async (t) => {
+    t.teardown(restore);
+    // Without masking, so the target's errors and warnings come back as they are; the conditions
+    // would fail (strict mode) or warn on the other tenant's rows only (ids 3 and 4).
+    const conn = await channels.mysql('tenant-w', ['tenants-writer'], 'legacy', t, ACME);
+    for (const sql of [
+      'UPDATE orders SET amount = amount WHERE IF(id > 2, item + 0, 1) = 0',
+      'DELETE FROM orders WHERE CASE WHEN id > 2 THEN CAST(item AS DOUBLE) ELSE 1 END = 0',
+      'UPDATE orders SET amount = amount WHERE id IN (SELECT IF(o.id > 2, o.item + 0, 0) FROM orders o)',
+      'DELETE FROM orders WHERE IF(id > 2, item + 0, 1) = 0 ORDER BY id LIMIT 10',
+    ]) {
+      for (const prepared of [false, true]) {
+        await restore();
+        const label = `${prepared ? 'prepared' : 'text'}: ${sql}`;
+        const result = await (prepared ? conn.execute(sql) : conn.query(sql)).then(
+          ([r]) => r,
+          (err: Error) => err.message,
+        );
+        const [warnings] = await conn.query('SHOW WARNINGS');
+        t.notMatch(JSON.stringify([result, warnings]), FOREIGN, label);
+        t.equal(typeof result, 'object', `it ran: ${label} ${JSON.stringify(result)}`);
+        t.same(await table('orders'), ORDERS, label);
+      }
+    }
+  },
+);
+
 t.test('masking still applies to a filtered table', async (t) => {
   const { text, prepared, mcp } = await runs(t);
   for (const run of [text, prepared, mcp]) {
@@ -228,9 +359,19 @@ const REFUSED = [
   'TABLE orders',
   "PREPARE s FROM 'SELECT * FROM orders'",
   "SET @q = 'SELECT * FROM orders'",
-  "INSERT INTO notes (id, body) SELECT id, item FROM orders WHERE tenant = 'globex'",
-  "UPDATE orders SET item = 'x' WHERE tenant = 'globex'",
-  "DELETE FROM orders WHERE tenant = 'globex'",
+  "INSERT INTO orders VALUES (9, 'acme', 'new', 'x', 1)",
+  "REPLACE INTO orders (id, tenant) VALUES (3, 'acme')",
+  "INSERT INTO notes (id, body) VALUES (5, 'x') ON DUPLICATE KEY UPDATE body = (SELECT item FROM v_orders LIMIT 1)",
+  "UPDATE orders SET tenant = 'acme' WHERE id = 3",
+  "UPDATE orders SET `TENANT` = 'globex' WHERE id = 1",
+  "UPDATE orders o JOIN notes n ON n.id = o.id SET o.item = 'x'",
+  'UPDATE notes n JOIN orders o ON n.id = o.id SET n.body = o.item',
+  'UPDATE notes, orders SET notes.body = orders.item WHERE notes.id = orders.id',
+  'DELETE o FROM orders o WHERE o.id = 3',
+  'DELETE orders, notes FROM orders JOIN notes ON notes.id = orders.id',
+  'DELETE FROM orders USING orders JOIN notes ON notes.id = orders.id',
+  "UPDATE v_orders SET item = 'x'",
+  'DELETE FROM v_orders',
   'SELECT id FROM orders; SELECT id FROM notes',
   'HANDLER orders OPEN',
   'DESCRIBE orders',

@@ -6,7 +6,7 @@ import { readClaim } from '../../identity/claims.js';
 import type { PgParseResult, PostgresParser } from '../postgres/parser.js';
 import { RowFilterRefusal } from './condition.js';
 import { mysqlFilteredNames, mysqlNamesOtherSessions } from './mysql.js';
-import { rewriteMysqlSelect, UnknownRelation } from './mysql-rewrite.js';
+import { rewriteMysqlStatement, UnknownRelation } from './mysql-rewrite.js';
 import { FilteredRelations } from './relations.js';
 import { rewriteStatement } from './rewrite.js';
 import type { RowFilterRule } from './template.js';
@@ -32,8 +32,9 @@ export interface RowFiltersOptions {
  * Row filters (policy `rowFilters`) on the statements of a session. Postgres: the statement is
  * parsed, rewritten on its tree (rewrite.ts), printed back with pgsql-deparser, and the printed
  * text is parsed again and must give the same tree, so the text that runs means exactly the
- * rewritten statement. MySQL: a SELECT's references to a filtered table are replaced by text
- * (mysql-rewrite.ts); a statement that names one anywhere else is refused.
+ * rewritten statement. MySQL: a statement's reads of a filtered table are replaced by text, and a
+ * single-table UPDATE or DELETE of one gets the filter in its WHERE (mysql-rewrite.ts); a
+ * statement that names one anywhere else is refused.
  */
 export class RowFilters {
   readonly #parser: PostgresParser;
@@ -89,8 +90,12 @@ export class RowFilters {
     const readTheClaim = (path: string) => readClaim(claims as JWTPayload, path);
     const rewrite = async (fresh: boolean): Promise<string | undefined> => {
       const snapshot = await this.#snapshot(session.target);
-      return rewriteMysqlSelect(sql, rules, mysqlFilteredNames(rules, snapshot), readTheClaim, (db, table) =>
-        fresh ? true : snapshot.lookup(db ?? undefined, table) !== undefined,
+      return rewriteMysqlStatement(
+        sql,
+        rules,
+        mysqlFilteredNames(rules, snapshot),
+        readTheClaim,
+        (db, table) => (fresh ? true : snapshot.lookup(db ?? undefined, table) !== undefined),
       );
     };
     let rewritten: string | undefined;

@@ -5,7 +5,7 @@ import { RowFilterRefusal } from './condition.js';
 import type { RowFilterRule } from './template.js';
 
 /**
- * Row filters on a MySQL SELECT, by text: each table reference to a filtered table (in FROM and
+ * Row filters on a MySQL statement, by text: each table reference to a filtered table (in FROM and
  * JOIN, at any depth: subqueries, CTEs, unions) is replaced, where the parser located it, by a
  * derived table of the same name that holds only the matching rows:
  *
@@ -15,11 +15,17 @@ import type { RowFilterRule } from './template.js';
  * (its qualifiers, `*`, masking's lineage of the caller's text) reads the same. Claims enter as
  * string literals that no sql_mode reads differently (hex, read as utf8mb4).
  *
+ * Statements: SELECT; INSERT and REPLACE into a table without a filter (what they read is
+ * filtered as above); single-table UPDATE and DELETE, whose target keeps its name and whose WHERE
+ * becomes `(<filter>) AND CASE WHEN (<filter>) THEN (<their WHERE>) ELSE FALSE END`, so their
+ * own condition runs only on rows the filter passed. An UPDATE may not set a column the filter
+ * reads (it would move rows to another tenant).
+ *
  * Fail closed: every mention of a filtered table's name (or of a view over one) anywhere in the
- * text, strings and backticks included, must be a reference this rewrite replaced, a reference to
- * a same-named table of a database the rule does not cover, or a qualifier (`orders.id`) of one;
- * any other mention, and any statement that is not one SELECT, is refused. The rewritten text must
- * parse again.
+ * text, strings and backticks included, must be a reference this rewrite replaced or kept as a
+ * filtered target, a reference to a same-named table of a database the rule does not cover, or a
+ * qualifier (`orders.id`) of one; any other mention, and any statement of another kind, is
+ * refused. The rewritten text must parse again as one statement of the same kind.
  */
 
 const parser = new NodeSqlParser.Parser();
@@ -44,7 +50,7 @@ const WORD = /[\p{L}\p{N}_$]+/gu;
  * The text to run in place of `sql`, or undefined when it names no filtered table. `names` holds
  * the filtered tables' names and those of views over them (lower case). Throws RowFilterRefusal.
  */
-export function rewriteMysqlSelect(
+export function rewriteMysqlStatement(
   sql: string,
   rules: readonly RowFilterRule[],
   names: ReadonlySet<string>,
@@ -64,16 +70,24 @@ export function rewriteMysqlSelect(
     );
   }
   const statements = Array.isArray(ast) ? ast : [ast];
-  const only = statements.length === 1 ? (statements[0] as { type?: unknown } | null) : undefined;
-  if (only?.type !== 'select') {
+  const only = statements.length === 1 ? (statements[0] as StatementNode | null) : undefined;
+  const kind = only?.type;
+  if (only == null || typeof kind !== 'string' || !KINDS.has(kind)) {
     throw new RowFilterRefusal(
-      `${first}, which Sluice applies on MySQL targets to SELECT statements only: a statement of another kind that names it is refused`,
+      `${first}, which Sluice applies on MySQL targets to SELECT, INSERT ... SELECT, UPDATE and DELETE only: a statement of another kind that names it is refused`,
     );
   }
 
-  const edits: { start: number; end: number; text: string }[] = [];
+  const edits: Edit[] = [];
   const covered: { start: number; end: number }[] = [];
-  const references = tableReferences(only);
+  const target = kind === 'update' || kind === 'delete' ? writeTarget(sql, only, rules, first) : undefined;
+  if (target !== undefined) {
+    covered.push(target.span);
+    edits.push(...whereEdits(sql, tokens, only, target.rule, readClaim));
+  }
+  const references = tableReferences(only).filter(
+    (ref) => target === undefined || ref.loc.start.offset !== target.span.start,
+  );
   if (references.some((ref) => !isKnown(ref.db, ref.table) && !isCte(only, ref))) throw new UnknownRelation();
   for (const ref of references) {
     const start = ref.loc.start.offset;
@@ -105,13 +119,124 @@ export function rewriteMysqlSelect(
     text = text.slice(0, edit.start) + edit.text + text.slice(edit.end);
   }
   try {
-    parser.astify(text, LOCATED);
+    const again = parser.astify(text, LOCATED);
+    const reread = Array.isArray(again) ? again : [again];
+    if (reread.length !== 1 || (reread[0] as StatementNode | null)?.type !== kind) throw new Error(kind);
   } catch {
     throw new RowFilterRefusal(
       'the statement could not be rewritten for the row filters (its rewritten form does not parse); simplify it',
     );
   }
   return text;
+}
+
+/** The statements the rewrite knows (node-sql-parser's `type`). */
+const KINDS = new Set(['select', 'insert', 'replace', 'update', 'delete']);
+
+interface StatementNode {
+  type?: unknown;
+  table?: unknown;
+  from?: unknown;
+  set?: unknown;
+  where?: unknown;
+}
+
+interface Edit {
+  start: number;
+  end: number;
+  text: string;
+}
+
+/**
+ * The filtered table an UPDATE or DELETE writes, when it writes one: its rule and where its name
+ * stands. A statement writing several tables (a join, `DELETE a, b FROM ...`) that include a
+ * filtered one, or setting a column its filter reads, is refused.
+ */
+function writeTarget(
+  sql: string,
+  statement: StatementNode,
+  rules: readonly RowFilterRule[],
+  first: string,
+): { rule: RowFilterRule; span: { start: number; end: number } } | undefined {
+  const named = (statement.type === 'update' ? statement.table : statement.from) as TableReference[] | null;
+  const written = Array.isArray(named) ? named : [];
+  const filtered = written.filter(
+    (ref) => typeof ref.table === 'string' && ruleFor(rules, ref) !== undefined,
+  );
+  if (filtered.length === 0) return undefined;
+  const single =
+    statement.type === 'update'
+      ? written.length === 1
+      : written.length === 1 &&
+        Array.isArray(statement.table) &&
+        statement.table.length === 1 &&
+        (statement.table[0] as { addition?: unknown }).addition === true;
+  const ref = filtered[0] as TableReference;
+  if (!single || !isLocated(ref.loc)) {
+    throw new RowFilterRefusal(
+      `${first}: an UPDATE or DELETE of it must name that one table only (no join, no second table)`,
+    );
+  }
+  const rule = ruleFor(rules, ref) as RowFilterRule;
+  for (const assignment of Array.isArray(statement.set) ? (statement.set as { column?: unknown }[]) : []) {
+    const column = typeof assignment.column === 'string' ? assignment.column.toLowerCase() : undefined;
+    if (column === undefined || rule.columns.has(column)) {
+      throw new RowFilterRefusal(
+        `${rule.table} has a row filter that reads ${column ?? 'a column'}: an UPDATE may not set it`,
+      );
+    }
+  }
+  const start = ref.loc.start.offset;
+  return { rule, span: { start, end: trimmedEnd(sql, start, ref.loc.end.offset) } };
+}
+
+/** Clause words that end a single-table UPDATE's or DELETE's WHERE. */
+const AFTER_WHERE = new Set(['ORDER', 'LIMIT', 'RETURNING']);
+
+/**
+ * The edits that put the filter in front of an UPDATE's or DELETE's own WHERE (found among the
+ * statement's tokens outside parentheses), or give it a WHERE of the filter alone.
+ */
+function whereEdits(
+  sql: string,
+  tokens: readonly MySqlToken[],
+  statement: StatementNode,
+  rule: RowFilterRule,
+  readClaim: ClaimReader,
+): Edit[] {
+  const filter = `(${conditionText(rule, readClaim)})`;
+  // From SET on (UPDATE) or from the start (DELETE): the target itself holds no clause words.
+  const from =
+    statement.type === 'update' ? tokens.findIndex((t) => t.kind === 'word' && t.text === 'SET') : 0;
+  let depth = 0;
+  let where = -1;
+  let after = -1;
+  let last = -1;
+  for (let i = Math.max(from, 0); i < tokens.length; i++) {
+    const token = tokens[i] as MySqlToken;
+    if (token.kind === 'punct' && token.text === ';' && depth === 0) break;
+    last = i;
+    if (token.kind === 'punct' && token.text === '(') depth++;
+    else if (token.kind === 'punct' && token.text === ')') depth--;
+    if (depth < 0) break;
+    if (depth !== 0 || token.kind !== 'word') continue;
+    if (token.text === 'WHERE' && where < 0 && after < 0) where = i;
+    else if (AFTER_WHERE.has(token.text) && after < 0) after = i;
+  }
+  const unread = from < 0 || depth !== 0 || (statement.where != null) !== where >= 0;
+  if (unread) {
+    throw new RowFilterRefusal(
+      `${rule.table} has a row filter, and this statement's WHERE could not be located to apply it; simplify it`,
+    );
+  }
+  const endOfWhere = after >= 0 ? (tokens[after] as MySqlToken).start : (tokens[last] as MySqlToken).end;
+  if (where < 0) return [{ start: endOfWhere, end: endOfWhere, text: ` WHERE ${filter} ` }];
+  const whereToken = tokens[where] as MySqlToken;
+  const conditionEnd = after >= 0 ? (tokens[after - 1] as MySqlToken).end : endOfWhere;
+  return [
+    { start: whereToken.end, end: whereToken.end, text: ` ${filter} AND CASE WHEN ${filter} THEN (` },
+    { start: conditionEnd, end: conditionEnd, text: ') ELSE FALSE END' },
+  ];
 }
 
 /** A relation the catalog does not hold: it may have been made since the catalog was read. */
