@@ -22,7 +22,7 @@ import { loginMysqlClient, openTargetSession, type LoginParts } from './client-l
 import { answerUnbound, type UnboundHost } from './unbound-session.js';
 import type { Identity } from '../../identity/types.js';
 import { countPlaceholders } from './placeholders.js';
-import { charsetChange, charsetStatementWith, type CharsetChange } from './set-names.js';
+import { charsetChange, charsetDecisionText, charsetStatementWith, type CharsetChange } from './set-names.js';
 import { PreparedStatements, type PreparedStatement } from './prepared-statements.js';
 import { wireColumns, wireRow, type WireColumn } from './wire-columns.js';
 import { MysqlErrno, toWireError } from './wire-errors.js';
@@ -328,7 +328,7 @@ export class MysqlClientSession implements MysqlCommandHandler, KillableConnecti
     sql: string,
     change: CharsetChange,
   ): Promise<void> {
-    const verdict = await this.#parts.guard.check(sql, session.context);
+    const verdict = await this.#parts.guard.check(charsetDecisionText(sql, change), session.context);
     if (verdict.action !== 'allow') {
       this.#log.info(
         { event: 'mysql.set-names', session: session.context.id, rule: verdict.rule },

@@ -82,3 +82,17 @@ export function charsetStatementWith(
   const change = charsetChange(text);
   return change === undefined ? undefined : { sql: text, change };
 }
+
+/**
+ * The text the guard decides a character-set statement the listener answers itself by. The guard
+ * never lets a text that changes the client's set to anything but UTF-8 run (the target would
+ * read Sluice's UTF-8 text in that set), but this one does not reach the target: the listener
+ * transcodes. It is decided as a change of a session setting, as it always was (an agent policy
+ * denies it), under a name of its own: an UTF-8 change keeps its own text (`routine`).
+ */
+export function charsetDecisionText(sql: string, change: CharsetChange): string {
+  const client = change.client;
+  if (change.unknown === undefined && (client === undefined || client.utf8)) return sql;
+  const name = change.unknown ?? client?.name ?? '';
+  return `SET SESSION sluice_client_character_set = '${name.replace(/[^\w]/g, '')}'`;
+}

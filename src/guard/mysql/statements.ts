@@ -13,6 +13,7 @@ import {
   type LiteralSpan,
   type ShapeSummary,
 } from '../literal-shape.js';
+import { clientCharsetChange } from './client-charset.js';
 import { splitMySql, type MySqlPiece } from './lexer.js';
 import { sameApartFromLiterals, type ShapeEntry } from './shape-cache.js';
 
@@ -258,24 +259,30 @@ export class MySqlStatements {
    * classified without reading a literal's value.
    */
   #statement(text: string, out: MySqlAnalysis & { parsed: (Node | null)[] }, depth: number): boolean {
+    // The set the server reads later texts in: anything but UTF-8 there and the server would split
+    // strings where the guard does not (see client-charset.ts). Never run; read from the text
+    // itself, so that the parsed and the keyword-classified forms are both seen.
+    const charset = clientCharsetChange(text);
     let result: unknown;
     try {
       result = astifyMySql(text);
     } catch (err) {
       const classified = this.#byKeywords(text, depth);
       if (classified) {
-        out.statements.push(classified);
+        out.statements.push(charset === 'other' ? withUnknown(classified) : classified);
         out.parsed.push(null);
         return false;
       }
       throw parseError(err);
     }
-    let reusable = true;
+    // Its value is a literal read here, not through the facts: not a shape for other texts.
+    let reusable = charset === 'none';
     for (const ast of Array.isArray(result) ? result : [result]) {
       const node = ast as Node | null;
       if (typeof node !== 'object' || node === null || Array.isArray(node)) continue;
       const facts = new StatementFacts();
       const command = classifyMySqlAst(node, facts, this.#ctx);
+      if (charset === 'other') facts.add('unknown');
       if (facts.literalValuesRead) reusable = false;
       out.statements.push({ summary: facts.summary(text, command) });
       out.parsed.push(node);
@@ -416,6 +423,12 @@ function fromShape(summaries: readonly ShapeSummary[], pieces: readonly MySqlPie
     statements.push({ summary: { ...summary, text: pieces[i]?.text ?? '' } });
   });
   return { statements, parsed: undefined };
+}
+
+function withUnknown(classified: ClassifiedStatement): ClassifiedStatement {
+  const { effects } = classified.summary;
+  if (effects.includes('unknown')) return classified;
+  return { ...classified, summary: { ...classified.summary, effects: [...effects, 'unknown'] } };
 }
 
 function unknownSummary(text: string, command: string): ClassifiedStatement['summary'] {

@@ -1,0 +1,182 @@
+/**
+ * What the seventh attack round found on the MySQL side, end to end against MariaDB through the
+ * MySQL listener (text and prepared) and MCP: a SET that moves the target connection's
+ * `character_set_client` off UTF-8 (`SET character_set_client = sjis, autocommit = 1`, a SET NAMES
+ * the listener does not answer itself) made the driver encode `¥` as a backslash (sjis, cp932) and
+ * `ħ` as a quote (latin1), so that a string the guard read as one literal ended early at the
+ * server and the rest ran: masked columns in clear, LOAD_FILE. Each is refused, the database is as
+ * it was, and nothing masked, no file and no other tenant's row reaches the client.
+ */
+import { randomBytes } from 'node:crypto';
+import mysql from 'mysql2/promise';
+import t, { type Test } from 'tap';
+import { startChannels } from '../support/channels.js';
+
+const myDb = `sluice_round7_${randomBytes(5).toString('hex')}`;
+const admin = await mysql.createConnection({ host: '127.0.0.1', port: 3306, user: 'root', password: '' });
+await admin.query(`CREATE DATABASE ${myDb}`);
+await admin.query(
+  `CREATE TABLE ${myDb}.customers (id INT PRIMARY KEY, name VARCHAR(40), ssn VARCHAR(20), email VARCHAR(80))`,
+);
+await admin.query(
+  `INSERT INTO ${myDb}.customers VALUES (1, 'Ada', '123-45-6789', 'ada@example.com'), (2, 'Bob', '987-65-4321', 'bob@example.org')`,
+);
+await admin.query(`CREATE TABLE ${myDb}.notes (id INT AUTO_INCREMENT PRIMARY KEY, body VARCHAR(80))`);
+await admin.query(`INSERT INTO ${myDb}.notes (body) VALUES ('first'), ('second')`);
+await admin.query(`CREATE TABLE ${myDb}.orders (id INT PRIMARY KEY, tenant VARCHAR(20), item VARCHAR(40))`);
+await admin.query(
+  `INSERT INTO ${myDb}.orders VALUES (1, 'acme', 'anvil'), (2, 'acme', 'rope'), (3, 'globex', 'globex-laser')`,
+);
+t.teardown(async () => {
+  await admin.query(`DROP DATABASE IF EXISTS ${myDb}`);
+  await admin.end();
+});
+
+const GUARDED = `
+    masking:
+      - columns: [customers.ssn, customers.email]
+        strategy: redact
+    rowFilters:
+      - { table: orders, where: "tenant = {claims.tenant}" }`;
+const channels = await startChannels(
+  t,
+  `
+server:
+  http: { listen: 127.0.0.1:0 }
+  mysql: { listen: 127.0.0.1:0 }
+targets:
+  legacy: { engine: mysql, host: 127.0.0.1, port: 3306, database: ${myDb}, user: root, tls: disable }
+policies:
+  - name: readers
+    when: { groups: [readers] }
+    statements: { default: deny, allow: [read] }${GUARDED}
+  - name: sessioners
+    when: { groups: [sessioners] }
+    statements: { default: deny, allow: [read, session] }${GUARDED}
+  - name: writers
+    when: { groups: [writers] }
+    statements: { default: deny, allow: [read, write, delete, session, transaction] }${GUARDED}
+  - name: strict
+    when: { groups: [strict] }
+    statements: { default: deny, allow: [read] }
+    maskedFilters: refuse${GUARDED}
+recording: { store: file, file: { dir: recordings } }
+state: { dir: state }
+`,
+  'sluice-round7-',
+);
+const ACME = { tenant: 'acme' };
+
+/** A masked value in any form a client could read it in, a file's content, another tenant's row. */
+const SECRETS = ['123-45-6789', '987-65-4321', 'ada@example.com', 'bob@example.org', 'globex'];
+const leaks = (text: string) =>
+  SECRETS.filter((s) => text.toLowerCase().includes(s) || text.includes(s.replace(/-/g, '')));
+const HOSTNAME = /root:x:0:0/;
+
+async function myState(): Promise<string> {
+  const out: unknown[] = [];
+  for (const table of ['customers', 'notes', 'orders']) {
+    const [rows] = await admin.query(`SELECT * FROM ${myDb}.${table} ORDER BY id`);
+    out.push(rows);
+  }
+  const [tables] = await admin.query(
+    `SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? ORDER BY 1, 2`,
+    [myDb],
+  );
+  out.push(tables);
+  return JSON.stringify(out);
+}
+
+/**
+ * Runs each sequence on a fresh listener connection (text, then prepared) and over MCP; the
+ * sequence must be refused somewhere, and nothing it returns (rows, errors, SHOW WARNINGS) may
+ * hold a secret. The database must be as it was.
+ */
+async function refusedOnMysql(
+  t: Test,
+  group: string,
+  attacks: readonly (string | string[])[],
+  expectRefusal = true,
+): Promise<void> {
+  const before = await myState();
+  const mcp = await channels.mcp(`${group}-mcp`, [group], t, ACME);
+  for (const attack of attacks) {
+    const steps = Array.isArray(attack) ? attack : [attack];
+    for (const prepared of [false, true]) {
+      const conn = await channels.mysql(`${group}-${prepared ? 'p' : 't'}`, [group], 'legacy', t, ACME);
+      const received: string[] = [];
+      let refused = false;
+      for (const sql of steps) {
+        const run = prepared ? conn.execute(sql) : conn.query(sql);
+        await run.then(
+          ([rows]) => received.push(JSON.stringify(rows)),
+          (e: Error) => {
+            refused = true;
+            received.push(e.message);
+          },
+        );
+        const [warnings] = await conn.query('SHOW WARNINGS').catch(() => [[]]);
+        received.push(JSON.stringify(warnings));
+      }
+      const label = `${prepared ? 'prepared' : 'text'}: ${steps.join(' / ')}`;
+      if (expectRefusal) t.ok(refused, `refused: ${label}`);
+      t.same(leaks(received.join(' ')), [], label);
+      t.notMatch(received.join(' '), HOSTNAME, label);
+      await conn.end();
+    }
+    const viaMcp: string[] = [];
+    let mcpRefused = false;
+    for (const sql of [...steps, steps.join(';\n')]) {
+      const result = await mcp(sql, 'legacy');
+      if (result.isError) mcpRefused = true;
+      viaMcp.push(result.text);
+    }
+    if (expectRefusal) t.ok(mcpRefused, `MCP refused: ${steps.join(' / ')}`);
+    t.same(leaks(viaMcp.join(' ')), [], `MCP: ${steps.join(' / ')}`);
+    t.notMatch(viaMcp.join(' '), HOSTNAME, `MCP: ${steps.join(' / ')}`);
+    t.equal(await myState(), before, `database unchanged: ${steps.join(' / ')}`);
+  }
+}
+
+t.test('MySQL: the target connection never reads statements in a set other than UTF-8', async (t) => {
+  // sjis and cp932: the driver encodes ¥ as 0x5c, a backslash that escapes the closing quote.
+  const YEN_UNION = "SELECT '¥' AS '\nUNION ALL SELECT ssn FROM customers -- '";
+  const YEN_FILE = "SELECT '¥' AS '\nUNION ALL SELECT LOAD_FILE(0x2f6574632f706173737764) -- '";
+  // latin1: ħ (U+0127) goes out as its low byte, 0x27, a quote.
+  const QUOTE_UNION = "SELECT 'ħ AS a FROM customers UNION ALL SELECT email FROM customers -- ' AS x";
+  await refusedOnMysql(t, 'sessioners', [
+    ['SET character_set_client = sjis, autocommit = 1', YEN_UNION],
+    ['SET autocommit = 1, character_set_client = cp932', YEN_FILE],
+    ['SET @@session.character_set_client = latin1, @a = 1', QUOTE_UNION],
+    ["SET @@session.`character_set_client` := 'sjis', wait_timeout = 100", YEN_UNION],
+    ['SET NAMES sjis, autocommit = 1', YEN_UNION],
+    ['SET CHARACTER SET cp932, autocommit = 1', YEN_UNION],
+    ['SET NAMES DEFAULT, autocommit = 1', QUOTE_UNION],
+    ['SET character_set_client = @@character_set_server', QUOTE_UNION],
+    [`SET NAMES sjis;\n${YEN_UNION}`],
+    [`SET character_set_client = latin1;\n${QUOTE_UNION}`],
+    ["PREPARE s FROM 'SET NAMES sjis'", 'EXECUTE s', YEN_UNION],
+  ]);
+  await refusedOnMysql(t, 'writers', [
+    [
+      'SET character_set_client = sjis, autocommit = 1',
+      "INSERT INTO notes (body) VALUES ('¥'), ((SELECT ssn FROM customers WHERE id = 1)) -- ')",
+    ],
+  ]);
+  // Under a read-only policy such a SET was always refused; the literals read as written.
+  await refusedOnMysql(t, 'readers', [['SET character_set_client = sjis', YEN_UNION]], false);
+
+  // The listener still answers a client's own SET NAMES (the target connection stays UTF-8):
+  // allowed as a session setting, and the strings that follow are read as the guard reads them.
+  const conn = await channels.mysql('names', ['sessioners'], 'legacy', t, ACME);
+  await conn.query('SET NAMES cp932');
+  const [rows] = await conn.query(YEN_UNION);
+  t.same(leaks(JSON.stringify(rows)), [], 'the listener transcodes: one literal, as the guard read it');
+  await conn.query('SET NAMES utf8mb4');
+  const [names] = await conn.query('SELECT name FROM customers ORDER BY id');
+  t.same(names, [{ name: 'Ada' }, { name: 'Bob' }]);
+  const agent = await channels.mysql('names-agent', ['readers'], 'legacy', t, ACME);
+  await t.rejects(agent.query('SET NAMES sjis'), { errno: 1142, message: /statement denied/ });
+  await agent.query('SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci');
+  await t.rejects(agent.execute('SET NAMES sjis'), { message: /statement denied/ });
+});
