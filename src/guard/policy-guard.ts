@@ -74,14 +74,23 @@ export class PolicyGuard implements GuardStage {
     }
     const analysis = await this.#analyzer.analyze(sql, session.dialect, this.#prepared.get(session.id));
     const asText = policy.decide(analysis);
-    const bounded = (await this.#estimatedUnbounded(policy, analysis, asText, sql, session)) ?? asText;
-    const decided = (await this.#overReadCost(policy, bounded, session)) ?? bounded;
-    const verdict = await this.#rowFiltered(
-      policy,
-      policy.shadow ? shadowed(decided) : decided,
-      sql,
-      session,
-    );
+    // Row filters first: the target's estimates are asked of the text that would run (the
+    // original would plan, and cost, every tenant's rows). They hold in shadow mode too.
+    const filtered =
+      this.#rowFilters !== undefined && (asText.action !== 'deny' || policy.shadow)
+        ? await this.#rowFilters(sql, session)
+        : { kind: 'unchanged' as const };
+    let verdict: GuardVerdict;
+    if (filtered.kind === 'refused') {
+      verdict = { ...asText, action: 'deny', rule: `${policy.name}: rowFilters`, reason: filtered.reason };
+    } else {
+      const runs = filtered.kind === 'rewritten' ? filtered.sql : sql;
+      const bounded = (await this.#estimatedUnbounded(policy, analysis, asText, runs, session)) ?? asText;
+      const decided =
+        (await this.#overReadCost(policy, bounded, runs, filtered.kind === 'rewritten', session)) ?? bounded;
+      verdict = policy.shadow ? shadowed(decided) : decided;
+      if (filtered.kind === 'rewritten') verdict = { ...verdict, rewritten: filtered.sql };
+    }
     // A denied text never runs, so its PREPAREs must not define anything. One that may run (now,
     // or after approval) has its changes anticipated, and settled when the target ran it (`ran`).
     if (verdict.action !== 'deny' && analysis.ok && analysis.preparedChanges) {
@@ -151,17 +160,29 @@ export class PolicyGuard implements GuardStage {
   async #overReadCost(
     policy: StatementPolicy,
     verdict: GuardVerdict,
+    runs: string,
+    rewritten: boolean,
     session: SessionContext,
   ): Promise<GuardVerdict | undefined> {
     const ceiling = policy.readCost;
     if (ceiling === undefined || verdict.action !== 'allow') return undefined;
-    const reads = verdict.statements.filter((s) => s.effects.includes('read'));
+    let reads = verdict.statements.filter((s) => s.effects.includes('read')).map((s) => s.text);
     if (reads.length === 0) return undefined;
+    if (rewritten) {
+      // What runs is the row filters' text: its statements, in the same order, are estimated.
+      const again = await this.#analyzer.analyze(runs, session.dialect);
+      const texts = again.ok ? again.statements.map((s) => s.text) : [];
+      reads =
+        texts.length === verdict.statements.length
+          ? verdict.statements.flatMap((s, i) => (s.effects.includes('read') ? [texts[i] as string] : []))
+          : [];
+      if (reads.length === 0) reads = [''];
+    }
     let total = 0;
-    for (const statement of reads) {
+    for (const text of reads) {
       let cost: number | undefined;
       try {
-        cost = await this.#estimateCost?.(session, statement.text);
+        cost = text === '' ? undefined : await this.#estimateCost?.(session, text);
       } catch {
         cost = undefined;
       }
@@ -182,35 +203,6 @@ export class PolicyGuard implements GuardStage {
       rule: `${policy.name}: limits.readCost`,
       reason: `the database estimates the read costs ${Math.round(total)}, above limits.readCost ${ceiling.max}: narrow it (a WHERE on an indexed column, fewer joins, a LIMIT)${ceiling.over === 'review' ? ', or wait for an approver' : ''}`,
     };
-  }
-
-  /**
-   * Row filters hold in shadow mode too: like masking, they protect data rather than decide.
-   * A statement they cannot prove filtered is denied.
-   */
-  async #rowFiltered(
-    policy: StatementPolicy,
-    verdict: GuardVerdict,
-    sql: string,
-    session: SessionContext,
-  ): Promise<GuardVerdict> {
-    if (this.#rowFilters === undefined || verdict.action === 'deny') return verdict;
-    const outcome = await this.#rowFilters(sql, session);
-    switch (outcome.kind) {
-      case 'unchanged':
-        return verdict;
-      case 'rewritten':
-        return { ...verdict, rewritten: outcome.sql };
-      case 'refused': {
-        const { shadow: _shadow, ...decided } = verdict;
-        return {
-          ...decided,
-          action: 'deny',
-          rule: `${policy.name}: rowFilters`,
-          reason: outcome.reason,
-        };
-      }
-    }
   }
 
   /**

@@ -15,7 +15,12 @@ const { name: pgDb } = await createScratchDatabase(t, 'sluice_cost');
 await adminQuery(
   `CREATE TABLE big (id int PRIMARY KEY, body text);
    INSERT INTO big SELECT g, 'row ' || g FROM generate_series(1, 20000) g;
-   ANALYZE big;`,
+   ANALYZE big;
+   CREATE TABLE tenanted (id int PRIMARY KEY, tenant text, body text);
+   CREATE INDEX ON tenanted (tenant);
+   INSERT INTO tenanted SELECT g, CASE WHEN g <= 5 THEN 'acme' ELSE 'globex' END, 'row ' || g
+     FROM generate_series(1, 20000) g;
+   ANALYZE tenanted;`,
   [],
   pgDb,
 );
@@ -25,6 +30,13 @@ await admin.query(`CREATE DATABASE ${myDb}`);
 await admin.query(`CREATE TABLE ${myDb}.big (id INT PRIMARY KEY, body VARCHAR(20))`);
 await admin.query(`INSERT INTO ${myDb}.big SELECT seq, CONCAT('row ', seq) FROM ${myDb}.seq_1_to_2000`);
 await admin.query(`ANALYZE TABLE ${myDb}.big`);
+await admin.query(
+  `CREATE TABLE ${myDb}.tenanted (id INT PRIMARY KEY, tenant VARCHAR(20), body VARCHAR(20), KEY (tenant))`,
+);
+await admin.query(
+  `INSERT INTO ${myDb}.tenanted SELECT seq, IF(seq <= 5, 'acme', 'globex'), CONCAT('row ', seq) FROM ${myDb}.seq_1_to_2000`,
+);
+await admin.query(`ANALYZE TABLE ${myDb}.tenanted`);
 t.teardown(async () => {
   await admin.query(`DROP DATABASE IF EXISTS ${myDb}`);
   await admin.end();
@@ -45,6 +57,12 @@ policies:
     when: { groups: [capped] }
     statements: { default: deny, allow: [read] }
     limits: { readCost: { max: 100 } }
+  - name: capped-tenant
+    when: { groups: [capped-tenant] }
+    statements: { default: deny, allow: [read] }
+    limits: { readCost: { max: 100 } }
+    rowFilters:
+      - { table: tenanted, where: "tenant = {claims.tenant}" }
   - name: reviewed
     when: { groups: [reviewed] }
     statements: { default: deny, allow: [read] }
@@ -116,4 +134,33 @@ t.test('over: review sends the read to an approver instead', async (t) => {
   t.equal(scan.isError, true, 'no approvals are configured here: the review cannot be granted');
   const decisions = (await channels.recorded('r-1')).filter((e) => e.type === 'decision');
   t.match(decisions.at(-1), { action: 'review', rule: 'reviewed: limits.readCost' });
+});
+
+t.test('under row filters the estimate is of the filtered read, the one that runs', async (t) => {
+  // Unfiltered, each of these scans every tenant's rows, far above the ceiling; filtered on an
+  // indexed column, the caller's five rows are cheap.
+  const claims = { tenant: 'acme' };
+  const query = await channels.mcp('f-1', ['capped-tenant'], t, claims);
+  for (const target of ['shop', 'legacy']) {
+    const filtered = await query('SELECT id FROM tenanted ORDER BY id', target);
+    t.same(filtered.rows, [[1], [2], [3], [4], [5]], `${target}: ${filtered.text}`);
+    const big = await query('SELECT count(*) FROM big', target);
+    t.match(
+      big.text,
+      /above limits.readCost 100/,
+      `${target}: an unfiltered table is still estimated as it is`,
+    );
+  }
+  const client = await channels.psql('f-2', ['capped-tenant'], 'shop', t, {}, claims);
+  const several = (await client.query(
+    'SELECT count(*)::int AS n FROM tenanted; SELECT body FROM tenanted WHERE id = 2',
+  )) as unknown as { rows: unknown[] }[];
+  t.same(
+    several.map((r) => r.rows),
+    [[{ n: 5 }], [{ body: 'row 2' }]],
+  );
+  await t.rejects(client.query('SELECT count(*) FROM tenanted; SELECT count(*) FROM big'), { code: '42501' });
+  const conn = await channels.mysql('f-3', ['capped-tenant'], 'legacy', t, claims);
+  const [rows] = await conn.query('SELECT COUNT(*) AS n FROM tenanted');
+  t.same(rows, [{ n: 5 }]);
 });

@@ -185,6 +185,10 @@ t.test(
     t.ok('rows' in one && one.rows.length === 1, 'EXECUTE of the caller row finds it');
     const both = await simple!("SELECT 1; SELECT count(*) FROM orders WHERE tenant <> 'acme'");
     t.notMatch(JSON.stringify(both), ORDER_TEXTS);
+    t.notOk(
+      'error' in both,
+      `a text of several statements runs (printed one by one): ${JSON.stringify(both)}`,
+    );
     const lateral = await extended!(
       'SELECT c.name, x.id FROM customers c, LATERAL (SELECT id FROM orders o WHERE o.id = c.order_id) x',
     );

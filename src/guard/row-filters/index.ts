@@ -136,8 +136,10 @@ export class RowFilters {
     let changed = false;
     for (const stmt of stmts) if (rewriteStatement(stmt, context)) changed = true;
     if (!changed) return UNCHANGED;
-    const rewritten: PgParseResult = { version: parsed.version, stmts: stmts.map((stmt) => ({ stmt })) };
-    const text = deparseSync(rewritten as never, { pretty: false });
+    // One statement at a time: the printer separates several by blank lines, not semicolons.
+    const text = stmts
+      .map((stmt) => deparseSync({ version: parsed.version, stmts: [{ stmt }] } as never, { pretty: false }))
+      .join(';\n');
     let again: PgParseResult;
     try {
       // The wire cannot carry a NUL (it would be dropped, changing the text): refused below.
