@@ -56,6 +56,9 @@ const CHANGES = [
   "SELECT set_config(lower('SEARCH_PATH'), 's2', false)",
   'RESET search_path',
 ];
+/** What each change is refused with: a setting named by a computed value is refused by the guard
+ * itself (it may name standard_conforming_strings), before masking reads it. */
+const REFUSAL = (sql: string) => (sql.includes('lower(') ? /statement denied/ : /search path/);
 
 t.test('the listener refuses a change of the search path under masking', async (t) => {
   const client = await ch.psql('w-1', ['writer'], 'shop', t);
@@ -67,7 +70,7 @@ t.test('the listener refuses a change of the search path under masking', async (
         (e: Error & { code?: string }) => e,
       );
       t.equal(err?.code, '42501', sql);
-      t.match(err?.message, /search path/, sql);
+      t.match(err?.message, REFUSAL(sql), sql);
     }
     await client.query('BEGIN');
     await t.rejects(client.query('SET LOCAL search_path = s2'), { code: '42501' });
@@ -96,7 +99,7 @@ t.test('MCP refuses it too', async (t) => {
   for (const sql of CHANGES) {
     const r = await query(sql, 'shop');
     t.equal(r.isError, true, sql);
-    t.match(r.text, /search path/, sql);
+    t.match(r.text, REFUSAL(sql), sql);
   }
   const r = await query('SET search_path = s2, public; SELECT upper(body) AS b FROM notes', 'shop');
   t.equal(r.isError, true);

@@ -267,6 +267,8 @@ export class PgConnection {
         // Values are decoded as UTF-8 and dates read in ISO form, whatever the server defaults are.
         client_encoding: 'UTF8',
         DateStyle: 'ISO, MDY',
+        // Statement texts are parsed by the gateway with standard strings; the server must agree.
+        standard_conforming_strings: 'on',
       };
       if (this.#options.applicationName !== undefined)
         params.application_name = this.#options.applicationName;
@@ -331,6 +333,14 @@ export class PgConnection {
           throw new PgClientError(
             'ERR_PG_PROTOCOL',
             `client_encoding changed to ${parameterValue}; only UTF8 is supported`,
+          );
+        }
+        if (parameterName === 'standard_conforming_strings' && parameterValue !== 'on') {
+          // The gateway parses texts with standard strings; a server reading backslashes as
+          // escapes would run texts that mean something else, so the connection ends instead.
+          throw new PgClientError(
+            'ERR_PG_PROTOCOL',
+            `standard_conforming_strings changed to ${parameterValue}; only on is supported`,
           );
         }
         // A reported setting changing under a query (SET, set_config(), SET ROLE moving

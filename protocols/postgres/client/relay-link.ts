@@ -127,6 +127,13 @@ function startup(
                 `server chose client_encoding ${encoding ?? '(none)'}`,
               );
             }
+            const standard = parameters.find(([name]) => name === 'standard_conforming_strings')?.[1];
+            if (standard !== 'on') {
+              throw new PgClientError(
+                'ERR_PG_PROTOCOL',
+                `server chose standard_conforming_strings ${standard ?? '(none)'}`,
+              );
+            }
             if (backendKey === undefined)
               throw new PgClientError('ERR_PG_PROTOCOL', 'server sent no BackendKeyData');
             // The server says nothing more until asked; anything buffered would be a forged message.
@@ -174,6 +181,10 @@ function startup(
         user: options.user,
         database: options.database,
         client_encoding: 'UTF8',
+        // Texts are parsed by the gateway with standard strings (a backslash is a plain character
+        // in '...'); the server must read them the same way, whatever the role's or database's
+        // default says.
+        standard_conforming_strings: 'on',
       }),
     );
   });

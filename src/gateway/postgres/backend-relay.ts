@@ -416,6 +416,13 @@ export class BackendRelay {
         // Rows are masked and recorded as UTF-8; another encoding would defeat both.
         throw new BackendProtocolError(`client_encoding changed to ${value}; only UTF8 is supported`);
       }
+      if (name === 'standard_conforming_strings' && value !== 'on') {
+        // The guard parses texts with standard strings; a server that reads a backslash as an
+        // escape would run the next text as something the guard never saw.
+        throw new BackendProtocolError(
+          `standard_conforming_strings changed to ${value}; only on is supported`,
+        );
+      }
       return Step.Forward;
     }
     const queue = this.#host.queue;

@@ -205,6 +205,7 @@ function walkChildren(effects: readonly Effect[]): Handler {
 const functionCall: Handler = (body, facts, ctx) => {
   const names = stringsOf(body.funcname);
   const last = names[names.length - 1];
+  if (last === 'set_config' && isAdmittedSchema(names) && setsLexing(body, facts)) facts.refuse();
   if (last !== undefined) {
     facts.addObject(`${names.join('.')}()`);
     // Declared effects first (the defaults and the configuration; `[]` declares a function pure),
@@ -218,6 +219,69 @@ const functionCall: Handler = (body, facts, ctx) => {
   visit(body.agg_filter, facts, ctx);
   visit(body.over, facts, ctx);
 };
+
+/**
+ * Settings that change how the server's lexer reads the texts that follow: with
+ * standard_conforming_strings off a backslash escapes a quote in a plain string literal, and a
+ * client_encoding other than UTF-8 makes the server read the bytes as other characters (a
+ * multibyte character swallowing a backslash), while this guard parses every text as UTF-8 with
+ * standard strings. A text could then hide a statement inside what the guard reads as a string
+ * (`SELECT 'a\' || ' ; DROP TABLE t; -- '`). Setting one of them to another value is refused
+ * whatever a policy allows; `value` is undefined when it is not a literal.
+ */
+function changesLexing(name: string, value: string | undefined, facts: StatementFacts): boolean {
+  const key = name.toLowerCase();
+  if (key !== 'standard_conforming_strings' && key !== 'client_encoding') return false;
+  facts.noteLiteralRead();
+  if (value === undefined) return true;
+  const v = value.trim().toLowerCase();
+  if (key === 'client_encoding') return !GUARD_ENCODINGS.has(v);
+  return !['on', 'true', 'yes', '1', 't', 'y'].includes(v);
+}
+
+/**
+ * Whether a set_config call may change a setting that changes lexing: its name is not a literal
+ * (it may be any setting), or it names one of them with a value that is not the guard's.
+ */
+function setsLexing(body: Node, facts: StatementFacts): boolean {
+  const args = asArray(body.args);
+  if (args.some((a) => asNode(a)?.NamedArgExpr !== undefined)) return true;
+  facts.noteLiteralRead();
+  const name = settingValue(args[0]);
+  if (name === undefined) return true;
+  return changesLexing(name, settingValue(args[1]), facts);
+}
+
+/** The text of a literal (a string, a number, a bare word, through casts), or undefined. */
+function settingValue(arg: unknown): string | undefined {
+  let node = asNode(arg);
+  while (node?.TypeCast !== undefined) node = asNode(asNode(node.TypeCast)?.arg);
+  const constant = asNode(node?.A_Const);
+  if (!constant) return undefined;
+  const str = asNode(constant.sval)?.sval;
+  if (typeof str === 'string') return str;
+  const ival = asNode(constant.ival);
+  if (ival) return String(ival.ival ?? 0);
+  const bool = asNode(constant.boolval);
+  if (bool) return bool.boolval === true ? 'on' : 'off';
+  return undefined;
+}
+
+/**
+ * A write into pg_settings, whose rule runs set_config for each row it matches: any setting can be
+ * changed that way (standard_conforming_strings, search_path, role), out of sight of the SET
+ * checks. Refused.
+ */
+function writesSettings(body: Node): boolean {
+  const rel = asNode(body.relation);
+  if (rel?.relname !== 'pg_settings') return false;
+  return rel.schemaname === undefined || rel.schemaname === '' || rel.schemaname === 'pg_catalog';
+}
+
+/** Unqualified or qualified with pg_catalog: the server's own function of that name. */
+function isAdmittedSchema(names: readonly string[]): boolean {
+  return names.length === 1 || (names.length === 2 && names[0] === 'pg_catalog');
+}
 
 /**
  * An option given as `(ANALYZE)`, `(ANALYZE true)` or `(ANALYZE off)`. Any occurrence that is not
@@ -300,11 +364,19 @@ const HANDLERS = new Map<string, Handler>([
       visit(body, facts, ctx);
     },
   ],
-  ['InsertStmt', walkChildren(['write'])],
+  [
+    'InsertStmt',
+    (body, facts, ctx) => {
+      facts.add('write');
+      if (writesSettings(body)) facts.refuse();
+      visit(body, facts, ctx);
+    },
+  ],
   [
     'UpdateStmt',
     (body, facts, ctx) => {
       facts.add('write');
+      if (writesSettings(body)) facts.refuse();
       if (isUnboundedFilter(body.whereClause, facts)) facts.markUnbounded();
       visit(body, facts, ctx);
     },
@@ -321,6 +393,7 @@ const HANDLERS = new Map<string, Handler>([
     'MergeStmt',
     (body, facts, ctx) => {
       facts.add('write');
+      if (writesSettings(body)) facts.refuse();
       for (const clause of asArray(body.mergeWhenClauses)) {
         if (asNode(asNode(clause)?.MergeWhenClause)?.commandType === 'CMD_DELETE') facts.add('delete');
       }
@@ -405,6 +478,11 @@ const HANDLERS = new Map<string, Handler>([
     'VariableSetStmt',
     (body, facts) => {
       facts.add(isRoutineSetting(body, facts) ? 'routine' : 'session');
+      if (body.kind === 'VAR_SET_VALUE' && typeof body.name === 'string') {
+        const args = asArray(body.args);
+        const value = args.length === 1 ? settingValue(args[0]) : undefined;
+        if (changesLexing(body.name, value, facts)) facts.refuse();
+      }
       const name = typeof body.name === 'string' ? body.name : '';
       // One named setting (not RESET ALL, not SET TRANSACTION's modes): a policy may allow it by name.
       if (body.kind !== 'VAR_RESET_ALL' && name !== '' && !MULTI_SETTINGS.has(name.toLowerCase())) {

@@ -1,0 +1,213 @@
+/**
+ * What the seventh attack round found on the Postgres side, end to end against PostgreSQL through
+ * the Postgres listener (simple Query, the extended protocol, a raw pipeline) and MCP:
+ *
+ * - `SET standard_conforming_strings = off` (a `session` setting) made the server read a backslash
+ *   in '...' as an escape while the guard still parsed standard strings, so a later text hid any
+ *   statement inside what the guard read as a string literal:
+ *   `SELECT 'p\' || ' ; DROP TABLE notes ; -- '` dropped a table through a policy without ddl.
+ *   The same through set_config (of a literal or a computed name), a non-UTF-8 client_encoding,
+ *   and `UPDATE pg_settings` (whose rule runs set_config for any setting). Each is refused; the
+ *   gateway asks every target connection for standard strings at startup (a database or role
+ *   default of off does not reach it) and ends a session whose server reports them off.
+ *
+ * Each attack leaves the database as it was, and nothing a client receives holds a masked value.
+ */
+import t, { type Test } from 'tap';
+import pg from 'pg';
+import { serialize } from 'pg-protocol/dist/serializer';
+import { startChannels } from '../support/channels.js';
+import { adminQuery, createScratchDatabase } from '../support/postgres.js';
+import { field, RawClient } from './postgres-raw-client.js';
+import { SUBJECT } from './postgres-listener-harness.js';
+
+const { name: pgDb } = await createScratchDatabase(t, 'sluice_round7');
+await adminQuery(
+  `CREATE TABLE customers (id int PRIMARY KEY, name text, ssn text, email text);
+   INSERT INTO customers VALUES (1, 'Ada', '123-45-6789', 'ada@example.com'), (2, 'Bob', '987-65-4321', 'bob@example.org');
+   CREATE TABLE notes (id int PRIMARY KEY, body text);
+   INSERT INTO notes VALUES (1, 'first'), (2, 'second');`,
+  [],
+  pgDb,
+);
+
+const MASKING = `
+    masking:
+      - columns: [customers.ssn, customers.email]
+        strategy: redact`;
+const channels = await startChannels(
+  t,
+  `
+server:
+  http: { listen: 127.0.0.1:0 }
+  postgres: { listen: 127.0.0.1:0, allowPlaintextAuth: true }
+targets:
+  shop: { engine: postgres, host: 127.0.0.1, port: 5432, database: ${pgDb}, user: postgres, tls: disable }
+policies:
+  - name: readers
+    when: { groups: [readers] }
+    statements: { default: deny, allow: [read] }${MASKING}
+  - name: writers
+    when: { groups: [writers] }
+    statements: { default: deny, allow: [read, write, session, transaction] }${MASKING}
+  - name: plain-writers
+    when: { groups: [plain-writers] }
+    statements: { default: deny, allow: [read, write, session, transaction] }
+recording: { store: file, file: { dir: recordings } }
+state: { dir: state }
+`,
+  'sluice-round7-',
+);
+
+const SECRETS = [
+  '123-45-6789',
+  '987-65-4321',
+  '123456789',
+  '987654321',
+  'ada@example.com',
+  'bob@example.org',
+];
+const leaks = (text: string) => SECRETS.filter((s) => text.toLowerCase().includes(s));
+
+async function dbState(): Promise<string> {
+  const tables = await adminQuery(
+    "SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace ORDER BY 1",
+    [],
+    pgDb,
+  );
+  const notes = await adminQuery('SELECT * FROM notes ORDER BY id', [], pgDb).catch((e: Error) => e.message);
+  const people = await adminQuery('SELECT * FROM customers ORDER BY id', [], pgDb);
+  return JSON.stringify([tables.rows, typeof notes === 'string' ? notes : notes.rows, people.rows]);
+}
+
+/** Everything a node-postgres client hears: rows, errors (every field) and notices. */
+async function run(client: pg.Client, sql: string, extended: boolean, name: string): Promise<string> {
+  return client.query(extended ? { text: sql, name } : sql).then(
+    (r) => `OK ${JSON.stringify(Array.isArray(r) ? r.map((x: pg.QueryResult) => x.rows) : r.rows)}`,
+    (e: pg.DatabaseError) => `ERR ${e.code} ${e.message} ${e.detail ?? ''} ${e.hint ?? ''} ${e.where ?? ''}`,
+  );
+}
+
+let counter = 0;
+/**
+ * Runs each sequence of texts, one message each, over psql simple Query and the extended protocol
+ * on a fresh connection, and the first text over MCP. The first text of each sequence must be
+ * refused everywhere; the database must be as it was and no masked value may reach the client.
+ */
+async function refusedEverywhere(t: Test, group: string, sequences: readonly string[][]): Promise<void> {
+  const mcp = await channels.mcp(`${group}-mcp-${counter++}`, [group], t);
+  for (const steps of sequences) {
+    const before = await dbState();
+    for (const extended of [false, true]) {
+      const label = `${extended ? 'extended' : 'simple'}: ${steps.join(' / ')}`;
+      const client = await channels.psql(`${group}-${counter++}`, [group], 'shop', t);
+      const heard: string[] = [];
+      client.on('notice', (n: { message?: string; detail?: string }) =>
+        heard.push(`NOTICE ${n.message} ${n.detail ?? ''}`),
+      );
+      for (const sql of steps) heard.push(await run(client, sql, extended, `s${counter++}`));
+      t.match(heard[0], /^ERR 42501 statement denied/, label);
+      t.same(leaks(heard.join(' ')), [], label);
+      await client.end();
+    }
+    const viaMcp = await mcp(steps[0] as string, 'shop');
+    t.equal(viaMcp.isError, true, `MCP: ${steps[0]}`);
+    t.same(leaks(viaMcp.text), [], `MCP: ${steps[0]}`);
+    t.equal(await dbState(), before, `database unchanged: ${steps.join(' / ')}`);
+  }
+}
+
+const SMUGGLE_DROP = "SELECT 'p\\' || ' ; DROP TABLE notes ; -- '";
+const SMUGGLE_READ = "SELECT 'p\\' || ' , ssn, email FROM customers -- '";
+
+t.test('standard_conforming_strings cannot be turned off', async (t) => {
+  await refusedEverywhere(t, 'writers', [
+    ['SET standard_conforming_strings = off', SMUGGLE_DROP],
+    ['SET standard_conforming_strings TO false', SMUGGLE_READ],
+    ['SET SESSION standard_conforming_strings = 0', SMUGGLE_DROP],
+    ["SELECT set_config('standard_conforming_strings', 'off', false)", SMUGGLE_DROP],
+    ["SELECT pg_catalog.set_config('Standard_Conforming_Strings'::text, 'off', false)", SMUGGLE_READ],
+    ["SELECT set_config(lower('STANDARD_CONFORMING_STRINGS'), 'off', false)", SMUGGLE_DROP],
+    [
+      "SELECT set_config(setting_name => 'standard_conforming_strings', new_value => 'off', is_local => false)",
+    ],
+    ["SET client_encoding = 'SJIS'"],
+    ["SET NAMES 'GBK'"],
+    ["SELECT set_config('client_encoding', 'SJIS', false)"],
+  ]);
+  await refusedEverywhere(t, 'plain-writers', [
+    ["UPDATE pg_settings SET setting = 'off' WHERE name = 'standard_conforming_strings'", SMUGGLE_DROP],
+    ["UPDATE pg_catalog.pg_settings SET setting = 'nowhere' WHERE name = 'search_path'"],
+    [
+      "WITH u AS (UPDATE pg_settings SET setting = 'off' WHERE name = 'standard_conforming_strings' RETURNING 1) SELECT 1",
+    ],
+    ['SET standard_conforming_strings = off', SMUGGLE_DROP],
+  ]);
+  // The read-only policy never had `session`; it is refused as before.
+  await refusedEverywhere(t, 'readers', [['SET standard_conforming_strings = off', SMUGGLE_READ]]);
+
+  // Standard strings, the default client encoding and other settings are still set as before.
+  const client = await channels.psql('scs-ok', ['writers'], 'shop', t);
+  await client.query('SET standard_conforming_strings = on');
+  await client.query('RESET standard_conforming_strings');
+  await client.query("SET client_encoding = 'UTF8'");
+  const set = await client.query("SELECT set_config('application_name', 'round7', false) AS v");
+  t.same(set.rows, [{ v: 'round7' }]);
+  const literal = await client.query(SMUGGLE_DROP);
+  t.same(literal.rows, [{ '?column?': 'p\\ ; DROP TABLE notes ; -- ' }], 'read as the guard reads it');
+});
+
+t.test('a pipelined SET and smuggled text: the SET is refused, the text stays a string', async (t) => {
+  const before = await dbState();
+  const raw = await RawClient.login(
+    channels.postgresPort as number,
+    await channels.token(SUBJECT, ['writers']),
+  );
+  t.teardown(() => raw.close());
+  raw.send(
+    Buffer.concat([
+      serialize.parse({ text: 'SET standard_conforming_strings = off' }),
+      serialize.bind({}),
+      serialize.execute({}),
+      serialize.sync(),
+      serialize.parse({ text: "SELECT 'p\\' || ' , pg_catalog.pg_sleep(0), ssn FROM customers -- '" }),
+      serialize.bind({}),
+      serialize.describe({ type: 'P' }),
+      serialize.execute({}),
+      serialize.sync(),
+    ]),
+  );
+  const first = await raw.until('Z');
+  const error = first.find(([type]) => type === 'E');
+  t.ok(error, 'the SET fails');
+  t.match(field(error?.[1] as Buffer, 'M'), /statement denied/);
+  const second = await raw.until('Z');
+  const text = second.map(([type, body]) => `${type}:${body.toString('latin1')}`).join(' ');
+  t.notMatch(text, /E:/, 'the smuggled text runs as a plain string');
+  t.match(text, /p\\ , pg_catalog/, 'its value is the whole literal');
+  t.same(leaks(text), []);
+  t.equal(await dbState(), before);
+});
+
+t.test(
+  'a database or role default of standard_conforming_strings off does not reach the gateway',
+  async (t) => {
+    await adminQuery(`ALTER DATABASE ${pgDb} SET standard_conforming_strings = off`);
+    t.teardown(() => adminQuery(`ALTER DATABASE ${pgDb} RESET standard_conforming_strings`));
+    const before = await dbState();
+    for (const extended of [false, true]) {
+      const client = await channels.psql(`db-default-${extended}`, ['writers'], 'shop', t);
+      const shown = await client.query('SHOW standard_conforming_strings');
+      t.same(shown.rows, [{ standard_conforming_strings: 'on' }]);
+      const heard = await run(client, SMUGGLE_DROP, extended, `d${counter++}`);
+      t.equal(heard, `OK ${JSON.stringify([{ '?column?': 'p\\ ; DROP TABLE notes ; -- ' }])}`);
+      await client.end();
+    }
+    const mcp = await channels.mcp('db-default-mcp', ['writers'], t);
+    const shown = await mcp('SHOW standard_conforming_strings', 'shop');
+    t.same(shown.rows, [['on']]);
+    const viaMcp = await mcp(SMUGGLE_READ, 'shop');
+    t.same(leaks(viaMcp.text), []);
+    t.equal(await dbState(), before);
+  },
+);
