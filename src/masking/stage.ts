@@ -38,6 +38,8 @@ import {
 import { checksDeferred, cursorStatements } from './cursor-statements.js';
 import { changesSearchPath } from './search-path.js';
 import { lowerExplained } from './lineage/postgres.js';
+import { lowerMysql, lowerMysqlWrites } from './lineage/mysql.js';
+import { MysqlLoweringShapes } from './lineage/mysql-shapes.js';
 import { parse as parsePostgres } from 'libpg-query';
 import { type CursorLineage, resolveOrigins, wireNamesUnknown } from './origins.js';
 import { type ColumnAction, decideActions, MaskingPlan } from './plan.js';
@@ -108,6 +110,12 @@ export class LineageMasking implements MaskingStage {
    * lookup. An entry serves only the same policy object and the same (still loaded) snapshot.
    */
   readonly #actions = new WeakMap<readonly Statement[], Map<string, DecidedActions>>();
+  /**
+   * MySQL texts the guard decided by their shape come without a parse: their lineage is kept per
+   * shape here instead (see mysql-shapes.ts), so that they are not parsed again for masking.
+   */
+  readonly #mysqlLowered = new MysqlLoweringShapes<Statement>(lowerMysql);
+  readonly #mysqlWritten = new MysqlLoweringShapes<Query>(lowerMysqlWrites);
 
   constructor(options: LineageMaskingOptions) {
     this.#options = options;
@@ -465,8 +473,12 @@ export class LineageMasking implements MaskingStage {
       );
     }
     const parsed = context.verdict.parsed;
-    if (context.cursor !== undefined || typeof parsed !== 'object' || parsed === null) return undefined;
-    const statements = this.#lowered.get(parsed);
+    if (context.cursor !== undefined) return undefined;
+    let statements: readonly Statement[] | undefined;
+    if (typeof parsed === 'object' && parsed !== null) statements = this.#lowered.get(parsed);
+    else if (parsed === undefined && context.session.dialect === 'mysql')
+      statements = this.#mysqlLowered.lower(context.sql);
+    else return undefined;
     const decided = statements && this.#actions.get(statements)?.get(columnsKey(columns));
     if (decided === undefined || decided.policy !== policy) return undefined;
     const snapshot = this.#options.catalogFor(context.session.target).loaded();
@@ -475,11 +487,11 @@ export class LineageMasking implements MaskingStage {
   }
 
   #statements(context: Omit<MaskingContext, 'cursor'>): Promise<readonly Statement[]> {
-    return this.#lowerOnce(context, this.#lowered, lowerParsed, parseStatements);
+    return this.#lowerOnce(context, this.#lowered, lowerParsed, parseStatements, this.#mysqlLowered);
   }
 
   #writes(context: Omit<MaskingContext, 'cursor'>): Promise<readonly Query[]> {
-    return this.#lowerOnce(context, this.#written, lowerWrites, parseWrites);
+    return this.#lowerOnce(context, this.#written, lowerWrites, parseWrites, this.#mysqlWritten);
   }
 
   /** Lowers the guard's parse once per parse object (or parses the text when there is none). */
@@ -488,12 +500,16 @@ export class LineageMasking implements MaskingStage {
     cache: WeakMap<object, readonly T[]>,
     lower: (dialect: Dialect, parsed: unknown) => T[],
     parse: (dialect: Dialect, sql: string) => Promise<T[]>,
+    mysqlShapes: MysqlLoweringShapes<T>,
   ): Promise<readonly T[]> {
     const dialect = context.session.dialect;
     if (dialect === 'postgres') await readyParsers();
     const parsed = context.verdict.parsed;
     if (typeof parsed !== 'object' || parsed === null) {
-      return parsed !== undefined ? lower(dialect, parsed) : parse(dialect, context.sql);
+      if (parsed !== undefined) return lower(dialect, parsed);
+      return (
+        (dialect === 'mysql' ? mysqlShapes.lower(context.sql) : undefined) ?? parse(dialect, context.sql)
+      );
     }
     let lowered = cache.get(parsed);
     if (lowered === undefined) {
