@@ -11,6 +11,11 @@
  *   gateway asks every target connection for standard strings at startup (a database or role
  *   default of off does not reach it) and ends a session whose server reports them off.
  *
+ * - Under `maskedFilters: refuse`, a window written in place (`row_number() OVER (ORDER BY ssn)`,
+ *   `count(*) OVER (PARTITION BY ssn)`) sorted the rows by a masked column and returned them in
+ *   that order: the ids came back in ssn order, which an ORDER BY ssn or a named WINDOW was refused
+ *   for. Its keys are now filters like theirs.
+ *
  * Each attack leaves the database as it was, and nothing a client receives holds a masked value.
  */
 import t, { type Test } from 'tap';
@@ -50,6 +55,10 @@ policies:
   - name: writers
     when: { groups: [writers] }
     statements: { default: deny, allow: [read, write, session, transaction] }${MASKING}
+  - name: strict
+    when: { groups: [strict] }
+    statements: { default: deny, allow: [read] }
+    maskedFilters: refuse${MASKING}
   - name: plain-writers
     when: { groups: [plain-writers] }
     statements: { default: deny, allow: [read, write, session, transaction] }
@@ -211,3 +220,46 @@ t.test(
     t.equal(await dbState(), before);
   },
 );
+
+/** Each text is refused with the inference message on every channel, and nothing leaks. */
+async function refusedAsInference(t: Test, group: string, texts: readonly string[]): Promise<void> {
+  const mcp = await channels.mcp(`${group}-mcp-${counter++}`, [group], t);
+  const client = await channels.psql(`${group}-${counter++}`, [group], 'shop', t);
+  for (const sql of texts) {
+    for (const extended of [false, true]) {
+      const heard = await run(client, sql, extended, `i${counter++}`);
+      t.match(heard, /^ERR 42501 .*masked column public\.customers\.(ssn|email).*inference/, sql);
+      t.same(leaks(heard), [], sql);
+    }
+    const viaMcp = await mcp(sql, 'shop');
+    t.equal(viaMcp.isError, true, `MCP: ${sql}`);
+    t.match(viaMcp.text, /inference/, `MCP: ${sql}`);
+  }
+}
+
+t.test('maskedFilters: refuse: a window in place orders and partitions like ORDER BY', async (t) => {
+  await refusedAsInference(t, 'strict', [
+    'SELECT id, row_number() OVER (ORDER BY ssn DESC) FROM customers',
+    'SELECT id, count(*) OVER (PARTITION BY substr(ssn, 1, 1)) FROM customers',
+    'SELECT id, coalesce(rank() OVER (ORDER BY email), 0) AS r FROM customers',
+    'SELECT id, first_value(name) OVER (PARTITION BY id ORDER BY ssn) FROM customers',
+    'SELECT x.id FROM (SELECT id, lag(id) OVER (ORDER BY ssn) AS l FROM customers) x',
+    // Refused before: a named window and ORDER BY.
+    'SELECT id FROM customers WINDOW w AS (ORDER BY ssn) ORDER BY id',
+    'SELECT id FROM customers ORDER BY ssn',
+  ]);
+  // The order a reader may see without the policy, and windows over clear columns, still run.
+  const client = await channels.psql('strict-ok', ['strict'], 'shop', t);
+  const ok = await client.query(
+    'SELECT id, row_number() OVER (ORDER BY id DESC) AS r FROM customers ORDER BY id',
+  );
+  t.same(ok.rows, [
+    { id: 1, r: '2' },
+    { id: 2, r: '1' },
+  ]);
+  const masked = await client.query(
+    'SELECT id, ssn, count(*) OVER (PARTITION BY name) AS n FROM customers ORDER BY id',
+  );
+  t.same(leaks(JSON.stringify(masked.rows)), []);
+  t.equal(masked.rows.length, 2);
+});

@@ -220,6 +220,9 @@ function lowerSelect(s: Node): Query {
   const input: Expr[] = [...limits];
   for (const k of ['whereClause', 'havingClause'] as const) if (s[k]) input.push(lowerExpr(s[k]));
   for (const w of list(s.windowClause)) input.push(lowerExpr(w));
+  // A window written in place (`row_number() OVER (ORDER BY ssn)`) sorts and partitions the rows
+  // as a named one does, and the rows come back in that order: its keys are filters too.
+  for (const w of inlineWindows(s.targetList)) input.push(lowerExpr({ WindowDef: w }));
   // DISTINCT ON (exprs) compares those; a plain DISTINCT (an empty node) compares every output.
   const distinctOn = list(s.distinctClause).filter((d) => unwrap(d));
   for (const d of distinctOn) input.push(lowerExpr(d));
@@ -234,6 +237,25 @@ function lowerSelect(s: Node): Query {
     filters: { input, keys: [...keys, ...groupKeys] },
     ...(distinct ? { distinct } : {}),
   };
+}
+
+/**
+ * The OVER (...) definitions of the window calls in a select list, outside subqueries (a subquery's
+ * windows are its own query's filters).
+ */
+function inlineWindows(node: unknown, out: Node[] = []): Node[] {
+  if (Array.isArray(node)) {
+    for (const item of node) inlineWindows(item, out);
+    return out;
+  }
+  if (!isObject(node)) return out;
+  for (const key in node) {
+    if (key === 'SubLink' || key === 'SelectStmt') continue;
+    const value = node[key];
+    if (key === 'FuncCall' && isObject(value) && isObject(value.over)) out.push(value.over);
+    inlineWindows(value, out);
+  }
+  return out;
 }
 
 const unresolvedQuery = (what: string): Query => ({ kind: 'unresolved', reason: `${what} is not modelled` });
