@@ -1,4 +1,5 @@
 import type { ErrorScreen, ResultColumn, RowMasker } from '../gateway/types.js';
+import { tokenizeMySql } from '../guard/mysql/lexer.js';
 import { REDACTED } from './strategies.js';
 
 /**
@@ -7,13 +8,23 @@ import { REDACTED } from './strategies.js';
  * errors of the statements it reports on would be: withheld (`****`) where one of their screens
  * withholds it, passed as it is otherwise. Level and Code carry no value.
  */
-const DIAGNOSTICS_TEXT = /^(?:\s+|\/\*[\s\S]*?\*\/|#[^\n]*\n|--\s[^\n]*\n)*SHOW\s+(?:WARNINGS|ERRORS)\b/i;
 
-/** Whether a MySQL text is one statement that reads the diagnostics area. */
+/**
+ * Whether a MySQL text is one statement that reads the diagnostics area: SHOW WARNINGS or SHOW
+ * ERRORS, read by its tokens (a comment between the words is the same statement to the server).
+ */
 export function readsDiagnostics(sql: string): boolean {
-  // One statement: a trailing semicolon (and space) is allowed, a second statement is not.
-  const body = sql.replace(/;\s*$/, '');
-  return DIAGNOSTICS_TEXT.test(body) && !body.includes(';');
+  const tokens = tokenizeMySql(sql);
+  // One statement: a trailing semicolon is allowed, a second statement is not.
+  const last = tokens.length - 1;
+  if (tokens.some((t, i) => t.kind === 'punct' && t.text === ';' && i !== last)) return false;
+  const [show, what] = tokens;
+  return (
+    show?.kind === 'word' &&
+    show.text === 'SHOW' &&
+    what?.kind === 'word' &&
+    (what.text === 'WARNINGS' || what.text === 'ERRORS')
+  );
 }
 
 export class DiagnosticsMasker implements RowMasker {

@@ -427,23 +427,24 @@ export class LineageMasking implements MaskingStage {
 
   /**
    * SHOW WARNINGS / ERRORS: each Message is screened as the errors of the statements it reports
-   * on (see diagnostics.ts); null when none of them needs a screen.
+   * on (see diagnostics.ts); null when none of them needs a screen. When those statements are not
+   * known (a shared connection, too many to keep), every Message is withheld, for every caller.
    */
   async #diagnosticsMasker(
     columns: ResultColumn[],
     sources: readonly DiagnosticsSource[] | 'unknown',
     context: MaskingContext,
   ): Promise<RowMasker | null> {
+    // Unknown sources (a shared connection's diagnostics, which another caller's statement may
+    // have left: its values, another tenant's rows) are withheld from every caller, masked or not.
+    if (sources === 'unknown') return new DiagnosticsMasker(columns, [UNDECIDED_SCREEN]);
     if (!this.#policy(context.session)) return null;
     const screens: ErrorScreen[] = [];
-    if (sources === 'unknown') screens.push(UNDECIDED_SCREEN);
-    else {
-      for (const source of sources) {
-        const screen = await this.errorScreen({ session: context.session, ...source }).catch(
-          () => UNDECIDED_SCREEN,
-        );
-        if (screen !== null) screens.push(screen);
-      }
+    for (const source of sources) {
+      const screen = await this.errorScreen({ session: context.session, ...source }).catch(
+        () => UNDECIDED_SCREEN,
+      );
+      if (screen !== null) screens.push(screen);
     }
     return screens.length === 0 ? null : new DiagnosticsMasker(columns, screens);
   }

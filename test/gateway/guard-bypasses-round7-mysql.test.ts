@@ -4,8 +4,11 @@
  * `character_set_client` off UTF-8 (`SET character_set_client = sjis, autocommit = 1`, a SET NAMES
  * the listener does not answer itself) made the driver encode `¥` as a backslash (sjis, cp932) and
  * `ħ` as a quote (latin1), so that a string the guard read as one literal ended early at the
- * server and the rest ran: masked columns in clear, LOAD_FILE. Each is refused, the database is as
- * it was, and nothing masked, no file and no other tenant's row reaches the client.
+ * server and the rest ran: masked columns in clear, LOAD_FILE. On MCP's shared pool, SHOW WARNINGS
+ * and SHOW ERRORS of a caller without column masking returned what another caller's statement left
+ * on the connection (another tenant's values, quoted in a warning). Each is refused or withheld,
+ * the database is as it was, and nothing masked, no file and no other tenant's row reaches the
+ * client.
  */
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
@@ -46,6 +49,8 @@ server:
   mysql: { listen: 127.0.0.1:0 }
 targets:
   legacy: { engine: mysql, host: 127.0.0.1, port: 3306, database: ${myDb}, user: root, tls: disable }
+  # One pooled connection: every MCP call of every caller runs on it, one after the other.
+  single: { engine: mysql, host: 127.0.0.1, port: 3306, database: ${myDb}, user: root, tls: disable, pool: { max: 1 } }
 policies:
   - name: readers
     when: { groups: [readers] }
@@ -56,6 +61,11 @@ policies:
   - name: writers
     when: { groups: [writers] }
     statements: { default: deny, allow: [read, write, delete, session, transaction] }${GUARDED}
+  - name: tenants
+    when: { groups: [tenants] }
+    statements: { default: deny, allow: [read] }
+    rowFilters:
+      - { table: orders, where: "tenant = {claims.tenant}" }
   - name: strict
     when: { groups: [strict] }
     statements: { default: deny, allow: [read] }
@@ -179,4 +189,42 @@ t.test('MySQL: the target connection never reads statements in a set other than 
   await t.rejects(agent.query('SET NAMES sjis'), { errno: 1142, message: /statement denied/ });
   await agent.query('SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci');
   await t.rejects(agent.execute('SET NAMES sjis'), { message: /statement denied/ });
+});
+
+t.test("MCP: a shared connection's warnings and errors are not handed to the next caller", async (t) => {
+  const globex = await channels.mcp('tenant-globex', ['tenants'], t, { tenant: 'globex' });
+  const acme = await channels.mcp('tenant-acme', ['tenants'], t, ACME);
+  // Globex's own statements quote its rows in their warnings and errors.
+  const own = await globex('SELECT id, CAST(item AS SIGNED) AS n FROM orders', 'single');
+  t.notOk(own.isError);
+  for (const read of [
+    'SHOW WARNINGS',
+    'SHOW/**/WARNINGS',
+    'show -- next\nwarnings limit 5;',
+    'SHOW ERRORS',
+  ]) {
+    const seen = await acme(read, 'single');
+    t.notOk(seen.isError, read);
+    t.notMatch(seen.text, /globex/, `${read}: nothing of another tenant's`);
+  }
+  const failed = await globex(
+    "SELECT id FROM orders WHERE EXTRACTVALUE(1, CONCAT(0x7e, item)) = 'x'",
+    'single',
+  );
+  t.ok(failed.isError);
+  for (const read of ['SHOW ERRORS', 'SHOW WARNINGS', 'SHOW\tERRORS LIMIT 1']) {
+    const seen = await acme(read, 'single');
+    t.notMatch(seen.text, /globex/, `${read} after another tenant's error`);
+  }
+  // The Level and Code are still there; the message is withheld.
+  await globex('SELECT CAST(item AS SIGNED) FROM orders', 'single');
+  const counted = await acme('SHOW WARNINGS', 'single');
+  t.ok((counted.rows ?? []).length > 0, 'the warnings are listed');
+  for (const row of counted.rows ?? []) t.same(row, ['Warning', 1292, '****']);
+  // On the listener the connection is the caller's own: its own warnings come back as they are.
+  const conn = await channels.mysql('tenant-listener', ['tenants'], 'legacy', t, ACME);
+  await conn.query('SELECT CAST(item AS SIGNED) FROM orders');
+  const [warnings] = await conn.query('SHOW/**/WARNINGS');
+  t.match(JSON.stringify(warnings), /Truncated incorrect INTEGER value: 'anvil'/);
+  t.notMatch(JSON.stringify(warnings), /globex/);
 });
