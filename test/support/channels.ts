@@ -41,6 +41,7 @@ export interface Channels {
   parts: AssembledGateway;
   /** The Postgres listener's port, when the config has one (for psql and other programs). */
   postgresPort: number | undefined;
+  mysqlPort: number | undefined;
   token(subject: string, groups: string[], claims?: Claims): Promise<string>;
   /** An MCP client over Streamable HTTP; `query` calls the query tool. */
   mcp(
@@ -106,6 +107,7 @@ export async function startChannels(
     config,
     parts,
     postgresPort: pgListener?.address.port,
+    mysqlPort: myListener?.address.port,
     token,
     async mcp(subject, groups, t, claims) {
       const client = new Client({ name: 'sluice-test', version: '1.0.0' });
