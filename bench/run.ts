@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
-const SCENARIOS = ['guard', 'masking', 'pg-framing', 'pg-client', 'recording', 'pgbench'];
+const SCENARIOS = ['guard', 'masking', 'pg-framing', 'pg-client', 'recording', 'pgbench', 'mysql'];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !SCENARIOS.includes(name));
