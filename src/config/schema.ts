@@ -399,7 +399,7 @@ export const configSchema = z.strictObject({
             .number()
             .int()
             .positive()
-            .default(1024 * 1024),
+            .default(256 * 1024),
           mysql: z
             .number()
             .int()
@@ -407,7 +407,13 @@ export const configSchema = z.strictObject({
             .default(64 * 1024),
         })
         .prefault({})
-        .describe('longer statement texts are refused'),
+        .describe("longer statement texts are refused (the guard parses on the gateway's event loop)"),
+      maxStatements: z
+        .number()
+        .int()
+        .positive()
+        .default(1000)
+        .describe('texts of more statements are refused'),
     })
     .prefault({}),
   masking: z
@@ -464,6 +470,40 @@ export const configSchema = z.strictObject({
         .default([]),
     })
     .prefault({}),
+  console: z
+    .strictObject({
+      clientId: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          "the web console's OAuth client id at the identity provider: sign-in with the authorization-code flow and PKCE; absent: the console signs in only with a pasted Sluice token, from loopback clients",
+        ),
+      clientSecret: secretRef
+        .optional()
+        .describe(
+          'the client secret of a confidential client (sent with HTTP Basic); absent: a public client',
+        ),
+      issuer: z
+        .url()
+        .optional()
+        .describe('the identity.oidc issuer the console signs in with; default: the first one'),
+      auditors: z
+        .strictObject({
+          groups: z
+            .array(z.string())
+            .default([])
+            .describe(
+              'groups whose members read recorded sessions and export them (API and console); approvers may too',
+            ),
+        })
+        .prefault({}),
+      sessionTtl: duration('8h').describe(
+        'a console sign-in lasts at most this long (and never longer than the token it came from)',
+      ),
+    })
+    .prefault({})
+    .describe('the web console served at / by the HTTP listener'),
   state: z
     .strictObject({
       dir: z

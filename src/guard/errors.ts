@@ -11,6 +11,8 @@ export type GuardErrorCode =
   | 'ERR_GUARD_AMBIGUOUS_COMMENT'
   /** The text is longer than the analyzer accepts for its dialect (parsing it would stall the gateway). */
   | 'ERR_GUARD_TOO_LONG'
+  /** The text holds more statements than the analyzer accepts (each is parsed, decided and recorded). */
+  | 'ERR_GUARD_TOO_MANY'
   /** The parser could not be loaded. */
   | 'ERR_GUARD_PARSER_UNAVAILABLE'
   /** The classifier failed on a tree it was given (a bug): the text is refused. */
@@ -24,4 +26,12 @@ export class GuardError extends Error {
     this.name = 'GuardError';
     this.code = code;
   }
+}
+
+/** The refusal of a text of `count` statements, more than `max`. */
+export function tooManyStatements(count: number, max: number): GuardError {
+  return new GuardError(
+    'ERR_GUARD_TOO_MANY',
+    `the text holds ${count} statements; the guard analyses at most ${max} in one text (send them in parts)`,
+  );
 }

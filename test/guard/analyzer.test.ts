@@ -337,6 +337,30 @@ t.test('texts longer than the dialect limit are refused before parsing', async (
   );
 });
 
+t.test('texts of more statements than the limit are refused before they are classified', async (t) => {
+  const analyzer = createStatementAnalyzer({ maxStatements: 3 });
+  for (const dialect of ['postgres', 'mysql'] as const) {
+    t.ok((await analyzer.analyze('SELECT 1; SELECT 2; SELECT 3', dialect)).ok, `${dialect}: three pass`);
+    const four = await analyzer.analyze('SELECT 1; SELECT 2; SELECT 3; DELETE FROM t', dialect);
+    t.equal(four.ok, false, `${dialect}: four are refused`);
+    if (!four.ok) {
+      t.equal(four.code, 'ERR_GUARD_TOO_MANY');
+      t.match(four.error, /holds 4 statements; the guard analyses at most 3 in one text/);
+    }
+  }
+  // The defaults: 1000 statements, and 256 KiB of Postgres text.
+  const defaults = createStatementAnalyzer();
+  const many = await defaults.analyze('SELECT 1;'.repeat(1001), 'mysql');
+  t.match(many, { ok: false, code: 'ERR_GUARD_TOO_MANY' });
+  t.match(await defaults.analyze('SELECT 1;'.repeat(1001), 'postgres'), {
+    ok: false,
+    code: 'ERR_GUARD_TOO_MANY',
+  });
+  t.ok((await defaults.analyze('SELECT 1;'.repeat(1000), 'postgres')).ok);
+  const long = `SELECT '${'x'.repeat(256 * 1024)}'`;
+  t.match(await defaults.analyze(long, 'postgres'), { ok: false, code: 'ERR_GUARD_TOO_LONG' });
+});
+
 t.test('pathologically deep expressions are refused, not crashed on', async (t) => {
   const analyzer = createStatementAnalyzer();
   const deep = 'SELECT ' + Array(20000).fill('1').join('+');

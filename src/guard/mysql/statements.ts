@@ -1,7 +1,7 @@
 import { astifyMySql } from './readable.js';
 import type { Effect } from '../../config/schema.js';
 import type { ClassifiedStatement } from '../classified.js';
-import { GuardError } from '../errors.js';
+import { GuardError, tooManyStatements } from '../errors.js';
 import { LruCache } from '../lru.js';
 import { StatementFacts } from '../statement-facts.js';
 import { classifyMySqlAst, plannedEffects, type MySqlClassifyContext } from './classify.js';
@@ -31,6 +31,8 @@ export interface MySqlAnalysis {
 export interface MySqlStatementsOptions {
   /** Shapes remembered (least recently used evicted); 0 disables the shape cache. */
   shapeCacheSize?: number;
+  /** Most statements in one text (see StatementAnalyzerOptions.maxStatements). */
+  maxStatements?: number;
 }
 
 /** A parse of a text's statements, and whether its classification may serve its whole shape. */
@@ -165,11 +167,13 @@ const MAX_SHAPED_TEXT = 16 * 1024;
 export class MySqlStatements {
   readonly #ctx: MySqlClassifyContext;
   readonly #shapes: LruCache<string, ShapeEntry> | undefined;
+  readonly #maxStatements: number;
 
   constructor(functions: ReadonlyMap<string, readonly Effect[]>, options: MySqlStatementsOptions = {}) {
     this.#ctx = { functions };
     const size = options.shapeCacheSize ?? 2000;
     this.#shapes = size > 0 ? new LruCache(size) : undefined;
+    this.#maxStatements = options.maxStatements ?? Number.POSITIVE_INFINITY;
   }
 
   /** Splits, parses and classifies a MySQL text. Throws GuardError. */
@@ -179,6 +183,7 @@ export class MySqlStatements {
     // The split refuses what must be refused (versioned comments, `--x`) for every text, also
     // for one whose shape is known: that check depends on what the literals hold.
     const pieces = splitMySql(sql, spans);
+    if (pieces.length > this.#maxStatements) throw tooManyStatements(pieces.length, this.#maxStatements);
     const shape = shapes && spans ? literalShape(sql, spans) : undefined;
     if (shapes === undefined || spans === undefined || shape === undefined)
       return this.#parse(pieces).analysis;
