@@ -6,7 +6,12 @@
  * `ħ` as a quote (latin1), so that a string the guard read as one literal ended early at the
  * server and the rest ran: masked columns in clear, LOAD_FILE. On MCP's shared pool, SHOW WARNINGS
  * and SHOW ERRORS of a caller without column masking returned what another caller's statement left
- * on the connection (another tenant's values, quoted in a warning). Each is refused or withheld,
+ * on the connection (another tenant's values, quoted in a warning). `SET tx_isolation = 3` (or a
+ * CONCAT, a variable, or a literal after the shape cache had seen another level in that place)
+ * passed as `routine`: every read then locks what it reads, and other sessions' writes wait. Under
+ * `maskedFilters: refuse`, a window over a masked column (`RANK() OVER (ORDER BY ssn)`, a named
+ * `WINDOW w AS (ORDER BY ssn)` used as `FIRST_VALUE(id) OVER w` or not at all) returned the rows in
+ * the masked column's order, and FIRST_VALUE the id of the smallest value, in clear. Each is refused or withheld,
  * the database is as it was, and nothing masked, no file and no other tenant's row reaches the
  * client.
  */
@@ -227,4 +232,66 @@ t.test("MCP: a shared connection's warnings and errors are not handed to the nex
   const [warnings] = await conn.query('SHOW/**/WARNINGS');
   t.match(JSON.stringify(warnings), /Truncated incorrect INTEGER value: 'anvil'/);
   t.notMatch(JSON.stringify(warnings), /globex/);
+});
+
+t.test('MySQL: SERIALIZABLE is `lock` however the level is written', async (t) => {
+  const conn = await channels.mysql('iso', ['readers'], 'legacy', t, ACME);
+  // The shape cache sees a lock-free level in this place first, twice (candidate, then verified).
+  await conn.query("SET tx_isolation = 'READ-COMMITTED'");
+  await conn.query("SET tx_isolation = 'REPEATABLE-READ'");
+  const mcp = await channels.mcp('iso-mcp', ['readers'], t, ACME);
+  for (const sql of [
+    "SET tx_isolation = 'SERIALIZABLE'",
+    'SET tx_isolation = 3',
+    "SET tx_isolation = CONCAT('SERIAL', 'IZABLE')",
+    "SET @@session.tx_isolation = REPLACE('SERIALIZABLX', 'X', 'E')",
+    'SET SESSION tx_isolation = @level',
+    'SET tx_isolation = SERIALIZABLE',
+  ]) {
+    await t.rejects(conn.query(sql), { errno: 1142, message: /effect lock/ }, `text: ${sql}`);
+    await t.rejects(conn.execute(sql), { message: /effect lock|statement denied/ }, `prepared: ${sql}`);
+    t.ok((await mcp(sql, 'legacy')).isError, `MCP: ${sql}`);
+  }
+  const [level] = await conn.query('SELECT @@tx_isolation AS level');
+  t.same(level, [{ level: 'REPEATABLE-READ' }], 'the level is as it was');
+  // So a read in a transaction takes no lock another session's write waits for.
+  await conn.query('BEGIN');
+  await conn.query('SELECT * FROM notes');
+  const writer = await mysql.createConnection({ host: '127.0.0.1', port: 3306, user: 'root', password: '' });
+  t.teardown(() => writer.end());
+  await writer.query('SET SESSION innodb_lock_wait_timeout = 1');
+  await writer.query(`UPDATE ${myDb}.notes SET body = body WHERE id = 1`);
+  await conn.query('ROLLBACK');
+});
+
+t.test('MySQL: under maskedFilters: refuse, a window over a masked column is a filter', async (t) => {
+  await admin.query(`INSERT INTO ${myDb}.customers VALUES (3, 'Cy', '000-11-2222', 'cy@example.net')`);
+  t.teardown(() => admin.query(`DELETE FROM ${myDb}.customers WHERE id = 3`));
+  const conn = await channels.mysql('windows', ['strict'], 'legacy', t, ACME);
+  const mcp = await channels.mcp('windows-mcp', ['strict'], t, ACME);
+  for (const sql of [
+    'SELECT id, RANK() OVER (ORDER BY ssn) AS r FROM customers',
+    'SELECT id, ROW_NUMBER() OVER (PARTITION BY ssn ORDER BY id) AS r FROM customers',
+    'SELECT id, COUNT(*) OVER (ORDER BY email) AS r FROM customers',
+    'SELECT id FROM customers WINDOW w AS (ORDER BY ssn)',
+    'SELECT id, FIRST_VALUE(id) OVER w AS f FROM customers WINDOW w AS (ORDER BY ssn)',
+    'SELECT id, LAG(id) OVER w AS f FROM customers WINDOW w AS (PARTITION BY LEFT(ssn, 1) ORDER BY id)',
+    'SELECT d.id FROM (SELECT id, RANK() OVER (ORDER BY ssn) AS r FROM customers) d',
+    'SELECT id, (SELECT MAX(x.id) OVER (ORDER BY x.ssn) FROM customers x LIMIT 1) AS f FROM customers',
+  ]) {
+    await t.rejects(conn.query(sql), { errno: 1142, message: /orders on masked column/ }, `text: ${sql}`);
+    await t.rejects(conn.execute(sql), { message: /orders on masked column/ }, `prepared: ${sql}`);
+    const viaMcp = await mcp(sql, 'legacy');
+    t.ok(viaMcp.isError, `MCP: ${sql}`);
+    t.match(viaMcp.text, /orders on masked column/);
+  }
+  // A window over plain columns still runs, and a masked column read through one stays masked.
+  const [rows] = await conn.query(
+    'SELECT id, RANK() OVER (ORDER BY name) AS r, ssn FROM customers ORDER BY id',
+  );
+  t.same(rows, [
+    { id: 1, r: 1, ssn: '****' },
+    { id: 2, r: 2, ssn: '****' },
+    { id: 3, r: 3, ssn: '****' },
+  ]);
 });

@@ -348,9 +348,9 @@ function classifySet(ast: Node, facts: StatementFacts, ctx: MySqlClassifyContext
       if (variable === 'password') facts.add('dcl');
       else if (ROUTINE_VARIABLES.has(variable)) {
         facts.add('routine');
-        // InnoDB reads under SERIALIZABLE lock every row they read.
-        if (/isolation/.test(variable) && /serializable/i.test(JSON.stringify(assign?.right ?? null)))
-          facts.add('lock');
+        // InnoDB reads under SERIALIZABLE lock every row they read. The level must be named by a
+        // string literal: a number (3 is SERIALIZABLE), an expression or a variable may be it.
+        if (/isolation/.test(variable) && !namesLockFreeIsolation(assign?.right, facts)) facts.add('lock');
       } else if (variable === 'sql_mode') {
         // A mode that changes the grammar (ANSI_QUOTES, NO_BACKSLASH_ESCAPES, ...) would make every
         // later text mean one thing to the guard and another to the server: never run.
@@ -359,6 +359,18 @@ function classifySet(ast: Node, facts: StatementFacts, ctx: MySqlClassifyContext
     }
     walk(assign?.right, facts, ctx);
   }
+}
+
+/** `'READ-COMMITTED'` and the other levels but SERIALIZABLE, as a string literal (value read). */
+function namesLockFreeIsolation(value: unknown, facts: StatementFacts): boolean {
+  const node = asNode(value);
+  if (node === undefined) return false;
+  if (node.type !== 'single_quote_string' && node.type !== 'double_quote_string') return false;
+  const level = literalValue(node, facts);
+  return (
+    typeof level === 'string' &&
+    ['read-uncommitted', 'read-committed', 'repeatable-read'].includes(level.toLowerCase())
+  );
 }
 
 function functionName(node: Node, facts: StatementFacts): string | undefined {
