@@ -126,6 +126,10 @@ function lowerSingleSelect(s: Node, ownOrder: boolean): Query {
   const joined = nestJoins(from, list(s.from));
   const { input, keys } = ownOrder ? orderAndLimit(s.orderby, s.limit) : { input: [], keys: [] };
   for (const k of ['where', 'having'] as const) if (s[k]) input.push(lowerExpr(s[k]));
+  // Windows sort and partition the rows (which come back in that order), a named one even when
+  // only `OVER w` names it in the select list: their keys are filters.
+  for (const w of list(isObject(s.window) ? s.window.expr : undefined)) input.push(lowerExpr(w));
+  for (const w of inlineWindows(s.columns)) input.push(lowerExpr(w));
   const group = isObject(s.groupby) ? list(s.groupby.columns) : list(s.groupby);
   for (const g of group) keys.push(keyExpr(g));
   const distinctWord = isObject(s.distinct) ? s.distinct.type : s.distinct;
@@ -139,6 +143,23 @@ function lowerSingleSelect(s: Node, ownOrder: boolean): Query {
     filters: { input, keys },
     ...(distinct ? { distinct } : {}),
   };
+}
+
+/**
+ * The OVER (...) definitions of the window calls in a select list, outside subqueries (a
+ * subquery's windows are its own query's filters).
+ */
+function inlineWindows(node: unknown, out: Node[] = []): Node[] {
+  if (Array.isArray(node)) {
+    for (const item of node) inlineWindows(item, out);
+    return out;
+  }
+  if (!isObject(node) || node.type === 'select' || 'ast' in node) return out;
+  for (const [key, value] of Object.entries(node)) {
+    if (key === 'over' && isObject(value)) out.push(value);
+    else inlineWindows(value, out);
+  }
+  return out;
 }
 
 /** node-sql-parser lists joined tables flat, with `join` and `on` on the right-hand item. */
