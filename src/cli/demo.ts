@@ -100,6 +100,8 @@ psql as the agent:
 psql as the dba:
   ${psql('dba', dba)}
 
+Web console: ${http.baseUrl}/  (sign in by pasting the DBA token: approvals queue, sessions, replay, export)
+
 MCP (Streamable HTTP): ${http.baseUrl}/mcp  with header  Authorization: Bearer <agent token>
 A desktop agent's MCP config (stdio):
   { "mcpServers": { "sluice": { "command": "npx", "args": ["sluice", "mcp", "--config", "${configFile}"],
@@ -112,7 +114,7 @@ DBA token:
 ${dba}
 
 Try, as the agent:  SELECT * FROM customers LIMIT 3;   DROP TABLE orders;   UPDATE orders SET status = 'paid' WHERE id = 1;
-${redisUp ? `Approve as the dba:  npx sluice approvals list --config ${configFile} --token <dba token>\n` : ''}Replay afterwards:   npx sluice recordings list --config ${configFile}
+${redisUp ? `Approve as the dba:  in the web console (${http.baseUrl}/approvals), or\n                     npx sluice approvals list --config ${configFile} --token <dba token>\n` : ''}Replay afterwards:   npx sluice recordings list --config ${configFile}
                      npx sluice recordings replay --config ${configFile} --session <id>
 `);
 

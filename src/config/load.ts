@@ -8,7 +8,7 @@ import { resolveSecret, type Secret, SecretError } from './secret.js';
 /** A target with its password resolved. */
 export type Target = Omit<TargetConfig, 'password'> & { name: string; password: Secret | undefined };
 
-export type Config = Omit<ParsedConfig, 'targets' | 'identity' | 'masking'> & {
+export type Config = Omit<ParsedConfig, 'targets' | 'identity' | 'masking' | 'console'> & {
   /** The folder of the config file; relative paths in the config are resolved against it. */
   baseDir: string;
   /** The config file's absolute path, when it was read from one (for messages such as CLI lines). */
@@ -20,6 +20,7 @@ export type Config = Omit<ParsedConfig, 'targets' | 'identity' | 'masking'> & {
     };
   };
   masking: { hashKey: Secret | undefined };
+  console: Omit<ParsedConfig['console'], 'clientSecret'> & { clientSecret: Secret | undefined };
 };
 
 /** A configuration that cannot be used; `problems` holds one line per problem, by key path. */
@@ -111,7 +112,21 @@ export function buildConfig(
       },
     },
     masking: { hashKey: secret(parsed.masking.hashKey, 'masking.hashKey') },
+    console: {
+      ...parsed.console,
+      clientSecret: secret(parsed.console.clientSecret, 'console.clientSecret'),
+    },
   };
+  const issuers = parsed.identity.oidc.map((i) => i.issuer);
+  if (parsed.console.clientId !== undefined && issuers.length === 0) {
+    problems.push('console.clientId: sign-in needs an issuer in identity.oidc');
+  }
+  if (parsed.console.issuer !== undefined && !issuers.includes(parsed.console.issuer)) {
+    problems.push(`console.issuer: ${parsed.console.issuer} is not one of identity.oidc`);
+  }
+  if (parsed.console.clientSecret !== undefined && parsed.console.clientId === undefined) {
+    problems.push('console.clientSecret: set console.clientId too');
+  }
   if (problems.length > 0) throw new ConfigError(source, problems);
   return config;
 }

@@ -32,3 +32,21 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
     throw new BodyError('ERR_BODY_NOT_JSON', 'request body is not valid JSON', 400);
   }
 }
+
+/** Reads an `application/x-www-form-urlencoded` body (a console form), refusing it past `limit` bytes. */
+export async function readFormBody(req: IncomingMessage, limit: number): Promise<URLSearchParams> {
+  const announced = Number(req.headers['content-length'] ?? 0);
+  if (announced > limit) throw new BodyError('ERR_BODY_TOO_LARGE', `request body over ${limit} bytes`, 413);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buf = chunk as Buffer;
+    size += buf.length;
+    if (size > limit) {
+      req.destroy();
+      throw new BodyError('ERR_BODY_TOO_LARGE', `request body over ${limit} bytes`, 413);
+    }
+    chunks.push(buf);
+  }
+  return new URLSearchParams(Buffer.concat(chunks, size).toString('utf8'));
+}

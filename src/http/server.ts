@@ -5,9 +5,14 @@ import type { Gateway } from '../gateway/gateway.js';
 import type { Authenticator } from '../identity/authenticator.js';
 import { AuthError } from '../identity/errors.js';
 import type { Identity } from '../identity/types.js';
-import type { Recorder } from '../recording/types.js';
+import { createRecordingReader } from '../recording/create.js';
+import type { Recorder, RecordingReader } from '../recording/types.js';
 import type { ApprovalService } from '../approvals/index.js';
-import { handleApprovals } from './approvals.js';
+import { ConsoleAccess } from './api/access.js';
+import { handleApi, type ApiDeps } from './api/index.js';
+import { csrfProblem, identifyCaller } from './caller.js';
+import { ConsoleRoutes } from './console/routes.js';
+import { ConsoleSessions } from './console/sessions.js';
 import { bearerToken, handleTokenExchange, protectedResourceMetadata, wwwAuthenticate } from './auth.js';
 import { BodyError } from './body.js';
 import { McpHttpEndpoint } from './mcp-endpoint.js';
@@ -22,20 +27,52 @@ export interface HttpServerOptions {
   logger: Logger;
   /** The URL clients use to reach this server; derived from the listen address when absent. */
   publicUrl?: string;
+  /** Reads recorded sessions for /api/sessions, /api/export and the console; from the config by default. */
+  recordings?: RecordingReader;
+  /** Epoch milliseconds, for console sign-ins; Date.now by default. */
+  clock?: () => number;
+  /** Used for the console's OIDC discovery and token requests; the global fetch by default. */
+  fetch?: typeof fetch;
   /** Renders /metrics (several worker processes: all of theirs, summed); the gateway's own by default. */
   renderMetrics?: () => Promise<{ text: string; contentType: string }>;
 }
 
-/** The HTTP listener: /mcp, /api/tokens, /api/approvals, /healthz, /readyz, /metrics and the OAuth protected-resource metadata. */
+/**
+ * The HTTP listener: /mcp, the API under /api (docs/api.md), the web console at /, /healthz,
+ * /readyz, /metrics and the OAuth protected-resource metadata.
+ */
 export class HttpServer {
   readonly #options: HttpServerOptions;
   readonly #server: Server;
   readonly #mcp: McpHttpEndpoint;
+  readonly #sessions: ConsoleSessions;
+  readonly #apiDeps: ApiDeps;
+  readonly #console: ConsoleRoutes;
+  #reader: RecordingReader | undefined;
   #baseUrl = '';
 
   constructor(options: HttpServerOptions) {
     this.#options = options;
     this.#mcp = new McpHttpEndpoint(options.gateway, options.logger);
+    this.#sessions = new ConsoleSessions(options.clock);
+    const access = new ConsoleAccess(options.gateway.config, options.approvals);
+    this.#apiDeps = {
+      access,
+      approvals: options.approvals,
+      recordings: () => this.#recordings(),
+      logger: options.logger,
+    };
+    this.#console = new ConsoleRoutes({
+      config: options.gateway.config,
+      authenticator: options.authenticator,
+      sessions: this.#sessions,
+      access,
+      approvals: options.approvals,
+      recordings: () => this.#recordings(),
+      baseUrl: () => this.#baseUrl,
+      logger: options.logger,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
     this.#server = createServer((req, res) => {
       this.#route(req, res).catch((err: unknown) => this.#fail(res, err));
     });
@@ -61,6 +98,8 @@ export class HttpServer {
 
   async close(): Promise<void> {
     await this.#mcp.close();
+    // A reader made here is closed here; one that was given belongs to the caller.
+    if (this.#reader !== undefined && this.#options.recordings === undefined) await this.#reader.close();
     this.#server.closeAllConnections();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
@@ -91,24 +130,43 @@ export class HttpServer {
         baseUrl: this.#baseUrl,
       });
     }
-    if (path === '/api/approvals' || path.startsWith('/api/approvals/')) {
-      const identity = await this.#authenticate(req, res, 'api');
-      if (!identity) return;
-      const service = this.#options.approvals;
-      if (!service) {
-        return sendJson(res, 404, {
-          error: 'not_enabled',
-          message: 'approvals are not enabled on this gateway',
-        });
-      }
-      if (await handleApprovals(req, res, { service, identity, logger: this.#options.logger })) return;
-    }
+    if (path.startsWith('/api/')) return this.#api(req, res);
     if (path === '/mcp') {
       const identity = await this.#authenticate(req, res, 'mcp-http');
       if (!identity) return;
       return this.#mcp.handle(req, res, identity);
     }
+    if (await this.#console.handle(req, res)) return;
     sendJson(res, 404, { error: 'not_found', message: `no route for ${path}` });
+  }
+
+  /** /api/...: a bearer token or the console's cookie; a cookie's state changes pass the CSRF checks. */
+  async #api(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const outcome = await identifyCaller(req, this.#options.authenticator, this.#sessions, 'api');
+    if (outcome.kind !== 'caller') {
+      const refused = outcome.kind === 'refused';
+      sendJson(
+        res,
+        401,
+        refused
+          ? { error: 'invalid_token', message: outcome.message }
+          : { error: 'unauthorized', message: 'a bearer token or a console sign-in is required' },
+        { 'www-authenticate': wwwAuthenticate(this.#baseUrl, refused ? 'invalid_token' : undefined) },
+      );
+      return;
+    }
+    const problem = csrfProblem(req, outcome.caller, this.#baseUrl);
+    if (problem !== undefined) {
+      sendJson(res, 403, { error: 'ERR_CSRF', message: `refused: ${problem}` });
+      return;
+    }
+    await handleApi(req, res, outcome.caller, this.#apiDeps);
+  }
+
+  /** The recording store's reader: the one given, else one made from the config on first use. */
+  #recordings(): RecordingReader {
+    this.#reader ??= this.#options.recordings ?? createRecordingReader(this.#options.gateway.config);
+    return this.#reader;
   }
 
   /** Ready when the recording store takes statements and every target answers a trivial query. */
