@@ -126,12 +126,14 @@ export function resolveOrigins(
   const { outputs, reasons } = resultLineage(analysed, columns.length, cursor);
   const tables = new Map<string, CatalogRelation>();
   const filtered = new Map<string, SourceColumn>();
+  const computed = new Map<string, SourceColumn>();
   let opaque = false;
   const involved = [...analysed];
   if (cursor && analysed.some((s) => s.kind === 'fetch')) involved.push(cursor.lineage);
   for (const s of involved) {
     for (const t of s.tablesRead) tables.set(`${t.schema}.${t.name}`, t);
     for (const f of s.filtered) filtered.set(`${f.schema}.${f.table}.${f.column}`, f);
+    for (const f of s.computed ?? []) computed.set(`${f.schema}.${f.table}.${f.column}`, f);
     opaque ||= s.opaque;
   }
   if (outputs === undefined && reasons.length > 0) opaque ||= analysed.some((s) => s.kind !== 'no-data');
@@ -149,5 +151,14 @@ export function resolveOrigins(
         maskedRead.push({ schema: t.schema, table: t.name, column });
     }
   }
-  return { origins, context: { maskedRead, opaque, filtered: [...filtered.values()], unresolved: reasons } };
+  return {
+    origins,
+    context: {
+      maskedRead,
+      opaque,
+      filtered: [...filtered.values()],
+      computed: [...computed.values()],
+      unresolved: reasons,
+    },
+  };
 }

@@ -25,6 +25,8 @@ export interface PlanContext {
   opaque: boolean;
   /** Source columns the statement filters, joins, groups or orders on. */
   filtered: SourceColumn[];
+  /** Source columns the statement's own text computes on in a way that may fail for some values. */
+  computed?: SourceColumn[];
   /** Why some origin could not be told (for the refusal message). */
   unresolved: string[];
 }
@@ -44,6 +46,16 @@ export function decideActions(
       throw new MaskingRefusal(
         `the statement filters, joins, groups or orders on masked column ${label(hit)}; ` +
           `policy ${policy.policy} refuses that because the result would reveal it by inference`,
+      );
+    }
+    // An error is a result too: `1/(ascii(ssn) - 49)` or `ssn::int` fails or not by the value
+    // (the SQLSTATE reaches the caller even when the text is withheld).
+    const computed = context.computed?.find((s) => policy.columnRule(s.schema, s.table, s.column));
+    if (computed) {
+      throw new MaskingRefusal(
+        `the statement computes on masked column ${label(computed)} with an operator, cast or function ` +
+          `that may fail for some of its values; policy ${policy.policy} refuses that because ` +
+          `whether it fails would reveal the value by inference`,
       );
     }
   }

@@ -16,6 +16,13 @@
  *   that order: the ids came back in ssn order, which an ORDER BY ssn or a named WINDOW was refused
  *   for. Its keys are now filters like theirs.
  *
+ * - Under `maskedFilters: refuse`, an error was an oracle: `SELECT 1/(ascii(ssn) - 49) ... WHERE
+ *   id = 1` failed with SQLSTATE 22012 exactly when the ssn began with 1 (`ssn::int`, a CASE over
+ *   it, a materialized CTE column nobody reads). A computation the caller writes on a masked column
+ *   with an operator, cast or function that may fail for some values is now refused under that
+ *   policy, before it runs; plain reads, views and total functions (upper, count, max) still run,
+ *   masked.
+ *
  * Each attack leaves the database as it was, and nothing a client receives holds a masked value.
  */
 import t, { type Test } from 'tap';
@@ -155,6 +162,24 @@ t.test('standard_conforming_strings cannot be turned off', async (t) => {
   // The read-only policy never had `session`; it is refused as before.
   await refusedEverywhere(t, 'readers', [['SET standard_conforming_strings = off', SMUGGLE_READ]]);
 
+  // A refusal is not undone by a text of the same shape analysed first (the shape cache).
+  await refusedEverywhere(t, 'writers', [
+    ["SELECT set_config('standard_conforming_strings', 'no', false)", SMUGGLE_DROP],
+  ]);
+  for (const [first, second] of [
+    ['SET standard_conforming_strings = yes', 'SET standard_conforming_strings = off'],
+    [
+      "SELECT set_config('application_name', 'on', false)",
+      "SELECT set_config('standard_conforming_strings', 'off', false)",
+    ],
+    ["SET client_encoding = 'UTF8'", "SET client_encoding = 'SJIS'"],
+  ] as const) {
+    const client = await channels.psql(`shape-${counter++}`, ['writers'], 'shop', t);
+    await client.query(first);
+    await t.rejects(client.query(second), { code: '42501', message: /statement denied/ }, second);
+    await client.end();
+  }
+
   // Standard strings, the default client encoding and other settings are still set as before.
   const client = await channels.psql('scs-ok', ['writers'], 'shop', t);
   await client.query('SET standard_conforming_strings = on');
@@ -263,3 +288,38 @@ t.test('maskedFilters: refuse: a window in place orders and partitions like ORDE
   t.same(leaks(JSON.stringify(masked.rows)), []);
   t.equal(masked.rows.length, 2);
 });
+
+t.test(
+  'maskedFilters: refuse: whether a computation on a masked column fails is not an oracle',
+  async (t) => {
+    await refusedAsInference(t, 'strict', [
+      'SELECT 1/(ascii(ssn) - 49) FROM customers WHERE id = 1',
+      'SELECT ssn::int FROM customers WHERE id = 1',
+      "SELECT CASE WHEN ssn LIKE '1%' THEN 1/0 ELSE 1 END FROM customers",
+      'SELECT 1/coalesce(length(nullif(email, $$ada@example.com$$)), 0) FROM customers',
+      'WITH c AS MATERIALIZED (SELECT id, 1/(ascii(ssn) - 49) AS x FROM customers) SELECT id FROM c',
+      'SELECT id FROM (SELECT id, to_date(ssn, $$YYYY$$) AS d FROM customers OFFSET 0) s',
+    ]);
+    const client = await channels.psql('strict-cursor', ['strict'], 'shop', t);
+    await client.query('BEGIN');
+    await t.rejects(client.query('DECLARE c CURSOR FOR SELECT ssn::int FROM customers'), {
+      code: '42501',
+      message: /computes on masked column public\.customers\.ssn/,
+    });
+    await client.query('ROLLBACK');
+    // The plain column, total functions over it and computations on clear columns still run, masked.
+    const ok = await client.query(
+      "SELECT id, ssn, upper(email) AS e, count(ssn) OVER () AS n, name || '!' AS greeting FROM customers ORDER BY id",
+    );
+    t.equal(ok.rows.length, 2);
+    t.same(leaks(JSON.stringify(ok.rows)), []);
+    t.equal(ok.rows[0].greeting, 'Ada!');
+    // A policy that allows inference still runs the computation (its text withheld on failure).
+    const reader = await channels.psql('reader-cast', ['readers'], 'shop', t);
+    const err = await reader
+      .query('SELECT ssn::int FROM customers WHERE id = 1')
+      .catch((e: pg.DatabaseError) => e);
+    t.equal((err as pg.DatabaseError).code, '22P02');
+    t.same(leaks(String((err as Error).message)), []);
+  },
+);

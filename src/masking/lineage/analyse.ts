@@ -42,6 +42,12 @@ export interface StatementLineage {
   filtered: SourceColumn[];
   /** Calls of `LineageEnvironment.sinkFunctions` and what their arguments are computed from. */
   sinks: { name: string; taint: Taint }[];
+  /**
+   * Source columns the statement's own text computes on with an operator, a cast or a function
+   * that may fail for some values (`1/(ascii(ssn) - 49)`, `ssn::int`): whether it fails tells the
+   * value. A view's definition is not counted (the caller does not choose it).
+   */
+  computed?: SourceColumn[];
 }
 
 /** What the analysis needs from the dialect: the catalog, and view definitions lowered to the IR. */
@@ -95,6 +101,28 @@ const PURE_SET_FUNCTIONS = new Set([
  * Builtins of one argument that tell only the length of a value (Postgres and MySQL spellings;
  * pg_column_size is the stored size, which follows the length).
  */
+/**
+ * Built-ins that return a value for every input, whatever it holds (no cast, no arithmetic, no
+ * parsing): computing one of them on a masked column cannot fail because of its value.
+ */
+const TOTAL_FUNCTIONS = new Set([
+  'count',
+  'min',
+  'max',
+  'array_agg',
+  'string_agg',
+  'json_agg',
+  'jsonb_agg',
+  'to_json',
+  'to_jsonb',
+  'row_to_json',
+  'upper',
+  'lower',
+  'md5',
+  'concat',
+  'concat_ws',
+]);
+
 const LENGTH_FUNCTIONS = new Set([
   'length',
   'char_length',
@@ -186,6 +214,7 @@ class Analysis {
   opaqueBeyondUnknown = false;
   readonly tablesRead = new Map<string, CatalogRelation>();
   readonly filtered = new Map<string, SourceColumn>();
+  readonly computed = new Map<string, SourceColumn>();
   readonly sinks: { name: string; taint: Taint }[] = [];
   readonly #env: LineageEnvironment;
   readonly #viewStack: string[] = [];
@@ -498,6 +527,12 @@ class Analysis {
     for (const [k, s] of t.sources) this.filtered.set(k, s);
   }
 
+  /** Arguments of a computation of the caller's text (not of a view's definition). */
+  #recordComputed(args: readonly Taint[]): void {
+    if (this.#viewStack.length > 0) return;
+    for (const t of args) for (const [k, s] of t.sources) this.computed.set(k, s);
+  }
+
   expr(e: Expr, scope: Scope): Taint {
     switch (e.kind) {
       case 'const':
@@ -520,11 +555,11 @@ class Analysis {
         }
         return unionTaints([this.expr(e.base, scope)], true);
       }
-      case 'compute':
-        return unionTaints(
-          e.args.map((a) => this.expr(a, scope)),
-          true,
-        );
+      case 'compute': {
+        const args = e.args.map((a) => this.expr(a, scope));
+        this.#recordComputed(args);
+        return unionTaints(args, true);
+      }
       case 'call': {
         const user = this.#env.snapshot.isUserFunction(e.schema, e.name);
         if (OPAQUE_FUNCTIONS.has(e.name) || user) {
@@ -536,10 +571,9 @@ class Analysis {
           // MySQL's ISNULL(x) (Postgres has no such function; its `x ISNULL` is a null test).
           if (e.name === 'isnull') return aspectTaint(this.expr(e.args[0], scope), 'nullness');
         }
-        const taint = unionTaints(
-          e.args.map((a) => this.expr(a, scope)),
-          true,
-        );
+        const args = e.args.map((a) => this.expr(a, scope));
+        if (!builtin || !TOTAL_FUNCTIONS.has(e.name)) this.#recordComputed(args);
+        const taint = unionTaints(args, true);
         if (this.#env.sinkFunctions?.has(e.name)) this.sinks.push({ name: e.name, taint });
         // A set-returning function in a select list: its arguments decide how many rows there are.
         if (builtin && PURE_SET_FUNCTIONS.has(e.name)) this.#recordFilter(taint);
@@ -743,6 +777,7 @@ export function analyseStatement(statement: Statement, env: LineageEnvironment):
     opaqueBeyondUnknown: analysis.opaqueBeyondUnknown,
     tablesRead: [...analysis.tablesRead.values()],
     filtered: [...analysis.filtered.values()],
+    computed: [...analysis.computed.values()],
     sinks: analysis.sinks,
   };
 }
