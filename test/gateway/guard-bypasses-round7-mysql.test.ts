@@ -11,7 +11,11 @@
  * passed as `routine`: every read then locks what it reads, and other sessions' writes wait. Under
  * `maskedFilters: refuse`, a window over a masked column (`RANK() OVER (ORDER BY ssn)`, a named
  * `WINDOW w AS (ORDER BY ssn)` used as `FIRST_VALUE(id) OVER w` or not at all) returned the rows in
- * the masked column's order, and FIRST_VALUE the id of the smallest value, in clear. Each is refused or withheld,
+ * the masked column's order, and FIRST_VALUE the id of the smallest value, in clear. A carriage
+ * return inside a `#` or `-- ` comment ended the comment for node-sql-parser but not for the
+ * server (which reads it to the line feed): `SELECT 1 #\r, 'x\n, (SELECT GROUP_CONCAT(ssn) ...)
+ * -- '` was a string literal to the guard and a subquery to MariaDB (masked values in clear,
+ * LOAD_FILE, an unbounded DELETE read as bounded). Each is refused or withheld,
  * the database is as it was, and nothing masked, no file and no other tenant's row reaches the
  * client.
  */
@@ -294,4 +298,25 @@ t.test('MySQL: under maskedFilters: refuse, a window over a masked column is a f
     { id: 2, r: 2, ssn: '****' },
     { id: 3, r: 3, ssn: '****' },
   ]);
+});
+
+t.test('MySQL: a carriage return inside a line comment is refused', async (t) => {
+  const CR = '\r';
+  await refusedOnMysql(t, 'readers', [
+    `SELECT 1 AS a #${CR}, 'x\n, (SELECT GROUP_CONCAT(ssn) FROM customers) AS f -- '`,
+    `SELECT 1 AS a -- ${CR}, 'x\n, (SELECT GROUP_CONCAT(email) FROM customers) AS f -- '`,
+    `SELECT 1 AS a --${CR}, 'x\n, LOAD_FILE(0x2f6574632f706173737764) AS f -- '`,
+    `SELECT 1 AS a # ${CR}${CR}, 'x\n, (SELECT GROUP_CONCAT(item) FROM orders) AS f -- '`,
+    `SELECT name FROM customers WHERE id = 1 #${CR} AND 'x\n UNION SELECT ssn FROM customers -- '`,
+  ]);
+  await refusedOnMysql(t, 'writers', [
+    `DELETE FROM notes WHERE id = 1 #${CR} AND 'x\n OR 1 = 1 -- '`,
+    `INSERT INTO notes (body) SELECT 'a' #${CR} FROM dual WHERE 'x\n ssn FROM customers -- '`,
+  ]);
+  // CRLF line ends (and a CR at the very end) read the same to both: still allowed.
+  const conn = await channels.mysql('crlf', ['readers'], 'legacy', t, ACME);
+  const [rows] = await conn.query(`SELECT 1 AS a -- one\r\n, 2 AS b # two\r\r\n FROM dual #${CR}`);
+  t.same(rows, [{ a: 1, b: 2 }]);
+  const [inString] = await conn.query(`SELECT '#${CR}x' AS s`);
+  t.same(inString, [{ s: '#\rx' }]);
 });

@@ -59,7 +59,7 @@ export function splitMySql(sql: string, literals?: LiteralSpan[]): MySqlPiece[] 
         literals.push({ start: i, end, kind: 'string' });
       i = end;
     } else if (c === 0x23 /* # */) {
-      i = lineEnd(sql, i);
+      i = lineCommentEnd(sql, i);
     } else if (c === 0x2d /* - */ && sql.charCodeAt(i + 1) === 0x2d) {
       const after = sql.charCodeAt(i + 2);
       // MySQL needs whitespace or a control character after `--` for a comment; `1--1` is 1 - -1.
@@ -70,7 +70,7 @@ export function splitMySql(sql: string, literals?: LiteralSpan[]): MySqlPiece[] 
           `"--" followed by "${sql[i + 2]}" at character ${i + 1} is refused: MySQL reads it as two minus signs, not a comment; write "-- " or "- -"`,
         );
       }
-      i = lineEnd(sql, i);
+      i = lineCommentEnd(sql, i);
     } else if (c === 0x2f /* / */ && sql.charCodeAt(i + 1) === 0x2a /* * */) {
       const close = sql.indexOf('*/', i + 2);
       // An optimizer hint /*+ ... */ is part of the statement; other comments are not.
@@ -196,6 +196,27 @@ function isPlainString(sql: string, open: number, end: number): boolean {
     if (c === 0x27 || c === 0x5c) return false;
   }
   return true;
+}
+
+/**
+ * The end of the `#` or `-- ` comment at `from`, as the server reads it: the next line feed. The
+ * parser also ends one at a carriage return, so a CR inside the comment with more on its line
+ * (`# x\r, 'y\n...`) would show the parser text the server skips, and hide from it what the
+ * server runs: refused. A CR right before the line feed (CRLF) or at the end is the same to both.
+ */
+function lineCommentEnd(sql: string, from: number): number {
+  const end = lineEnd(sql, from);
+  for (let j = sql.indexOf('\r', from); j >= 0 && j < end; j = sql.indexOf('\r', j + 1)) {
+    let k = j;
+    while (sql.charCodeAt(k) === 0x0d) k++;
+    if (k < sql.length && sql.charCodeAt(k) !== 0x0a) {
+      throw new GuardError(
+        'ERR_GUARD_AMBIGUOUS_COMMENT',
+        `a carriage return inside the comment at character ${from + 1} is refused: MySQL reads the comment to the end of the line, the parser only to the carriage return; end the line with "\\n"`,
+      );
+    }
+  }
+  return end;
 }
 
 function lineEnd(sql: string, from: number): number {
