@@ -8,6 +8,7 @@ import { createMysqlEngine } from '../gateway/engines/mysql.js';
 import { createPostgresEngine } from '../gateway/engines/postgres.js';
 import type { AssembledGateway } from '../gateway/assembled.js';
 import { Gateway } from '../gateway/gateway.js';
+import { unpinnedByTypes } from '../gateway/mysql-pinned-columns.js';
 import { readRows, statementCost, statementRows, tableRows } from '../gateway/row-estimates.js';
 import type { EngineOptions, SessionContext, TargetEngine } from '../gateway/types.js';
 import {
@@ -77,9 +78,14 @@ export async function assembleGateway(
   const guard = new PolicyGuard({
     analyzer,
     policyFor: (s) => policyOf(s)?.statements,
-    estimateWrite: async (session, sql, table) => {
-      if (session.dialect !== 'postgres' || ref.gateway === undefined) return undefined;
+    estimateWrite: async (session, sql, table, original) => {
+      if (ref.gateway === undefined) return undefined;
       const engine = ref.gateway.engineFor(session.target);
+      if (session.dialect === 'mysql') {
+        // MariaDB's EXPLAIN of a scan is the table's size whatever the WHERE: only the pins' types.
+        const why = await unpinnedByTypes(engine, original, table);
+        return why === undefined ? undefined : { unbounded: why };
+      }
       const [rows, total] = await Promise.all([
         statementRows(engine, 'postgres', sql),
         tableRows(engine, table),

@@ -27,11 +27,20 @@ export interface PolicyGuardOptions {
 
 export type CostEstimator = (session: SessionContext, sql: string) => Promise<number | undefined>;
 
+/**
+ * `sql` is the text that runs (the row filters' rewrite, when there is one), `original` the
+ * caller's. The answer: the target's estimate of the rows the write touches and of the rows the
+ * table holds; or `unbounded`, why the text's bound does not hold on this target (MySQL: a string
+ * column pinned to a number); or undefined when it cannot tell.
+ */
 export type WriteEstimator = (
   session: SessionContext,
   sql: string,
   table: string,
-) => Promise<{ rows: number; tableRows: number } | undefined>;
+  original: string,
+) => Promise<WriteEstimate | undefined>;
+
+export type WriteEstimate = { rows: number; tableRows: number } | { unbounded: string };
 
 /** A write the target expects to touch at least this share of its table counts as unbounded. */
 const UNBOUNDED_SHARE = 0.9;
@@ -85,7 +94,8 @@ export class PolicyGuard implements GuardStage {
       verdict = { ...asText, action: 'deny', rule: `${policy.name}: rowFilters`, reason: filtered.reason };
     } else {
       const runs = filtered.kind === 'rewritten' ? filtered.sql : sql;
-      const bounded = (await this.#estimatedUnbounded(policy, analysis, asText, runs, session)) ?? asText;
+      const bounded =
+        (await this.#estimatedUnbounded(policy, analysis, asText, runs, sql, session)) ?? asText;
       const decided =
         (await this.#overReadCost(policy, bounded, runs, filtered.kind === 'rewritten', session)) ?? bounded;
       verdict = policy.shadow ? shadowed(decided) : decided;
@@ -124,6 +134,7 @@ export class PolicyGuard implements GuardStage {
     policy: StatementPolicy,
     analysis: Analysis,
     asText: GuardVerdict,
+    runs: string,
     sql: string,
     session: SessionContext,
   ): Promise<GuardVerdict | undefined> {
@@ -138,11 +149,14 @@ export class PolicyGuard implements GuardStage {
     const unbounded: Analysis = { ...analysis, statements: [{ ...statement, unbounded: true }] };
     const asUnbounded = policy.decide(unbounded);
     if (SEVERITY[asUnbounded.action] <= SEVERITY[asText.action]) return undefined;
-    let estimate: { rows: number; tableRows: number } | undefined;
+    let estimate: WriteEstimate | undefined;
     try {
-      estimate = await this.#estimateWrite(session, sql, tables[0]);
+      estimate = await this.#estimateWrite(session, runs, tables[0], sql);
     } catch {
       return undefined;
+    }
+    if (estimate !== undefined && 'unbounded' in estimate) {
+      return { ...asUnbounded, reason: `${asUnbounded.reason} (${estimate.unbounded})` };
     }
     if (estimate === undefined || estimate.tableRows < 2) return undefined;
     if (estimate.rows < estimate.tableRows * UNBOUNDED_SHARE) return undefined;

@@ -129,35 +129,41 @@ function compareScalars(op: string, l: Scalar, r: Scalar): boolean | undefined {
  * every row. The check looks at node types only, except where a constant's truth decides
  * (`WHERE 0 OR id = 5`).
  */
-export function isUnboundedFilter(where: unknown, reads: LiteralReads): boolean {
+export function isUnboundedFilter(where: unknown, reads: LiteralReads, pins: PinCheck = ANY_PIN): boolean {
   if (where === undefined || where === null) return true;
   // node-sql-parser binds `||` tighter than `=`; MySQL (without PIPES_AS_CONCAT) reads it as a
   // low-precedence OR, so `id = 1 || 1` is `(id = 1) OR 1` on the server. A tree holding one is
   // not the server's tree and proves no bound.
   if (holdsOperator(where, '||')) return true;
-  return !pinsRows(where, reads);
+  return !pinsRows(where, reads, pins);
 }
 
-function pinsRows(value: unknown, reads: LiteralReads): boolean {
+/**
+ * Whether `column = value` pins a column to one value. The text alone cannot tell: MySQL converts
+ * a string column's every value to a number to compare it with one (`body = 0` holds for each
+ * body not starting with a digit), so a check that knows the columns' types passes its own.
+ */
+export type PinCheck = (column: string, value: Node) => boolean;
+const ANY_PIN: PinCheck = () => true;
+
+function pinsRows(value: unknown, reads: LiteralReads, pins: PinCheck): boolean {
   const node = asNode(value);
   if (!node) return false;
   if (node.type === 'binary_expr' && typeof node.operator === 'string') {
     const op = node.operator.toUpperCase();
-    if (op === 'AND' || op === '&&') return pinsRows(node.left, reads) || pinsRows(node.right, reads);
-    if (op === 'OR' || op === '||') return pinsRows(node.left, reads) && pinsRows(node.right, reads);
-    if (
-      op === '=' &&
-      ((isColumn(node.left) && isRowIndependent(node.right)) ||
-        (isColumn(node.right) && isRowIndependent(node.left)))
-    )
+    if (op === 'AND' || op === '&&')
+      return pinsRows(node.left, reads, pins) || pinsRows(node.right, reads, pins);
+    if (op === 'OR' || op === '||')
+      return pinsRows(node.left, reads, pins) && pinsRows(node.right, reads, pins);
+    if (op === '=' && (pinned(node.left, node.right, pins) || pinned(node.right, node.left, pins)))
       return true;
     if (op === 'IN') {
       const list = asNode(node.right);
       if (
-        isColumn(node.left) &&
         list?.type === 'expr_list' &&
         Array.isArray(list.value) &&
-        list.value.every(isRowIndependent)
+        list.value.length > 0 &&
+        list.value.every((v) => pinned(node.left, v, pins))
       )
         return true;
     }
@@ -166,8 +172,12 @@ function pinsRows(value: unknown, reads: LiteralReads): boolean {
   return constantTruth(node, reads) === false;
 }
 
-function isColumn(value: unknown): boolean {
-  return asNode(value)?.type === 'column_ref';
+function pinned(column: unknown, value: unknown, pins: PinCheck): boolean {
+  const ref = asNode(column);
+  if (ref?.type !== 'column_ref' || !isRowIndependent(value)) return false;
+  const name = typeof ref.column === 'string' ? ref.column : asNode(ref.column)?.['expr'];
+  const text = typeof name === 'string' ? name : String(asNode(name)?.['value'] ?? '');
+  return pins(text, value as Node);
 }
 
 /** An expression whose value is the same for every row: no column, no subquery. */
