@@ -23,6 +23,12 @@
  *   policy, before it runs; plain reads, views and total functions (upper, count, max) still run,
  *   masked.
  *
+ * - A write into a system catalog passed as a plain (bounded) write: `UPDATE pg_attribute SET
+ *   attname = 'ssn_x' WHERE attrelid = 'customers'::regclass AND attname = 'ssn'` renamed the masked
+ *   column out from under its rule through a policy without ddl (pg_class's relrowsecurity,
+ *   pg_proc's bodies likewise). INSERT, UPDATE, DELETE, MERGE and COPY FROM into pg_catalog (or an
+ *   unqualified pg_* relation) are now `admin`.
+ *
  * Each attack leaves the database as it was, and nothing a client receives holds a masked value.
  */
 import t, { type Test } from 'tap';
@@ -323,3 +329,44 @@ t.test(
     t.same(leaks(String((err as Error).message)), []);
   },
 );
+
+t.test('a write into a system catalog is admin, not a write', async (t) => {
+  const catalog = async () =>
+    JSON.stringify(
+      (
+        await adminQuery(
+          `SELECT attname FROM pg_attribute WHERE attrelid = 'customers'::regclass AND attnum > 0 ORDER BY attnum`,
+          [],
+          pgDb,
+        )
+      ).rows,
+    );
+  const before = await catalog();
+  for (const group of ['writers', 'plain-writers']) {
+    await refusedEverywhere(t, group, [
+      [
+        "UPDATE pg_catalog.pg_attribute SET attname = 'ssn_x' WHERE attrelid = 'public.customers'::regclass AND attname = 'ssn'",
+        'SELECT ssn_x FROM customers',
+      ],
+      [
+        "UPDATE pg_attribute SET attname = 'e' WHERE attrelid = 'public.customers'::regclass AND attname = 'email'",
+      ],
+      [
+        "WITH u AS (UPDATE pg_class SET relrowsecurity = false WHERE oid = 'public.customers'::regclass RETURNING 1) SELECT 1",
+      ],
+      ['INSERT INTO pg_catalog.pg_largeobject_metadata VALUES (424243, 10, NULL)'],
+      ['DELETE FROM pg_catalog.pg_description WHERE objoid = 1'],
+      ['MERGE INTO pg_description d USING (SELECT 1 AS x) s ON false WHEN NOT MATCHED THEN DO NOTHING'],
+      ['COPY pg_catalog.pg_description FROM STDIN'],
+    ]);
+  }
+  t.equal(await catalog(), before, 'the masked column keeps its name');
+  const reader = await channels.psql('after-catalog', ['writers'], 'shop', t);
+  const rows = await reader.query('SELECT ssn, email FROM customers ORDER BY id');
+  t.same(leaks(JSON.stringify(rows.rows)), []);
+  // Writes to the caller's own tables still run.
+  await reader.query("UPDATE notes SET body = 'edited' WHERE id = 2");
+  const notes = await adminQuery('SELECT body FROM notes WHERE id = 2', [], pgDb);
+  t.same(notes.rows, [{ body: 'edited' }]);
+  await adminQuery("UPDATE notes SET body = 'second' WHERE id = 2", [], pgDb);
+});

@@ -268,14 +268,24 @@ function settingValue(arg: unknown): string | undefined {
 }
 
 /**
- * A write into pg_settings, whose rule runs set_config for each row it matches: any setting can be
- * changed that way (standard_conforming_strings, search_path, role), out of sight of the SET
- * checks. Refused.
+ * A write (INSERT, UPDATE, DELETE, MERGE, COPY FROM) into a system catalog: renaming a column in
+ * pg_attribute, a function's body in pg_proc or a table's row security in pg_class is a schema
+ * change made as a row change, `admin` whatever the policy says of writes. pg_settings, whose rule
+ * runs set_config for each row it matches (standard_conforming_strings, search_path, role, out of
+ * sight of the SET checks), is refused outright. A relation counts as the server's when it is
+ * qualified with a system schema or, unqualified, named pg_* (pg_catalog comes first in the path).
  */
-function writesSettings(body: Node): boolean {
+function writesCatalog(body: Node, facts: StatementFacts): void {
   const rel = asNode(body.relation);
-  if (rel?.relname !== 'pg_settings') return false;
-  return rel.schemaname === undefined || rel.schemaname === '' || rel.schemaname === 'pg_catalog';
+  const name = typeof rel?.relname === 'string' ? rel.relname.toLowerCase() : '';
+  const schema = typeof rel?.schemaname === 'string' ? rel.schemaname.toLowerCase() : '';
+  const system =
+    schema === ''
+      ? name.startsWith('pg_')
+      : schema === 'pg_catalog' || schema === 'information_schema' || schema.startsWith('pg_toast');
+  if (!system) return;
+  facts.add('admin');
+  if (name === 'pg_settings') facts.refuse();
 }
 
 /** Unqualified or qualified with pg_catalog: the server's own function of that name. */
@@ -368,7 +378,7 @@ const HANDLERS = new Map<string, Handler>([
     'InsertStmt',
     (body, facts, ctx) => {
       facts.add('write');
-      if (writesSettings(body)) facts.refuse();
+      writesCatalog(body, facts);
       visit(body, facts, ctx);
     },
   ],
@@ -376,7 +386,7 @@ const HANDLERS = new Map<string, Handler>([
     'UpdateStmt',
     (body, facts, ctx) => {
       facts.add('write');
-      if (writesSettings(body)) facts.refuse();
+      writesCatalog(body, facts);
       if (isUnboundedFilter(body.whereClause, facts)) facts.markUnbounded();
       visit(body, facts, ctx);
     },
@@ -385,6 +395,7 @@ const HANDLERS = new Map<string, Handler>([
     'DeleteStmt',
     (body, facts, ctx) => {
       facts.add('delete');
+      writesCatalog(body, facts);
       if (isUnboundedFilter(body.whereClause, facts)) facts.markUnbounded();
       visit(body, facts, ctx);
     },
@@ -393,7 +404,7 @@ const HANDLERS = new Map<string, Handler>([
     'MergeStmt',
     (body, facts, ctx) => {
       facts.add('write');
-      if (writesSettings(body)) facts.refuse();
+      writesCatalog(body, facts);
       for (const clause of asArray(body.mergeWhenClauses)) {
         if (asNode(asNode(clause)?.MergeWhenClause)?.commandType === 'CMD_DELETE') facts.add('delete');
       }
@@ -444,6 +455,7 @@ const HANDLERS = new Map<string, Handler>([
       if (body.is_program === true) facts.add('program');
       else if (typeof body.filename === 'string') facts.add('file');
       facts.add(body.is_from === true ? 'write' : 'read');
+      if (body.is_from === true) writesCatalog(body, facts);
       visit(body.relation, facts, ctx);
       visit(body.query, facts, ctx);
       visit(body.whereClause, facts, ctx);
