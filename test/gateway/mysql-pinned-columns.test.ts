@@ -52,7 +52,7 @@ state: { dir: state }
   'sluice-mypin-',
 );
 
-type Run = (sql: string, params?: unknown[]) => Promise<{ ok: true } | { ok: false; text: string }>;
+type Run = (sql: string, params?: (string | number)[]) => Promise<{ ok: true } | { ok: false; text: string }>;
 async function runs(t: { teardown(fn: () => unknown): void }): Promise<Record<string, Run>> {
   const conn = await channels.mysql('writer-1', ['writers'], 'legacy', t);
   const mcp = await channels.mcp('writer-1', ['writers'], t);
@@ -77,7 +77,7 @@ async function runs(t: { teardown(fn: () => unknown): void }): Promise<Record<st
   };
 }
 
-const UNPINNED: [string, unknown[]?][] = [
+const UNPINNED: [string, (string | number)[]?][] = [
   ['DELETE FROM notes WHERE code = 0'],
   ["UPDATE notes SET body = 'x' WHERE code = 0"],
   ['DELETE FROM notes WHERE code IN (0, 7)'],
@@ -90,7 +90,7 @@ const UNPINNED: [string, unknown[]?][] = [
   ['DELETE FROM notes WHERE code = ?', [0]],
   ["DELETE FROM notes WHERE code = X'30'"],
 ];
-const PINNED: [string, number, unknown[]?][] = [
+const PINNED: [string, number, (string | number)[]?][] = [
   ['DELETE FROM notes WHERE id = 1', 2],
   ["DELETE FROM notes WHERE id = '1'", 2],
   ["DELETE FROM notes WHERE code = '0'", 3],
