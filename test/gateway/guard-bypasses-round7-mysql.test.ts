@@ -15,7 +15,13 @@
  * return inside a `#` or `-- ` comment ended the comment for node-sql-parser but not for the
  * server (which reads it to the line feed): `SELECT 1 #\r, 'x\n, (SELECT GROUP_CONCAT(ssn) ...)
  * -- '` was a string literal to the guard and a subquery to MariaDB (masked values in clear,
- * LOAD_FILE, an unbounded DELETE read as bounded). Each is refused or withheld,
+ * LOAD_FILE, an unbounded DELETE read as bounded). Statements the parser cannot read are
+ * classified by their leading keywords, and a comment between two of them (`SET /**\/ STATEMENT
+ * ... FOR DROP TABLE`, `SHOW /**\/ ENGINE INNODB STATUS`, `SHOW/**\/EXPLAIN FOR n`, `XA /**\/
+ * RECOVER`, `SET /**\/ DEFAULT ROLE`) made the rule that names them miss: the statement passed
+ * as a plain SET (`session`), SHOW (`read`) or XA (`transaction`). SHOW BINLOG EVENTS, RELAYLOG
+ * EVENTS, SLAVE STATUS and the userstat lists (other sessions' statements and activity) were
+ * `read`. Each is refused or withheld,
  * the database is as it was, and nothing masked, no file and no other tenant's row reaches the
  * client.
  */
@@ -35,6 +41,7 @@ await admin.query(
 );
 await admin.query(`CREATE TABLE ${myDb}.notes (id INT AUTO_INCREMENT PRIMARY KEY, body VARCHAR(80))`);
 await admin.query(`INSERT INTO ${myDb}.notes (body) VALUES ('first'), ('second')`);
+await admin.query(`CREATE TABLE ${myDb}.victim (id INT)`);
 await admin.query(`CREATE TABLE ${myDb}.orders (id INT PRIMARY KEY, tenant VARCHAR(20), item VARCHAR(40))`);
 await admin.query(
   `INSERT INTO ${myDb}.orders VALUES (1, 'acme', 'anvil'), (2, 'acme', 'rope'), (3, 'globex', 'globex-laser')`,
@@ -94,7 +101,7 @@ const HOSTNAME = /root:x:0:0/;
 
 async function myState(): Promise<string> {
   const out: unknown[] = [];
-  for (const table of ['customers', 'notes', 'orders']) {
+  for (const table of ['customers', 'notes', 'orders', 'victim']) {
     const [rows] = await admin.query(`SELECT * FROM ${myDb}.${table} ORDER BY id`);
     out.push(rows);
   }
@@ -319,4 +326,35 @@ t.test('MySQL: a carriage return inside a line comment is refused', async (t) =>
   t.same(rows, [{ a: 1, b: 2 }]);
   const [inString] = await conn.query(`SELECT '#${CR}x' AS s`);
   t.same(inString, [{ s: '#\rx' }]);
+});
+
+t.test('MySQL: keyword rules read the statement with its comments taken out', async (t) => {
+  await refusedOnMysql(t, 'sessioners', [
+    'SET /**/ STATEMENT max_statement_time=100 FOR DROP TABLE victim',
+    'SET -- x\nSTATEMENT max_statement_time=100 FOR DELETE FROM notes',
+    'SET # x\n STATEMENT max_statement_time=100 FOR INSERT INTO notes (body) SELECT ssn FROM customers',
+    'SHOW /**/ ENGINE INNODB STATUS',
+    'SHOW/**/EXPLAIN FOR 1',
+    'SHOW # x\nANALYZE FOR 1',
+    'SHOW/**/PROFILES',
+    "SET /**/ PASSWORD FOR 'nobody'@'nowhere' = PASSWORD('x')",
+    "SET /**/ DEFAULT ROLE NONE FOR 'nobody'@'nowhere'",
+    'SHOW BINLOG EVENTS',
+    "SHOW /**/ BINLOG EVENTS IN 'x'",
+    'SHOW RELAYLOG EVENTS',
+    'SHOW /**/ SLAVE STATUS',
+    'SHOW ALL SLAVES STATUS',
+    'SHOW SLAVE HOSTS',
+    'SHOW USER_STATISTICS',
+    'SHOW /**/ CLIENT_STATISTICS',
+    'SHOW OPEN TABLES',
+  ]);
+  await refusedOnMysql(t, 'writers', ['XA /**/ RECOVER', 'XA -- x\nCOMMIT 0x01']);
+  // The plain forms of what agents list still pass.
+  const conn = await channels.mysql('keywords', ['readers'], 'legacy', t, ACME);
+  const [tables] = await conn.query('SHOW /* mine */ TABLES');
+  t.ok((tables as unknown[]).length >= 3);
+  const [status] = await conn.query("SHOW /**/ TABLE STATUS LIKE 'notes'");
+  t.equal((status as unknown[]).length, 1);
+  await conn.query('SET NAMES /**/ utf8mb4');
 });

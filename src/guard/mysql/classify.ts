@@ -45,6 +45,8 @@ const SYSTEM_SCHEMAS: ReadonlySet<string> = new Set([
 
 /** SHOW statements that reveal credentials or other sessions' state (see also statements.ts). */
 const ADMIN_SHOWS: ReadonlySet<string> = new Set([
+  // SHOW BINLOG EVENTS: other sessions' statements.
+  'binlog',
   'grants',
   'processlist',
   'engine',

@@ -283,3 +283,37 @@ export function tokenizeMySql(sql: string): MySqlToken[] {
   }
   return tokens;
 }
+
+/**
+ * One statement (as splitMySql returns it) with every comment replaced by a space, strings and
+ * quoted names left as they are: the text that keyword rules read, so that `SHOW /**\/ ENGINE`
+ * or `SET /**\/ STATEMENT` is the statement the server sees, not another one.
+ */
+export function withoutComments(sql: string): string {
+  let out = '';
+  let from = 0;
+  const n = sql.length;
+  let i = 0;
+  const cut = (start: number, end: number) => {
+    out += `${sql.slice(from, start)} `;
+    from = end;
+  };
+  while (i < n) {
+    const c = sql.charCodeAt(i);
+    if (c === 0x27 || c === 0x22 || c === 0x60) {
+      i = skipQuoted(sql, i, c);
+    } else if (c === 0x23 || (c === 0x2d && sql.charCodeAt(i + 1) === 0x2d)) {
+      const end = lineEnd(sql, i);
+      cut(i, end);
+      i = end;
+    } else if (c === 0x2f && sql.charCodeAt(i + 1) === 0x2a) {
+      const close = sql.indexOf('*/', i + 2);
+      const end = close < 0 ? n : close + 2;
+      cut(i, end);
+      i = end;
+    } else {
+      i++;
+    }
+  }
+  return out + sql.slice(from);
+}

@@ -14,7 +14,7 @@ import {
   type ShapeSummary,
 } from '../literal-shape.js';
 import { clientCharsetChange } from './client-charset.js';
-import { splitMySql, type MySqlPiece } from './lexer.js';
+import { splitMySql, withoutComments, type MySqlPiece } from './lexer.js';
 import { sameApartFromLiterals, type ShapeEntry } from './shape-cache.js';
 
 type Node = Record<string, unknown>;
@@ -114,6 +114,14 @@ const KEYWORD_EFFECTS: ReadonlyArray<readonly [RegExp, string, readonly Effect[]
   // The gateway account's own grants carry its password hash; the process list, the engine status
   // and another session's plan carry other sessions' SQL text.
   [/^SHOW\s+(GRANTS|CREATE\s+USER|(FULL\s+)?PROCESSLIST|ENGINE\b|PROFILES?\b)/, 'SHOW', ['admin']],
+  // The binary and relay logs hold other sessions' statements (MariaDB annotates row events with
+  // their text); a replica's status its last failed statement; the userstat lists and open tables
+  // other sessions' activity, as information_schema's views of them do.
+  [
+    /^SHOW\s+(BINLOG\s+EVENTS|RELAYLOG\b|(ALL\s+)?(SLAVES?|REPLICAS?)\s+(STATUS|HOSTS)|REPLICAS\b|(USER|CLIENT|INDEX|TABLE)_STATISTICS\b|QUERY_RESPONSE_TIME\b|WSREP_|OPEN\s+TABLES\b)/,
+    'SHOW',
+    ['admin'],
+  ],
   // MariaDB's plan (and, in its note, the SQL text) of another session's running statement.
   [/^SHOW\s+(EXPLAIN|ANALYZE)\b/, 'SHOW', ['admin']],
   [/^(HELP|SHOW)\b/, 'SHOW', ['read']],
@@ -317,7 +325,8 @@ export class MySqlStatements {
   }
 
   #byKeywords(text: string, depth: number): ClassifiedStatement | undefined {
-    const body = text.replace(LEADING_COMMENTS, '');
+    // Comments anywhere, not only in front: `SET /**/ STATEMENT ... FOR` is SET STATEMENT.
+    const body = withoutComments(text).trim();
     const upper = body.toUpperCase();
 
     const prepare = PREPARE_FROM.exec(body);
