@@ -21,8 +21,9 @@ export const SECURITY_HEADERS: Record<string, string> = {
   'content-security-policy': CONTENT_SECURITY_POLICY,
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
-  // The OIDC callback's code and state must not leave in a Referer.
-  'referrer-policy': 'no-referrer',
+  // The OIDC callback's code and state must not leave in a Referer to another site. Not
+  // no-referrer: under it browsers send `Origin: null` with a form POST, which the CSRF check refuses.
+  'referrer-policy': 'same-origin',
   'cross-origin-opener-policy': 'same-origin',
 };
 

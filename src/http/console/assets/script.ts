@@ -127,7 +127,8 @@ export const CONSOLE_JS = String.raw`
       var details = [
         el('dt', { text: 'Effects' }), el('dd', { text: request.effects.join(', ') || 'none' }),
         el('dt', { text: 'Objects' }), el('dd', { className: 'mono', text: request.objects.join(', ') || 'none' }),
-        el('dt', { text: 'Why review' }), el('dd', { text: request.guard.reason + ' (' + request.guard.rule + ')' }),
+        el('dt', { text: 'Why review' }), el('dd', { text: request.guard.reason }),
+        el('dt', { text: 'Rule' }), el('dd', { className: 'mono', text: request.guard.rule }),
       ];
       if (typeof request.rowEstimate === 'number') {
         details.push(el('dt', { text: 'Estimate' }), el('dd', { text: request.rowEstimate + ' rows (EXPLAIN)' }));

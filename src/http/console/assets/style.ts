@@ -86,7 +86,7 @@ th.masked { color: var(--mask); }
 td.masked { background: var(--mask-bg); color: var(--mask); }
 .mask-mark { font-size: 10px; font-weight: 700; text-transform: uppercase; padding: 0 5px; border-radius: 6px; background: var(--mask-bg); color: var(--mask); margin-left: 4px; }
 .summary { display: grid; grid-template-columns: repeat(auto-fill, minmax(170px, 1fr)); gap: 10px 18px; }
-.summary div span { display: block; font-size: 12px; color: var(--muted); font-weight: 600; }
+.summary div > span:first-child { display: block; font-size: 12px; color: var(--muted); font-weight: 600; }
 .signin { max-width: 460px; margin: 48px auto; }
 .signin form { display: grid; gap: 12px; }
 .signin .or { text-align: center; color: var(--muted); margin: 14px 0; }
