@@ -171,6 +171,13 @@ export class LineageMasking implements MaskingStage {
         `the statement may change the search path, by which masking reads the names of a statement; policy ${policy.policy} masks columns, so it is refused (name tables with their schema instead)`,
       );
     }
+    // A notification's payload is a value another session or a trigger chose (pg_notify of a
+    // row): masking cannot tell where it comes from, and the relay delivers it as it is.
+    if (context.verdict.statements.some((s) => s.command === 'LISTEN')) {
+      throw new MaskingRefusal(
+        `LISTEN delivers the payloads other sessions and triggers notify, whose origin masking cannot trace; policy ${policy.policy} masks columns, so it is refused`,
+      );
+    }
     const stores = context.verdict.statements.some((s) => s.effects.some((e) => !STORES_NOTHING.has(e)));
     if (stores) {
       const snapshot = await this.#snapshot(context.session.target);

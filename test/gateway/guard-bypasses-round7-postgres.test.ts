@@ -29,6 +29,10 @@
  *   pg_proc's bodies likewise). INSERT, UPDATE, DELETE, MERGE and COPY FROM into pg_catalog (or an
  *   unqualified pg_* relation) are now `admin`.
  *
+ * - LISTEN through a masked or row-filtered policy that allows `session` delivered other sessions'
+ *   and triggers' payloads as they were (`pg_notify('ch', row_to_json(NEW)::text)` of another
+ *   tenant's row, a masked value): refused under column masking and under row filters.
+ *
  * Each attack leaves the database as it was, and nothing a client receives holds a masked value.
  */
 import t, { type Test } from 'tap';
@@ -44,7 +48,9 @@ await adminQuery(
   `CREATE TABLE customers (id int PRIMARY KEY, name text, ssn text, email text);
    INSERT INTO customers VALUES (1, 'Ada', '123-45-6789', 'ada@example.com'), (2, 'Bob', '987-65-4321', 'bob@example.org');
    CREATE TABLE notes (id int PRIMARY KEY, body text);
-   INSERT INTO notes VALUES (1, 'first'), (2, 'second');`,
+   INSERT INTO notes VALUES (1, 'first'), (2, 'second');
+   CREATE TABLE orders (id int PRIMARY KEY, tenant_id text, item text);
+   INSERT INTO orders VALUES (1, 'acme', 'widget'), (2, 'other', 'other-tenant-item');`,
   [],
   pgDb,
 );
@@ -72,6 +78,11 @@ policies:
     when: { groups: [strict] }
     statements: { default: deny, allow: [read] }
     maskedFilters: refuse${MASKING}
+  - name: tenants
+    when: { groups: [tenants] }
+    statements: { default: deny, allow: [read, session, transaction] }
+    rowFilters:
+      - { table: orders, where: "tenant_id = {claims.tenant}" }
   - name: plain-writers
     when: { groups: [plain-writers] }
     statements: { default: deny, allow: [read, write, session, transaction] }
@@ -369,4 +380,35 @@ t.test('a write into a system catalog is admin, not a write', async (t) => {
   const notes = await adminQuery('SELECT body FROM notes WHERE id = 2', [], pgDb);
   t.same(notes.rows, [{ body: 'edited' }]);
   await adminQuery("UPDATE notes SET body = 'second' WHERE id = 2", [], pgDb);
+});
+
+t.test('LISTEN is refused under column masking and under row filters', async (t) => {
+  for (const group of ['writers', 'tenants']) {
+    const claims = { tenant: 'acme' };
+    const mcp = await channels.mcp(`${group}-listen-mcp`, [group], t, claims);
+    const viaMcp = await mcp('LISTEN feed', 'shop');
+    t.equal(viaMcp.isError, true, `MCP: ${group}`);
+    t.match(viaMcp.text, /LISTEN delivers/);
+    for (const extended of [false, true]) {
+      const client = await channels.psql(`${group}-listen-${extended}`, [group], 'shop', t, {}, claims);
+      const heard: string[] = [];
+      client.on('notification', (n) => heard.push(n.payload ?? ''));
+      const err = await run(client, 'LISTEN feed', extended, `l${counter++}`);
+      t.match(err, /^ERR 42501 .*LISTEN delivers/, `${group} ${extended ? 'extended' : 'simple'}`);
+      await adminQuery(`SELECT pg_notify('feed', '123-45-6789 other-tenant-item')`, [], pgDb);
+      await new Promise((r) => setTimeout(r, 100));
+      await client.query('SELECT 1');
+      t.same(heard, [], 'no payload reaches the caller');
+      await client.end();
+    }
+  }
+  // A policy with neither may still listen.
+  const plain = await channels.psql('plain-listen', ['plain-writers'], 'shop', t);
+  const heard: string[] = [];
+  plain.on('notification', (n) => heard.push(n.payload ?? ''));
+  await plain.query('LISTEN feed');
+  await adminQuery(`SELECT pg_notify('feed', 'hello')`, [], pgDb);
+  await new Promise((r) => setTimeout(r, 100));
+  await plain.query('SELECT 1');
+  t.same(heard, ['hello']);
 });

@@ -9,6 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
+import pg from 'pg';
 import t from 'tap';
 import { startChannels } from '../support/channels.js';
 import { adminQuery, createScratchDatabase } from '../support/postgres.js';
@@ -149,7 +150,11 @@ t.test('Postgres: MCP, psql simple and extended refuse storing masked values', a
   const client = await channels.psql('writer-pg', ['writers'], 'shop', t);
   const notices: string[] = [];
   client.on('notice', (n) => notices.push(n.message ?? ''));
-  const listener = await channels.psql('writer-listen', ['writers'], 'shop', t);
+  // A masked caller may not LISTEN (payloads are values masking cannot trace): the listener is a
+  // direct connection, which would hear a payload the refused statements had sent.
+  const listener = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: pgDb });
+  await listener.connect();
+  t.teardown(() => listener.end().catch(() => undefined));
   const heard: string[] = [];
   listener.on('notification', (n) => heard.push(n.payload ?? ''));
   await listener.query('LISTEN leak');
