@@ -21,7 +21,9 @@
  * RECOVER`, `SET /**\/ DEFAULT ROLE`) made the rule that names them miss: the statement passed
  * as a plain SET (`session`), SHOW (`read`) or XA (`transaction`). SHOW BINLOG EVENTS, RELAYLOG
  * EVENTS, SLAVE STATUS and the userstat lists (other sessions' statements and activity) were
- * `read`. Each is refused or withheld,
+ * `read`. node-sql-parser binds XOR tighter than `=` (`id = 1 XOR 1` read as `id = (1 XOR 1)`, a
+ * bounded DELETE) where the server reads `(id = 1) XOR 1`: every row but one. Each is refused or
+ * withheld,
  * the database is as it was, and nothing masked, no file and no other tenant's row reaches the
  * client.
  */
@@ -77,6 +79,12 @@ policies:
   - name: writers
     when: { groups: [writers] }
     statements: { default: deny, allow: [read, write, delete, session, transaction] }${GUARDED}
+  - name: bounded
+    when: { groups: [bounded] }
+    statements:
+      default: deny
+      allow: [read, transaction, { effect: write, unbounded: false }, { effect: delete, unbounded: false }]
+      deny: [{ effect: write, unbounded: true }, { effect: delete, unbounded: true }]
   - name: tenants
     when: { groups: [tenants] }
     statements: { default: deny, allow: [read] }
@@ -357,4 +365,18 @@ t.test('MySQL: keyword rules read the statement with its comments taken out', as
   const [status] = await conn.query("SHOW /**/ TABLE STATUS LIKE 'notes'");
   t.equal((status as unknown[]).length, 1);
   await conn.query('SET NAMES /**/ utf8mb4');
+});
+
+t.test('MySQL: a WHERE with XOR proves no bound', async (t) => {
+  await refusedOnMysql(t, 'bounded', [
+    'DELETE FROM notes WHERE id = 1 XOR 1',
+    'DELETE FROM notes WHERE id = 1 xor TRUE',
+    "UPDATE notes SET body = 'gone' WHERE id = 2 XOR 1",
+    'DELETE FROM notes WHERE id IN (1, 2) XOR id = 1',
+  ]);
+  // A plain bounded write still runs.
+  const conn = await channels.mysql('bounded-ok', ['bounded'], 'legacy', t, ACME);
+  await conn.query("UPDATE notes SET body = 'first' WHERE id = 1");
+  const [rows] = await admin.query(`SELECT body FROM ${myDb}.notes ORDER BY id`);
+  t.same(rows, [{ body: 'first' }, { body: 'second' }]);
 });

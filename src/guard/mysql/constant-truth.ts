@@ -133,8 +133,9 @@ export function isUnboundedFilter(where: unknown, reads: LiteralReads, pins: Pin
   if (where === undefined || where === null) return true;
   // node-sql-parser binds `||` tighter than `=`; MySQL (without PIPES_AS_CONCAT) reads it as a
   // low-precedence OR, so `id = 1 || 1` is `(id = 1) OR 1` on the server. A tree holding one is
-  // not the server's tree and proves no bound.
-  if (holdsOperator(where, '||')) return true;
+  // not the server's tree and proves no bound. XOR likewise: the parser binds it tighter than `=`,
+  // the server looser (`id = 1 XOR 1` is `(id = 1) XOR 1`, every row but one).
+  if (holdsOperator(where, '||') || holdsOperator(where, 'XOR')) return true;
   return !pinsRows(where, reads, pins);
 }
 
@@ -189,7 +190,12 @@ function holdsOperator(value: unknown, operator: string): boolean {
   if (typeof value !== 'object' || value === null) return false;
   if (Array.isArray(value)) return value.some((v) => holdsOperator(v, operator));
   const node = value as Node;
-  if (node.type === 'binary_expr' && node.operator === operator) return true;
+  if (
+    node.type === 'binary_expr' &&
+    typeof node.operator === 'string' &&
+    node.operator.toUpperCase() === operator
+  )
+    return true;
   for (const key in node) {
     const child = node[key];
     if (typeof child === 'object' && child !== null && holdsOperator(child, operator)) return true;
