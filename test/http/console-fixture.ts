@@ -46,13 +46,16 @@ interface TestLike {
   teardown(fn: () => void | Promise<void>): void;
 }
 
-export async function startConsoleGateway(t: TestLike, extra = ''): Promise<ConsoleGateway> {
+export async function startConsoleGateway(
+  t: TestLike,
+  options: { console?: string; identity?: string } = {},
+): Promise<ConsoleGateway> {
   const harness = await startHarness(t, {
     policy: CONSOLE_POLICY,
     extra: `
 approvals: { approvers: { groups: [dba] }, timeout: 2m, wireWait: 60s }
-console: { auditors: { groups: [security] } }
-${extra}`,
+console: { auditors: { groups: [security] }${options.console ? `, ${options.console}` : ''} }
+${options.identity ? `identity: ${options.identity}` : ''}`,
   });
   const parts = harness.parts;
   const http = new HttpServer({
