@@ -178,6 +178,17 @@ export class LineageMasking implements MaskingStage {
         `LISTEN delivers the payloads other sessions and triggers notify, whose origin masking cannot trace; policy ${policy.policy} masks columns, so it is refused`,
       );
     }
+    // MySQL's HANDLER ... READ walks a table by an index, in its order, from a value or with a
+    // WHERE, outside any query lineage reads: a filter and an order on any column it names.
+    if (
+      policy.maskedFilters === 'refuse' &&
+      context.session.dialect === 'mysql' &&
+      context.verdict.statements.some((s) => s.command === 'HANDLER')
+    ) {
+      throw new MaskingRefusal(
+        `HANDLER reads rows by an index's values and order, which masking cannot trace; policy ${policy.policy} masks columns and refuses filters on them, so it is refused (use SELECT)`,
+      );
+    }
     const stores = context.verdict.statements.some((s) => s.effects.some((e) => !STORES_NOTHING.has(e)));
     if (stores) {
       const snapshot = await this.#snapshot(context.session.target);

@@ -22,7 +22,9 @@
  * as a plain SET (`session`), SHOW (`read`) or XA (`transaction`). SHOW BINLOG EVENTS, RELAYLOG
  * EVENTS, SLAVE STATUS and the userstat lists (other sessions' statements and activity) were
  * `read`. node-sql-parser binds XOR tighter than `=` (`id = 1 XOR 1` read as `id = (1 XOR 1)`, a
- * bounded DELETE) where the server reads `(id = 1) XOR 1`: every row but one. Each is refused or
+ * bounded DELETE) where the server reads `(id = 1) XOR 1`: every row but one. Under
+ * `maskedFilters: refuse` with `session` allowed, `HANDLER customers READ ssn = ('123-45-6789')`
+ * answered whether a value exists, and READ ssn FIRST / NEXT walked the rows in its order. Each is refused or
  * withheld,
  * the database is as it was, and nothing masked, no file and no other tenant's row reaches the
  * client.
@@ -90,6 +92,10 @@ policies:
     statements: { default: deny, allow: [read] }
     rowFilters:
       - { table: orders, where: "tenant = {claims.tenant}" }
+  - name: strictsession
+    when: { groups: [strictsession] }
+    statements: { default: deny, allow: [read, session] }
+    maskedFilters: refuse${GUARDED}
   - name: strict
     when: { groups: [strict] }
     statements: { default: deny, allow: [read] }
@@ -379,4 +385,21 @@ t.test('MySQL: a WHERE with XOR proves no bound', async (t) => {
   await conn.query("UPDATE notes SET body = 'first' WHERE id = 1");
   const [rows] = await admin.query(`SELECT body FROM ${myDb}.notes ORDER BY id`);
   t.same(rows, [{ body: 'first' }, { body: 'second' }]);
+});
+
+t.test('MySQL: under maskedFilters: refuse, HANDLER is refused to a masked caller', async (t) => {
+  await admin.query(`CREATE INDEX ssn_idx ON ${myDb}.customers (ssn)`);
+  t.teardown(() => admin.query(`DROP INDEX ssn_idx ON ${myDb}.customers`));
+  await refusedOnMysql(t, 'strictsession', [
+    ['HANDLER customers OPEN', "HANDLER customers READ ssn_idx = ('123-45-6789')"],
+    ['HANDLER customers OPEN AS h', "HANDLER h READ FIRST WHERE ssn LIKE '1%'"],
+    ['HANDLER customers OPEN', 'HANDLER customers READ ssn_idx FIRST', 'HANDLER customers READ ssn_idx NEXT'],
+  ]);
+  // A plain SELECT of the same table still runs, masked.
+  const conn = await channels.mysql('handler-ok', ['strictsession'], 'legacy', t, ACME);
+  const [rows] = await conn.query('SELECT id, ssn FROM customers ORDER BY id');
+  t.same(rows, [
+    { id: 1, ssn: '****' },
+    { id: 2, ssn: '****' },
+  ]);
 });
