@@ -203,7 +203,7 @@ const policy = z.strictObject({
     )
     .default([])
     .describe(
-      'rows of a table a caller may read, update or delete (Postgres targets: reads are rewritten, views over the table seen through; inserts into it are refused; MySQL targets: reads are rewritten, single-table UPDATE and DELETE get the filter in their WHERE, other statements naming it or a view over it are refused)',
+      'rows of a table a caller may read, update or delete (reads are rewritten, views over the table seen through on Postgres; UPDATE and DELETE get the filter in their WHERE (single-table ones on MySQL); INSERT ... VALUES runs when every row sets the filtered columns to the claims of the caller, other statements naming it or a view over it are refused)',
     ),
   maskedDerivations: z
     .enum(['mask', 'refuse'])

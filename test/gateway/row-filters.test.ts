@@ -307,6 +307,70 @@ t.test('UPDATE and DELETE touch only the caller tenant rows', async (t) => {
   );
 });
 
+t.test("INSERT ... VALUES of the caller's own rows runs; any other new row is refused", async (t) => {
+  t.teardown(() =>
+    adminQuery('DELETE FROM orders WHERE id >= 30; DELETE FROM events WHERE id >= 30', [], db),
+  );
+  const allowed: [string, string, unknown[]?][] = [
+    ['mcp', "INSERT INTO orders (id, tenant, item) VALUES (31, 'acme', 'new')"],
+    ['psql simple', "INSERT INTO orders (tenant, id) VALUES ('acme', 32), ('acme', 33) RETURNING id"],
+    ['psql extended', "INSERT INTO events (tenant, id, what) VALUES ('acme', 34, 'x')"],
+    ['psql simple', "INSERT INTO orders (id, tenant) VALUES (35, 'acme') ON CONFLICT DO NOTHING"],
+    ['psql extended', "INSERT INTO orders (id, tenant) VALUES ($1, 'acme')", [36]],
+    [
+      'mcp',
+      'WITH x AS (INSERT INTO orders (id, "tenant") VALUES (37, \'acme\') RETURNING id) SELECT id FROM x',
+    ],
+  ];
+  const refused = [
+    "INSERT INTO orders (id, tenant) VALUES (40, 'globex')",
+    "INSERT INTO orders (id, tenant) VALUES (41, 'acme'), (42, 'globex')",
+    "INSERT INTO orders (id, item) VALUES (43, 'x')",
+    "INSERT INTO orders (id, tenant) VALUES (45, 'ACME')",
+    "INSERT INTO orders (id, tenant) VALUES (46, 'acme' || '')",
+    "INSERT INTO orders (id, tenant) VALUES (46, 'acme'::text)",
+    "INSERT INTO orders (id, tenant) SELECT 47, 'acme'",
+    'INSERT INTO orders (id, tenant) SELECT 47, tenant FROM orders LIMIT 1',
+    "INSERT INTO orders (id, tenant) VALUES (48, 'acme') ON CONFLICT (id) DO UPDATE SET item = 'x'",
+    "INSERT INTO orders (id, tenant) VALUES (1, 'acme') ON CONFLICT (id) DO UPDATE SET item = 'x' WHERE orders.tenant = 'globex'",
+    'INSERT INTO orders DEFAULT VALUES',
+    "INSERT INTO orders VALUES (44, 'acme')",
+    'INSERT INTO orders (id, tenant) VALUES (49, NULL)',
+    'INSERT INTO orders (id, tenant) VALUES (50, DEFAULT)',
+    "INSERT INTO orders_2025 (id, tenant) VALUES (51, 'globex')",
+    "WITH x AS (INSERT INTO orders (id, tenant) VALUES (52, 'globex') RETURNING id) SELECT * FROM x",
+    "INSERT INTO v_orders (id, tenant) VALUES (53, 'acme')",
+    "INSERT INTO events (tenant, id) VALUES ('globex', 54)",
+    "INSERT INTO orders (id, tenant) VALUES (55, (SELECT 'acme'))",
+    'INSERT INTO orders (id, "TENANT") VALUES (56, \'acme\')',
+  ];
+  const channelsOf = await runners(t);
+  for (const [name, sql, params] of allowed) {
+    const out = await channelsOf[name]!(sql, params);
+    t.ok('rows' in out, `${name}: ${sql} ${JSON.stringify(out)}`);
+  }
+  const inserted = (await adminQuery('SELECT id, tenant FROM orders WHERE id >= 30 ORDER BY id', [], db))
+    .rows;
+  t.same(
+    inserted.map((r) => `${r.id}:${r.tenant}`),
+    ['31:acme', '32:acme', '33:acme', '35:acme', '36:acme', '37:acme'],
+  );
+  for (const [name, runner] of Object.entries(channelsOf)) {
+    for (const sql of refused) {
+      const out = await runner(sql);
+      t.ok('error' in out, `${name}: ${sql} refused`);
+      t.notMatch(JSON.stringify(out), ORDER_TEXTS, `${name}: ${sql}`);
+    }
+  }
+  t.same((await adminQuery('SELECT count(*)::int AS n FROM orders WHERE id >= 38', [], db)).rows, [{ n: 0 }]);
+  t.same((await adminQuery("SELECT count(*)::int AS n FROM events WHERE tenant = 'globex'", [], db)).rows, [
+    { n: 1 },
+  ]);
+  t.same((await adminQuery('SELECT item FROM orders WHERE id = 1', [], db)).rows, [{ item: 'acme-anvil' }]);
+  const why = await channelsOf['mcp']!("INSERT INTO orders (id, tenant) VALUES (40, 'globex')");
+  t.match(JSON.stringify(why), /row 1 must set tenant to the caller's own tenant/);
+});
+
 t.test('what cannot be proven filtered is refused, on every channel', async (t) => {
   const refused = [
     "INSERT INTO orders VALUES (9, 'globex', 'x', 'y', 1)",

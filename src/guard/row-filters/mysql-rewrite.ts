@@ -2,6 +2,7 @@ import NodeSqlParser from 'node-sql-parser';
 import { tokenizeMySql, type MySqlToken } from '../mysql/lexer.js';
 import type { ClaimReader } from './condition.js';
 import { RowFilterRefusal } from './condition.js';
+import { checkNewRows, type NewRow } from './new-rows.js';
 import type { RowFilterRule } from './template.js';
 
 /**
@@ -16,7 +17,8 @@ import type { RowFilterRule } from './template.js';
  * string literals that no sql_mode reads differently (hex, read as utf8mb4).
  *
  * Statements: SELECT; INSERT and REPLACE into a table without a filter (what they read is
- * filtered as above); single-table UPDATE and DELETE, whose target keeps its name and whose WHERE
+ * filtered as above); INSERT ... VALUES into a filtered table whose rows provably match it
+ * (new-rows.ts), as written; single-table UPDATE and DELETE, whose target keeps its name and whose WHERE
  * becomes `(<filter>) AND CASE WHEN (<filter>) THEN (<their WHERE>) ELSE FALSE END`, so their
  * own condition runs only on rows the filter passed. An UPDATE may not set a column the filter
  * reads (it would move rows to another tenant).
@@ -84,6 +86,10 @@ export function rewriteMysqlStatement(
   if (target !== undefined) {
     covered.push(target.span);
     edits.push(...whereEdits(sql, tokens, only, target.rule, readClaim));
+  }
+  if (kind === 'insert') {
+    const into = insertTarget(sql, tokens, only, rules, readClaim);
+    if (into !== undefined) covered.push(into);
   }
   const references = tableReferences(only).filter(
     (ref) => target === undefined || ref.loc.start.offset !== target.span.start,
@@ -188,6 +194,70 @@ function writeTarget(
   }
   const start = ref.loc.start.offset;
   return { rule, span: { start, end: trimmedEnd(sql, start, ref.loc.end.offset) } };
+}
+
+/** Words after an INSERT's target and column list: its rows begin. */
+const INSERT_ROWS = new Set(['VALUES', 'VALUE', 'SET', 'SELECT', 'WITH', 'TABLE']);
+
+/**
+ * An INSERT into a filtered table runs as written when its new rows provably match the filter
+ * (new-rows.ts): a VALUES list or SET of plain constants, no ON DUPLICATE KEY UPDATE (it would
+ * update a row that may be another's). The span of the target and its column list, whose names
+ * the rewrite then takes as accounted for; undefined when the target has no filter.
+ */
+function insertTarget(
+  sql: string,
+  tokens: readonly MySqlToken[],
+  statement: StatementNode & { columns?: unknown; values?: unknown; on_duplicate_update?: unknown },
+  rules: readonly RowFilterRule[],
+  readClaim: ClaimReader,
+): { start: number; end: number } | undefined {
+  const named = Array.isArray(statement.table) ? (statement.table as TableReference[]) : [];
+  const rule = named.length === 1 ? ruleFor(rules, named[0] as TableReference) : undefined;
+  if (rule === undefined) return undefined;
+  if (statement.on_duplicate_update != null) {
+    throw new RowFilterRefusal(
+      `INSERT into ${rule.table} ... ON DUPLICATE KEY UPDATE is refused: the row it updates may be another's`,
+    );
+  }
+  let columns: string[] | undefined;
+  let rows: NewRow[];
+  const values = statement.values as { type?: unknown; values?: { value?: unknown[] }[] } | null | undefined;
+  if (Array.isArray(statement.set)) {
+    const set = statement.set as { column?: unknown; value?: unknown }[];
+    columns = set.map((a) => (typeof a.column === 'string' ? a.column : ''));
+    rows = [set.map((a) => mysqlConstant(a.value))];
+  } else if (values?.type === 'values' && Array.isArray(values.values)) {
+    columns = Array.isArray(statement.columns)
+      ? statement.columns.map((c) => (typeof c === 'string' ? c : ''))
+      : undefined;
+    rows = values.values.map((row) => (Array.isArray(row.value) ? row.value.map(mysqlConstant) : []));
+  } else {
+    throw new RowFilterRefusal(
+      `INSERT into ${rule.table} is refused unless its rows are a VALUES list or SET of constants (INSERT ... SELECT cannot be checked against the row filter)`,
+    );
+  }
+  checkNewRows(rule, readClaim, columns, rows, true);
+  let depth = 0;
+  for (const token of tokens.slice(1)) {
+    if (token.kind === 'punct' && token.text === '(') depth++;
+    else if (token.kind === 'punct' && token.text === ')') depth--;
+    else if (depth === 0 && token.kind === 'word' && INSERT_ROWS.has(token.text)) {
+      return { start: 0, end: token.start };
+    }
+  }
+  throw new RowFilterRefusal(`${rule.table} has a row filter, and this INSERT's rows could not be located`);
+}
+
+/** A plain constant's text (`5`, `acme`); undefined for anything else, or a string with escapes. */
+function mysqlConstant(value: unknown): string | undefined {
+  const node = value as { type?: unknown; value?: unknown } | null;
+  if (node?.type === 'number' && typeof node.value === 'number' && Number.isFinite(node.value)) {
+    return String(node.value);
+  }
+  const quoted = node?.type === 'single_quote_string' || node?.type === 'double_quote_string';
+  if (quoted && typeof node.value === 'string' && !/['"\\]/.test(node.value)) return node.value;
+  return undefined;
 }
 
 /** Clause words that end a single-table UPDATE's or DELETE's WHERE. */

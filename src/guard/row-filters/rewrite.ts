@@ -1,6 +1,7 @@
 import type { CatalogRelation } from '../../masking/catalog.js';
 import { type ClaimReader, conditionFor, RowFilterRefusal } from './condition.js';
 import { type FilteredRelations, type FilterClass, MAX_VIEW_DEPTH, OTHER_SESSIONS } from './relations.js';
+import { checkNewRows } from './new-rows.js';
 import type { RowFilterRule } from './template.js';
 import { type PgNode, stringOf, walkNodes } from './tree.js';
 
@@ -47,7 +48,9 @@ const OPAQUE_BODIES = new Set(['DoStmt', 'CallStmt']);
  * - UPDATE and DELETE of a filtered table get `<filter> AND CASE WHEN <filter> THEN <their
  *   WHERE> ELSE false END`: their condition is evaluated only on rows the filter passed.
  *   An UPDATE may not set a column the filter reads.
- * - INSERT, MERGE and COPY FROM into a filtered table, a read of a table it inherits from,
+ * - INSERT ... VALUES into a filtered table runs when each row sets the filter's columns to the
+ *   caller's claims (new-rows.ts); other INSERTs into it are refused, as are
+ * - MERGE and COPY FROM into a filtered table, a read of a table it inherits from,
  *   statistics catalogs and user-defined functions (which may read anything) are refused.
  */
 export function rewriteStatement(stmt: PgNode, context: RewriteContext): boolean {
@@ -151,8 +154,11 @@ class Rewriter {
           this.#filterWrite(keys[0], fields);
           return node;
         case 'InsertStmt':
+          this.#checkInsert(fields);
+          this.#visitExcept(fields, 'relation');
+          return node;
         case 'MergeStmt':
-          this.#refuseTarget(fields, keys[0] === 'InsertStmt' ? 'INSERT into' : 'MERGE into');
+          this.#refuseTarget(fields, 'MERGE into');
           this.#visitExcept(fields, 'relation');
           return node;
         case 'CopyStmt':
@@ -292,6 +298,35 @@ class Rewriter {
           });
   }
 
+  /** An INSERT into a filtered table runs as written when each new row provably matches it. */
+  #checkInsert(fields: PgNode): void {
+    const rv = fields['relation'] as RangeVarFields | undefined;
+    const cls = rv === undefined ? undefined : this.#classify(rv);
+    if (rv === undefined || cls === undefined) return;
+    if (cls.kind !== 'filtered') return this.#refuseTarget(fields, 'INSERT into');
+    const conflict = fields['onConflictClause'] as { action?: string } | undefined;
+    if (conflict?.action === 'ONCONFLICT_UPDATE') {
+      throw new RowFilterRefusal(
+        `INSERT into ${rv.relname} ... ON CONFLICT DO UPDATE is refused: the row it updates may be another's`,
+      );
+    }
+    const select = (fields['selectStmt'] as PgNode | undefined)?.['SelectStmt'] as PgNode | undefined;
+    const lists = select?.['valuesLists'] as PgNode[] | undefined;
+    if (select === undefined || lists === undefined || Object.keys(select).some((k) => !VALUES_ONLY.has(k))) {
+      throw new RowFilterRefusal(
+        `INSERT into ${rv.relname} is refused unless its rows are a VALUES list (INSERT ... SELECT and DEFAULT VALUES cannot be checked against the row filter)`,
+      );
+    }
+    const targets = fields['cols'] as { ResTarget?: { name?: string; indirection?: unknown } }[] | undefined;
+    const columns = targets?.map(
+      (c) => (c.ResTarget?.indirection === undefined ? c.ResTarget?.name : undefined) ?? '',
+    );
+    const rows = lists.map((list) =>
+      (((list['List'] as { items?: PgNode[] } | undefined)?.items ?? []) as PgNode[]).map(constantText),
+    );
+    checkNewRows(cls.rule, this.#context.readClaim, columns, rows, false);
+  }
+
   #refuseTarget(fields: PgNode, verb: string): void {
     const rv = fields['relation'] as RangeVarFields | undefined;
     if (rv === undefined) return;
@@ -352,6 +387,21 @@ class Rewriter {
 
 const otherSessions = (name: string): string =>
   `${name} shows other sessions' statements, other callers' row-filtered ones among them; it cannot be read under row filters`;
+
+/** The keys of a SelectStmt that is a VALUES list and nothing else. */
+const VALUES_ONLY = new Set(['valuesLists', 'limitOption', 'op']);
+
+/** A constant's text as the parser holds it (`5`, `acme`), or undefined for NULL and anything else. */
+function constantText(node: PgNode): string | undefined {
+  const constant = node['A_Const'] as
+    | { sval?: { sval?: string }; ival?: { ival?: number }; fval?: { fval?: string }; isnull?: boolean }
+    | undefined;
+  if (constant === undefined || constant.isnull === true) return undefined;
+  if (constant.sval !== undefined) return constant.sval.sval ?? '';
+  if (constant.ival !== undefined) return String(constant.ival.ival ?? 0);
+  if (constant.fval !== undefined) return constant.fval.fval;
+  return undefined;
+}
 
 function starTarget(): PgNode {
   return { ResTarget: { val: { ColumnRef: { fields: [{ A_Star: {} }] } } } };
