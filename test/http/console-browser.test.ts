@@ -101,10 +101,10 @@ t.test('denying in the browser ends the waiting statement with the denial', asyn
   const card = page.locator('article.card', { hasText: sql });
   await card.waitFor({ timeout: 15_000 });
   await card.locator('input[name=reason]').fill('not in business hours');
-  // Keyboard only: tab from the reason field to Approve, then to Deny.
+  // Keyboard only: tab from the reason field past the grant choice and Approve, to Deny.
   await card.locator('input[name=reason]').focus();
-  await page.keyboard.press('Tab');
-  await page.keyboard.press('Tab');
+  for (let i = 0; i < 3; i++) await page.keyboard.press('Tab');
+  t.equal(await page.locator(':focus').textContent(), 'Deny');
   await page.keyboard.press('Enter');
   t.match(await running, { message: /denied/ });
   await card.locator('.outcome', { hasText: 'Denied' }).waitFor();
@@ -202,6 +202,22 @@ t.test('a user without the approver group sees no approve button and the API ref
     status: 200,
   });
   t.match(await running, { message: /denied/ });
+});
+
+t.test('approving with a time-boxed grant lets statements like it run without review', async (t) => {
+  await page.goto(`${c.base}/approvals`);
+  const client = await c.harness.client();
+  t.teardown(() => client.end());
+  const sql = "UPDATE notes SET body = 'granted' WHERE id = 1";
+  const running = client.query(sql);
+  const card = page.locator('article.card', { hasText: sql });
+  await card.waitFor({ timeout: 15_000 });
+  await card.locator('select[name=grant]').selectOption('15');
+  await card.locator('button[data-action=approve]').click();
+  t.equal((await running).rowCount, 1);
+  t.match(await card.locator('.outcome').textContent(), /and statements like it until/);
+  const next = await client.query("UPDATE notes SET body = 'again' WHERE id = 2");
+  t.equal(next.rowCount, 1, 'the next write on notes ran at once, under the grant');
 });
 
 t.test('signing out ends the session', async (t) => {

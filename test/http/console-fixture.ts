@@ -9,6 +9,7 @@
 import { pino } from 'pino';
 import { HttpServer } from '../../src/http/server.js';
 import { startHarness, type Harness } from '../gateway/postgres-listener-harness.js';
+import { randomSuffix } from '../support/postgres.js';
 
 export const CONSOLE_POLICY = `
   - name: agents
@@ -48,14 +49,18 @@ interface TestLike {
 
 export async function startConsoleGateway(
   t: TestLike,
-  options: { console?: string; identity?: string } = {},
+  options: { console?: string; oidc?: string } = {},
 ): Promise<ConsoleGateway> {
   const harness = await startHarness(t, {
     policy: CONSOLE_POLICY,
     extra: `
 approvals: { approvers: { groups: [dba] }, timeout: 2m, wireWait: 60s }
 console: { auditors: { groups: [security] }${options.console ? `, ${options.console}` : ''} }
-${options.identity ? `identity: ${options.identity}` : ''}`,
+identity:
+  # An issuer of this run's own: approvals and grants in the shared Redis are keyed by subject and
+  # issuer, so a grant another run gave agent-1 must not cover this run's statements.
+  gatewayTokens: { issuer: sluice-test-${randomSuffix()} }
+${options.oidc ? `  oidc: ${options.oidc}` : ''}`,
   });
   const parts = harness.parts;
   const http = new HttpServer({

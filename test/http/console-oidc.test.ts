@@ -18,7 +18,7 @@ const provider = await startProvider();
 t.teardown(() => provider.close());
 const c = await startConsoleGateway(t, {
   console: `clientId: ${provider.clientId}, clientSecret: ${provider.clientSecret}`,
-  identity: `{ oidc: [{ issuer: "${provider.issuer}", audience: sluice }] }`,
+  oidc: `[{ issuer: "${provider.issuer}", audience: sluice }]`,
 });
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',

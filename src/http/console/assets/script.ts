@@ -83,12 +83,14 @@ export const CONSOLE_JS = String.raw`
 
     function decide(request, action, card) {
       var input = card.querySelector('input[name="reason"]');
-      var buttons = card.querySelectorAll('button');
+      var buttons = card.querySelectorAll('button, select');
       var status = card.querySelector('.outcome');
       buttons.forEach(function (b) { b.disabled = true; });
       card.setAttribute('data-busy', 'true');
       var body = {};
       if (input && input.value.trim() !== '') body.reason = input.value.trim();
+      var grant = card.querySelector('select[name="grant"]');
+      if (action === 'approve' && grant && grant.value !== '') body.grantMinutes = Number(grant.value);
       fetch('/api/approvals/' + encodeURIComponent(request.id) + '/' + action, {
         method: 'POST',
         credentials: 'same-origin',
@@ -103,7 +105,10 @@ export const CONSOLE_JS = String.raw`
           if (answer.ok) {
             card.setAttribute('data-done', 'true');
             status.className = 'outcome pill ' + (action === 'approve' ? 'approved' : 'denied');
-            status.textContent = action === 'approve' ? 'Approved: the statement runs now' : 'Denied';
+            status.textContent =
+              action === 'approve'
+                ? 'Approved: the statement runs now' + (answer.data.grant ? ' (and statements like it until ' + new Date(answer.data.grant.expiresAt).toLocaleTimeString() + ')' : '')
+                : 'Denied';
             if (input) input.disabled = true;
           } else {
             buttons.forEach(function (b) { b.disabled = false; });
@@ -140,6 +145,12 @@ export const CONSOLE_JS = String.raw`
         decideRow = el('div', { className: 'decide' }, [
           el('label', { for: reasonId, className: 'muted', text: 'Reason' }),
           el('input', { type: 'text', id: reasonId, name: 'reason', maxlength: '2000', placeholder: 'ticket, context… (recorded)' }),
+          el('label', { for: 'grant-' + request.id, className: 'muted', text: 'Grant' }),
+          el('select', { id: 'grant-' + request.id, name: 'grant', title: 'also let this caller run statements like it, without review, for a while' }, [
+            el('option', { value: '', text: 'this statement only' }),
+            el('option', { value: '15', text: 'and like it for 15 min' }),
+            el('option', { value: '60', text: 'and like it for 1 h' }),
+          ]),
           el('button', { type: 'button', className: 'approve', 'data-action': 'approve', text: 'Approve' }),
           el('button', { type: 'button', className: 'deny', 'data-action': 'deny', text: 'Deny' }),
         ]);
