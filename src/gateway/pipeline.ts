@@ -91,6 +91,20 @@ export interface StatementLimits {
 }
 
 /** Whether a statement may leave session state behind: anything but plain reads. */
+/**
+ * MySQL's FOUND_ROWS() and ROW_COUNT() tell the row count of the statement before on the same
+ * connection: on a shared pool, another caller's (another tenant's rows counted).
+ */
+const PREVIOUS_STATEMENT_FUNCTIONS = ['found_rows()', 'row_count()'];
+
+function readsPreviousStatement(verdict: GuardVerdict): string | undefined {
+  for (const s of verdict.statements) {
+    const hit = s.objects.find((o) => PREVIOUS_STATEMENT_FUNCTIONS.includes(o));
+    if (hit !== undefined) return hit.toUpperCase();
+  }
+  return undefined;
+}
+
 function mayChangeSession(verdict: GuardVerdict): boolean {
   return verdict.statements.some((s) => s.effects.some((e) => e !== 'read'));
 }
@@ -209,6 +223,17 @@ export class StatementPipeline {
         sqlstate: verdict.unreadable === true ? '42601' : '42501',
         ...(targetText !== undefined ? { targetText } : {}),
       });
+    }
+    const previous =
+      this.#limits.sharedConnections && this.#session.dialect === 'mysql'
+        ? readsPreviousStatement(verdict)
+        : undefined;
+    if (previous !== undefined) {
+      throw new GatewayError(
+        'ERR_STATEMENT_DENIED',
+        `statement denied: ${previous} reports on the connection's previous statement, which on a shared pool is another caller's`,
+        { sqlstate: '42501' },
+      );
     }
     return verdict;
   }

@@ -6,7 +6,7 @@
  * `ħ` as a quote (latin1), so that a string the guard read as one literal ended early at the
  * server and the rest ran: masked columns in clear, LOAD_FILE. On MCP's shared pool, SHOW WARNINGS
  * and SHOW ERRORS of a caller without column masking returned what another caller's statement left
- * on the connection (another tenant's values, quoted in a warning). `SET tx_isolation = 3` (or a
+ * on the connection (another tenant's values, quoted in a warning), and FOUND_ROWS() its row count. `SET tx_isolation = 3` (or a
  * CONCAT, a variable, or a literal after the shape cache had seen another level in that place)
  * passed as `routine`: every read then locks what it reads, and other sessions' writes wait. Under
  * `maskedFilters: refuse`, a window over a masked column (`RANK() OVER (ORDER BY ssn)`, a named
@@ -251,12 +251,22 @@ t.test("MCP: a shared connection's warnings and errors are not handed to the nex
   const counted = await acme('SHOW WARNINGS', 'single');
   t.ok((counted.rows ?? []).length > 0, 'the warnings are listed');
   for (const row of counted.rows ?? []) t.same(row, ['Warning', 1292, '****']);
+  // FOUND_ROWS() and ROW_COUNT() count the rows of the connection's previous statement.
+  await globex('SELECT SQL_CALC_FOUND_ROWS id FROM orders LIMIT 0', 'single');
+  for (const read of ['SELECT FOUND_ROWS() AS n', 'SELECT ROW_COUNT() AS n', 'SELECT found_rows()']) {
+    const seen = await acme(read, 'single');
+    t.ok(seen.isError, read);
+    t.match(seen.text, /previous statement, which on a shared pool is another caller's/);
+  }
   // On the listener the connection is the caller's own: its own warnings come back as they are.
   const conn = await channels.mysql('tenant-listener', ['tenants'], 'legacy', t, ACME);
   await conn.query('SELECT CAST(item AS SIGNED) FROM orders');
   const [warnings] = await conn.query('SHOW/**/WARNINGS');
   t.match(JSON.stringify(warnings), /Truncated incorrect INTEGER value: 'anvil'/);
   t.notMatch(JSON.stringify(warnings), /globex/);
+  await conn.query('SELECT SQL_CALC_FOUND_ROWS id FROM orders LIMIT 1');
+  const [found] = await conn.query('SELECT FOUND_ROWS() AS n');
+  t.same(found, [{ n: 2 }], "the listener's own count");
 });
 
 t.test('MySQL: SERIALIZABLE is `lock` however the level is written', async (t) => {
