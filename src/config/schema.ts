@@ -499,7 +499,7 @@ export const configSchema = z.strictObject({
         })
         .prefault({}),
       sessionTtl: duration('8h').describe(
-        'a console sign-in lasts at most this long (and never longer than the token it came from)',
+        'a console sign-in lasts at most this long (one with a pasted token, never longer than that token)',
       ),
     })
     .prefault({})

@@ -88,7 +88,7 @@ t.test('the callback needs the state this browser started, once', async (t) => {
   t.equal(ok.status, 303);
   t.match(
     ok.headers.get('set-cookie'),
-    /sluice_console=[A-Za-z0-9_-]+; Path=\/; Max-Age=\d+; HttpOnly; SameSite=Lax/,
+    /sluice_console=[A-Za-z0-9_-]+; Path=\/; Max-Age=28800; HttpOnly; SameSite=Lax/,
   );
   const replayed = await callback(url, stateCookie);
   t.equal(replayed.status, 400, 'a state is used once');

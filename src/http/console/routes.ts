@@ -251,7 +251,7 @@ export class ConsoleRoutes {
         if (!(err instanceof AuthError)) throw err;
         return sendPage(res, 401, this.#view(req, `The token was refused: ${err.publicMessage}`));
       }
-      return this.#startSession(req, res, identity);
+      return this.#startSession(req, res, identity, { boundByCredential: true });
     }
     if (step === 'oidc' || step === 'callback') {
       const oidc = this.#oidc;
@@ -276,9 +276,10 @@ export class ConsoleRoutes {
           return;
         }
         const identity = await oidc.complete(url.searchParams, readCookie(req, STATE_COOKIE), redirectUri);
-        return this.#startSession(req, res, identity, [
-          setCookie(STATE_COOKIE, '', { maxAgeSeconds: 0, secure, path: '/sign-in' }),
-        ]);
+        return this.#startSession(req, res, identity, {
+          boundByCredential: false,
+          cookies: [setCookie(STATE_COOKIE, '', { maxAgeSeconds: 0, secure, path: '/sign-in' })],
+        });
       } catch (err) {
         if (!(err instanceof SignInError)) throw err;
         this.#deps.logger.warn(
@@ -291,8 +292,16 @@ export class ConsoleRoutes {
     sendPage(res, 404, renderMessage('Not found', 'There is no such page.'));
   }
 
-  #startSession(req: IncomingMessage, res: ServerResponse, identity: Identity, cookies: string[] = []): void {
-    const session = this.#deps.sessions.create(identity, this.#deps.config.console.sessionTtl);
+  #startSession(
+    req: IncomingMessage,
+    res: ServerResponse,
+    identity: Identity,
+    options: { boundByCredential: boolean; cookies?: string[] },
+  ): void {
+    const cookies = options.cookies ?? [];
+    const session = this.#deps.sessions.create(identity, this.#deps.config.console.sessionTtl, {
+      boundByCredential: options.boundByCredential,
+    });
     this.#deps.logger.info(
       {
         event: 'console.sign-in',

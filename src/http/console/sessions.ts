@@ -27,16 +27,22 @@ export class ConsoleSessions {
     this.#now = clock;
   }
 
-  /** Signs `identity` in until `ttlMs` from now, and never past the expiry of its credential. */
-  create(identity: Identity, ttlMs: number): ConsoleSession {
+  /**
+   * Signs `identity` in until `ttlMs` from now; with `boundByCredential`, never past the expiry of
+   * the credential it came from (a pasted token gives no longer access than the token itself). An
+   * OIDC sign-in is not bound so: an ID token's own lifetime (often minutes) is about the token,
+   * and the provider is asked again at the next sign-in.
+   */
+  create(identity: Identity, ttlMs: number, options: { boundByCredential: boolean }): ConsoleSession {
     this.#sweep();
     const now = this.#now();
+    const cap = options.boundByCredential ? (identity.expiresAt ?? Infinity) : Infinity;
     const session: ConsoleSession = {
       id: randomBytes(32).toString('base64url'),
       identity,
       csrf: randomBytes(32).toString('base64url'),
       createdAt: now,
-      expiresAt: Math.min(now + ttlMs, identity.expiresAt ?? Infinity),
+      expiresAt: Math.min(now + ttlMs, cap),
     };
     this.#sessions.set(session.id, session);
     while (this.#sessions.size > MAX_SESSIONS) {
