@@ -33,6 +33,15 @@
  *   and triggers' payloads as they were (`pg_notify('ch', row_to_json(NEW)::text)` of another
  *   tenant's row, a masked value): refused under column masking and under row filters.
  *
+ * - A window frame's offset (`count(*) OVER (ORDER BY n ROWS BETWEEN (SELECT ascii(ssn) ...)
+ *   PRECEDING AND CURRENT ROW)`) decided the count, which came back in clear: the first character
+ *   of the ssn, for any masked caller. Offsets (and those of a named window an OVER refers to)
+ *   are now inputs of the window's value, and filters under `maskedFilters: refuse`.
+ * - TABLESAMPLE's arguments and REPEATABLE seed, and XMLTABLE / JSON_TABLE documents, were not
+ *   read by lineage: under `maskedFilters: refuse` a sample percentage or a document computed
+ *   from a masked column decided the rows (or failed). They are filter inputs now, and a sampled
+ *   table's columns are traced as the table's.
+ *
  * Each attack leaves the database as it was, and nothing a client receives holds a masked value.
  */
 import t, { type Test } from 'tap';
@@ -49,6 +58,7 @@ await adminQuery(
    INSERT INTO customers VALUES (1, 'Ada', '123-45-6789', 'ada@example.com'), (2, 'Bob', '987-65-4321', 'bob@example.org');
    CREATE TABLE notes (id int PRIMARY KEY, body text);
    INSERT INTO notes VALUES (1, 'first'), (2, 'second');
+   CREATE TABLE nums AS SELECT g AS n FROM generate_series(1, 100) g;
    CREATE TABLE orders (id int PRIMARY KEY, tenant_id text, item text);
    INSERT INTO orders VALUES (1, 'acme', 'widget'), (2, 'other', 'other-tenant-item');`,
   [],
@@ -411,4 +421,52 @@ t.test('LISTEN is refused under column masking and under row filters', async (t)
   await new Promise((r) => setTimeout(r, 100));
   await plain.query('SELECT 1');
   t.same(heard, ['hello']);
+});
+
+t.test("a window frame's offset and a sample's arguments are inputs like any other", async (t) => {
+  const LEAKY_FRAMES = [
+    'SELECT max(c) AS c FROM (SELECT count(*) OVER (ORDER BY n ROWS BETWEEN (SELECT ascii(ssn) FROM customers WHERE id = 1) PRECEDING AND CURRENT ROW) AS c FROM nums) x',
+    'SELECT count(*) OVER w AS c FROM nums WINDOW w AS (ORDER BY n ROWS BETWEEN (SELECT ascii(ssn) FROM customers WHERE id = 1) PRECEDING AND CURRENT ROW) ORDER BY 1 DESC LIMIT 1',
+    'SELECT count(*) OVER (w ROWS BETWEEN (SELECT ascii(email) FROM customers WHERE id = 1) PRECEDING AND CURRENT ROW) AS c FROM nums WINDOW w AS (ORDER BY n) ORDER BY 1 DESC LIMIT 1',
+  ];
+  const mcp = await channels.mcp('frames-mcp', ['readers'], t);
+  const client = await channels.psql('frames', ['readers'], 'shop', t);
+  for (const sql of LEAKY_FRAMES) {
+    for (const extended of [false, true]) {
+      const r = await client.query(extended ? { text: sql, name: `f${counter++}` } : sql);
+      // ascii('1') + 1 rows, ascii('a') + 1 rows: the count would spell the first character.
+      t.same(r.rows, [{ c: null }], `masked: ${sql}`);
+    }
+    const viaMcp = await mcp(sql, 'shop');
+    t.same(viaMcp.rows, [['****']], `MCP: ${sql}`);
+  }
+  const plain = await client.query(
+    'SELECT n, count(*) OVER (ORDER BY n ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS c FROM nums WHERE n < 4 ORDER BY n',
+  );
+  t.same(plain.rows, [
+    { n: 1, c: '1' },
+    { n: 2, c: '2' },
+    { n: 3, c: '3' },
+  ]);
+  await refusedAsInference(t, 'strict', [
+    LEAKY_FRAMES[0] as string,
+    'SELECT * FROM notes TABLESAMPLE bernoulli((SELECT 1/(ascii(ssn) - 49) FROM customers WHERE id = 1))',
+    "SELECT count(*) FROM notes TABLESAMPLE bernoulli((SELECT CASE WHEN ssn LIKE '1%' THEN 100 ELSE 0 END FROM customers WHERE id = 1))",
+    'SELECT * FROM notes TABLESAMPLE bernoulli(100) REPEATABLE ((SELECT ascii(ssn) FROM customers WHERE id = 1))',
+    "SELECT 1 FROM customers TABLESAMPLE bernoulli(100) WHERE ssn LIKE '1%'",
+    "SELECT count(*) FROM customers c, XMLTABLE('/r' PASSING xmlelement(name r, c.ssn) COLUMNS s text PATH '.') x",
+  ]);
+  // A sample of a masked table is traced as the table: clear columns stay clear, masked ones masked.
+  const strict = await channels.psql('sample-ok', ['strict'], 'shop', t);
+  const sample = await strict.query(
+    'SELECT id, name, ssn FROM customers TABLESAMPLE bernoulli(100) ORDER BY id',
+  );
+  t.same(
+    sample.rows.map((r: { id: number; name: string }) => [r.id, r.name]),
+    [
+      [1, 'Ada'],
+      [2, 'Bob'],
+    ],
+  );
+  t.same(leaks(JSON.stringify(sample.rows)), []);
 });

@@ -337,6 +337,7 @@ class Analysis {
   #bindFrom(item: FromItem, scope: Scope, into: BoundRelation[]): void {
     switch (item.kind) {
       case 'relation': {
+        for (const e of item.sample ?? []) this.#filterExpr(e, scope);
         const cte = item.schema === undefined ? findCte(scope, item.name) : undefined;
         if (cte) {
           into.push(relation(item.alias ?? item.name, undefined, rename(cte, item.columnAliases)));
@@ -429,6 +430,7 @@ class Analysis {
       }
       case 'unresolved':
         this.fail(item.reason, true);
+        for (const e of item.inputs ?? []) this.#filterExpr(e, scope);
         into.push({ name: undefined, schema: undefined, columns: [], open: CLEAN });
         return;
     }

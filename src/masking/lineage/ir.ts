@@ -38,6 +38,8 @@ export type FromItem =
       name: string;
       alias: string | undefined;
       columnAliases: string[] | undefined;
+      /** TABLESAMPLE's arguments and REPEATABLE seed: which rows come back depends on them. */
+      sample?: Expr[];
     }
   | {
       kind: 'subquery';
@@ -78,7 +80,12 @@ export type FromItem =
       /** ROWS FROM (f(...), g(...)): the functions after the first, whose rows are zipped with its. */
       more?: { name: string; schema: string | undefined; args: Expr[] }[];
     }
-  | { kind: 'unresolved'; reason: string };
+  | {
+      kind: 'unresolved';
+      reason: string;
+      /** Expressions it evaluates that decide its rows (XMLTABLE's document): filter inputs. */
+      inputs?: Expr[];
+    };
 
 export interface Cte {
   name: string;

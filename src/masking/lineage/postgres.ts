@@ -223,6 +223,19 @@ function lowerSelect(s: Node): Query {
   // A window written in place (`row_number() OVER (ORDER BY ssn)`) sorts and partitions the rows
   // as a named one does, and the rows come back in that order: its keys are filters too.
   for (const w of inlineWindows(s.targetList)) input.push(lowerExpr({ WindowDef: w }));
+  const windows = namedWindows;
+  namedWindows = new Map(
+    list(s.windowClause).flatMap((w) => {
+      const def = unwrap(w);
+      return def && def[0] === 'WindowDef' && typeof def[1].name === 'string' ? [[def[1].name, def[1]]] : [];
+    }),
+  );
+  let targets: Target[];
+  try {
+    targets = lowerTargets(list(s.targetList));
+  } finally {
+    namedWindows = windows;
+  }
   // DISTINCT ON (exprs) compares those; a plain DISTINCT (an empty node) compares every output.
   const distinctOn = list(s.distinctClause).filter((d) => unwrap(d));
   for (const d of distinctOn) input.push(lowerExpr(d));
@@ -233,10 +246,30 @@ function lowerSelect(s: Node): Query {
     ctes,
     recursive,
     from,
-    targets: lowerTargets(list(s.targetList)),
+    targets,
     filters: { input, keys: [...keys, ...groupKeys] },
     ...(distinct ? { distinct } : {}),
   };
+}
+
+/** The named windows (WINDOW w AS (...)) of the SELECT whose select list is being lowered. */
+let namedWindows = new Map<string, Node>();
+
+/**
+ * What a window's value depends on: its PARTITION BY and ORDER BY, its frame's offsets (`ROWS
+ * BETWEEN (SELECT ...) PRECEDING` decides how many rows an aggregate sums), and those of the named
+ * window it refers to (`OVER w`, `OVER (w ROWS ...)`).
+ */
+function windowInputs(w: Node, depth = 0): unknown[] {
+  const own = [
+    ...list(w.partitionClause),
+    ...list(w.orderClause),
+    ...(w.startOffset ? [w.startOffset] : []),
+    ...(w.endOffset ? [w.endOffset] : []),
+  ];
+  const ref = typeof w.refname === 'string' ? w.refname : typeof w.name === 'string' ? w.name : undefined;
+  const base = ref === undefined ? undefined : namedWindows.get(ref);
+  return base !== undefined && base !== w && depth < 8 ? [...own, ...windowInputs(base, depth + 1)] : own;
 }
 
 /**
@@ -355,6 +388,18 @@ function lowerFromItem(n: unknown): FromItem {
         ...(more.length > 0 ? { more } : {}),
       };
     }
+    case 'RangeTableSample': {
+      // The sampled relation's columns, as read; the sample's arguments decide which rows.
+      const inner = lowerFromItem(b.relation);
+      const sample = [...list(b.args), ...(b.repeatable ? [b.repeatable] : [])].map(lowerExpr);
+      if (inner.kind === 'relation') return { ...inner, sample };
+      return { kind: 'unresolved', reason: 'TABLESAMPLE of a non-relation', inputs: sample };
+    }
+    case 'RangeTableFunc':
+    case 'JsonTable':
+      // XMLTABLE / JSON_TABLE: not modelled (their outputs are untraceable), but the document
+      // and paths they read decide how many rows there are.
+      return { kind: 'unresolved', reason: `FROM item ${type} is not modelled`, inputs: childExprs(b) };
     default:
       return { kind: 'unresolved', reason: `FROM item ${type} is not modelled` };
   }
@@ -387,7 +432,7 @@ function lowerExpr(n: unknown): Expr {
         ...list(b.args),
         ...list(b.agg_order),
         ...(b.agg_filter ? [b.agg_filter] : []),
-        ...(isObject(b.over) ? [...list(b.over.partitionClause), ...list(b.over.orderClause)] : []),
+        ...(isObject(b.over) ? windowInputs(b.over) : []),
       ];
       return {
         kind: 'call',
@@ -415,7 +460,7 @@ function lowerExpr(n: unknown): Expr {
     case 'SortBy':
       return lowerExpr(b.node);
     case 'WindowDef':
-      return { kind: 'compute', args: [...list(b.partitionClause), ...list(b.orderClause)].map(lowerExpr) };
+      return { kind: 'compute', args: windowInputs(b).map(lowerExpr) };
     case 'SelectStmt':
       return { kind: 'subquery', query: lowerSelect(b), scalar: false };
     default:
