@@ -303,3 +303,19 @@ t.test('console pages: sign-in redirects, strict CSP, non-auditors get 403', asy
   t.match(asset.headers.get('content-type'), /^text\/javascript/);
   t.equal((await fetch(`${c.base}/assets/nothing.js`)).status, 404);
 });
+
+t.test('recorded text reaches a page escaped: a statement or a value is never markup', async (t) => {
+  const client = await c.harness.client();
+  await client.query(`SELECT '<script>alert(1)</script>' AS "<img src=x onerror=alert(2)>"`);
+  await client.end();
+  await c.harness.parts.recorder.flush();
+  const listing = await c.api('GET', '/api/sessions?identity=agent-1', { token: c.tokens.dba });
+  const [newest] = listing.body.sessions as Array<{ id: string }>;
+  const { cookie } = await c.signIn(c.tokens.dba);
+  const page = await (await fetch(`${c.base}/sessions/${newest?.id}`, { headers: { cookie } })).text();
+  t.match(page, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
+  t.match(page, /&lt;img src=x onerror=alert\(2\)&gt;/);
+  t.notMatch(page, /<script>alert|<img src=x/);
+  const list = await fetch(`${c.base}/sessions?identity=%3Cb%3E`, { headers: { cookie } });
+  t.match(await list.text(), /value="&lt;b&gt;"/, 'a filter value is escaped in the form');
+});
