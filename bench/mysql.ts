@@ -188,7 +188,10 @@ state: { dir: state }
       execArgv: process.env.SLUICE_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [],
     });
     children.push(gateway);
-    const ready = await new Promise<GatewayReady>((resolve) => gateway.once('message', resolve));
+    const ready = await new Promise<GatewayReady>((resolve, reject) => {
+      gateway.once('message', resolve);
+      gateway.once('exit', (code) => reject(new Error(`the gateway exited (${code}) before it was ready`)));
+    });
     const pid = gateway.pid as number;
     const through = { port: ready.port, user: 'bench', password: ready.token, database: 'bench' };
     // Warm the gateway's JIT and caches (and the RSA key of the first login) before measuring.
