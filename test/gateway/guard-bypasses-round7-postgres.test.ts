@@ -470,3 +470,28 @@ t.test("a window frame's offset and a sample's arguments are inputs like any oth
   );
   t.same(leaks(JSON.stringify(sample.rows)), []);
 });
+
+t.test('already refused: they stay refused (regression guards from this round)', async (t) => {
+  await refusedEverywhere(t, 'readers', [
+    [
+      "SELECT ts_rewrite('a'::tsquery, 'SELECT ''a''::tsquery, quote_literal(ssn)::tsquery FROM customers')::text",
+    ],
+    ["SELECT query_to_xml('select ssn from customers', true, true, '')"],
+    ['SELECT pg_stat_get_backend_activity(s) FROM pg_stat_get_backend_idset() s'],
+    ["SELECT * FROM notes TABLESAMPLE system (nextval('s1'))"],
+    ["SELECT JSON_VALUE('1', '$' DEFAULT pg_advisory_lock(1) ON ERROR)"],
+    ['SELECT id FROM customers FOR UPDATE'],
+    ['COPY (WITH d AS (DELETE FROM notes RETURNING *) SELECT * FROM d) TO STDOUT'],
+    ['SELECT * FROM (WITH d AS (DELETE FROM notes RETURNING *) SELECT * FROM d) x'],
+    ["EXPLAIN ANALYZE WITH d AS (INSERT INTO notes VALUES (5, 'x') RETURNING *) SELECT * FROM d"],
+    ["SELECT set_config('search_path', 'pg_temp', false)"],
+    ["SELECT lo_import('/etc/passwd')"],
+    ['SELECT 1; DELETE FROM notes'],
+  ]);
+  // COPY of a masked column is refused before it runs, on every channel.
+  const client = await channels.psql('copy-refused', ['readers'], 'shop', t);
+  for (const sql of ['COPY customers (id, ssn) TO STDOUT', 'COPY (SELECT c FROM customers c) TO STDOUT']) {
+    const heard = await run(client, sql, false, '');
+    t.match(heard, /^ERR 42501 COPY \.\.\. TO STDOUT would send masked columns/, sql);
+  }
+});
