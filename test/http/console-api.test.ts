@@ -235,6 +235,18 @@ t.test('sessions: listed with counts, replayed with masked columns and the chain
     (await c.api('GET', '/api/sessions?identity=nobody-at-all', { token: c.tokens.auditor })).body.sessions,
     [],
   );
+  const found = await c.api('GET', '/api/sessions?identity=agent-1&statement=drop%20table%20NOTES', {
+    token: c.tokens.auditor,
+  });
+  t.same(
+    (found.body.sessions as Array<{ id: string }>).map((s) => s.id),
+    [mine?.id],
+    'a statement search finds the session that ran it',
+  );
+  const searched = await c.api('GET', `/api/export?identity=agent-1&statement=DROP%20TABLE&format=jsonl`, {
+    token: c.tokens.auditor,
+  });
+  t.equal(searched.headers.get('x-sluice-sessions'), '1', 'the export takes the same search');
 
   const replay = await c.api('GET', `/api/sessions/${mine?.id}`, { token: c.tokens.dba });
   t.equal(replay.status, 200);

@@ -2,9 +2,9 @@ import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CSV_HEADER, eventToCsv } from '../../recording/formats/csv.js';
 import { OcsfMapper } from '../../recording/formats/ocsf.js';
-import type { RecordingReader } from '../../recording/types.js';
+import type { RecordingReader, SessionSummary } from '../../recording/types.js';
 import { allowMethod, ApiProblem, queryText } from './problem.js';
-import { selectSessions, sessionQuery } from './sessions.js';
+import { listSessions, selectSessions, sessionQuery } from './sessions.js';
 
 export const EXPORT_FORMATS = ['jsonl', 'csv', 'ocsf'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -32,10 +32,11 @@ export async function handleExport(
   if (!EXPORT_FORMATS.includes(format)) {
     throw new ApiProblem(400, 'ERR_BAD_REQUEST', `format: expected one of ${EXPORT_FORMATS.join(', ')}`);
   }
-  const sessions = await selectSessions(
-    reader,
-    sessionQuery(url, Date.now(), { fallback: 10_000, max: 100_000 }),
-  );
+  const query = sessionQuery(url, Date.now(), { fallback: 10_000, max: 100_000 });
+  const sessions =
+    query.statement === undefined
+      ? await selectSessions(reader, query)
+      : ((await listSessions(reader, query)) as SessionSummary[]);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   res.writeHead(200, {
     'content-type': CONTENT_TYPES[format],

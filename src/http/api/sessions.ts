@@ -20,6 +20,8 @@ export interface SessionQuery {
   identity?: string;
   target?: string;
   channel?: string;
+  /** Text a statement of the session contains (case-insensitive). */
+  statement?: string;
   since?: number;
   until?: number;
   limit: number;
@@ -36,7 +38,7 @@ export function sessionQuery(url: URL, now: number, limits = { fallback: 100, ma
     if (!SESSION_ID.test(session)) throw new ApiProblem(400, 'ERR_BAD_REQUEST', 'session: not a session id');
     query.session = session;
   }
-  for (const name of ['identity', 'target', 'channel'] as const) {
+  for (const name of ['identity', 'target', 'channel', 'statement'] as const) {
     const value = queryText(url, name);
     if (value !== undefined) query[name] = value;
   }
@@ -52,7 +54,7 @@ export async function selectSessions(
   reader: RecordingReader,
   query: SessionQuery,
 ): Promise<SessionSummary[]> {
-  const { channel, limit, ...filter } = query;
+  const { channel, limit, statement: _statement, ...filter } = query;
   const sessions = await reader.listSessions(filter);
   return sessions
     .filter((s) => channel === undefined || s.channel === channel)
@@ -60,24 +62,57 @@ export async function selectSessions(
     .slice(0, limit);
 }
 
-/** Statements, denials, reviews and errors of one session, read from its events. */
-export async function countEvents(reader: RecordingReader, session: string): Promise<SessionCounts> {
-  const counts: SessionCounts = { statements: 0, denied: 0, reviewed: 0, errors: 0 };
-  for await (const e of reader.readEvents(session)) {
-    if (e.type === 'statement') counts.statements++;
-    else if (e.type === 'error') counts.errors++;
-    else if (e.type === 'decision') {
-      if (e.action === 'deny') counts.denied++;
-      else if (e.action === 'review') counts.reviewed++;
-    }
+/** Adds one event to a session's counts. */
+function tally(counts: SessionCounts, e: RecordingEvent): void {
+  if (e.type === 'statement') counts.statements++;
+  else if (e.type === 'error') counts.errors++;
+  else if (e.type === 'decision') {
+    if (e.action === 'deny') counts.denied++;
+    else if (e.action === 'review') counts.reviewed++;
   }
-  return counts;
 }
 
+/**
+ * Statements, denials, reviews and errors of one session, read from its events; with `needle`,
+ * also whether a statement's text contains it (case-insensitive).
+ */
+export async function countEvents(
+  reader: RecordingReader,
+  session: string,
+  needle?: string,
+): Promise<SessionCounts & { matched: boolean }> {
+  const counts: SessionCounts = { statements: 0, denied: 0, reviewed: 0, errors: 0 };
+  let matched = needle === undefined;
+  for await (const e of reader.readEvents(session)) {
+    tally(counts, e);
+    if (
+      !matched &&
+      e.type === 'statement' &&
+      String(e.sql)
+        .toLowerCase()
+        .includes(needle ?? '')
+    )
+      matched = true;
+  }
+  return { ...counts, matched };
+}
+
+/** How many sessions a statement search reads at most, newest first. */
+const SEARCH_SCAN = 2_000;
+
+/** The sessions a query selects with their counts, newest first; `statement` searches their texts. */
 export async function listSessions(reader: RecordingReader, query: SessionQuery): Promise<SessionListing[]> {
-  const sessions = await selectSessions(reader, query);
+  const needle = query.statement?.toLowerCase();
+  const sessions = await selectSessions(
+    reader,
+    needle === undefined ? query : { ...query, limit: SEARCH_SCAN },
+  );
   const out: SessionListing[] = [];
-  for (const s of sessions) out.push({ ...s, ...(await countEvents(reader, s.id)) });
+  for (const s of sessions) {
+    if (out.length >= query.limit) break;
+    const { matched, ...counts } = await countEvents(reader, s.id, needle);
+    if (matched) out.push({ ...s, ...counts });
+  }
   return out;
 }
 
@@ -105,10 +140,7 @@ export async function readReplay(
   const counts: SessionCounts = { statements: 0, denied: 0, reviewed: 0, errors: 0 };
   const kept = new Map<string, number>();
   const collect = (e: RecordingEvent): void => {
-    if (e.type === 'statement') counts.statements++;
-    else if (e.type === 'error') counts.errors++;
-    else if (e.type === 'decision' && e.action === 'deny') counts.denied++;
-    else if (e.type === 'decision' && e.action === 'review') counts.reviewed++;
+    tally(counts, e);
     if (e.type === 'result.rows' && Array.isArray(e.rows)) {
       const id = String(e.statementId ?? '');
       const before = kept.get(id) ?? 0;

@@ -170,6 +170,7 @@ export class ConsoleRoutes {
           channel: url.searchParams.get('channel') ?? '',
           since: url.searchParams.get('since') ?? '',
           until: url.searchParams.get('until') ?? '',
+          statement: url.searchParams.get('statement') ?? '',
         };
         try {
           const sessions = await listSessions(this.#deps.recordings(), sessionQuery(url, Date.now()));

@@ -104,6 +104,11 @@ export const CONSOLE_JS = String.raw`
           card.removeAttribute('data-busy');
           if (answer.ok) {
             card.setAttribute('data-done', 'true');
+            var pill = card.querySelector('header .pill');
+            if (pill) {
+              pill.className = 'pill ' + (action === 'approve' ? 'approved' : 'denied');
+              pill.textContent = action === 'approve' ? 'approved' : 'denied';
+            }
             status.className = 'outcome pill ' + (action === 'approve' ? 'approved' : 'denied');
             status.textContent =
               action === 'approve'
@@ -136,7 +141,7 @@ export const CONSOLE_JS = String.raw`
         el('dt', { text: 'Rule' }), el('dd', { className: 'mono', text: request.guard.rule }),
       ];
       if (typeof request.rowEstimate === 'number') {
-        details.push(el('dt', { text: 'Estimate' }), el('dd', { text: request.rowEstimate + ' rows (EXPLAIN)' }));
+        details.push(el('dt', { text: 'Estimate' }), el('dd', { text: request.rowEstimate + (request.rowEstimate === 1 ? ' row' : ' rows') + ' (EXPLAIN estimate)' }));
       }
       details.push(el('dt', { text: 'Session' }), el('dd', { className: 'mono', text: request.sessionId }));
       var decideRow = null;

@@ -35,6 +35,8 @@ h2 { font-size: 16px; margin: 24px 0 8px; }
 .toolbar { display: flex; flex-wrap: wrap; gap: 10px; align-items: flex-end; margin-bottom: 16px; }
 .toolbar label, .field { display: flex; flex-direction: column; gap: 4px; font-size: 12px; color: var(--muted); font-weight: 600; }
 input[type=text], input[type=password], select, textarea { font: inherit; color: var(--ink); padding: 7px 9px; border: 1px solid #c4cbd3; border-radius: 6px; background: #fff; min-width: 150px; }
+.toolbar input[type=text], .toolbar select { width: 160px; min-width: 0; }
+.decide input[type=text] { width: auto; }
 textarea { width: 100%; min-height: 84px; font-family: var(--mono); font-size: 12px; }
 button, .button { font: inherit; font-weight: 600; padding: 7px 14px; border-radius: 6px; border: 1px solid #b9c2cc; background: #fff; color: var(--ink); cursor: pointer; text-decoration: none; display: inline-block; }
 button:hover, .button:hover { background: #eef2f6; }

@@ -2,7 +2,7 @@ import { html } from '../../html.js';
 import { renderPage, type PageUser } from '../layout.js';
 import { filterForm } from './sessions.js';
 
-const EMPTY = { identity: '', target: '', channel: '', since: '', until: '' };
+const EMPTY = { identity: '', target: '', channel: '', since: '', until: '', statement: '' };
 
 /** A plain GET form to /api/export: the browser saves the streamed answer as a file. */
 export function renderExport(user: PageUser): string {

@@ -4,6 +4,7 @@ import { emptyState, formatTime, renderPage, type PageUser } from '../layout.js'
 
 export interface SessionFilters {
   identity: string;
+  statement: string;
   target: string;
   channel: string;
   since: string;
@@ -33,6 +34,13 @@ export function filterForm(filters: SessionFilters, submit: string) {
       >Since<input type="text" name="since" value="${filters.since}" placeholder="2h, 7d or ISO time"
     /></label>
     <label>Until<input type="text" name="until" value="${filters.until}" placeholder="ISO time" /></label>
+    <label
+      >Statement contains<input
+        type="text"
+        name="statement"
+        value="${filters.statement}"
+        placeholder="UPDATE orders"
+    /></label>
     <button type="submit" class="primary">${submit}</button>`;
 }
 
