@@ -33,7 +33,7 @@ export function createApprovals(config: Config, deps: ApprovalsDeps): Approvals 
     redis,
     policy: config.approvals,
     ...(deps.clock ? { clock: deps.clock } : {}),
-    ...(deps.keyPrefix ? { keyPrefix: deps.keyPrefix } : {}),
+    keyPrefix: deps.keyPrefix ?? config.approvals.keyPrefix,
   });
   const notifier = new WebhookNotifier({
     hooks: config.approvals.notify,

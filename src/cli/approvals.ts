@@ -81,7 +81,11 @@ export async function runApprovals(argv: string[], io: CommandIO): Promise<numbe
   }
   const redis = createApprovalsRedis(config.recording.redis.url);
   try {
-    const service = new ApprovalService({ redis, policy: config.approvals });
+    const service = new ApprovalService({
+      redis,
+      policy: config.approvals,
+      keyPrefix: config.approvals.keyPrefix,
+    });
     return await runApprovalsWith(argv, io, { service, authenticate });
   } finally {
     redis.disconnect();

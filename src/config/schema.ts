@@ -468,6 +468,16 @@ export const configSchema = z.strictObject({
       notify: z
         .array(z.strictObject({ webhook: z.url(), format: z.enum(['slack', 'json']).default('slack') }))
         .default([]),
+      keyPrefix: z
+        .string()
+        .regex(
+          /\{[^{}]+\}/,
+          'must hold a {hash tag}, which keeps the approval keys in one Redis Cluster slot',
+        )
+        .default('sluice:{approvals}:')
+        .describe(
+          'where approvals live in Redis; every process of one deployment uses the same, and deployments sharing a Redis each their own (a request or grant of one would release statements of the other)',
+        ),
     })
     .prefault({}),
   console: z

@@ -200,7 +200,7 @@ t.test('runApprovals builds its service and authenticator from the configuration
     `targets:
   orders: { engine: postgres, host: 127.0.0.1, port: 5432, database: orders, user: reader }
 recording: { redis: { url: redis://127.0.0.1:6379 } }
-approvals: { approvers: { groups: [dba] }, timeout: 1m }
+approvals: { keyPrefix: "sluice:{approvals-${process.pid}}:", approvers: { groups: [dba] }, timeout: 1m }
 state: { dir: ${join(dir, 'state')} }
 `,
   );

@@ -6,7 +6,7 @@ import { alice, connect, eventually, memoryLogger, prefix, session, verdict } fr
 
 const SQL = 'UPDATE orders SET a = 1 WHERE id = 1';
 
-function config() {
+function config(keyPrefix = `sluice:{approvals-${process.pid}}:`) {
   return parseConfigText(`
 targets:
   orders: { engine: postgres, host: 127.0.0.1, port: 5432, database: orders, user: reader }
@@ -14,6 +14,7 @@ recording: { redis: { url: redis://127.0.0.1:6379 } }
 approvals:
   approvers: { groups: [dba] }
   timeout: 2s
+  keyPrefix: "${keyPrefix}"
 `);
 }
 
@@ -80,4 +81,23 @@ t.test('a subscription that is slow to confirm does not hold a waiter back', asy
   await watcher.ready(50);
   t.ok(Date.now() - started < 500, 'ready gives up waiting for the confirmation');
   await watcher.close();
+});
+
+t.test('approvals.keyPrefix keeps deployments sharing a Redis apart', async (t) => {
+  const tag = randomBytes(4).toString('hex');
+  const { logger } = memoryLogger();
+  const mine = createApprovals(config(`test:{approvals-${tag}-a}:`), { logger });
+  const theirs = createApprovals(config(`test:{approvals-${tag}-b}:`), { logger });
+  const alsoMine = createApprovals(config(`test:{approvals-${tag}-a}:`), { logger });
+  t.teardown(async () => {
+    await mine.close();
+    await theirs.close();
+    await alsoMine.close();
+  });
+  const waiting = mine.stage.review(session(), SQL, verdict(SQL), { waitMs: 300 });
+  const pending = await eventually(async () => (await alsoMine.service.list())[0]);
+  t.ok(pending, 'a process of the same deployment sees the request');
+  t.same(await theirs.service.list(), [], 'another deployment does not');
+  t.match(await waiting, { state: 'pending' });
+  t.throws(() => config('no-hash-tag:'), /hash tag/, 'a prefix without a {hash tag} is refused');
 });

@@ -18,7 +18,7 @@ const h = await startHarness(t, {
     statements: { default: deny, allow: [read], review: [write] }
     limits: { statementTimeout: 30s }
 `,
-  extra: `approvals: { approvers: { groups: [dba] }, timeout: 20s, wireWait: 2s }
+  extra: `approvals: { keyPrefix: "sluice:{approvals-${process.pid}}:", approvers: { groups: [dba] }, timeout: 20s, wireWait: 2s }
 guard: { sideEffectFunctions: { postgres: { pg_sleep: [] } } }`,
 });
 

@@ -16,7 +16,7 @@ const h = await startHarness(t, {
     maskedFilters: refuse
     limits: { statementTimeout: 30s }
 `,
-  extra: `approvals: { approvers: { groups: [dba] }, timeout: 20s }`,
+  extra: `approvals: { keyPrefix: "sluice:{approvals-${process.pid}}:", approvers: { groups: [dba] }, timeout: 20s }`,
 });
 const storeDown = await startHarness(t, {
   recording: '{ store: redis, redis: { url: "redis://127.0.0.1:1" }, onStoreFailure: refuse }',
@@ -106,7 +106,7 @@ t.test(
     when: { groups: [ai-agents], targets: [shop] }
     statements: { default: deny, allow: [read], review: [write] }
 `,
-      extra: `approvals: { approvers: { groups: [dba] }, timeout: 20s, wireWait: 2s }`,
+      extra: `approvals: { keyPrefix: "sluice:{approvals-${process.pid}}:", approvers: { groups: [dba] }, timeout: 20s, wireWait: 2s }`,
     });
     const client = await short.client();
     t.teardown(() => client.end());

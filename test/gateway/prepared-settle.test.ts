@@ -54,7 +54,7 @@ policies:
     masking:
       - columns: [customers.ssn]
         strategy: redact
-approvals: { approvers: { groups: [dba] }, timeout: 20s, wireWait: 1s }
+approvals: { keyPrefix: "sluice:{approvals-${process.pid}}:", approvers: { groups: [dba] }, timeout: 20s, wireWait: 1s }
 recording: { store: file, file: { dir: recordings } }
 state: { dir: state }
 `,

@@ -39,7 +39,7 @@ policies:
     when: { groups: [dba] }
     statements: { default: allow }
 recording: { store: file, file: { dir: recordings } }
-approvals: { approvers: { groups: [dba] }, timeout: 1m, wait: 300ms }
+approvals: { keyPrefix: "sluice:{approvals-${process.pid}}:", approvers: { groups: [dba] }, timeout: 1m, wait: 300ms }
 state: { dir: state }
 `,
   { baseDir: dir, env: {} },
