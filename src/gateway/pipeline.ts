@@ -90,7 +90,6 @@ export interface StatementLimits {
   targetIdentity?: TargetIdentity;
 }
 
-/** Whether a statement may leave session state behind: anything but plain reads. */
 /**
  * MySQL's FOUND_ROWS() and ROW_COUNT() tell the row count of the statement before on the same
  * connection: on a shared pool, another caller's (another tenant's rows counted).
@@ -105,6 +104,7 @@ function readsPreviousStatement(verdict: GuardVerdict): string | undefined {
   return undefined;
 }
 
+/** Whether a statement may leave session state behind: anything but plain reads. */
 function mayChangeSession(verdict: GuardVerdict): boolean {
   return verdict.statements.some((s) => s.effects.some((e) => e !== 'read'));
 }
