@@ -83,7 +83,10 @@ export async function assembleGateway(
       const engine = ref.gateway.engineFor(session.target);
       if (session.dialect === 'mysql') {
         // MariaDB's EXPLAIN of a scan is the table's size whatever the WHERE: only the pins' types.
-        const why = await unpinnedByTypes(engine, original, table);
+        // Fails closed: the pins' bound is unproven when the column types cannot be read.
+        const why = await unpinnedByTypes(engine, original, table).catch(
+          (err: Error) => `the column types of ${table} could not be read (${err.message})`,
+        );
         return why === undefined ? undefined : { unbounded: why };
       }
       const [rows, total] = await Promise.all([

@@ -33,8 +33,9 @@ const NO_READS = { noteLiteralRead: () => undefined };
 
 /**
  * Why the write's pins bound nothing on this table (a sentence for the decision's reason), or
- * undefined when they do, or when the text or the table cannot be read (the text's decision
- * stands).
+ * undefined when they do. Fails closed: a text that cannot be read again as one UPDATE or DELETE,
+ * or a table whose columns cannot be found, bounds nothing either (a failed catalog read throws,
+ * and the caller treats that the same way).
  */
 export async function unpinnedByTypes(
   engine: TargetEngine,
@@ -45,18 +46,20 @@ export async function unpinnedByTypes(
   try {
     ast = parser.astify(sql, { database: 'MySQL' });
   } catch {
-    return undefined;
+    ast = undefined;
   }
   const statement = (Array.isArray(ast) ? (ast.length === 1 ? ast[0] : undefined) : ast) as
     { type?: unknown; where?: unknown } | undefined;
-  if (statement?.type !== 'update' && statement?.type !== 'delete') return undefined;
+  if (statement?.type !== 'update' && statement?.type !== 'delete') {
+    return "the statement could not be read again to check its WHERE's columns";
+  }
   const [schema, name] = table.includes('.') ? table.split('.', 2) : [null, table];
   const rows = await readRows(
     engine,
     'SELECT COLUMN_NAME AS name, DATA_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?',
     [schema, name],
   );
-  if (rows.length === 0) return undefined;
+  if (rows.length === 0) return `the columns of ${table} could not be found to check the WHERE's pins`;
   const types = new Map(rows.map((r) => [String(r['name']).toLowerCase(), String(r['type']).toLowerCase()]));
   const mismatched: string[] = [];
   const pins: PinCheck = (column, value) => {

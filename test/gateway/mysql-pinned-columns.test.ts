@@ -141,3 +141,17 @@ t.test('the decision records why', async (t) => {
   const decisions = (await channels.recorded('writer-1')).filter((e) => e.type === 'decision');
   t.match(decisions.at(-1), { action: 'deny', reason: /code is not numeric/ });
 });
+
+t.test('pins that cannot be checked bound nothing (fail closed)', async (t) => {
+  const { unpinnedByTypes } = await import('../../src/gateway/mysql-pinned-columns.js');
+  const noColumns = {
+    dialect: 'mysql',
+    query: async () => ({ command: 'SELECT 0' }),
+  } as unknown as Parameters<typeof unpinnedByTypes>[0];
+  t.match(await unpinnedByTypes(noColumns, 'DELETE FROM gone WHERE id = 1', 'gone'), /could not be found/);
+  t.match(await unpinnedByTypes(noColumns, 'DELETE FROM', 'gone'), /could not be read again/);
+  // Through the gateway, a table the catalog does not know (made since, or another database's).
+  const { text } = await runs(t);
+  const result = await text!('DELETE FROM no_such_table WHERE id = 1');
+  t.equal(result.ok, false);
+});
