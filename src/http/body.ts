@@ -10,8 +10,8 @@ export class BodyError extends Error {
   }
 }
 
-/** Reads a JSON request body, refusing it once it passes `limit` bytes instead of buffering on. */
-export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
+/** A request body's bytes, refused once they pass `limit` instead of buffering on. */
+async function readCapped(req: IncomingMessage, limit: number): Promise<Buffer> {
   const announced = Number(req.headers['content-length'] ?? 0);
   if (announced > limit) throw new BodyError('ERR_BODY_TOO_LARGE', `request body over ${limit} bytes`, 413);
   const chunks: Buffer[] = [];
@@ -25,9 +25,15 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
     }
     chunks.push(buf);
   }
-  if (size === 0) return undefined;
+  return Buffer.concat(chunks, size);
+}
+
+/** Reads a JSON request body (undefined when empty), refusing it past `limit` bytes. */
+export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
+  const body = await readCapped(req, limit);
+  if (body.length === 0) return undefined;
   try {
-    return JSON.parse(Buffer.concat(chunks, size).toString('utf8'));
+    return JSON.parse(body.toString('utf8'));
   } catch {
     throw new BodyError('ERR_BODY_NOT_JSON', 'request body is not valid JSON', 400);
   }
@@ -35,18 +41,5 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
 
 /** Reads an `application/x-www-form-urlencoded` body (a console form), refusing it past `limit` bytes. */
 export async function readFormBody(req: IncomingMessage, limit: number): Promise<URLSearchParams> {
-  const announced = Number(req.headers['content-length'] ?? 0);
-  if (announced > limit) throw new BodyError('ERR_BODY_TOO_LARGE', `request body over ${limit} bytes`, 413);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > limit) {
-      req.destroy();
-      throw new BodyError('ERR_BODY_TOO_LARGE', `request body over ${limit} bytes`, 413);
-    }
-    chunks.push(buf);
-  }
-  return new URLSearchParams(Buffer.concat(chunks, size).toString('utf8'));
+  return new URLSearchParams((await readCapped(req, limit)).toString('utf8'));
 }
