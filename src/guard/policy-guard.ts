@@ -180,23 +180,20 @@ export class PolicyGuard implements GuardStage {
   ): Promise<GuardVerdict | undefined> {
     const ceiling = policy.readCost;
     if (ceiling === undefined || verdict.action !== 'allow') return undefined;
-    let reads = verdict.statements.filter((s) => s.effects.includes('read')).map((s) => s.text);
-    if (reads.length === 0) return undefined;
+    if (!verdict.statements.some((s) => s.effects.includes('read'))) return undefined;
+    // What runs is the row filters' text when there is one: its statements, in the same order,
+    // are estimated (none of them when it does not read back as as many: cannot estimate).
+    let texts: readonly (string | undefined)[] = verdict.statements.map((s) => s.text);
     if (rewritten) {
-      // What runs is the row filters' text: its statements, in the same order, are estimated.
       const again = await this.#analyzer.analyze(runs, session.dialect);
-      const texts = again.ok ? again.statements.map((s) => s.text) : [];
-      reads =
-        texts.length === verdict.statements.length
-          ? verdict.statements.flatMap((s, i) => (s.effects.includes('read') ? [texts[i] as string] : []))
-          : [];
-      if (reads.length === 0) reads = [''];
+      texts = again.ok && again.statements.length === texts.length ? again.statements.map((s) => s.text) : [];
     }
+    const reads = verdict.statements.flatMap((s, i) => (s.effects.includes('read') ? [texts[i]] : []));
     let total = 0;
     for (const text of reads) {
       let cost: number | undefined;
       try {
-        cost = text === '' ? undefined : await this.#estimateCost?.(session, text);
+        cost = text === undefined ? undefined : await this.#estimateCost?.(session, text);
       } catch {
         cost = undefined;
       }
